@@ -1,0 +1,115 @@
+// Data sets and the batch loader used by Model::fit (and usable on their own).
+//
+// A Dataset hands out batches by sample index. TensorDataset keeps everything in
+// memory; SafetensorsDataset memory-maps a file with tensors "x" and "y" and reads
+// only the rows a batch needs (file-backed, for data larger than RAM).
+// DataLoader shuffles with a per-epoch seed (seed + epoch, so every process of a
+// distributed job sees the same order), batches, and prefetches the next batches on
+// a background thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bigdl/tensor.h"
+
+namespace bigdl::train {
+
+struct Batch {
+  Tensor x, y;
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  // Stacks the samples with these indices (dim 0) into one batch.
+  virtual Batch get(const std::vector<int64_t>& indices) const = 0;
+};
+using DatasetPtr = std::shared_ptr<Dataset>;
+
+class TensorDataset : public Dataset {
+ public:
+  // x [N, ...], y [N, ...] (y may be undefined for prediction-only sets).
+  TensorDataset(Tensor x, Tensor y);
+  int64_t size() const override { return x_.size(0); }
+  Batch get(const std::vector<int64_t>& indices) const override;
+  const Tensor& x() const { return x_; }
+  const Tensor& y() const { return y_; }
+
+ private:
+  Tensor x_, y_;
+};
+
+// Memory-mapped safetensors file holding "x" and "y"; see save_dataset().
+class SafetensorsDataset : public Dataset {
+ public:
+  explicit SafetensorsDataset(const std::string& path);
+  int64_t size() const override { return x_.size(0); }
+  Batch get(const std::vector<int64_t>& indices) const override;
+
+ private:
+  Tensor x_, y_;  // views of the mapping
+};
+// Writes x and y as a safetensors file that SafetensorsDataset can map.
+void save_dataset(const std::string& path, const Tensor& x, const Tensor& y);
+
+struct DataLoaderOptions {
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  bool drop_last = false;
+  int prefetch = 2;  // batches prepared ahead on a background thread; 0 = synchronous
+};
+
+class DataLoader {
+ public:
+  DataLoader(DatasetPtr data, DataLoaderOptions opts);
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+  int64_t num_batches() const;
+  // Starts an epoch: computes its order (shuffled with seed + epoch) and begins prefetch.
+  void start_epoch(int64_t epoch);
+  // Next batch of the epoch; false at its end. Rethrows an error from the prefetch thread.
+  bool next(Batch* out);
+  const DataLoaderOptions& options() const { return opts_; }
+  int64_t dataset_size() const { return data_->size(); }
+
+ private:
+  void stop();
+  Batch make(int64_t b) const;
+  DatasetPtr data_;
+  DataLoaderOptions opts_;
+  std::vector<int64_t> order_;
+  int64_t next_batch_ = 0;  // synchronous mode cursor
+  std::thread worker_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Batch> queue_;
+  int64_t produced_ = 0, consumed_ = 0;
+  bool stop_ = false, done_ = false;
+  std::exception_ptr error_;
+};
+
+// Seeded random split: (train, test) with round(n * test_fraction) test samples.
+std::pair<std::shared_ptr<TensorDataset>, std::shared_ptr<TensorDataset>> train_test_split(
+    const Tensor& x, const Tensor& y, double test_fraction, uint64_t seed);
+
+// ---- real data sets ----
+// scikit-learn's digits (Debian python3-sklearn ships digits.csv.gz): x [1797, 64]
+// scaled to [0, 1] (pixel / 16), y i64 [1797].
+std::pair<Tensor, Tensor> load_digits(const std::string& path = "");
+// The default location of digits.csv.gz.
+std::string default_digits_path();
+// IDX image + label files (MNIST / Fashion-MNIST): x f32 [N, 1, 28, 28] scaled by 1/255,
+// y i64 [N].
+std::pair<Tensor, Tensor> load_idx_dataset(const std::string& images, const std::string& labels);
+
+}  // namespace bigdl::train

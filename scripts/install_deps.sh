@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bigdl-cpp needs to build and test (skips what is there).
+#   scripts/install_deps.sh            build + test dependencies
+#   scripts/install_deps.sh --bench    also python3-torch (the PyTorch peer in benchmarks/)
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libopenblas-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
+      python3-sklearn dataset-fashion-mnist)
+if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "installing: ${missing[*]}" >&2
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi

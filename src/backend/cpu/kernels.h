@@ -1,0 +1,65 @@
+// CPU f32 kernels behind one run-time dispatch table.
+//
+// Every kernel has a plain scalar reference (kernels_ref.cpp) that is the spec;
+// AVX2 (kernels_avx2.cpp) and AVX-512 (kernels_avx512.cpp) variants fill the same
+// table and are tested element by element against the reference
+// (tests/kernels/). The table is chosen once, at first use, from cpuid; tests can
+// ask for any table the machine supports.
+//
+// All pointers are to contiguous float arrays of length n; outputs may alias inputs.
+#pragma once
+
+#include <cstdint>
+
+namespace bigdl::detail {
+
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+
+struct CpuKernels {
+  const char* name;
+  // binary elementwise: out[i] = a[i] op b[i]
+  void (*add)(const float* a, const float* b, float* out, int64_t n);
+  void (*sub)(const float* a, const float* b, float* out, int64_t n);
+  void (*mul)(const float* a, const float* b, float* out, int64_t n);
+  void (*div)(const float* a, const float* b, float* out, int64_t n);
+  // out[i] = a[i] op s
+  void (*add_scalar)(const float* a, float s, float* out, int64_t n);
+  void (*mul_scalar)(const float* a, float s, float* out, int64_t n);
+  // y[i] += alpha * x[i]
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n);
+  // unary elementwise
+  void (*exp)(const float* a, float* out, int64_t n);
+  void (*log)(const float* a, float* out, int64_t n);
+  void (*tanh)(const float* a, float* out, int64_t n);
+  void (*sigmoid)(const float* a, float* out, int64_t n);
+  void (*relu)(const float* a, float* out, int64_t n);
+  // out[i] = grad[i] * (x[i] > 0)
+  void (*relu_backward)(const float* grad, const float* x, float* out, int64_t n);
+  // reductions over n elements
+  float (*sum)(const float* a, int64_t n);
+  float (*max)(const float* a, int64_t n);
+  float (*dot)(const float* a, const float* b, int64_t n);
+  // numerically stable softmax / log-softmax of one row of length n
+  void (*softmax_row)(const float* a, float* out, int64_t n);
+  void (*log_softmax_row)(const float* a, float* out, int64_t n);
+  // dtype conversion of n values (IEEE half / bfloat16 stored as uint16_t)
+  void (*f16_to_f32)(const uint16_t* a, float* out, int64_t n);
+  void (*f32_to_f16)(const float* a, uint16_t* out, int64_t n);  // round to nearest even
+  void (*bf16_to_f32)(const uint16_t* a, float* out, int64_t n);
+  void (*f32_to_bf16)(const float* a, uint16_t* out, int64_t n);  // round to nearest even, NaN stays NaN
+};
+
+// The best table this CPU supports (cached after the first call).
+const CpuKernels& cpu_kernels();
+// A specific table, or nullptr when this CPU (or this build) lacks the ISA.
+const CpuKernels* cpu_kernels_for(Isa isa);
+// Best ISA that cpuid reports and the OS enables (XSAVE state checked).
+Isa detect_isa();
+const char* isa_name(Isa isa);
+
+// Per-ISA tables, defined in their own translation units.
+const CpuKernels& kernels_ref();
+const CpuKernels& kernels_avx2();
+const CpuKernels& kernels_avx512();
+
+}  // namespace bigdl::detail

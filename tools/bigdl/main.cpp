@@ -1,0 +1,274 @@
+// bigdl — the one command line of bigdl-cpp.
+//
+//   bigdl train [options]       train a network on a real data set (default: MLP on digits)
+//   bigdl evaluate [options]    score saved weights (safetensors or a PyTorch state_dict)
+//   bigdl version
+//
+// Every error is one line on stderr and a non-zero exit.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bigdl/io/tensor_io.h"
+#include "bigdl/nn/loss.h"
+#include "bigdl/optim/lr_scheduler.h"
+#include "bigdl/random.h"
+#include "bigdl/train/callbacks.h"
+#include "bigdl/train/model.h"
+#include "bigdl/train/zoo.h"
+
+using namespace bigdl;
+
+namespace {
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// --key value / --flag parsing against a fixed set of known options.
+class Args {
+ public:
+  Args(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults, const std::string& cmd)
+      : values_(defaults) {
+    for (int i = first; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a == "-h" || a == "--help") throw UsageError("help");
+      if (a.rfind("--", 0) != 0) throw UsageError("bigdl " + cmd + ": unexpected argument '" + a + "'");
+      std::string key = a.substr(2), value;
+      const auto eq = key.find('=');
+      if (eq != std::string::npos) {
+        value = key.substr(eq + 1);
+        key = key.substr(0, eq);
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        throw UsageError("bigdl " + cmd + ": option --" + key + " needs a value");
+      }
+      if (!values_.count(key)) throw UsageError("bigdl " + cmd + ": unknown option --" + key);
+      values_[key] = value;
+    }
+  }
+  const std::string& str(const std::string& k) const { return values_.at(k); }
+  int64_t integer(const std::string& k) const {
+    try {
+      size_t pos = 0;
+      const long long v = std::stoll(str(k), &pos);
+      if (pos != str(k).size()) throw std::invalid_argument(k);
+      return v;
+    } catch (const std::exception&) {
+      throw UsageError("option --" + k + " expects an integer, got '" + str(k) + "'");
+    }
+  }
+  double real(const std::string& k) const {
+    try {
+      size_t pos = 0;
+      const double v = std::stod(str(k), &pos);
+      if (pos != str(k).size()) throw std::invalid_argument(k);
+      return v;
+    } catch (const std::exception&) {
+      throw UsageError("option --" + k + " expects a number, got '" + str(k) + "'");
+    }
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+const char* kUsage =
+    "usage: bigdl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  train      train a network on a real data set and report test accuracy\n"
+    "             --data digits|fashion-mnist   (default digits: sklearn's 1,797 8x8 digits, seeded 80/20 split)\n"
+    "             --data-path PATH              digits.csv.gz, or the folder holding the IDX files\n"
+    "             --model mlp|cnn|lenet5        (default mlp)\n"
+    "             --epochs N --batch-size N --lr X --optimizer adam|adamw|sgd|rmsprop|adagrad\n"
+    "             --momentum X --weight-decay X --seed N --threads N\n"
+    "             --log-dir DIR      TensorBoard summaries (train/ and validation/)\n"
+    "             --checkpoint PATH  save model+optimizer after every epoch ({epoch} allowed)\n"
+    "             --resume PATH      continue from a checkpoint\n"
+    "             --save PATH        write the trained weights as safetensors\n"
+    "  evaluate   score weights on a test set\n"
+    "             --model mlp --sizes 784,500,10 --weights PATH (safetensors or torch.save state_dict)\n"
+    "             --data mnist|fashion-mnist|digits --data-path PATH\n"
+    "  version    print the version\n";
+
+optim::OptimizerPtr make_optimizer(const Args& a, const std::vector<Tensor>& params) {
+  const std::string name = a.str("optimizer");
+  const double lr = a.real("lr"), wd = a.real("weight-decay");
+  if (name == "adam") return std::make_shared<optim::Adam>(params, optim::AdamOptions{lr, 0.9, 0.999, 1e-8, wd});
+  if (name == "adamw") return std::make_shared<optim::AdamW>(params, optim::AdamOptions{lr, 0.9, 0.999, 1e-8, wd});
+  if (name == "sgd") return std::make_shared<optim::SGD>(params, optim::SGDOptions{lr, a.real("momentum"), 0.0, wd});
+  if (name == "rmsprop") return std::make_shared<optim::RMSprop>(params, optim::RMSpropOptions{lr, 0.99, 1e-8, wd});
+  if (name == "adagrad") return std::make_shared<optim::Adagrad>(params, optim::AdagradOptions{lr, 0.0, wd});
+  throw UsageError("unknown --optimizer '" + name + "' (adam, adamw, sgd, rmsprop, adagrad)");
+}
+
+std::vector<int64_t> parse_sizes(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    try {
+      out.push_back(std::stoll(part));
+    } catch (const std::exception&) {
+      throw UsageError("--sizes expects comma-separated integers, got '" + s + "'");
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// (train x, train y, test x, test y) for a named data set.
+struct Split {
+  Tensor xtr, ytr, xte, yte;
+  std::string description;
+};
+
+Split load_data(const std::string& name, const std::string& path) {
+  Split s;
+  if (name == "digits") {
+    auto [x, y] = train::load_digits(path);
+    auto [tr, te] = train::train_test_split(x, y, 0.2, 0);
+    s = {tr->x(), tr->y(), te->x(), te->y(), "digits (sklearn, 8x8)"};
+  } else if (name == "fashion-mnist" || name == "mnist") {
+    const std::string dir = !path.empty() ? path
+                            : name == "mnist" ? std::string(BIGDL_SHARED_DATA) + "/vision/mnist"
+                                              : "/usr/share/datasets/fashion-mnist";
+    auto [xte, yte] = train::load_idx_dataset(dir + "/t10k-images-idx3-ubyte.gz", dir + "/t10k-labels-idx1-ubyte.gz");
+    s.xte = xte;
+    s.yte = yte;
+    if (std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {
+      auto [xtr, ytr] = train::load_idx_dataset(dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz");
+      s.xtr = xtr;
+      s.ytr = ytr;
+    }
+    s.description = name + " (" + dir + ")";
+  } else {
+    throw UsageError("unknown --data '" + name + "' (digits, fashion-mnist, mnist)");
+  }
+  std::fprintf(stderr, "data: %s: %lld train / %lld test samples\n", s.description.c_str(),
+               (long long)(s.xtr.defined() ? s.xtr.size(0) : 0), (long long)s.xte.size(0));
+  return s;
+}
+
+// Shapes the input for the chosen network (images for CNNs, flat rows for MLPs).
+Tensor shape_input(const Tensor& x, const std::string& model) {
+  if (!x.defined()) return x;
+  if (model == "mlp") return x.reshape({x.size(0), -1});
+  if (x.dim() == 2) {  // digits rows -> 1x8x8 images
+    const int64_t side = int64_t(std::lround(std::sqrt(double(x.size(1)))));
+    return x.reshape({x.size(0), 1, side, side});
+  }
+  return x;
+}
+
+int cmd_train(int argc, char** argv) {
+  Args a(argc, argv, 2,
+         {{"data", "digits"}, {"data-path", ""}, {"model", "mlp"}, {"epochs", "30"}, {"batch-size", "32"},
+          {"lr", "0.001"}, {"optimizer", "adam"}, {"momentum", "0.9"}, {"weight-decay", "0"}, {"seed", "0"},
+          {"threads", "0"}, {"log-dir", ""}, {"checkpoint", ""}, {"resume", ""}, {"save", ""}, {"hidden", "128,64"}},
+         "train");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  manual_seed(uint64_t(a.integer("seed")));
+  Split d = load_data(a.str("data"), a.str("data-path"));
+  if (!d.xtr.defined()) throw Error("[train] " + d.description + " has no training images");
+  const std::string model_name = a.str("model");
+  Tensor xtr = shape_input(d.xtr, model_name), xte = shape_input(d.xte, model_name);
+  nn::ModulePtr net;
+  if (model_name == "mlp") {
+    std::vector<int64_t> sizes{xtr.size(1)};
+    for (int64_t h : parse_sizes(a.str("hidden"))) sizes.push_back(h);
+    sizes.push_back(10);
+    net = train::zoo::mlp(sizes);
+  } else if (model_name == "cnn") {
+    net = train::zoo::digits_cnn();
+  } else if (model_name == "lenet5") {
+    net = train::zoo::lenet5();
+  } else {
+    throw UsageError("unknown --model '" + model_name + "' (mlp, cnn, lenet5)");
+  }
+  std::fprintf(stderr, "model: %s, %lld parameters\n", model_name.c_str(), (long long)net->num_parameters());
+  train::Model model(net);
+  model.compile(make_optimizer(a, net->parameters()), std::make_shared<nn::CrossEntropyLoss>(), {"accuracy"});
+  train::FitOptions fo;
+  fo.batch_size = a.integer("batch-size");
+  fo.epochs = a.integer("epochs");
+  fo.seed = uint64_t(a.integer("seed"));
+  fo.val_x = xte;
+  fo.val_y = d.yte;
+  fo.log_dir = a.str("log-dir");
+  if (!a.str("checkpoint").empty()) fo.callbacks.push_back(std::make_shared<train::ModelCheckpoint>(a.str("checkpoint")));
+  if (!a.str("resume").empty()) {
+    fo.initial_epoch = model.load_checkpoint(a.str("resume"));
+    std::fprintf(stderr, "resumed from %s at epoch %lld\n", a.str("resume").c_str(), (long long)fo.initial_epoch);
+  }
+  model.fit(xtr, d.ytr, fo);
+  train::Logs test = model.evaluate(xte, d.yte);
+  std::printf("test accuracy: %.2f%% (%lld samples), test loss: %.4f\n", 100.0 * test["accuracy"],
+              (long long)xte.size(0), test["loss"]);
+  if (!a.str("save").empty()) {
+    io::save_tensors(a.str("save"), net->state_dict(), {{"format", "bigdl-weights"}, {"model", model_name}});
+    std::fprintf(stderr, "saved weights to %s\n", a.str("save").c_str());
+  }
+  return 0;
+}
+
+int cmd_evaluate(int argc, char** argv) {
+  Args a(argc, argv, 2, {{"model", "mlp"}, {"sizes", "784,500,10"}, {"weights", ""}, {"data", "mnist"}, {"data-path", ""},
+                         {"threads", "0"}},
+         "evaluate");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  if (a.str("weights").empty()) throw UsageError("bigdl evaluate: --weights PATH is required");
+  if (a.str("model") != "mlp") throw UsageError("bigdl evaluate: only --model mlp is supported for now");
+  auto net = train::zoo::mlp(parse_sizes(a.str("sizes")));
+  net->load_state_dict(io::load_tensors(a.str("weights")));
+  Split d = load_data(a.str("data"), a.str("data-path"));
+  train::Model model(net);
+  model.compile(std::make_shared<optim::SGD>(net->parameters(), optim::SGDOptions{}),
+                std::make_shared<nn::CrossEntropyLoss>(), {"accuracy"});
+  Tensor x = shape_input(d.xte, "mlp");
+  train::Logs r = model.evaluate(x, d.yte);
+  std::printf("accuracy: %.2f%% (%lld samples), loss: %.4f\n", 100.0 * r["accuracy"], (long long)x.size(0), r["loss"]);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string cmd = argc > 1 ? argv[1] : "";
+  try {
+    if (cmd == "train") return cmd_train(argc, argv);
+    if (cmd == "evaluate") return cmd_evaluate(argc, argv);
+    if (cmd == "version" || cmd == "--version") {
+      std::printf("bigdl-cpp 0.1.0\n");
+      return 0;
+    }
+    if (cmd == "" || cmd == "help" || cmd == "-h" || cmd == "--help") {
+      std::printf("%s", kUsage);
+      return cmd.empty() ? 2 : 0;
+    }
+    std::fprintf(stderr, "bigdl: unknown command '%s'\n%s", cmd.c_str(), kUsage);
+    return 2;
+  } catch (const UsageError& e) {
+    if (std::string(e.what()) == "help") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    std::fprintf(stderr, "bigdl: %s\n", e.what());
+    return 2;
+  } catch (const bigdl::Error& e) {
+    std::fprintf(stderr, "bigdl: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bigdl: unexpected error: %s\n", e.what());
+    return 1;
+  }
+}
