@@ -96,12 +96,26 @@ Tensor log_softmax(const Tensor& x, int64_t dim);
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight,
                   const Tensor& bias, double eps = 1e-5);
 Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, double eps = 1e-6);
+// Batch normalisation over channel dim 1 of x [N, C, ...] (f32), fused in one primitive.
+// training: normalise with the batch statistics and update running_mean/running_var in
+// place (momentum, unbiased variance), as torch.nn.functional.batch_norm; otherwise use
+// the running statistics. weight/bias [C] may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
 Tensor gelu(const Tensor& x, bool tanh_approximation = false);
 Tensor silu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor elu(const Tensor& x, double alpha = 1.0);
 // Bernoulli mask scaled by 1/(1-p) in training; identity otherwise.
 Tensor dropout(const Tensor& x, double p, bool training);
+
+// ---- recurrent layers (fused: one node for the whole sequence) ----
+// One LSTM layer over a sequence, PyTorch gate order (i, f, g, o):
+//   x [T, B, in], h0/c0 [B, H], w_ih [4H, in], w_hh [4H, H], b_ih/b_hh [4H] (may be undefined).
+// Returns Y [T + 1, B, H]: Y[0..T-1] are the hidden states h_1..h_T and Y[T] is c_T
+// (h_T = Y[T-1]). Differentiable in every input; the backward is hand-written BPTT.
+Tensor lstm_layer(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
+                  const Tensor& b_ih, const Tensor& b_hh);
 
 // ---- indexing and joining ----
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

@@ -76,8 +76,11 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
       if (g.dtype() != t.dtype()) g = g.to(t.dtype());
       Tensor cur = t.grad();
       if (!cur.defined()) {
-        // Own the gradient buffer: g may alias another gradient or the caller's tensor.
-        t.set_grad(g.clone());
+        // Own the gradient buffer: steal g when nothing else can see it (a fresh result
+        // of a backward function), else copy, since g may alias another gradient.
+        const bool unique = g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.is_contiguous() &&
+                            g.offset() == 0 && g.shape() == t.shape();
+        t.set_grad(unique ? g : g.clone());
       } else {
         cur.add_(g);
       }

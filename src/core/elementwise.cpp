@@ -48,7 +48,21 @@ void run_binary(const Tensor& a, const Tensor& b, const Tensor& out, F f) {
   auto loop = [&](auto* po) {
     using O = std::remove_pointer_t<decltype(po)>;
     for_each_strided<3>(out.shape(), {&out.strides(), &ea.strides(), &eb.strides()}, [&](auto off, auto st, int64_t n) {
-      for (int64_t i = 0; i < n; ++i) po[off[0] + i * st[0]] = O(f(pa[off[1] + i * st[1]], pb[off[2] + i * st[2]]));
+      O* __restrict o = po + off[0];
+      const C* __restrict x = pa + off[1];
+      const C* __restrict y = pb + off[2];
+      // Unit-stride and broadcast-scalar runs get plain loops the compiler vectorises.
+      if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = O(f(x[i], y[i]));
+      } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {
+        const C yv = *y;
+        for (int64_t i = 0; i < n; ++i) o[i] = O(f(x[i], yv));
+      } else if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+        const C xv = *x;
+        for (int64_t i = 0; i < n; ++i) o[i] = O(f(xv, y[i]));
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i * st[0]] = O(f(x[i * st[1]], y[i * st[2]]));
+      }
     });
   };
   if (out.dtype() == DType::boolean) loop(ptr_of<bool>(out));
@@ -93,8 +107,10 @@ Tensor binary_values(BinOp op, const Tensor& a_in, const Tensor& b_in, const cha
   if ((op == BinOp::div || op == BinOp::pow) && !is_floating(res) && op == BinOp::div) res = DType::f32;
   if (op == BinOp::land || op == BinOp::lor) res = DType::boolean;
   const DType work = (op == BinOp::land || op == BinOp::lor) ? DType::i64 : work_dtype(res);
-  const Tensor a = a_in.dtype() == work ? a_in.detach() : a_in.detach().to(work);
-  const Tensor b = b_in.dtype() == work ? b_in.detach() : b_in.detach().to(work);
+  // Logical ops see operands as bool first: a float 0.5 is true, not truncated to 0.
+  const bool logical = op == BinOp::land || op == BinOp::lor;
+  const Tensor a = a_in.dtype() == work ? a_in.detach() : a_in.detach().to(logical ? DType::boolean : work).to(work);
+  const Tensor b = b_in.dtype() == work ? b_in.detach() : b_in.detach().to(logical ? DType::boolean : work).to(work);
   const DType out_dt = is_comparison(op) ? DType::boolean : work;
   Tensor out = empty(shape, out_dt);
   if (!try_fast_f32(op, a, b, out)) {
@@ -181,10 +197,11 @@ Tensor div(const Tensor& a, const Tensor& b) {
 Tensor pow(const Tensor& a, const Tensor& b) {
   Tensor out = binary_values(BinOp::pow, a, b, "pow");
   if (detail::needs_grad({&a, &b}))
-    detail::record(out, "pow", {a, b}, [a, b, out](const Tensor& g) {
+    // Save the output detached: capturing `out` itself would make its node own it (a leak).
+    detail::record(out, "pow", {a, b}, [a, b, o = out.detach()](const Tensor& g) {
       Tensor ga, gb;
       if (a.requires_grad()) ga = grad_for(mul(g, mul(b, pow(a, sub(b, scalar_tensor(1.0, b.dtype()))))), a);
-      if (b.requires_grad()) gb = grad_for(mul(g, mul(out, log(a))), b);
+      if (b.requires_grad()) gb = grad_for(mul(g, mul(o, log(a))), b);
       return std::vector<Tensor>{ga, gb};
     });
   return out;
@@ -322,7 +339,8 @@ Tensor scalar_like(double v, const Tensor& t) { return scalar_tensor(v, t.dtype(
 Tensor unary(UnOp op, const Tensor& a, const char* name) {
   Tensor out = unary_values(op, a, name);
   if (!detail::needs_grad({&a})) return out;
-  detail::record(out, name, {a}, [op, a, out](const Tensor& g) {
+  // The saved output is detached: capturing `out` would make its node own it (a leak).
+  detail::record(out, name, {a}, [op, a, out = out.detach()](const Tensor& g) {
     Tensor r;
     switch (op) {
       case UnOp::neg: r = neg(g); break;

@@ -22,6 +22,11 @@ std::vector<int64_t> wrap_dims(const std::vector<int64_t>& dims, int64_t ndim, c
 // A new tensor sharing `t`'s storage with another geometry (no autograd).
 Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset);
 
+// ---- memory ----
+// 64-byte aligned blocks from the caching allocator (allocator.cpp); nullptr on failure.
+void* cpu_alloc(size_t nbytes);
+void cpu_free(void* p, size_t nbytes);
+
 // ---- threads ----
 // Runs fn(begin, end) over [0, n) split in chunks of at least `grain` items on the
 // library's one thread pool (inline when the work is small or from a worker).

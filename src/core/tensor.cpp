@@ -14,15 +14,14 @@ using detail::wrap_dim;
 
 // ---------------------------------------------------------------- storage
 Storage::Storage(int64_t nbytes) : nbytes_(nbytes), owned_(true) {
-  const size_t n = size_t((nbytes + 63) / 64 * 64);
-  data_ = n == 0 ? nullptr : std::aligned_alloc(64, n);
-  if (n != 0 && data_ == nullptr)
+  data_ = detail::cpu_alloc(size_t(nbytes));
+  if (nbytes != 0 && data_ == nullptr)
     throw Error(detail::cat("[empty] out of memory allocating ", nbytes, " bytes"));
 }
 Storage::Storage(void* data, int64_t nbytes, std::shared_ptr<void> keep_alive)
     : data_(data), nbytes_(nbytes), owned_(false), keep_alive_(std::move(keep_alive)) {}
 Storage::~Storage() {
-  if (owned_) std::free(data_);
+  if (owned_) detail::cpu_free(data_, size_t(nbytes_));
 }
 
 std::string shape_str(const Shape& s) {
@@ -232,33 +231,42 @@ void strided_copy(const Tensor& dst, const Tensor& src) {
 }
 }  // namespace
 
-Tensor& Tensor::copy_(const Tensor& src) {
-  BIGDL_CHECK(defined() && src.defined(), ValueError, "copy_", "undefined tensor");
-  Tensor s = src.expand(shape());
-  strided_copy(*this, s);
-  return *this;
-}
-
 static void check_inplace(const Tensor& t, const char* op) {
   BIGDL_CHECK(!(grad_mode_enabled() && t.requires_grad() && t.is_leaf()), ValueError, op,
               "in-place op on a leaf that requires grad; wrap it in NoGradGuard");
 }
 
-Tensor& Tensor::fill_(double v) {
-  check_inplace(*this, "fill_");
-  detail::dispatch_dtype(dtype(), [&](auto tv) {
+Tensor& Tensor::copy_(const Tensor& src) {
+  BIGDL_CHECK(defined() && src.defined(), ValueError, "copy_", "undefined tensor");
+  check_inplace(*this, "copy_");
+  Tensor s = src.expand(shape());
+  strided_copy(*this, s);
+  return *this;
+}
+
+static void fill_values(const Tensor& t, double v) {
+  detail::dispatch_dtype(t.dtype(), [&](auto tv) {
     using T = decltype(tv);
     const T x = detail::convert<T>(v);
-    T* p = detail::ptr_of<T>(*this);
-    detail::for_each_strided<1>(shape(), {&strides()}, [&](auto off, auto st, int64_t n) {
+    T* p = detail::ptr_of<T>(t);
+    detail::for_each_strided<1>(t.shape(), {&t.strides()}, [&](auto off, auto st, int64_t n) {
       for (int64_t i = 0; i < n; ++i) p[off[0] + i * st[0]] = x;
     });
     return 0;
   });
+}
+
+Tensor& Tensor::fill_(double v) {
+  check_inplace(*this, "fill_");
+  fill_values(*this, v);
   return *this;
 }
 
-Tensor& Tensor::zero_() { return fill_(0.0); }
+Tensor& Tensor::zero_() {
+  check_inplace(*this, "zero_");
+  fill_values(*this, 0.0);
+  return *this;
+}
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");

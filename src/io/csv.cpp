@@ -7,7 +7,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gzip.h"
 
-namespace bigdl {
+namespace bigdl::io {
 
 namespace detail {
 
@@ -85,7 +85,7 @@ class CsvTokenizer {
     ++pos_;  // opening quote
     for (;;) {
       if (pos_ >= s_.size())
-        throw FormatError(cat("[", op_, "] ", name_, ":", open_line,
+        throw FormatError(::bigdl::detail::cat("[", op_, "] ", name_, ":", open_line,
                               ": unterminated quoted field (field ", field,
                               " opens a quote that never closes)"));
       char c = s_[pos_++];
@@ -102,7 +102,7 @@ class CsvTokenizer {
     }
     while (pos_ < s_.size() && (is_space(s_[pos_]) || s_[pos_] == '\r')) ++pos_;
     if (pos_ < s_.size() && s_[pos_] != delim_ && s_[pos_] != '\n')
-      throw FormatError(cat("[", op_, "] ", name_, ":", record_line, ": field ", field,
+      throw FormatError(::bigdl::detail::cat("[", op_, "] ", name_, ":", record_line, ": field ", field,
                             ": unexpected character '", s_[pos_], "' after closing quote"));
   }
 
@@ -131,7 +131,7 @@ void read_records(std::string_view text, const CsvOptions& opts, const std::stri
   while (tok.next(fields, line)) {
     if (expected == 0) expected = fields.size();
     if (fields.size() != expected)
-      throw FormatError(cat("[", op, "] ", name, ":", line, ": expected ", expected,
+      throw FormatError(::bigdl::detail::cat("[", op, "] ", name, ":", line, ": expected ", expected,
                             " fields, found ", fields.size()));
     on_record(fields, line);
   }
@@ -167,11 +167,11 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& opts, const std::str
                          for (size_t i = 0; i < fields.size(); ++i) {
                            double v = 0;
                            if (!parse_number(fields[i], v))
-                             throw FormatError(detail::cat("[", op, "] ", name, ":", line,
+                             throw FormatError(::bigdl::detail::cat("[", op, "] ", name, ":", line,
                                                            ": field ", i + 1, " '", fields[i],
                                                            "' is not a number"));
                            if (std::isfinite(v) && std::fabs(v) > FLT_MAX)
-                             throw FormatError(detail::cat("[", op, "] ", name, ":", line,
+                             throw FormatError(::bigdl::detail::cat("[", op, "] ", name, ":", line,
                                                            ": field ", i + 1, " '", fields[i],
                                                            "' is out of float range"));
                            t.values.push_back(static_cast<float>(v));
@@ -203,4 +203,4 @@ CsvStrings read_csv_strings(const std::string& path, const CsvOptions& opts) {
   return parse_csv_strings(as_text(bytes), opts, path);
 }
 
-}  // namespace bigdl
+}  // namespace bigdl::io

@@ -11,7 +11,7 @@
 
 #include "bigdl/error.h"
 
-namespace bigdl {
+namespace bigdl::io {
 
 namespace {
 constexpr const char* kOp = "read_file";
@@ -23,11 +23,11 @@ struct FileCloser {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
-  if (!f) throw IOError(detail::cat("[", kOp, "] ", path, ": ", std::strerror(errno)));
+  if (!f) throw IOError(::bigdl::detail::cat("[", kOp, "] ", path, ": ", std::strerror(errno)));
   // fopen succeeds on a directory; fread would then fail with a less helpful EISDIR.
   struct stat st {};
   if (fstat(fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode))
-    throw IOError(detail::cat("[", kOp, "] ", path, ": Is a directory"));
+    throw IOError(::bigdl::detail::cat("[", kOp, "] ", path, ": Is a directory"));
 
   std::vector<uint8_t> out;
   if (S_ISREG(st.st_mode) && st.st_size > 0) out.reserve(static_cast<size_t>(st.st_size));
@@ -38,7 +38,7 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
     if (n < sizeof(buf)) break;
   }
   if (std::ferror(f.get()))
-    throw IOError(detail::cat("[", kOp, "] ", path, ": read error: ", std::strerror(errno)));
+    throw IOError(::bigdl::detail::cat("[", kOp, "] ", path, ": read error: ", std::strerror(errno)));
   return out;
 }
 
@@ -50,7 +50,7 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
   z_stream zs{};
   // 16 + MAX_WBITS: expect a gzip header and check the trailing CRC32 and length.
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-    throw InternalError(detail::cat("[", kOp, "] ", name, ": inflateInit2 failed"));
+    throw InternalError(::bigdl::detail::cat("[", kOp, "] ", name, ": inflateInit2 failed"));
   struct Ender {
     z_stream* zs;
     ~Ender() { inflateEnd(zs); }
@@ -82,10 +82,10 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
       continue;
     }
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && consumed == size)
-      throw FormatError(detail::cat("[", kOp, "] ", name, ": truncated gzip stream (input ends after ",
+      throw FormatError(::bigdl::detail::cat("[", kOp, "] ", name, ": truncated gzip stream (input ends after ",
                                     size, " bytes, ", out.size(), " bytes inflated)"));
     if (rc != Z_OK)
-      throw FormatError(detail::cat("[", kOp, "] ", name, ": corrupt gzip stream: ",
+      throw FormatError(::bigdl::detail::cat("[", kOp, "] ", name, ": corrupt gzip stream: ",
                                     zs.msg ? zs.msg : zError(rc)));
   }
   return out;
@@ -97,4 +97,4 @@ std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
   return gunzip(raw.data(), raw.size(), path);
 }
 
-}  // namespace bigdl
+}  // namespace bigdl::io

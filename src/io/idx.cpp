@@ -7,7 +7,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gzip.h"
 
-namespace bigdl {
+namespace bigdl::io {
 
 namespace {
 
@@ -129,4 +129,4 @@ IdxArray read_idx(const std::string& path) {
   return parse_idx(bytes.data(), bytes.size(), path);
 }
 
-}  // namespace bigdl
+}  // namespace bigdl::io

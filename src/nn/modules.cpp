@@ -90,28 +90,11 @@ BatchNorm::BatchNorm(int64_t n, int64_t lo, int64_t hi, double eps_, double mome
 Tensor BatchNorm::forward(const Tensor& x) {
   BIGDL_CHECK(x.dim() >= lo_ && x.dim() <= hi_ && x.size(1) == num_features, ShapeError, cls_, "expected input with ",
               lo_, lo_ == hi_ ? "" : " or 3", " dims and ", num_features, " channels in dim 1, got ", shape_str(x.shape()));
-  std::vector<int64_t> dims{0};
-  Shape bshape(x.dim(), 1);
-  bshape[1] = num_features;
-  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
-  Tensor y;
+  Tensor y = batch_norm(x, running_mean, running_var, weight, bias, training_, momentum, eps);
   if (training_) {
-    int64_t count = x.numel() / num_features;
-    BIGDL_CHECK(count > 1, ValueError, cls_, "expected more than 1 value per channel when training, got input ",
-                shape_str(x.shape()));
-    Tensor mu = mean(x, dims, true);
-    Tensor c = sub(x, mu);
-    Tensor v = mean(mul(c, c), dims, true);
-    y = mul(c, rsqrt(add(v, scalar_tensor(eps, v.dtype()))));
     NoGradGuard ng;
-    const double unbias = double(count) / double(count - 1);
-    running_mean.mul_(1.0 - momentum).add_(mu.detach().reshape({num_features}), momentum);
-    running_var.mul_(1.0 - momentum).add_(v.detach().reshape({num_features}), momentum * unbias);
     num_batches_tracked.add_(ones({}, DType::i64));
-  } else {
-    y = mul(sub(x, running_mean.view(bshape)), rsqrt(add(running_var.view(bshape), scalar_tensor(eps))));
   }
-  if (weight.defined()) y = add(mul(y, weight.view(bshape)), bias.view(bshape));
   return y;
 }
 

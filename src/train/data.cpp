@@ -184,7 +184,7 @@ std::pair<Tensor, Tensor> load_digits(const std::string& path_in) {
   const std::string path = path_in.empty() ? default_digits_path() : path_in;
   BIGDL_CHECK(std::filesystem::exists(path), IOError, "load_digits", path,
               ": not found (install Debian's python3-sklearn, or pass the path to digits.csv.gz)");
-  CsvTable t = read_csv(path);
+  io::CsvTable t = io::read_csv(path);
   BIGDL_CHECK(t.cols == 65, FormatError, "load_digits", path, ": expected 65 columns, found ", t.cols);
   std::vector<float> xs(size_t(t.rows * 64));
   std::vector<int64_t> ys(size_t(t.rows));
@@ -199,10 +199,10 @@ std::pair<Tensor, Tensor> load_digits(const std::string& path_in) {
 }
 
 std::pair<Tensor, Tensor> load_idx_dataset(const std::string& images, const std::string& labels) {
-  IdxArray im = read_idx(images), lb = read_idx(labels);
-  BIGDL_CHECK(im.type == IdxType::u8 && im.shape.size() == 3, FormatError, "load_idx_dataset", images,
+  io::IdxArray im = io::read_idx(images), lb = io::read_idx(labels);
+  BIGDL_CHECK(im.type == io::IdxType::u8 && im.shape.size() == 3, FormatError, "load_idx_dataset", images,
               ": expected u8 images [N, H, W]");
-  BIGDL_CHECK(lb.type == IdxType::u8 && lb.shape.size() == 1 && lb.shape[0] == im.shape[0], FormatError,
+  BIGDL_CHECK(lb.type == io::IdxType::u8 && lb.shape.size() == 1 && lb.shape[0] == im.shape[0], FormatError,
               "load_idx_dataset", labels, ": expected ", im.shape[0], " u8 labels");
   const int64_t n = im.shape[0], h = im.shape[1], w = im.shape[2];
   Tensor x = empty({n, 1, h, w});

@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cmath>
 
-namespace bigdl {
+namespace bigdl::train {
 
 namespace {
 // With no total there are no tenths to report at: plain mode falls back to a clock.
@@ -136,4 +136,4 @@ void ProgressBar::finish(const ProgressValues& values) {
   draw(render(step, t - start_, values, true), true);
 }
 
-}  // namespace bigdl
+}  // namespace bigdl::train

@@ -12,7 +12,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gzip.h"
 
-namespace bigdl {
+namespace bigdl::train {
 
 namespace detail {
 
@@ -143,7 +143,7 @@ class ProtoReader {
       case kFixed64: need(8); p_ += 8; break;
       case kLen: { uint64_t n = varint(); need(n); p_ += n; break; }
       case kFixed32: need(4); p_ += 4; break;
-      default: fail(detail::cat("unsupported wire type ", wt));
+      default: fail(::bigdl::detail::cat("unsupported wire type ", wt));
     }
   }
 
@@ -152,7 +152,7 @@ class ProtoReader {
     if (static_cast<uint64_t>(end_ - p_) < n) fail("truncated protobuf message");
   }
   [[noreturn]] void fail(const std::string& msg) {
-    throw FormatError(detail::cat("[read_scalar_events] ", what_, ": bad Event record: ", msg));
+    throw FormatError(::bigdl::detail::cat("[read_scalar_events] ", what_, ": bad Event record: ", msg));
   }
 
   const char* p_;
@@ -186,12 +186,12 @@ SummaryWriter::SummaryWriter(const std::string& logdir, const std::string& suffi
   std::filesystem::create_directories(logdir, ec);
   BIGDL_CHECK(!ec, IOError, op, logdir, ": cannot create directory: ", ec.message());
   const std::string base = (std::filesystem::path(logdir) /
-                            detail::cat("events.out.tfevents.", static_cast<long long>(std::time(nullptr)),
+                            ::bigdl::detail::cat("events.out.tfevents.", static_cast<long long>(std::time(nullptr)),
                                         ".", host_name(), suffix))
                                .string();
   // "x": fail rather than clobber another writer's file opened in the same second.
   for (int i = 0; !file_; ++i) {
-    path_ = i == 0 ? base : detail::cat(base, ".", i);
+    path_ = i == 0 ? base : ::bigdl::detail::cat(base, ".", i);
     file_ = std::fopen(path_.c_str(), "wbx");
     BIGDL_CHECK(file_ || (errno == EEXIST && i < 1000), IOError, op, path_, ": ", std::strerror(errno));
   }
@@ -243,7 +243,7 @@ namespace detail {
 
 std::vector<std::string> read_tfrecords(const std::string& file) {
   const char* op = "read_scalar_events";
-  std::vector<uint8_t> bytes = read_file_bytes(file);
+  std::vector<uint8_t> bytes = io::read_file_bytes(file);
   std::vector<std::string> records;
   size_t pos = 0;
   while (pos < bytes.size()) {
@@ -305,4 +305,4 @@ std::vector<ScalarEvent> read_scalar_events(const std::string& file) {
   return out;
 }
 
-}  // namespace bigdl
+}  // namespace bigdl::train

@@ -21,7 +21,7 @@
 #include "bigdl/io/csv.h"
 #include "bigdl/io/gzip.h"
 
-namespace bigdl {
+namespace bigdl::io {
 namespace {
 
 const std::string kSklearnData = "/usr/lib/python3/dist-packages/sklearn/datasets/data/";
@@ -277,4 +277,4 @@ TEST(Gzip, ConcatenatedMembers) {
 }
 
 }  // namespace
-}  // namespace bigdl
+}  // namespace bigdl::io

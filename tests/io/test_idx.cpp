@@ -14,7 +14,7 @@
 #include "bigdl/io/gzip.h"
 #include "bigdl/io/idx.h"
 
-namespace bigdl {
+namespace bigdl::io {
 namespace {
 
 const std::string kMnist = std::string(BIGDL_SHARED_DATA) + "/vision/mnist/";
@@ -172,4 +172,4 @@ TEST(Idx, OtherTypesAreBigEndianAndConvertToFloat) {
 }
 
 }  // namespace
-}  // namespace bigdl
+}  // namespace bigdl::io

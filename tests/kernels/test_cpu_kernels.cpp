@@ -6,9 +6,10 @@
 // values (+-0, subnormals, +-inf, NaN, huge values).
 //
 // Tolerances: elementwise arithmetic, relu and the conversions are bit-exact;
-// transcendental functions are held to the bounds below (measured over all 2^32
-// floats, see docs/kernels.md, plus one ulp of slack for the reference's own error);
-// reductions are compared with a double-precision sum relative to sum(|a|).
+// transcendental functions are held to the ulp bounds below, both against the
+// reference and against the true value (computed in double); softmax within 1e-6
+// absolute, log_softmax within 1e-6 * max(1, |value|); reductions against a
+// double-precision sum, relative to sum(|a|).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <new>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -28,15 +30,19 @@
 namespace bigdl::detail {
 namespace {
 
-// Max distance, in ulps of the result, from the reference (std:: functions, which
-// are themselves within 1 ulp of the true value).
-constexpr double kExpUlp = 3;
-constexpr double kLogUlp = 3;
-constexpr double kTanhUlp = 4;
-constexpr double kSigmoidUlp = 4;
-// Max relative error against the true value (double precision), normal results.
-constexpr double kExpRel = 3e-7;
-constexpr double kLogRel = 3e-7;
+// Error bounds. Measured for the AVX2 table over all 2^32 inputs (the disabled test
+// exhaustive_accuracy below; docs/kernels.md has the table):
+//            ulps from the true value   ulps from the reference   rel. err (normal)
+//   exp      1.01                       1                         8.5e-8
+//   log      0.83                       1                         8.2e-8
+//   tanh     1.33                       2                         1.4e-7
+//   sigmoid  2.40                       2                         1.8e-7
+// The bounds below add slack; the "true" bounds also hold the reference table, i.e.
+// glibc's tanhf (about 2.1 ulp) and the two-branch sigmoid (2.4 ulp).
+constexpr double kExpUlp = 2, kExpTrueUlp = 1.5, kExpRel = 3e-7;
+constexpr double kLogUlp = 2, kLogTrueUlp = 1.5, kLogRel = 3e-7;
+constexpr double kTanhUlp = 3, kTanhTrueUlp = 3;
+constexpr double kSigmoidUlp = 3, kSigmoidTrueUlp = 3;
 constexpr double kSoftmaxAbs = 1e-6;
 constexpr double kLogSoftmaxRel = 1e-6;  // times max(1, |ref|)
 
@@ -62,7 +68,7 @@ int64_t ordered(float f) {
   return i < 0 ? -static_cast<int64_t>(i & 0x7fffffff) : i;
 }
 double ulp_distance(float a, float b) {
-  if (a == b) return 0;  // also +-inf
+  if (a == b || (std::isnan(a) && std::isnan(b))) return 0;
   if (std::isnan(a) || std::isnan(b) || std::isinf(a) || std::isinf(b)) return 1e30;
   return static_cast<double>(std::llabs(ordered(a) - ordered(b)));
 }
@@ -82,9 +88,10 @@ double ulp_error(float got, double truth) {
 template <class T>
 class Buffer {
  public:
-  Buffer(const std::vector<T>& v, bool misalign) : n_(static_cast<int64_t>(v.size())), off_(misalign ? 1 : 0) {
+  Buffer(const std::vector<T>& v, bool misalign)
+      : n_(static_cast<int64_t>(v.size())), off_(misalign ? 1 : 0) {
     raw_ = static_cast<T*>(::operator new(sizeof(T) * static_cast<size_t>(n_ + off_), std::align_val_t(64)));
-    std::memcpy(raw_ + off_, v.data(), sizeof(T) * v.size());
+    if (!v.empty()) std::memcpy(raw_ + off_, v.data(), sizeof(T) * v.size());
   }
   ~Buffer() { ::operator delete(raw_, std::align_val_t(64)); }
   Buffer(const Buffer&) = delete;
@@ -108,12 +115,45 @@ std::vector<float> uniform(int64_t n, float lo, float hi, uint32_t seed) {
 
 const std::vector<float>& special_values() {
   static const std::vector<float> v = {
-      0.0f, -0.0f, 1.0f, -1.0f, 0.5f, -2.5f, 1e-40f, -1e-40f,
-      std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::min(),
-      -std::numeric_limits<float>::min(), kInf, -kInf, kNaN, -kNaN, 1e30f, -1e30f,
-      std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-      88.7f, 88.73f, 89.0f, -87.0f, -88.0f, -100.0f, -103.9f, -104.5f, 100.0f, 1e-8f,
-      0.625f, -0.625f, 0.6249f, 9.0f, -9.0f, 20.0f, -20.0f, 65504.0f, 65520.0f, 3.0e-5f,
+      0.0f,
+      -0.0f,
+      1.0f,
+      -1.0f,
+      0.5f,
+      -2.5f,
+      1e-40f,
+      -1e-40f,
+      std::numeric_limits<float>::denorm_min(),
+      std::numeric_limits<float>::min(),
+      -std::numeric_limits<float>::min(),
+      kInf,
+      -kInf,
+      kNaN,
+      -kNaN,
+      1e30f,
+      -1e30f,
+      std::numeric_limits<float>::max(),
+      -std::numeric_limits<float>::max(),
+      88.7f,
+      88.73f,
+      89.0f,
+      -87.0f,
+      -88.0f,
+      -100.0f,
+      -103.9f,
+      -104.5f,
+      100.0f,
+      1e-8f,
+      0.625f,
+      -0.625f,
+      0.6249f,
+      9.0f,
+      -9.0f,
+      20.0f,
+      -20.0f,
+      65504.0f,
+      65520.0f,
+      3.0e-5f,
   };
   return v;
 }
@@ -122,7 +162,8 @@ const std::vector<float>& special_values() {
 std::vector<float> mixed(int64_t n, float lo, float hi, uint32_t seed) {
   std::vector<float> v = uniform(n, lo, hi, seed);
   const auto& sp = special_values();
-  for (int64_t i = 0; i < n; i += 3) v[static_cast<size_t>(i)] = sp[static_cast<size_t>((i / 3 + seed) % sp.size())];
+  for (int64_t i = 0; i < n; i += 3)
+    v[static_cast<size_t>(i)] = sp[static_cast<size_t>((i / 3 + seed) % sp.size())];
   return v;
 }
 
@@ -149,11 +190,15 @@ constexpr Tol kExact{Tol::exact, 0};
 bool within(float want, float got, Tol t) {
   if (std::isnan(want) || std::isnan(got)) return std::isnan(want) && std::isnan(got);
   switch (t.kind) {
-    case Tol::exact: return bits_of(want) == bits_of(got);
-    case Tol::ulp: return ulp_distance(want, got) <= t.v;
-    case Tol::abs: return want == got || std::fabs(static_cast<double>(want) - got) <= t.v;
+    case Tol::exact:
+      return bits_of(want) == bits_of(got);
+    case Tol::ulp:
+      return ulp_distance(want, got) <= t.v;
+    case Tol::abs:
+      return want == got || std::fabs(static_cast<double>(want) - got) <= t.v;
     case Tol::rel_or_one:
-      return want == got || std::fabs(static_cast<double>(want) - got) <= t.v * std::max(1.0, std::fabs(static_cast<double>(want)));
+      return want == got || std::fabs(static_cast<double>(want) - got) <=
+                                t.v * std::max(1.0, std::fabs(static_cast<double>(want)));
   }
   return false;
 }
@@ -172,8 +217,9 @@ void expect_match(const std::vector<float>& want, const std::vector<float>& got,
     if (within(want[i], got[i], tol)) continue;
     if (reported++ < 5) {
       ADD_FAILURE() << what << " n=" << want.size() << " i=" << i << " in=" << in[i] << " (0x" << std::hex
-                    << bits_of(in[i]) << ") want=" << want[i] << " (0x" << bits_of(want[i]) << ") got=" << got[i]
-                    << " (0x" << bits_of(got[i]) << std::dec << ") ulps=" << ulp_distance(want[i], got[i]);
+                    << bits_of(in[i]) << ") want=" << want[i] << " (0x" << bits_of(want[i])
+                    << ") got=" << got[i] << " (0x" << bits_of(got[i]) << std::dec
+                    << ") ulps=" << ulp_distance(want[i], got[i]);
     }
   }
 }
@@ -181,7 +227,7 @@ void expect_match(const std::vector<float>& want, const std::vector<float>& got,
 using Unary = void (*)(const float*, float*, int64_t);
 using Binary = void (*)(const float*, const float*, float*, int64_t);
 
-class Kernels : public ::testing::TestWithParam<Isa> {
+class CpuKernelTable : public ::testing::TestWithParam<Isa> {
  protected:
   void SetUp() override {
     table_ = cpu_kernels_for(GetParam());
@@ -201,8 +247,9 @@ class Kernels : public ::testing::TestWithParam<Isa> {
       float* dst = layout == 2 ? a.data() : out.data();
       (k().*fn)(a.data(), dst, n);
       expect_match(want, layout == 2 ? a.vec() : out.vec(), tol, in, what + " " + layout_name(layout));
-      if (layout != 2) {
-        EXPECT_EQ(0, std::memcmp(a.vec().data(), in.data(), in.size() * sizeof(float))) << what << ": input changed";
+      if (layout != 2 && !in.empty()) {
+        EXPECT_EQ(0, std::memcmp(a.vec().data(), in.data(), in.size() * sizeof(float)))
+            << what << ": input changed";
       }
     }
   }
@@ -247,8 +294,8 @@ class Kernels : public ::testing::TestWithParam<Isa> {
 
   // Accuracy of a unary kernel against a double-precision function, over a sweep.
   template <class Truth>
-  void measure(Unary CpuKernels::*fn, const std::vector<float>& xs, Truth truth, double max_ulp, double max_rel,
-               const char* name) {
+  void measure(Unary CpuKernels::*fn, const std::vector<float>& xs, Truth truth, double max_ulp,
+               double max_rel, const char* name) {
     std::vector<float> got(xs.size());
     (k().*fn)(xs.data(), got.data(), static_cast<int64_t>(xs.size()));
     double worst_ulp = 0, worst_rel = 0;
@@ -260,7 +307,8 @@ class Kernels : public ::testing::TestWithParam<Isa> {
         worst_ulp = u;
         worst_x = xs[i];
       }
-      if (std::fabs(t) >= std::numeric_limits<float>::min() && std::fabs(t) <= std::numeric_limits<float>::max()) {
+      if (std::fabs(t) >= std::numeric_limits<float>::min() &&
+          std::fabs(t) <= std::numeric_limits<float>::max()) {
         worst_rel = std::max(worst_rel, std::fabs(got[i] - t) / std::fabs(t));
       }
     }
@@ -286,7 +334,8 @@ class Kernels : public ::testing::TestWithParam<Isa> {
 std::vector<float> sweep(float lo, float hi, int64_t n, uint32_t seed) {
   std::vector<float> v;
   v.reserve(static_cast<size_t>(2 * n));
-  for (int64_t i = 0; i < n; ++i) v.push_back(lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n - 1));
+  for (int64_t i = 0; i < n; ++i)
+    v.push_back(lo + (hi - lo) * static_cast<float>(i) / static_cast<float>(n - 1));
   const auto r = uniform(n, lo, hi, seed);
   v.insert(v.end(), r.begin(), r.end());
   return v;
@@ -305,12 +354,12 @@ std::vector<float> positive_floats(int64_t n, uint32_t seed) {
 
 // ---------------------------------------------------------------- elementwise
 
-TEST_P(Kernels, add) { check_binary_all(&CpuKernels::add, "add"); }
-TEST_P(Kernels, sub) { check_binary_all(&CpuKernels::sub, "sub"); }
-TEST_P(Kernels, mul) { check_binary_all(&CpuKernels::mul, "mul"); }
-TEST_P(Kernels, div) { check_binary_all(&CpuKernels::div, "div"); }
+TEST_P(CpuKernelTable, add) { check_binary_all(&CpuKernels::add, "add"); }
+TEST_P(CpuKernelTable, sub) { check_binary_all(&CpuKernels::sub, "sub"); }
+TEST_P(CpuKernelTable, mul) { check_binary_all(&CpuKernels::mul, "mul"); }
+TEST_P(CpuKernelTable, div) { check_binary_all(&CpuKernels::div, "div"); }
 
-TEST_P(Kernels, relu_backward) {
+TEST_P(CpuKernelTable, relu_backward) {
   check_binary_all(&CpuKernels::relu_backward, "relu_backward");
   const float g[] = {2.0f, kInf, kNaN, -3.0f, 5.0f};
   const float x[] = {-1.0f, -0.0f, -2.0f, kNaN, 1e-40f};
@@ -323,7 +372,7 @@ TEST_P(Kernels, relu_backward) {
   EXPECT_EQ(out[4], 5.0f);
 }
 
-TEST_P(Kernels, add_scalar) {
+TEST_P(CpuKernelTable, add_scalar) {
   for (float s : {0.0f, -0.0f, 1.5f, -3.25f, kInf, kNaN, 1e30f}) {
     for (int64_t n : kLengths) {
       const auto in = mixed(n, -100, 100, 7);
@@ -333,13 +382,14 @@ TEST_P(Kernels, add_scalar) {
         Buffer<float> a(in, layout == 1);
         Buffer<float> out(in, layout == 1);
         k().add_scalar(a.data(), s, layout == 2 ? a.data() : out.data(), n);
-        expect_match(want, layout == 2 ? a.vec() : out.vec(), kExact, in, std::string("add_scalar ") + layout_name(layout));
+        expect_match(want, layout == 2 ? a.vec() : out.vec(), kExact, in,
+                     std::string("add_scalar ") + layout_name(layout));
       }
     }
   }
 }
 
-TEST_P(Kernels, mul_scalar) {
+TEST_P(CpuKernelTable, mul_scalar) {
   for (float s : {0.0f, -0.0f, 1.5f, -3.25f, kInf, kNaN, 1e30f, 1e-30f}) {
     for (int64_t n : kLengths) {
       const auto in = mixed(n, -100, 100, 8);
@@ -349,13 +399,14 @@ TEST_P(Kernels, mul_scalar) {
         Buffer<float> a(in, layout == 1);
         Buffer<float> out(in, layout == 1);
         k().mul_scalar(a.data(), s, layout == 2 ? a.data() : out.data(), n);
-        expect_match(want, layout == 2 ? a.vec() : out.vec(), kExact, in, std::string("mul_scalar ") + layout_name(layout));
+        expect_match(want, layout == 2 ? a.vec() : out.vec(), kExact, in,
+                     std::string("mul_scalar ") + layout_name(layout));
       }
     }
   }
 }
 
-TEST_P(Kernels, axpy) {
+TEST_P(CpuKernelTable, axpy) {
   for (float alpha : {0.0f, 1.0f, -0.5f, 3.1415927f, kInf, kNaN}) {
     for (int64_t n : kLengths) {
       const auto x = mixed(n, -100, 100, 9);
@@ -384,7 +435,7 @@ TEST_P(Kernels, axpy) {
   EXPECT_EQ(y[0], 1.0f) << "axpy must multiply and add with two roundings, like the reference";
 }
 
-TEST_P(Kernels, relu) {
+TEST_P(CpuKernelTable, relu) {
   check_unary_all(&CpuKernels::relu, -10, 10, kExact, "relu");
   EXPECT_EQ(bits_of(call_unary(&CpuKernels::relu, -0.0f)), 0u);
   EXPECT_EQ(bits_of(call_unary(&CpuKernels::relu, -kInf)), 0u);
@@ -395,12 +446,14 @@ TEST_P(Kernels, relu) {
 
 // ---------------------------------------------------------------- transcendental
 
-TEST_P(Kernels, exp) {
+TEST_P(CpuKernelTable, exp) {
   check_unary_all(&CpuKernels::exp, -110, 95, {Tol::ulp, kExpUlp}, "exp");
-  measure(&CpuKernels::exp, sweep(-87.3f, 88.7f, 1 << 20, 11), [](double x) { return std::exp(x); }, kExpUlp - 1,
-          kExpRel, "exp");
-  measure(&CpuKernels::exp, sweep(-103.9f, -87.4f, 1 << 16, 12), [](double x) { return std::exp(x); }, kExpUlp - 1,
-          0, "exp-sub");
+  measure(
+      &CpuKernels::exp, sweep(-87.3f, 88.7f, 1 << 20, 11), [](double x) { return std::exp(x); }, kExpTrueUlp,
+      kExpRel, "exp");
+  measure(
+      &CpuKernels::exp, sweep(-103.9f, -87.4f, 1 << 16, 12), [](double x) { return std::exp(x); },
+      kExpTrueUlp, 0, "exp-sub");
   EXPECT_EQ(call_unary(&CpuKernels::exp, -kInf), 0.0f);
   EXPECT_EQ(call_unary(&CpuKernels::exp, kInf), kInf);
   EXPECT_EQ(call_unary(&CpuKernels::exp, 88.73f), kInf);
@@ -414,13 +467,15 @@ TEST_P(Kernels, exp) {
   EXPECT_TRUE(std::isnan(call_unary(&CpuKernels::exp, -kNaN)));
 }
 
-TEST_P(Kernels, log) {
+TEST_P(CpuKernelTable, log) {
   check_unary_all(&CpuKernels::log, 1e-3f, 1e3f, {Tol::ulp, kLogUlp}, "log");
   check_unary(&CpuKernels::log, positive_floats(4099, 13), {Tol::ulp, kLogUlp}, "log all binades");
-  measure(&CpuKernels::log, positive_floats(1 << 20, 14), [](double x) { return std::log(x); }, kLogUlp - 1, kLogRel,
-          "log");
-  measure(&CpuKernels::log, sweep(0.5f, 2.0f, 1 << 20, 15), [](double x) { return std::log(x); }, kLogUlp - 1,
-          kLogRel, "log-1");
+  measure(
+      &CpuKernels::log, positive_floats(1 << 20, 14), [](double x) { return std::log(x); }, kLogTrueUlp,
+      kLogRel, "log");
+  measure(
+      &CpuKernels::log, sweep(0.5f, 2.0f, 1 << 20, 15), [](double x) { return std::log(x); }, kLogTrueUlp,
+      kLogRel, "log-1");
   EXPECT_EQ(call_unary(&CpuKernels::log, 0.0f), -kInf);
   EXPECT_EQ(call_unary(&CpuKernels::log, -0.0f), -kInf);
   EXPECT_EQ(call_unary(&CpuKernels::log, kInf), kInf);
@@ -429,21 +484,25 @@ TEST_P(Kernels, log) {
   EXPECT_TRUE(std::isnan(call_unary(&CpuKernels::log, -1e-40f)));
   EXPECT_TRUE(std::isnan(call_unary(&CpuKernels::log, -kInf)));
   EXPECT_TRUE(std::isnan(call_unary(&CpuKernels::log, kNaN)));
-  EXPECT_LE(ulp_error(call_unary(&CpuKernels::log, std::numeric_limits<float>::denorm_min()), std::log(0x1p-149)),
-            kLogUlp - 1);
+  EXPECT_LE(
+      ulp_error(call_unary(&CpuKernels::log, std::numeric_limits<float>::denorm_min()), std::log(0x1p-149)),
+      kLogTrueUlp);
   EXPECT_LE(ulp_error(call_unary(&CpuKernels::log, std::numeric_limits<float>::max()),
                       std::log(static_cast<double>(std::numeric_limits<float>::max()))),
-            kLogUlp - 1);
+            kLogTrueUlp);
 }
 
-TEST_P(Kernels, tanh) {
+TEST_P(CpuKernelTable, tanh) {
   check_unary_all(&CpuKernels::tanh, -12, 12, {Tol::ulp, kTanhUlp}, "tanh");
-  measure(&CpuKernels::tanh, sweep(-10, 10, 1 << 20, 16), [](double x) { return std::tanh(x); }, kTanhUlp - 1, 0,
-          "tanh");
-  measure(&CpuKernels::tanh, sweep(-1, 1, 1 << 20, 17), [](double x) { return std::tanh(x); }, kTanhUlp - 1, 0,
-          "tanh-1");
-  measure(&CpuKernels::tanh, positive_floats(1 << 18, 18), [](double x) { return std::tanh(x); }, kTanhUlp - 1, 0,
-          "tanh-bits");
+  measure(
+      &CpuKernels::tanh, sweep(-10, 10, 1 << 20, 16), [](double x) { return std::tanh(x); }, kTanhTrueUlp, 0,
+      "tanh");
+  measure(
+      &CpuKernels::tanh, sweep(-1, 1, 1 << 20, 17), [](double x) { return std::tanh(x); }, kTanhTrueUlp, 0,
+      "tanh-1");
+  measure(
+      &CpuKernels::tanh, positive_floats(1 << 18, 18), [](double x) { return std::tanh(x); }, kTanhTrueUlp, 0,
+      "tanh-bits");
   for (float x : {10.0f, 20.0f, 100.0f, 1e30f, kInf}) {  // tanh(9) still rounds below 1
     EXPECT_EQ(call_unary(&CpuKernels::tanh, x), 1.0f) << x;
     EXPECT_EQ(call_unary(&CpuKernels::tanh, -x), -1.0f) << -x;
@@ -458,11 +517,11 @@ TEST_P(Kernels, tanh) {
   for (size_t i = 0; i < xs.size(); ++i) ASSERT_LE(std::fabs(out[i]), 1.0f) << xs[i];
 }
 
-TEST_P(Kernels, sigmoid) {
+TEST_P(CpuKernelTable, sigmoid) {
   check_unary_all(&CpuKernels::sigmoid, -30, 30, {Tol::ulp, kSigmoidUlp}, "sigmoid");
   auto truth = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
-  measure(&CpuKernels::sigmoid, sweep(-20, 20, 1 << 20, 20), truth, kSigmoidUlp - 1, 0, "sigmoid");
-  measure(&CpuKernels::sigmoid, sweep(-103, 20, 1 << 20, 21), truth, kSigmoidUlp - 1, 0, "sigmoid-w");
+  measure(&CpuKernels::sigmoid, sweep(-20, 20, 1 << 20, 20), truth, kSigmoidTrueUlp, 0, "sigmoid");
+  measure(&CpuKernels::sigmoid, sweep(-103, 20, 1 << 20, 21), truth, kSigmoidTrueUlp, 0, "sigmoid-w");
   EXPECT_EQ(call_unary(&CpuKernels::sigmoid, 0.0f), 0.5f);
   EXPECT_EQ(call_unary(&CpuKernels::sigmoid, kInf), 1.0f);
   EXPECT_EQ(call_unary(&CpuKernels::sigmoid, -kInf), 0.0f);
@@ -496,14 +555,15 @@ double sum_tolerance(int64_t n, double abs_total) {
   return (static_cast<double>(n) / 8 + 16) * 0x1p-24 * abs_total + 1e-30;
 }
 
-TEST_P(Kernels, sum) {
+TEST_P(CpuKernelTable, sum) {
   for (int64_t n : kLengths) {
     for (uint32_t seed : {30u, 31u}) {
       const auto in = seed == 30 ? uniform(n, -1, 1, seed) : uniform(n, 0, 1e6f, seed);
       for (bool misalign : {false, true}) {
         Buffer<float> a(in, misalign);
         const float got = k().sum(a.data(), n);
-        EXPECT_NEAR(got, exact_sum(in), sum_tolerance(n, abs_sum(in))) << "n=" << n << " misalign=" << misalign;
+        EXPECT_NEAR(got, exact_sum(in), sum_tolerance(n, abs_sum(in)))
+            << "n=" << n << " misalign=" << misalign;
       }
     }
   }
@@ -522,7 +582,7 @@ TEST_P(Kernels, sum) {
   }
 }
 
-TEST_P(Kernels, dot) {
+TEST_P(CpuKernelTable, dot) {
   for (int64_t n : kLengths) {
     const auto a = uniform(n, -1, 1, 33);
     const auto b = uniform(n, -10, 10, 34);
@@ -549,7 +609,7 @@ TEST_P(Kernels, dot) {
   EXPECT_EQ(k().dot(nullptr, nullptr, 0), 0.0f);
 }
 
-TEST_P(Kernels, max) {
+TEST_P(CpuKernelTable, max) {
   EXPECT_EQ(k().max(nullptr, 0), -kInf);
   for (int64_t n : kLengths) {
     if (n == 0) continue;
@@ -580,9 +640,8 @@ TEST_P(Kernels, max) {
 
 // ---------------------------------------------------------------- softmax
 
-void check_row(void (*got_fn)(const float*, float*, int64_t),
-               void (*want_fn)(const float*, float*, int64_t), const std::vector<float>& in, Tol tol,
-               const std::string& what) {
+void check_row(void (*got_fn)(const float*, float*, int64_t), void (*want_fn)(const float*, float*, int64_t),
+               const std::vector<float>& in, Tol tol, const std::string& what) {
   const auto n = static_cast<int64_t>(in.size());
   std::vector<float> want(in.size());
   want_fn(in.data(), want.data(), n);
@@ -594,7 +653,7 @@ void check_row(void (*got_fn)(const float*, float*, int64_t),
   }
 }
 
-TEST_P(Kernels, softmax_row) {
+TEST_P(CpuKernelTable, softmax_row) {
   const Tol tol{Tol::abs, kSoftmaxAbs};
   for (int64_t n : kLengths) {
     for (float scale : {1.0f, 10.0f, 80.0f}) {
@@ -623,7 +682,7 @@ TEST_P(Kernels, softmax_row) {
   for (float v : outs) EXPECT_TRUE(std::isnan(v));
 }
 
-TEST_P(Kernels, log_softmax_row) {
+TEST_P(CpuKernelTable, log_softmax_row) {
   const Tol tol{Tol::rel_or_one, kLogSoftmaxRel};
   for (int64_t n : kLengths) {
     for (float scale : {1.0f, 10.0f, 80.0f}) {
@@ -655,7 +714,8 @@ std::vector<uint16_t> all_u16() {
 std::vector<float> rounding_probes() {
   std::vector<float> v;
   for (uint32_t hi = 0; hi < (1u << 19); ++hi) {
-    for (uint32_t lo : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x1fffu}) v.push_back(float_of((hi << 13) | lo));
+    for (uint32_t lo : {0x0000u, 0x0001u, 0x0fffu, 0x1000u, 0x1001u, 0x1fffu})
+      v.push_back(float_of((hi << 13) | lo));
   }
   for (uint32_t hi = 0; hi < (1u << 16); ++hi) {
     for (uint32_t lo : {0x7fffu, 0x8000u, 0x8001u, 0xffffu}) v.push_back(float_of((hi << 16) | lo));
@@ -725,13 +785,14 @@ uint16_t to_bf16(const CpuKernels& k, float x) {
   return h;
 }
 
-TEST_P(Kernels, f16_to_f32) {
+TEST_P(CpuKernelTable, f16_to_f32) {
   check_to_f32(k().f16_to_f32, ref().f16_to_f32, "f16_to_f32");
   const uint16_t codes[] = {0x3c00, 0x7bff, 0x0001, 0x03ff, 0x0400, 0x7c00, 0xfc00, 0x8000, 0xc000};
   const float want[] = {1.0f, 65504.0f, 0x1p-24f, 0x1.ff8p-15f, 0x1p-14f, kInf, -kInf, -0.0f, -2.0f};
   float got[9];
   k().f16_to_f32(codes, got, 9);
-  for (int i = 0; i < 9; ++i) EXPECT_EQ(bits_of(got[i]), bits_of(want[i])) << "code 0x" << std::hex << codes[i];
+  for (int i = 0; i < 9; ++i)
+    EXPECT_EQ(bits_of(got[i]), bits_of(want[i])) << "code 0x" << std::hex << codes[i];
   const uint16_t nans[] = {0x7e00, 0x7c01, 0xfd55};
   float nan_out[3];
   k().f16_to_f32(nans, nan_out, 3);
@@ -749,7 +810,7 @@ TEST_P(Kernels, f16_to_f32) {
   }
 }
 
-TEST_P(Kernels, f32_to_f16) {
+TEST_P(CpuKernelTable, f32_to_f16) {
   check_from_f32(k().f32_to_f16, ref().f32_to_f16, "f32_to_f16");
   EXPECT_EQ(to_f16(k(), 1.0f), 0x3c00);
   EXPECT_EQ(to_f16(k(), -2.0f), 0xc000);
@@ -759,14 +820,14 @@ TEST_P(Kernels, f32_to_f16) {
   EXPECT_EQ(to_f16(k(), 65520.0f), 0x7c00);  // halfway to 2^16 rounds to even: inf
   EXPECT_EQ(to_f16(k(), 1e10f), 0x7c00);
   EXPECT_EQ(to_f16(k(), -kInf), 0xfc00);
-  EXPECT_EQ(to_f16(k(), 1.0f + 0x1p-11f), 0x3c00);         // tie -> even
-  EXPECT_EQ(to_f16(k(), 1.0f + 3 * 0x1p-11f), 0x3c02);     // tie -> even (up)
+  EXPECT_EQ(to_f16(k(), 1.0f + 0x1p-11f), 0x3c00);      // tie -> even
+  EXPECT_EQ(to_f16(k(), 1.0f + 3 * 0x1p-11f), 0x3c02);  // tie -> even (up)
   EXPECT_EQ(to_f16(k(), 1.0f + 0x1p-11f + 0x1p-20f), 0x3c01);
-  EXPECT_EQ(to_f16(k(), 0x1p-24f), 0x0001);                // smallest subnormal
-  EXPECT_EQ(to_f16(k(), 0x1p-25f), 0x0000);                // tie -> even (0)
+  EXPECT_EQ(to_f16(k(), 0x1p-24f), 0x0001);  // smallest subnormal
+  EXPECT_EQ(to_f16(k(), 0x1p-25f), 0x0000);  // tie -> even (0)
   EXPECT_EQ(to_f16(k(), 0x1.000002p-25f), 0x0001);
-  EXPECT_EQ(to_f16(k(), 3 * 0x1p-25f), 0x0002);            // tie -> even (up)
-  EXPECT_EQ(to_f16(k(), 0x1.ffcp-15f), 0x0400);            // rounds up into the normals
+  EXPECT_EQ(to_f16(k(), 3 * 0x1p-25f), 0x0002);  // tie -> even (up)
+  EXPECT_EQ(to_f16(k(), 0x1.ffcp-15f), 0x0400);  // rounds up into the normals
   EXPECT_EQ(to_f16(k(), 1e-40f), 0x0000);
   EXPECT_EQ(to_f16(k(), -1e-40f), 0x8000);
   const uint16_t qnan = to_f16(k(), kNaN);
@@ -777,7 +838,7 @@ TEST_P(Kernels, f32_to_f16) {
   EXPECT_NE(tiny_payload & 0x03ff, 0) << "NaN must not become inf";
 }
 
-TEST_P(Kernels, bf16_to_f32) {
+TEST_P(CpuKernelTable, bf16_to_f32) {
   check_to_f32(k().bf16_to_f32, ref().bf16_to_f32, "bf16_to_f32");
   const uint16_t codes[] = {0x3f80, 0xc000, 0x7f80, 0xff80, 0x0001, 0x8000};
   const float want[] = {1.0f, -2.0f, kInf, -kInf, float_of(0x00010000u), -0.0f};
@@ -786,25 +847,106 @@ TEST_P(Kernels, bf16_to_f32) {
   for (int i = 0; i < 6; ++i) EXPECT_EQ(bits_of(got[i]), bits_of(want[i]));
 }
 
-TEST_P(Kernels, f32_to_bf16) {
+TEST_P(CpuKernelTable, f32_to_bf16) {
   check_from_f32(k().f32_to_bf16, ref().f32_to_bf16, "f32_to_bf16");
   EXPECT_EQ(to_bf16(k(), 1.0f), 0x3f80);
   EXPECT_EQ(to_bf16(k(), -0.0f), 0x8000);
-  EXPECT_EQ(to_bf16(k(), 1.0f + 0x1p-8f), 0x3f80);          // tie -> even
-  EXPECT_EQ(to_bf16(k(), 1.0f + 3 * 0x1p-8f), 0x3f82);      // tie -> even (up)
+  EXPECT_EQ(to_bf16(k(), 1.0f + 0x1p-8f), 0x3f80);      // tie -> even
+  EXPECT_EQ(to_bf16(k(), 1.0f + 3 * 0x1p-8f), 0x3f82);  // tie -> even (up)
   EXPECT_EQ(to_bf16(k(), 1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
   EXPECT_EQ(to_bf16(k(), std::numeric_limits<float>::max()), 0x7f80);  // overflow -> inf
   EXPECT_EQ(to_bf16(k(), -kInf), 0xff80);
   EXPECT_EQ(to_bf16(k(), 1e-40f), to_bf16(ref(), 1e-40f));
-  const uint16_t n1 = to_bf16(k(), float_of(0x7f800001u));   // payload only in the dropped bits
+  const uint16_t n1 = to_bf16(k(), float_of(0x7f800001u));  // payload only in the dropped bits
   EXPECT_EQ(n1 & 0x7f80, 0x7f80);
   EXPECT_NE(n1 & 0x007f, 0) << "NaN must not become inf";
-  EXPECT_EQ(to_bf16(k(), float_of(0xffc00000u)), 0xffc0);      // sign kept
+  EXPECT_EQ(to_bf16(k(), float_of(0xffc00000u)), 0xffc0);  // sign kept
+}
+
+// ---------------------------------------------------------------- exhaustive
+
+// Every one of the 2^32 float inputs through exp, log, tanh and sigmoid: the source of
+// the bounds quoted at the top. Minutes per table, so off by default:
+//   test_kernels --gtest_also_run_disabled_tests --gtest_filter='*exhaustive*'
+TEST_P(CpuKernelTable, DISABLED_exhaustive_accuracy) {
+  struct Fn {
+    const char* name;
+    Unary CpuKernels::*fn;
+    double (*truth)(double);
+    double true_ulp, ref_ulp;
+  };
+  const Fn fns[] = {
+      {"exp", &CpuKernels::exp, [](double x) { return std::exp(x); }, kExpTrueUlp, kExpUlp},
+      {"log", &CpuKernels::log, [](double x) { return std::log(x); }, kLogTrueUlp, kLogUlp},
+      {"tanh", &CpuKernels::tanh, [](double x) { return std::tanh(x); }, kTanhTrueUlp, kTanhUlp},
+      {"sigmoid", &CpuKernels::sigmoid, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, kSigmoidTrueUlp,
+       kSigmoidUlp},
+  };
+  struct Worst {
+    double true_ulp = 0, ref_ulp = 0, rel = 0;
+    uint32_t true_at = 0, ref_at = 0;
+  };
+  const int n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const Fn& f : fns) {
+    std::vector<Worst> worst(static_cast<size_t>(n_threads));
+    std::vector<std::thread> threads;
+    for (int ti = 0; ti < n_threads; ++ti) {
+      threads.emplace_back([&, ti] {
+        constexpr int64_t kChunk = 1 << 16;
+        std::vector<float> in(kChunk), got(kChunk), want(kChunk);
+        Worst w;
+        for (int64_t base = ti * kChunk; base < (int64_t{1} << 32); base += n_threads * kChunk) {
+          for (int64_t j = 0; j < kChunk; ++j)
+            in[static_cast<size_t>(j)] = float_of(static_cast<uint32_t>(base + j));
+          (k().*f.fn)(in.data(), got.data(), kChunk);
+          (ref().*f.fn)(in.data(), want.data(), kChunk);
+          for (size_t j = 0; j < static_cast<size_t>(kChunk); ++j) {
+            double t = f.truth(static_cast<double>(in[j]));
+            if (std::fabs(t) >= 0x1.ffffffp127) t = t > 0 ? HUGE_VAL : -HUGE_VAL;  // rounds to inf
+            const double u = ulp_error(got[j], t);
+            if (u > w.true_ulp) {
+              w.true_ulp = u;
+              w.true_at = bits_of(in[j]);
+            }
+            const double r = ulp_distance(want[j], got[j]);
+            if (r > w.ref_ulp) {
+              w.ref_ulp = r;
+              w.ref_at = bits_of(in[j]);
+            }
+            if (std::fabs(t) >= 0x1p-126 && std::isfinite(t))
+              w.rel = std::max(w.rel, std::fabs(got[j] - t) / std::fabs(t));
+          }
+        }
+        worst[static_cast<size_t>(ti)] = w;
+      });
+    }
+    for (auto& t : threads) t.join();
+    Worst all;
+    for (const Worst& w : worst) {
+      if (w.true_ulp > all.true_ulp) {
+        all.true_ulp = w.true_ulp;
+        all.true_at = w.true_at;
+      }
+      if (w.ref_ulp > all.ref_ulp) {
+        all.ref_ulp = w.ref_ulp;
+        all.ref_at = w.ref_at;
+      }
+      all.rel = std::max(all.rel, w.rel);
+    }
+    std::printf(
+        "[ measured ] %-7s %-6s all 2^32 inputs: max %.3f ulp from true (x=%.9g), %.0f ulp from ref "
+        "(x=%.9g), max rel err %.3g\n",
+        f.name, k().name, all.true_ulp, float_of(all.true_at), all.ref_ulp, float_of(all.ref_at), all.rel);
+    std::fflush(stdout);
+    EXPECT_LE(all.true_ulp, f.true_ulp) << f.name;
+    EXPECT_LE(all.ref_ulp, f.ref_ulp) << f.name;
+  }
 }
 
 std::string isa_param_name(const ::testing::TestParamInfo<Isa>& info) { return isa_name(info.param); }
 
-INSTANTIATE_TEST_SUITE_P(AllIsas, Kernels, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512), isa_param_name);
+INSTANTIATE_TEST_SUITE_P(Isa, CpuKernelTable, ::testing::Values(Isa::scalar, Isa::avx2, Isa::avx512),
+                         isa_param_name);
 
 // ---------------------------------------------------------------- dispatch
 

@@ -9,7 +9,7 @@
 
 #include "bigdl/train/progress.h"
 
-namespace bigdl {
+namespace bigdl::train {
 namespace {
 
 // Everything written to f so far.
@@ -171,4 +171,4 @@ TEST(ProgressBar, UnknownTotalAndFinishWithoutUpdates) {
 }
 
 }  // namespace
-}  // namespace bigdl
+}  // namespace bigdl::train

@@ -15,7 +15,7 @@
 #include "bigdl/io/gzip.h"
 #include "bigdl/train/summary.h"
 
-namespace bigdl {
+namespace bigdl::train {
 namespace {
 
 namespace fs = std::filesystem;
@@ -150,7 +150,7 @@ TEST(SummaryWriter, CorruptionIsDetected) {
     w.add_scalar("loss", 0.25, 1);
     w.add_scalar("loss", 0.125, 2);
   }
-  const std::vector<uint8_t> good = read_file_bytes(path);
+  const std::vector<uint8_t> good = io::read_file_bytes(path);
   const size_t first_len = 16 + static_cast<size_t>(good[0]);  // first record's length < 256
   ASSERT_EQ(read_scalar_events(path).size(), 2u);
 
@@ -188,4 +188,4 @@ TEST(SummaryWriter, UnwritableDirectoryIsIOError) {
 }
 
 }  // namespace
-}  // namespace bigdl
+}  // namespace bigdl::train

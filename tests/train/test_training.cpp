@@ -155,7 +155,7 @@ TEST(Fit, WritesTensorBoardSummaries) {
   std::map<std::string, int> tags;
   for (auto& sub : {"train", "validation"})
     for (auto& e : std::filesystem::directory_iterator(dir + "/" + sub))
-      for (auto& ev : read_scalar_events(e.path().string())) tags[std::string(sub) + "/" + ev.tag]++;
+      for (auto& ev : train::read_scalar_events(e.path().string())) tags[std::string(sub) + "/" + ev.tag]++;
   EXPECT_EQ(tags["train/loss"], 2);
   EXPECT_EQ(tags["train/accuracy"], 2);
   EXPECT_EQ(tags["train/lr"], 2);

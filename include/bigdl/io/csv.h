@@ -25,7 +25,7 @@
 #include <string_view>
 #include <vector>
 
-namespace bigdl {
+namespace bigdl::io {
 
 struct CsvOptions {
   char delimiter = ',';
@@ -62,4 +62,4 @@ CsvTable parse_csv(std::string_view text, const CsvOptions& opts = {},
 CsvStrings parse_csv_strings(std::string_view text, const CsvOptions& opts = {},
                              const std::string& name = "<memory>");
 
-}  // namespace bigdl
+}  // namespace bigdl::io

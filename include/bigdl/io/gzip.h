@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace bigdl {
+namespace bigdl::io {
 
 // Contents of the file at `path`, inflated if it is gzip (detected by magic bytes, not
 // by the file name).
@@ -32,4 +32,4 @@ bool is_gzip(const uint8_t* data, size_t size);
 // Inflates a complete gzip stream held in memory; `name` only appears in error messages.
 std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& name);
 
-}  // namespace bigdl
+}  // namespace bigdl::io

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-namespace bigdl {
+namespace bigdl::io {
 
 // Element type codes; the enum value is the byte in the file. A new type is a new value
 // plus one row in the table in idx.cpp.
@@ -59,4 +59,4 @@ IdxArray read_idx(const std::string& path);
 // Parses IDX bytes held in memory; `name` stands for the file in error messages.
 IdxArray parse_idx(const uint8_t* data, size_t size, const std::string& name = "<memory>");
 
-}  // namespace bigdl
+}  // namespace bigdl::io

@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-namespace bigdl {
+namespace bigdl::train {
 
 using ProgressValues = std::vector<std::pair<std::string, double>>;
 
@@ -77,4 +77,4 @@ std::string format_duration(double seconds);
 std::string format_value(double v);
 }  // namespace detail
 
-}  // namespace bigdl
+}  // namespace bigdl::train

@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace bigdl {
+namespace bigdl::train {
 
 class SummaryWriter {
  public:
@@ -77,4 +77,4 @@ uint32_t masked_crc32c(const void* data, size_t size);
 std::vector<std::string> read_tfrecords(const std::string& file);
 }  // namespace detail
 
-}  // namespace bigdl
+}  // namespace bigdl::train

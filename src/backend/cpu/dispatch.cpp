@@ -36,8 +36,8 @@ Isa detect_isa_uncached() {
   if (!(osxsave && avx && fma && f16c)) return Isa::scalar;
 
   const uint64_t xcr0 = read_xcr0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;     // XMM and YMM state
-  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;   // plus opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // XMM and YMM state
+  const bool os_zmm = (xcr0 & 0xe6) == 0xe6;  // plus opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_ymm) return Isa::scalar;
 
   if (__get_cpuid_max(0, nullptr) < 7) return Isa::scalar;
@@ -69,9 +69,12 @@ Isa isa_cap_from_env() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
+    case Isa::scalar:
+      return "scalar";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
   }
   return "unknown";
 }
@@ -84,9 +87,12 @@ Isa detect_isa() {
 const CpuKernels* cpu_kernels_for(Isa isa) {
   if (static_cast<int>(isa) > static_cast<int>(detect_isa())) return nullptr;
   switch (isa) {
-    case Isa::scalar: return &kernels_ref();
-    case Isa::avx2: return &kernels_avx2();
-    case Isa::avx512: return &kernels_avx512();
+    case Isa::scalar:
+      return &kernels_ref();
+    case Isa::avx2:
+      return &kernels_avx2();
+    case Isa::avx512:
+      return &kernels_avx512();
   }
   return nullptr;
 }

@@ -29,8 +29,7 @@ constexpr int64_t kLanes = 8;
 
 // Lanes [0, r) set, r in [0, 8].
 __m256i tail_mask(int64_t r) {
-  alignas(32) static const int32_t bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
-                                               0,  0,  0,  0,  0,  0,  0,  0};
+  alignas(32) static const int32_t bits[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits + kLanes - r));
 }
 
@@ -68,8 +67,8 @@ float hmax(__m256 v) {
 // correctly and overflow gives inf.
 __m256 exp256(__m256 x) {
   const __m256 is_nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-  __m256 xc = _mm256_min_ps(x, splat(88.8f));    // exp(88.8) > FLT_MAX: gives inf below
-  xc = _mm256_max_ps(xc, splat(-104.0f));        // exp(-104) < FLT_TRUE_MIN / 2: gives 0
+  __m256 xc = _mm256_min_ps(x, splat(88.8f));  // exp(88.8) > FLT_MAX: gives inf below
+  xc = _mm256_max_ps(xc, splat(-104.0f));      // exp(-104) < FLT_TRUE_MIN / 2: gives 0
   const __m256 fn = _mm256_round_ps(_mm256_mul_ps(xc, splat(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(fn, splat(0.693359375f), xc);
@@ -107,8 +106,8 @@ __m256 log256(__m256 x0) {
   // exponent for a mantissa in [0.5, 1): biased - 126
   __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(126)));
   e = _mm256_sub_ps(e, _mm256_and_ps(is_sub, splat(23.0f)));
-  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)),
-                                                 _mm256_set1_epi32(0x3f000000)));
+  __m256 m = _mm256_castsi256_ps(
+      _mm256_or_si256(_mm256_and_si256(bits, _mm256_set1_epi32(0x007fffff)), _mm256_set1_epi32(0x3f000000)));
   const __m256 lt = _mm256_cmp_ps(m, splat(0.707106781186547524f), _CMP_LT_OQ);
   e = _mm256_sub_ps(e, _mm256_and_ps(lt, one));
   m = _mm256_add_ps(_mm256_sub_ps(m, one), _mm256_and_ps(lt, m));  // 2m - 1 or m - 1, exact
@@ -208,19 +207,27 @@ void mul_scalar_avx2(const float* a, float s, float* out, int64_t n) {
 void axpy_avx2(float alpha, const float* x, float* y, int64_t n) {
   const __m256 va = splat(alpha);
   // y + alpha * x with two roundings, like the reference (no FMA).
-  map2(y, x, y, n, [va](__m256 yv, __m256 xv) { return _mm256_add_ps(yv, no_contract(_mm256_mul_ps(va, xv))); });
+  map2(y, x, y, n,
+       [va](__m256 yv, __m256 xv) { return _mm256_add_ps(yv, no_contract(_mm256_mul_ps(va, xv))); });
 }
 
-void exp_avx2(const float* a, float* out, int64_t n) { map1(a, out, n, [](__m256 x) { return exp256(x); }); }
-void log_avx2(const float* a, float* out, int64_t n) { map1(a, out, n, [](__m256 x) { return log256(x); }); }
-void tanh_avx2(const float* a, float* out, int64_t n) { map1(a, out, n, [](__m256 x) { return tanh256(x); }); }
-void sigmoid_avx2(const float* a, float* out, int64_t n) { map1(a, out, n, [](__m256 x) { return sigmoid256(x); }); }
+void exp_avx2(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m256 x) { return exp256(x); });
+}
+void log_avx2(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m256 x) { return log256(x); });
+}
+void tanh_avx2(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m256 x) { return tanh256(x); });
+}
+void sigmoid_avx2(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m256 x) { return sigmoid256(x); });
+}
 
 void relu_avx2(const float* a, float* out, int64_t n) {
   // x <= 0 (ordered, so NaN passes through) -> +0
-  map1(a, out, n, [](__m256 x) {
-    return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LE_OQ), x);
-  });
+  map1(a, out, n,
+       [](__m256 x) { return _mm256_andnot_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LE_OQ), x); });
 }
 void relu_backward_avx2(const float* grad, const float* x, float* out, int64_t n) {
   map2(grad, x, out, n, [](__m256 g, __m256 xv) {
@@ -250,8 +257,8 @@ float max_avx2(const float* a, int64_t n) {
   for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
     const __m256 v0 = _mm256_loadu_ps(a + i), v1 = _mm256_loadu_ps(a + i + 8);
     const __m256 v2 = _mm256_loadu_ps(a + i + 16), v3 = _mm256_loadu_ps(a + i + 24);
-    nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q),
-                                         _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q)));
+    nan = _mm256_or_ps(
+        nan, _mm256_or_ps(_mm256_cmp_ps(v0, v1, _CMP_UNORD_Q), _mm256_cmp_ps(v2, v3, _CMP_UNORD_Q)));
     m0 = _mm256_max_ps(m0, v0);
     m1 = _mm256_max_ps(m1, v1);
     m2 = _mm256_max_ps(m2, v2);
@@ -304,8 +311,8 @@ float sum_exp_shifted(const float* a, float m, float* out, int64_t n) {
   if (i < n) {
     const __m256i mask = tail_mask(n - i);
     // exp(0 - m) in the dead lanes may be inf: zero them before summing.
-    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(a + i, mask), vm)),
-                                   _mm256_castsi256_ps(mask));
+    const __m256 e =
+        _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(a + i, mask), vm)), _mm256_castsi256_ps(mask));
     if (out) _mm256_maskstore_ps(out + i, mask, e);
     s1 = _mm256_add_ps(s1, e);
   }

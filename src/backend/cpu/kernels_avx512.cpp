@@ -4,8 +4,8 @@
 // the same rules apply (no inline functions or templates from shared headers, tails
 // through the vector code, no FMA where the reference rounds twice). Only reached
 // after cpuid and XCR0 say the CPU and the OS support AVX-512.
-#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || \
-    !defined(__AVX512DQ__) || !defined(__FMA__) || !defined(__F16C__)
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512DQ__) || \
+    !defined(__FMA__) || !defined(__F16C__)
 #error "kernels_avx512.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c"
 #endif
 
@@ -85,8 +85,8 @@ __m512 log512(__m512 x0) {
   // exponent for a mantissa in [0.5, 1): biased - 126
   __m512 e = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(126)));
   e = _mm512_mask_sub_ps(e, is_sub, e, splat(23.0f));
-  __m512 m = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)),
-                                                 _mm512_set1_epi32(0x3f000000)));
+  __m512 m = _mm512_castsi512_ps(
+      _mm512_or_si512(_mm512_and_si512(bits, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f000000)));
   const __mmask16 lt = _mm512_cmp_ps_mask(m, splat(0.707106781186547524f), _CMP_LT_OQ);
   e = _mm512_mask_sub_ps(e, lt, e, one);
   m = _mm512_add_ps(_mm512_sub_ps(m, one), _mm512_maskz_mov_ps(lt, m));  // 2m - 1 or m - 1, exact
@@ -114,7 +114,8 @@ __m512 log512(__m512 x0) {
 // tanh: odd polynomial below |x| = 0.625, else 1 - 2 / (exp(2|x|) + 1), which
 // saturates to 1 once exp overflows.
 __m512 tanh512(__m512 x) {
-  const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u)));
+  const __m512i sign =
+      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u)));
   const __m512 ax = _mm512_abs_ps(x);
   const __m512 z = _mm512_mul_ps(x, x);
   __m512 p = splat(-5.70498872745e-3f);
@@ -189,7 +190,8 @@ void mul_scalar_avx512(const float* a, float s, float* out, int64_t n) {
 void axpy_avx512(float alpha, const float* x, float* y, int64_t n) {
   const __m512 va = splat(alpha);
   // y + alpha * x with two roundings, like the reference (no FMA).
-  map2(y, x, y, n, [va](__m512 yv, __m512 xv) { return _mm512_add_ps(yv, no_contract(_mm512_mul_ps(va, xv))); });
+  map2(y, x, y, n,
+       [va](__m512 yv, __m512 xv) { return _mm512_add_ps(yv, no_contract(_mm512_mul_ps(va, xv))); });
 }
 
 void exp_avx512(const float* a, float* out, int64_t n) {
@@ -208,7 +210,8 @@ void sigmoid_avx512(const float* a, float* out, int64_t n) {
 void relu_avx512(const float* a, float* out, int64_t n) {
   // x <= 0 (ordered, so NaN passes through) -> +0
   map1(a, out, n, [](__m512 x) {
-    return _mm512_maskz_mov_ps(static_cast<__mmask16>(~_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ)), x);
+    return _mm512_maskz_mov_ps(
+        static_cast<__mmask16>(~_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LE_OQ)), x);
   });
 }
 void relu_backward_avx512(const float* grad, const float* x, float* out, int64_t n) {
@@ -327,12 +330,14 @@ void f16_to_f32_avx512(const uint16_t* a, float* out, int64_t n) {
 void f32_to_f16_avx512(const float* a, uint16_t* out, int64_t n) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
-                        _mm512_cvtps_ph(_mm512_loadu_ps(a + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(out + i),
+        _mm512_cvtps_ph(_mm512_loadu_ps(a + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);
-    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, a + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256i h =
+        _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, a + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm256_mask_storeu_epi16(out + i, m, h);
   }
 }
@@ -358,7 +363,8 @@ __m512i f32x16_to_bf16(__m512 x) {
   const __m512i u = _mm512_castps_si512(x);
   const __m512i hi = _mm512_srli_epi32(u, 16);
   const __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
-  const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+  const __m512i r =
+      _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
   const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
   return _mm512_mask_or_epi32(r, nan, hi, _mm512_set1_epi32(0x0040));
 }
@@ -366,7 +372,8 @@ __m512i f32x16_to_bf16(__m512 x) {
 void f32_to_bf16_avx512(const float* a, uint16_t* out, int64_t n) {
   int64_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(f32x16_to_bf16(_mm512_loadu_ps(a + i))));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm512_cvtepi32_epi16(f32x16_to_bf16(_mm512_loadu_ps(a + i))));
   }
   if (i < n) {
     const __mmask16 m = tail_mask(n - i);

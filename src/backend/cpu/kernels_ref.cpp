@@ -147,7 +147,7 @@ uint16_t f32_to_f16_one(float f) {
   const uint32_t a = u & 0x7fffffffu;
   if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
   if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (a < 0x38800000u) {  // below 2^-14: f16 subnormal or zero
+  if (a < 0x38800000u) {                                               // below 2^-14: f16 subnormal or zero
     const uint32_t exp = a >> 23;
     if (exp < 102) return static_cast<uint16_t>(sign);  // below 2^-25: rounds to 0
     // value = mant * 2^(exp - 150) = (mant >> shift) units of 2^-24
