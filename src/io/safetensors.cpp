@@ -47,12 +47,14 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-// Rejects deep nesting before nlohmann builds (and later destroys) the tree.
+// Rejects deep nesting before nlohmann builds (and later destroys) the tree, and NULs.
 void check_depth(const char* s, size_t n, const Where& w) {
   int depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < n; ++i) {
     char c = s[i];
+    // nlohmann stops at a NUL as if the input ended, which would accept "{}\0<junk>".
+    if (c == '\0') fail(w, "header has a NUL byte at offset ", 8 + i);
     if (in_string) {
       if (c == '\\') ++i;
       else if (c == '"') in_string = false;

@@ -1,11 +1,9 @@
 #include "bigdl/io/torch_pickle.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
-#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -126,6 +124,8 @@ std::string printable(const std::string& s) {
 // ---------------------------------------------------------------------------------------
 // The restricted pickle VM.
 
+constexpr size_t kMaxDims = 64;
+
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, const Where& w) : data_(data), size_(size), w_(w) {}
@@ -227,6 +227,8 @@ class Unpickler {
   }
   std::vector<int64_t> ints_of(const Value& v, const char* what) {
     if (v.kind != Kind::kTuple) bad(what, " is a ", kind_name(v.kind), ", expected a tuple");
+    // Bounds the cost of each tensor, whatever tuple a hostile pickle passes many times.
+    if (seqs_[v.ref].size() > kMaxDims) bad(what, " has more than ", kMaxDims, " dims");
     std::vector<int64_t> out;
     for (const Value& x : seqs_[v.ref]) out.push_back(int_of(x, what));
     return out;
@@ -300,8 +302,6 @@ Value Unpickler::persistent_load(const Value& pid) {
 
 Value Unpickler::rebuild_tensor(const std::vector<Value>& args) {
   // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-  if (args.size() != 6 && args.size() != 7)
-    bad("_rebuild_tensor_v2 takes 6 or 7 arguments, got ", args.size());
   if (args[0].kind != Kind::kStorage)
     bad("_rebuild_tensor_v2 storage is a ", kind_name(args[0].kind), ", expected a storage");
   TensorInfo t;
@@ -341,20 +341,23 @@ Value Unpickler::rebuild_tensor(const std::vector<Value>& args) {
 Value Unpickler::reduce(const Value& fn, const Value& args_v) {
   if (fn.kind != Kind::kGlobal) bad("REDUCE calls a ", kind_name(fn.kind), ", not an allowed global");
   if (args_v.kind != Kind::kTuple) bad("REDUCE arguments are a ", kind_name(args_v.kind), ", not a tuple");
-  const std::vector<Value> args = seqs_[args_v.ref];  // copy: make_* may grow seqs_
   const AllowedGlobal& g = kAllowedGlobals[fn.ref];
+  // Check the arity before copying: a pickle may REDUCE one huge tuple many times.
+  const size_t nargs = seqs_[args_v.ref].size();
   switch (g.kind) {
     case GlobalKind::kOrderedDict:
-      if (!args.empty()) bad("OrderedDict() with arguments is not supported");
+      if (nargs != 0) bad("OrderedDict() with arguments is not supported");
       return make_dict();
     case GlobalKind::kRebuildTensorV2:
-      return rebuild_tensor(args);
+      if (nargs != 6 && nargs != 7) bad("_rebuild_tensor_v2 takes 6 or 7 arguments, got ", nargs);
+      return rebuild_tensor(std::vector<Value>(seqs_[args_v.ref]));  // copy: may grow seqs_
     case GlobalKind::kRebuildParameter:
     case GlobalKind::kRebuildParameterWithState: {
       const size_t want = g.kind == GlobalKind::kRebuildParameter ? 3 : 4;
-      if (args.size() != want) bad(g.name, " takes ", want, " arguments, got ", args.size());
-      if (args[0].kind != Kind::kTensor) bad(g.name, " wraps a ", kind_name(args[0].kind), ", not a tensor");
-      return args[0];
+      if (nargs != want) bad(g.name, " takes ", want, " arguments, got ", nargs);
+      const Value data = seqs_[args_v.ref][0];
+      if (data.kind != Kind::kTensor) bad(g.name, " wraps a ", kind_name(data.kind), ", not a tensor");
+      return data;
     }
     case GlobalKind::kStorageType:
       break;
@@ -506,32 +509,48 @@ Value Unpickler::run() {
 struct Flattener {
   const Unpickler& up;
   const Where& w;
+  // Work left, in units of one child visited or one name byte built. Shared
+  // sub-containers are legal in a pickle, but a chain of them makes the number of paths
+  // exponential, and a long key under a widely shared container makes names expensive;
+  // bound the walk instead of trusting the graph.
+  size_t budget;
   std::vector<std::pair<std::string, uint32_t>> out;  // name -> tensor index
   std::unordered_set<std::string> names;
-  // Shared sub-containers are legal in a pickle but a chain of them can make the number
-  // of paths exponential; bound the walk instead of trusting the graph.
-  size_t budget;
+
+  static bool interesting(const Value& v) {
+    return v.kind == Kind::kTensor || v.kind == Kind::kDict || v.kind == Kind::kList ||
+           v.kind == Kind::kTuple;
+  }
+  void charge(size_t units) {
+    if (units > budget) fail(w, "container graph is too large to flatten (shared or cyclic references)");
+    budget -= units;
+  }
+  std::string join(const std::string& prefix, const std::string& key) {
+    charge(prefix.size() + 1 + key.size());
+    return prefix.empty() ? key : prefix + "." + key;
+  }
 
   void walk(const Value& v, const std::string& prefix, int depth) {
-    if (v.kind != Kind::kTensor && v.kind != Kind::kDict && v.kind != Kind::kList &&
-        v.kind != Kind::kTuple)
-      return;  // non-tensor leaf
-    if (depth > 64) fail(w, "containers nest deeper than 64 levels (cyclic?) at '", printable(prefix), "'");
-    if (budget-- == 0) fail(w, "container graph is too large (shared or cyclic references)");
-    auto join = [&](const std::string& key) { return prefix.empty() ? key : prefix + "." + key; };
+    if (depth > 64)
+      fail(w, "containers nest deeper than 64 levels (cyclic?) at '", printable(prefix), "'");
     if (v.kind == Kind::kTensor) {
       if (!names.insert(prefix).second)
         fail(w, "two tensors are named '", printable(prefix), "' after flattening");
       out.emplace_back(prefix, v.ref);
     } else if (v.kind == Kind::kDict) {
       for (const auto& [k, x] : up.dicts_[v.ref]) {
-        if (k.kind == Kind::kStr) walk(x, join(up.strings_[k.ref]), depth + 1);
-        else if (k.kind == Kind::kInt) walk(x, join(std::to_string(k.i)), depth + 1);
+        charge(1);
+        if (!interesting(x)) continue;  // non-tensor leaf
+        if (k.kind == Kind::kStr) walk(x, join(prefix, up.strings_[k.ref]), depth + 1);
+        else if (k.kind == Kind::kInt) walk(x, join(prefix, std::to_string(k.i)), depth + 1);
         // other key types cannot form a dotted name; their values are skipped
       }
-    } else {
+    } else if (v.kind == Kind::kList || v.kind == Kind::kTuple) {
       const auto& items = up.seqs_[v.ref];
-      for (size_t i = 0; i < items.size(); ++i) walk(items[i], join(std::to_string(i)), depth + 1);
+      for (size_t i = 0; i < items.size(); ++i) {
+        charge(1);
+        if (interesting(items[i])) walk(items[i], join(prefix, std::to_string(i)), depth + 1);
+      }
     }
   }
 };
@@ -610,7 +629,7 @@ std::vector<std::pair<std::string, RawTensor>> load_from_zip(const ZipReader& zi
   const Value root = up.run();
   if (root.kind != Kind::kDict && root.kind != Kind::kList && root.kind != Kind::kTuple)
     fail(w, "the saved object is a ", kind_name(root.kind), ", not a dict of tensors");
-  Flattener flat{up, w, {}, {}, 1000000 + 4 * (up.dicts_.size() + up.seqs_.size())};
+  Flattener flat{up, w, (size_t(1) << 26) + 16 * pkl.size(), {}, {}};
   flat.walk(root, "", 0);
 
   // Storages shared by several tensors stay cached until their last user is done, and a

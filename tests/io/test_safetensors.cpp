@@ -47,7 +47,7 @@ std::string parse_error(const std::vector<uint8_t>& bytes) {
   return "<no error>";
 }
 
-TEST(RawTensor, ElementSizes) {
+TEST(RawElementSize, Table) {
   EXPECT_EQ(bigdl::io::raw_element_size("F64"), 8);
   EXPECT_EQ(bigdl::io::raw_element_size("F32"), 4);
   EXPECT_EQ(bigdl::io::raw_element_size("F16"), 2);
@@ -214,7 +214,8 @@ TEST(Safetensors, RefusesCorruptHeaders) {
       {"metadata not object", R"({"__metadata__":"x"})", 0, "__metadata__ is not an object"},
       {"metadata value", R"({"__metadata__":{"k":1}})", 0, "value for 'k' is not a string"},
       {"invalid utf8", "{\"a\xff\":{}}", 0, "not valid JSON"},
-      {"nul padding", std::string("{}\0\0", 4), 0, "not valid JSON"},
+      {"nul padding", std::string("{}\0\0", 4), 0, "NUL byte at offset 10"},
+      {"nul then junk", std::string("{}\0junk", 7), 0, "NUL byte"},
   };
   for (const BadHeader& c : cases) {
     SCOPED_TRACE(c.what);

@@ -248,7 +248,21 @@ TEST(TorchPickle, CyclicAndSharedContainers) {
   dag.stop();
   const auto start = std::chrono::steady_clock::now();
   EXPECT_NE(error_of(zip_with(dag)).find("container graph is too large"), std::string::npos);
+
+  Pickle wide;  // {"kkk...k" (100 KB): [e, e, ..., e]} with one shared empty dict e
+  wide.proto(2).op('}').str(std::string(100000, 'k')).op(']').op('}').put(0).op('a');
+  for (int i = 0; i < 50000; ++i) wide.get(0).op('a');
+  wide.op('s').stop();
+  EXPECT_NE(error_of(zip_with(wide)).find("container graph is too large"), std::string::npos);
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+
+  Pickle dims;  // a 65-d size tuple
+  dims.proto(2).op('}').str("w").global("torch._utils", "_rebuild_tensor_v2").mark();
+  dims.mark().str("storage").global("torch", "FloatStorage").str("0").str("cpu").int1(4).op('t').op('Q');
+  dims.int1(0).mark();
+  for (int i = 0; i < 65; ++i) dims.int1(1);
+  dims.op('t').put(1).get(1).op(0x89).op('}').op('t').op('R').op('s').stop();
+  EXPECT_NE(error_of(zip_with(dims)).find("more than 64 dims"), std::string::npos);
 }
 
 TEST(TorchPickle, TruncatedAtEveryLength) {

@@ -26,7 +26,8 @@
 //   [load_safetensors] m.safetensors: tensor 'fc1.weight' data_offsets [0, 100] hold 100
 //   bytes, expected 96
 // The writer produces the same bytes as the official library for the same tensors in
-// the same order (metadata keys sorted, compact JSON, keys dtype/shape/data_offsets).
+// the same order (compact JSON, keys dtype/shape/data_offsets, space padding), except
+// that metadata keys are sorted where the official library writes them in hash order.
 #pragma once
 
 #include <cstddef>
