@@ -1,5 +1,6 @@
-// LSTM and GRU composed from primitives: the input projection of all time steps is one
-// GEMM per layer; each step adds the recurrent projection and applies the gates.
+// LSTM runs the fused lstm_layer op once per layer. GRU is composed from primitives: the
+// input projection of all time steps is one GEMM per layer; each step adds the recurrent
+// projection and applies the gates.
 #include <cmath>
 
 #include "bigdl/nn/modules.h"
@@ -54,27 +55,17 @@ LSTM::LSTM(const RNNOptions& o) : options(o) {
 RNNOutput LSTM::forward_full(const Tensor& x_in, const Tensor& h0_in, const Tensor& c0_in) {
   const RNNOptions& o = options;
   Tensor x = time_major(x_in, o, "LSTM");
-  const int64_t T = x.size(0), B = x.size(1), H = o.hidden_size;
+  const int64_t T = x.size(0), B = x.size(1);
   Tensor h0 = initial_state(h0_in, o, B, "LSTM", "h0"), c0 = initial_state(c0_in, o, B, "LSTM", "c0");
   std::vector<Tensor> hn, cn;
   for (int64_t l = 0; l < o.num_layers; ++l) {
     const std::string s = std::to_string(l);
     Tensor w_ih = param(*this, "weight_ih_l" + s), w_hh = param(*this, "weight_hh_l" + s);
     Tensor b_ih = param(*this, "bias_ih_l" + s), b_hh = param(*this, "bias_hh_l" + s);
-    Tensor xg = linear(x, w_ih, b_ih);  // [T, B, 4H]
-    Tensor h = h0.select(0, l), c = c0.select(0, l);
-    std::vector<Tensor> outs;
-    for (int64_t t = 0; t < T; ++t) {
-      Tensor g = add(xg.select(0, t), linear(h, w_hh, b_hh));
-      Tensor i = sigmoid(g.narrow(1, 0, H)), f = sigmoid(g.narrow(1, H, H));
-      Tensor gg = tanh(g.narrow(1, 2 * H, H)), og = sigmoid(g.narrow(1, 3 * H, H));
-      c = add(mul(f, c), mul(i, gg));
-      h = mul(og, tanh(c));
-      outs.push_back(h);
-    }
-    x = stack(outs, 0);
-    hn.push_back(h);
-    cn.push_back(c);
+    Tensor y = lstm_layer(x, h0.select(0, l), c0.select(0, l), w_ih, w_hh, b_ih, b_hh);  // [T + 1, B, H]
+    x = y.narrow(0, 0, T);
+    hn.push_back(y.select(0, T - 1));
+    cn.push_back(y.select(0, T));
   }
   return {o.batch_first ? x.transpose(0, 1) : x, stack(hn, 0), stack(cn, 0)};
 }
