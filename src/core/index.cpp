@@ -121,6 +121,7 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
 
 std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   BIGDL_CHECK(chunks > 0, ValueError, "chunk", "chunks must be positive, got ", chunks);
+  dim = detail::wrap_dim(dim, x.dim(), "chunk");
   const int64_t n = x.size(dim);
   return split(x, std::max<int64_t>(1, (n + chunks - 1) / chunks), dim);
 }

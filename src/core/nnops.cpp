@@ -34,7 +34,8 @@ Tensor rowwise(const Tensor& x, int64_t dim, void (*fn)(const float*, float*, in
 Tensor softmax(const Tensor& x, int64_t dim) {
   Tensor out = rowwise(x, dim, detail::cpu_kernels().softmax_row, "softmax");
   if (detail::needs_grad({&x}))
-    detail::record(out, "softmax", {x}, [out, dim](const Tensor& g) {
+    // Saved outputs are detached: capturing `out` would make its node own it (a leak).
+    detail::record(out, "softmax", {x}, [out = out.detach(), dim](const Tensor& g) {
       return std::vector<Tensor>{mul(out, sub(g, sum(mul(g, out), {dim}, true)))};
     });
   return out;
@@ -43,7 +44,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor out = rowwise(x, dim, detail::cpu_kernels().log_softmax_row, "log_softmax");
   if (detail::needs_grad({&x}))
-    detail::record(out, "log_softmax", {x}, [out, dim](const Tensor& g) {
+    detail::record(out, "log_softmax", {x}, [out = out.detach(), dim](const Tensor& g) {
       return std::vector<Tensor>{sub(g, mul(exp(out), sum(g, {dim}, true)))};
     });
   return out;
@@ -53,6 +54,7 @@ static std::vector<int64_t> last_dims(const Tensor& x, const Shape& normalized_s
   const int64_t k = int64_t(normalized_shape.size());
   BIGDL_CHECK(k >= 1 && k <= x.dim(), ShapeError, op, "normalized_shape ", shape_str(normalized_shape),
               " does not fit input ", shape_str(x.shape()));
+  BIGDL_CHECK(is_floating(x.dtype()), DTypeError, op, "needs a floating-point tensor, got ", dtype_name(x.dtype()));
   std::vector<int64_t> dims;
   for (int64_t i = 0; i < k; ++i) {
     BIGDL_CHECK(x.shape()[x.dim() - k + i] == normalized_shape[i], ShapeError, op, "input ", shape_str(x.shape()),

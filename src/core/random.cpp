@@ -75,7 +75,12 @@ Tensor fill_random(const Shape& shape, DType dtype, F draw, const char* op) {
 
 Tensor rand(const Shape& shape, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
-  return fill_random(shape, dtype, [&] { return g.next_double(); }, "rand");
+  // As many random bits as the dtype has significand bits, so every value is exact in
+  // the dtype and rounding can never produce 1.0 (a 53-bit double near 1 rounds to 1 in
+  // f32/f16/bf16). For f64 this is exactly next_double().
+  const int bits = dtype == DType::f64 ? 53 : dtype == DType::f32 ? 24 : dtype == DType::f16 ? 11 : 8;
+  const double scale = std::ldexp(1.0, -bits);
+  return fill_random(shape, dtype, [&] { return double(g.next_u64() >> (64 - bits)) * scale; }, "rand");
 }
 Tensor randn(const Shape& shape, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();

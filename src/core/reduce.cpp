@@ -117,6 +117,7 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims_in, bool keepdim) 
 
 Tensor var(const Tensor& a, const std::vector<int64_t>& dims_in, bool unbiased, bool keepdim) {
   const auto dims = detail::wrap_dims(dims_in, a.dim(), "var");
+  BIGDL_CHECK(is_floating(a.dtype()), DTypeError, "var", "needs a floating-point tensor, got ", dtype_name(a.dtype()));
   int64_t n = 1;
   for (int64_t d : dims) n *= a.shape()[d];
   Tensor c = sub(a, mean(a, dims, true));
@@ -170,7 +171,8 @@ Tensor amax_impl(const Tensor& a, const std::vector<int64_t>& dims_in, bool keep
   if (out.dtype() != a.dtype()) out = out.to(a.dtype());
   if (detail::needs_grad({&a})) {
     Shape in = a.shape();
-    detail::record(out, op, {a}, [a, out, in, dims, keepdim](const Tensor& g) {
+    // The saved output is detached: capturing `out` would make its node own it (a leak).
+    detail::record(out, op, {a}, [a, out = out.detach(), in, dims, keepdim](const Tensor& g) {
       // Ties share the gradient evenly, as torch.amax.
       Tensor mask = eq(a, unreduce(out, in, dims, keepdim)).to(g.dtype());
       Tensor cnt = sum(mask, dims, true);

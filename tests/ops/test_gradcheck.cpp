@@ -10,6 +10,9 @@
 // is tested by hand below the table.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "bigdl/autograd.h"
 #include "bigdl/ops.h"
 #include "bigdl/random.h"
@@ -86,6 +89,8 @@ std::vector<GradCase> cases() {
       {"operator_div_scalar", {uniform_in({2, 3})}, [](const V& x) { return x[0] / 4.0; }},
       {"operator_rdiv_scalar", {positive_in({2, 3})}, [](const V& x) { return 3.0 / x[0]; }},
       {"operator_neg", {uniform_in({2, 3})}, [](const V& x) { return -x[0]; }},
+      {"operators_tensor", {uniform_in({2, 3}), positive_in({3}), uniform_in({2, 1})},
+       [](const V& x) { return (x[0] + x[1]) * x[2] - x[0] / x[1]; }},
       // ---------------------------------------------------------------- unary
       {"neg", {uniform_in({2, 3, 2})}, [](const V& x) { return neg(x[0]); }},
       {"exp", {uniform_in({2, 3, 2})}, [](const V& x) { return exp(x[0]); }},
@@ -129,6 +134,7 @@ std::vector<GradCase> cases() {
       {"max_dim0_keepdim", {distinct_in({3, 4})}, [](const V& x) { return max(x[0], 0, true).first; }},
       {"min_dim_neg", {distinct_in({2, 3, 4})}, [](const V& x) { return min(x[0], -1).first; }},
       {"norm", {uniform_in({3, 4})}, [](const V& x) { return norm(x[0]); }},
+      {"sum_to", {uniform_in({2, 3, 4})}, [](const V& x) { return sum_to(x[0], {3, 1}); }},
       // ---------------------------------------------------------------- linear algebra
       {"matmul_1d_1d", {uniform_in({4}), uniform_in({4})}, [](const V& x) { return matmul(x[0], x[1]); }},
       {"matmul_1d_2d", {uniform_in({4}), uniform_in({4, 3})}, [](const V& x) { return matmul(x[0], x[1]); }},
@@ -208,6 +214,26 @@ std::vector<GradCase> cases() {
       {"layer_norm_plain", {uniform_in({3, 5})}, [](const V& x) { return layer_norm(x[0], {5}, Tensor(), Tensor()); }},
       {"rms_norm_weight", {uniform_in({2, 3, 4}), uniform_in({4})}, [](const V& x) { return rms_norm(x[0], {4}, x[1]); }},
       {"rms_norm_plain", {uniform_in({3, 5})}, [](const V& x) { return rms_norm(x[0], {5}, Tensor()); }},
+      // batch_norm is a fused f32 primitive (src/core/norm.cpp).
+      {"batch_norm_train_affine", {uniform_in({3, 2, 2, 2}), uniform_in({2}), uniform_in({2})},
+       [](const V& x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true); }, kF32Nonlinear, kNone},
+      {"batch_norm_train_running_2d", {uniform_in({5, 3})}, [](const V& x) {
+         Tensor rm = zeros({3}), rv = ones({3});
+         return batch_norm(x[0], rm, rv, Tensor(), Tensor(), true, 0.1, 1e-3);
+       }, kF32Nonlinear, kNone},
+      {"batch_norm_eval", {uniform_in({2, 3, 2}), uniform_in({3}), uniform_in({3})}, [](const V& x) {
+         const Tensor rm = from_vector(std::vector<float>{0.1f, -0.2f, 0.3f}, {3});
+         const Tensor rv = from_vector(std::vector<float>{0.5f, 1.5f, 2.0f}, {3});
+         return batch_norm(x[0], rm, rv, x[1], x[2], false);
+       }, kF32Linear, kNone},
+      // lstm_layer is a fused f32 primitive with a hand-written BPTT (src/core/rnn_ops.cpp).
+      {"lstm_layer",
+       {uniform_in({3, 2, 3}), uniform_in({2, 4}), uniform_in({2, 4}), uniform_in({16, 3}), uniform_in({16, 4}),
+        uniform_in({16}), uniform_in({16})},
+       [](const V& x) { return lstm_layer(x[0], x[1], x[2], x[3], x[4], x[5], x[6]); }, kF32Nonlinear, kNone},
+      {"lstm_layer_no_bias", {uniform_in({2, 1, 2}), uniform_in({1, 3}), uniform_in({1, 3}), uniform_in({12, 2}),
+                              uniform_in({12, 3})},
+       [](const V& x) { return lstm_layer(x[0], x[1], x[2], x[3], x[4], Tensor(), Tensor()); }, kF32Nonlinear, kNone},
       {"gelu_erf", {uniform_in({3, 4}, -3, 3)}, [](const V& x) { return gelu(x[0]); }},
       {"gelu_tanh", {uniform_in({3, 4}, -3, 3)}, [](const V& x) { return gelu(x[0], true); }},
       {"silu", {uniform_in({3, 4}, -3, 3)}, [](const V& x) { return silu(x[0]); }},
@@ -279,6 +305,8 @@ std::vector<GradCase> cases() {
 
 class GradCheck : public ::testing::TestWithParam<GradCase> {};
 
+void PrintTo(const GradCase& c, std::ostream* os) { *os << c.name; }
+
 TEST_P(GradCheck, BackwardMatchesFiniteDifferences) {
   const GradCase& gc = GetParam();
   Generator gen(0x1234);
@@ -295,8 +323,72 @@ TEST_P(GradCheck, ForwardMatchesF64InOtherDTypes) {
   for (const DTypeTol& d : gc.dtypes) EXPECT_TRUE(testing::forward_matches_f64(gc.fn, inputs, d.dtype, d.tol));
 }
 
+// A forward pass that is never differentiated (an eval loop without NoGradGuard) must
+// free its graph with its output: no node may own its own output.
+TEST_P(GradCheck, GraphIsFreedWithItsOutput) {
+  const GradCase& gc = GetParam();
+  Generator gen(0x1234);
+  std::vector<Tensor> xs;
+  for (const InputSpec& s : gc.inputs) {
+    Tensor x = testing::make_input(s, gen).to(gc.opts.dtype);
+    x.requires_grad_(true);
+    xs.push_back(x);
+  }
+  std::weak_ptr<TensorImpl> out_impl;
+  std::weak_ptr<Node> node;
+  {
+    Tensor out = gc.fn(xs);
+    for (const Tensor& x : xs)
+      if (out.impl() == x.impl()) GTEST_SKIP() << "op returned its input";
+    ASSERT_NE(out.grad_fn(), nullptr);
+    out_impl = out.impl_ptr();
+    node = out.grad_fn();
+  }
+  EXPECT_TRUE(out_impl.expired()) << "output tensor leaked";
+  EXPECT_TRUE(node.expired()) << "graph node leaked";
+}
+
 INSTANTIATE_TEST_SUITE_P(Ops, GradCheck, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<GradCase>& info) { return info.param.name; });
+
+// ------------------------------------------------------------------ the checker itself
+
+// An op with a deliberately wrong backward, to prove gradcheck can fail.
+Tensor scaled_identity_with_bad_grad(const Tensor& x, double grad_scale, bool transpose_grad) {
+  Tensor out = x.detach().clone();
+  detail::record(out, "bad", {x}, [grad_scale, transpose_grad](const Tensor& g) {
+    Tensor r = mul(g, scalar_tensor(grad_scale, g.dtype()));
+    if (transpose_grad) r = r.t().contiguous().view(g.shape());
+    return std::vector<Tensor>{r};
+  });
+  return out;
+}
+
+TEST(GradCheckSelfTest, CatchesWrongBackward) {
+  Generator gen(1);
+  const Tensor x = testing::make_input(uniform_in({3, 3}), gen);
+  auto good = [](const V& v) { return scaled_identity_with_bad_grad(v[0], 1.0, false); };
+  EXPECT_TRUE(testing::gradcheck(good, {x}));
+  auto scaled = [](const V& v) { return scaled_identity_with_bad_grad(v[0], 1.0 + 1e-4, false); };
+  EXPECT_FALSE(testing::gradcheck(scaled, {x}));  // a 1e-4 relative error is caught in f64
+  auto transposed = [](const V& v) { return scaled_identity_with_bad_grad(v[0], 1.0, true); };
+  EXPECT_FALSE(testing::gradcheck(transposed, {x}));  // right values, wrong places
+  auto detached = [](const V& v) { return mul(v[0], v[1].detach()); };
+  EXPECT_FALSE(testing::gradcheck(detached, {x, x}));  // missing gradient for input 1
+  auto f32_scaled = [](const V& v) { return scaled_identity_with_bad_grad(v[0], 1.003, false); };
+  EXPECT_FALSE(testing::gradcheck(f32_scaled, {x}, testing::f32_nonlinear()));
+}
+
+TEST(GradCheckSelfTest, InputSpecsHonourRangesAndKinks) {
+  Generator gen(2);
+  const auto p = testing::make_input(positive_in({1000}), gen).to_double_vector();
+  for (double v : p) ASSERT_TRUE(v >= 0.5 && v < 2.0) << v;
+  const auto a = testing::make_input(away_from({1000}, {0.0, 0.5}), gen).to_double_vector();
+  for (double v : a) ASSERT_TRUE(std::abs(v) >= 0.05 && std::abs(v - 0.5) >= 0.05 && v >= -1 && v < 1) << v;
+  auto d = testing::make_input(distinct_in({50}), gen).to_double_vector();
+  std::sort(d.begin(), d.end());
+  for (size_t i = 1; i < d.size(); ++i) ASSERT_NEAR(d[i] - d[i - 1], 2.0 / 50, 1e-12);
+}
 
 // ------------------------------------------------------------------ autograd engine
 
@@ -437,6 +529,16 @@ TEST(Autograd, NonScalarBackwardNeedsGrad) {
   EXPECT_THROW(y.backward(ones({3}, DType::f64)), ShapeError);
   y.backward(from_vector(std::vector<double>{1, -1}, {2}, DType::f64));
   expect_values(x.grad(), {2, -4});
+}
+
+TEST(Autograd, HalfLeavesGetHalfGrads) {
+  for (DType dt : {DType::bf16, DType::f16}) {
+    Tensor x = from_vector(std::vector<float>{1.5f, -2.0f}, {2}, dt);
+    x.requires_grad_(true);
+    sum(mul(mul(x, x), scalar_tensor(3.0, dt))).backward();  // 6x, exact in both formats
+    ASSERT_EQ(x.grad().dtype(), dt);
+    expect_values(x.grad(), {9, -12});
+  }
 }
 
 TEST(Autograd, F32LeafGetsF32GradThroughF64Ops) {
