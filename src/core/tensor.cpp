@@ -80,15 +80,22 @@ Tensor make_view(const Tensor& t, Shape shape, Shape strides, int64_t offset) {
 }  // namespace detail
 
 // ---------------------------------------------------------------- accessors
-const Shape& Tensor::shape() const { return impl_->shape; }
-const Shape& Tensor::strides() const { return impl_->strides; }
-int64_t Tensor::offset() const { return impl_->offset; }
-DType Tensor::dtype() const { return impl_->dtype; }
-const std::shared_ptr<Storage>& Tensor::storage() const { return impl_->storage; }
+// Accessors on an undefined tensor (a default-constructed Tensor, a missing bias, an
+// absent gradient) throw instead of dereferencing null.
+static TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
+  if (!impl) throw ValueError("[tensor] operation on an undefined tensor");
+  return *impl;
+}
+const Shape& Tensor::shape() const { return checked(impl_).shape; }
+const Shape& Tensor::strides() const { return checked(impl_).strides; }
+int64_t Tensor::offset() const { return checked(impl_).offset; }
+DType Tensor::dtype() const { return checked(impl_).dtype; }
+const std::shared_ptr<Storage>& Tensor::storage() const { return checked(impl_).storage; }
 int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 void* Tensor::raw_data() const {
-  return static_cast<char*>(impl_->storage->data()) + impl_->offset * element_size(impl_->dtype);
+  const TensorImpl& i = checked(impl_);
+  return static_cast<char*>(i.storage->data()) + i.offset * element_size(i.dtype);
 }
 
 bool Tensor::is_contiguous() const {
@@ -546,7 +553,7 @@ Tensor Tensor::detach() const { return make_view(*this, shape(), strides(), offs
 
 // ---------------------------------------------------------------- autograd accessors
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }
-bool Tensor::is_leaf() const { return !impl_->grad_fn; }
+bool Tensor::is_leaf() const { return !checked(impl_).grad_fn; }
 Tensor& Tensor::requires_grad_(bool on) {
   BIGDL_CHECK(is_leaf(), ValueError, "requires_grad_", "only leaf tensors can change requires_grad");
   BIGDL_CHECK(!on || is_floating(dtype()), DTypeError, "requires_grad_", "only floating-point tensors can require grad, got ",
@@ -554,9 +561,9 @@ Tensor& Tensor::requires_grad_(bool on) {
   impl_->requires_grad = on;
   return *this;
 }
-Tensor Tensor::grad() const { return impl_->grad ? Tensor(impl_->grad) : Tensor(); }
-void Tensor::set_grad(const Tensor& g) const { impl_->grad = g.defined() ? g.impl_ptr() : nullptr; }
-const std::shared_ptr<Node>& Tensor::grad_fn() const { return impl_->grad_fn; }
+Tensor Tensor::grad() const { return checked(impl_).grad ? Tensor(impl_->grad) : Tensor(); }
+void Tensor::set_grad(const Tensor& g) const { checked(impl_).grad = g.defined() ? g.impl_ptr() : nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_).grad_fn; }
 
 // ---------------------------------------------------------------- method shorthands
 Tensor Tensor::sum() const { return bigdl::sum(*this); }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -135,10 +136,20 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   int64_t chunks = std::min<int64_t>((n + grain - 1) / grain, int64_t(threads) * 4);
   const int64_t per = (n + chunks - 1) / chunks;
   chunks = (n + per - 1) / per;
+  // An exception in a chunk must not escape a worker thread (that would terminate the
+  // process): keep the first one and rethrow it on the calling thread.
+  std::exception_ptr error;
+  std::mutex error_mutex;
   pool.run(chunks, [&](int64_t c) {
     const int64_t b = c * per;
-    fn(b, std::min(n, b + per));
+    try {
+      fn(b, std::min(n, b + per));
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(error_mutex);
+      if (!error) error = std::current_exception();
+    }
   });
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace detail
