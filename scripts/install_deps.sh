@@ -3,7 +3,7 @@
 #   scripts/install_deps.sh            build + test dependencies
 #   scripts/install_deps.sh --bench    also python3-torch (the PyTorch peer in benchmarks/)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libopenblas-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
+pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
       python3-sklearn dataset-fashion-mnist)
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
 missing=()

@@ -1,27 +1,35 @@
-// Convolution (im2col + one GEMM over the whole batch) and pooling, NCHW, f32.
+// Convolution and pooling, NCHW, f32. conv2d runs through oneDNN
+// (src/backend/cpu/onednn_conv.cpp); im2col + one OpenBLAS GEMM per group over the whole
+// batch is the reference it is tested against and the fallback (BIGDL_CONV_BACKEND=im2col).
 #include <cblas.h>
 
 #include <limits>
 
+#include "backend/cpu/onednn_conv.h"
 #include "core/internal.h"
 
 namespace bigdl {
 namespace {
 
-struct ConvGeom {
-  int64_t N, C, H, W, O, kh, kw, sh, sw, ph, pw, dh, dw, G, OH, OW;
-  int64_t cg() const { return C / G; }
-  int64_t og() const { return O / G; }
-  int64_t ckk() const { return cg() * kh * kw; }
-  int64_t cols() const { return N * OH * OW; }
-};
+using detail::ConvGeom;
 
-// col[g][(c*kh+i)*kw+j][n*OH*OW + oh*OW + ow] for channels of group g.
+// Output columns ow whose input column ow*sw - pw + j*dw lies inside [0, W).
+inline void valid_cols(int64_t j, const ConvGeom& q, int64_t* lo, int64_t* hi) {
+  const int64_t off = j * q.dw - q.pw;  // iw = ow*sw + off
+  *lo = off >= 0 ? 0 : (-off + q.sw - 1) / q.sw;
+  *hi = q.W - off <= 0 ? 0 : std::min<int64_t>(q.OW, (q.W - off - 1) / q.sw + 1);
+  if (*hi < *lo) *hi = *lo;
+}
+
+// col[(c*kh+i)*kw+j][n*OH*OW + oh*OW + ow] = x[n, c, oh*sh - ph + i*dh, ow*sw - pw + j*dw] (0 outside).
 void im2col(const float* x, float* col, const ConvGeom& q) {
   const int64_t rows = q.C * q.kh * q.kw, L = q.OH * q.OW;
   detail::parallel_for(rows, 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r / (q.kh * q.kw), i = (r / q.kw) % q.kh, j = r % q.kw;
+      int64_t lo, hi;
+      valid_cols(j, q, &lo, &hi);
+      const int64_t off = j * q.dw - q.pw;
       float* dst = col + r * q.cols();
       for (int64_t n = 0; n < q.N; ++n) {
         const float* src = x + (n * q.C + c) * q.H * q.W;
@@ -32,11 +40,14 @@ void im2col(const float* x, float* col, const ConvGeom& q) {
             std::memset(d, 0, size_t(q.OW) * 4);
             continue;
           }
-          const float* srow = src + ih * q.W;
-          for (int64_t ow = 0; ow < q.OW; ++ow) {
-            const int64_t iw = ow * q.sw - q.pw + j * q.dw;
-            d[ow] = (iw >= 0 && iw < q.W) ? srow[iw] : 0.0f;
+          const float* srow = src + ih * q.W + off;
+          if (lo > 0) std::memset(d, 0, size_t(lo) * 4);
+          if (q.sw == 1) {
+            std::memcpy(d + lo, srow + lo, size_t(hi - lo) * 4);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) d[ow] = srow[ow * q.sw];
           }
+          if (hi < q.OW) std::memset(d + hi, 0, size_t(q.OW - hi) * 4);
         }
       }
     }
@@ -53,13 +64,19 @@ void col2im(const float* col, float* x, const ConvGeom& q) {
       float* dst = x + p * q.H * q.W;
       for (int64_t i = 0; i < q.kh; ++i)
         for (int64_t j = 0; j < q.kw; ++j) {
+          int64_t lo, hi;
+          valid_cols(j, q, &lo, &hi);
+          const int64_t off = j * q.dw - q.pw;
           const float* src = col + ((c * q.kh + i) * q.kw + j) * q.cols() + n * L;
           for (int64_t oh = 0; oh < q.OH; ++oh) {
             const int64_t ih = oh * q.sh - q.ph + i * q.dh;
             if (ih < 0 || ih >= q.H) continue;
-            for (int64_t ow = 0; ow < q.OW; ++ow) {
-              const int64_t iw = ow * q.sw - q.pw + j * q.dw;
-              if (iw >= 0 && iw < q.W) dst[ih * q.W + iw] += src[oh * q.OW + ow];
+            float* drow = dst + ih * q.W + off;
+            const float* s = src + oh * q.OW;
+            if (q.sw == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) drow[ow] += s[ow];
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) drow[ow * q.sw] += s[ow];
             }
           }
         }
@@ -72,6 +89,51 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a, in
   if (m == 0 || n == 0) return;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0f,
               a, int(lda), b, int(ldb), beta, c, int(ldc));
+}
+
+// Weight gradient from the im2col matrix col [C*kh*kw, N*OH*OW] and g2 = gy as [O, N*OH*OW]:
+// gw_g = g2_g @ col_g^T for each group.
+Tensor weight_grad_im2col(const ConvGeom& q, const float* col, const float* g2, const Shape& weight_shape) {
+  Tensor gw = empty(weight_shape, DType::f32);
+  for (int64_t gi = 0; gi < q.G; ++gi)
+    sgemm(false, true, q.og(), q.ckk(), q.cols(), g2 + gi * q.og() * q.cols(), q.cols(), col + gi * q.ckk() * q.cols(),
+          q.cols(), 0.0f, gw.data<float>() + gi * q.og() * q.ckk(), q.ckk());
+  return gw;
+}
+
+// conv2d through oneDNN's primitives c; the autograd record is the same as the im2col path's.
+Tensor conv2d_onednn(const std::shared_ptr<const detail::OnednnConv>& c, const ConvGeom& q, const Tensor& x,
+                     const Tensor& weight, const Tensor& bias, const Tensor& xc, const Tensor& wc, bool grad) {
+  const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
+  Tensor out = empty({q.N, q.O, q.OH, q.OW}, DType::f32);
+  detail::onednn_conv_forward(*c, xc.data<float>(), wc.data<float>(), bc.defined() ? bc.data<float>() : nullptr,
+                              out.data<float>());
+  if (grad) {
+    detail::record(out, "conv2d", {x, weight, bias}, [c, q, xc, wc, x, weight, bias](const Tensor& g) {
+      const Tensor gc = g.contiguous();
+      const bool want_gw = weight.requires_grad(), want_gb = bias.defined() && bias.requires_grad();
+      Tensor gx, gw, gb;
+      if (x.requires_grad()) gx = empty(x.shape(), DType::f32);
+      const bool by_im2col = detail::onednn_conv_weights_by_im2col(*c);
+      if (want_gw && !by_im2col) gw = empty(weight.shape(), DType::f32);
+      if (want_gb && !by_im2col) gb = empty(bias.shape(), DType::f32);
+      auto ptr = [](Tensor& t) { return t.defined() ? t.data<float>() : nullptr; };
+      if (gx.defined() || gw.defined() || gb.defined())
+        detail::onednn_conv_backward(*c, xc.data<float>(), wc.data<float>(), gc.data<float>(), ptr(gx), ptr(gw),
+                                     ptr(gb));
+      if (by_im2col && (want_gw || want_gb)) {
+        const Tensor g2 = g.permute({1, 0, 2, 3}).contiguous();  // [O, N, OH, OW] = [O, cols]
+        if (want_gw) {
+          Tensor col = empty({q.C * q.kh * q.kw, q.cols()}, DType::f32);
+          im2col(xc.data<float>(), col.data<float>(), q);
+          gw = weight_grad_im2col(q, col.data<float>(), g2.data<float>(), weight.shape());
+        }
+        if (want_gb) gb = sum(g2.view({q.O, q.cols()}), {1});
+      }
+      return std::vector<Tensor>{gx, gw, gb};
+    });
+  }
+  return out;
 }
 
 }  // namespace
@@ -101,6 +163,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::pa
 
   const Tensor xc = x.detach().contiguous();
   const Tensor wc = weight.detach().contiguous();
+  const bool grad = detail::needs_grad({&x, &weight, &bias});
+  if (auto c = detail::onednn_conv(q, bias.defined(), grad)) return conv2d_onednn(c, q, x, weight, bias, xc, wc, grad);
   Tensor col = empty({q.C * q.kh * q.kw, q.cols()}, DType::f32);
   im2col(xc.data<float>(), col.data<float>(), q);
   // y2[O, N*L] = W_g[og, ckk] @ col_g[ckk, N*L]
@@ -118,18 +182,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::pa
     });
   }
   Tensor out = y2.view({q.O, q.N, q.OH, q.OW}).permute({1, 0, 2, 3}).contiguous();
-  if (detail::needs_grad({&x, &weight, &bias})) {
+  if (grad) {
     detail::record(out, op, {x, weight, bias}, [q, col, wc, x, weight, bias](const Tensor& g) {
       const Tensor g2 = g.permute({1, 0, 2, 3}).contiguous();  // [O, N, OH, OW] = [O, cols]
       const float* pg = g2.data<float>();
       Tensor gx, gw, gb;
-      if (weight.requires_grad()) {
-        gw = empty(weight.shape(), DType::f32);
-        for (int64_t gi = 0; gi < q.G; ++gi)
-          sgemm(false, true, q.og(), q.ckk(), q.cols(), pg + gi * q.og() * q.cols(), q.cols(),
-                col.data<float>() + gi * q.ckk() * q.cols(), q.cols(), 0.0f, gw.data<float>() + gi * q.og() * q.ckk(),
-                q.ckk());
-      }
+      if (weight.requires_grad()) gw = weight_grad_im2col(q, col.data<float>(), pg, weight.shape());
       if (x.requires_grad()) {
         Tensor gcol = empty({q.C * q.kh * q.kw, q.cols()}, DType::f32);
         for (int64_t gi = 0; gi < q.G; ++gi)
@@ -291,19 +349,23 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::pair<int64_t, int64_t> output_s
   const char* op = "adaptive_avg_pool2d";
   BIGDL_CHECK(x.dim() == 4 || x.dim() == 3, ShapeError, op, "input must be [N, C, H, W] or [C, H, W], got ", shape_str(x.shape()));
   BIGDL_CHECK(output_size.first > 0 && output_size.second > 0, ValueError, op, "output size must be positive");
+  BIGDL_CHECK(is_floating(x.dtype()), DTypeError, op, "needs a floating-point tensor, got ", dtype_name(x.dtype()));
   const int64_t H = x.size(-2), W = x.size(-1), OH = output_size.first, OW = output_size.second;
+  // Averaging weights in f64 for f64 input (1/3 in f32 would cost f64 precision), else f32;
+  // the result is cast back so f16/bf16 input gives f16/bf16 output.
+  const DType wt = x.dtype() == DType::f64 ? DType::f64 : DType::f32;
   // Each output cell averages rows [floor(i*H/OH), ceil((i+1)*H/OH)); expressed as a
   // matmul with fixed averaging matrices, so autograd comes for free.
-  auto avg_matrix = [](int64_t in, int64_t out_n) {
-    std::vector<float> m(size_t(out_n * in), 0.0f);
+  auto avg_matrix = [wt](int64_t in, int64_t out_n) {
+    std::vector<double> m(size_t(out_n * in), 0.0);
     for (int64_t i = 0; i < out_n; ++i) {
       const int64_t s = (i * in) / out_n, e = ((i + 1) * in + out_n - 1) / out_n;
-      for (int64_t k = s; k < e; ++k) m[size_t(i * in + k)] = 1.0f / float(e - s);
+      for (int64_t k = s; k < e; ++k) m[size_t(i * in + k)] = 1.0 / double(e - s);
     }
-    return from_vector(m, {out_n, in});
+    return from_vector(m, {out_n, in}, wt);
   };
   const Tensor ah = avg_matrix(H, OH), aw = avg_matrix(W, OW);
-  return matmul(matmul(ah, x), aw.t());
+  return matmul(matmul(ah, x), aw.t()).to(x.dtype());
 }
 
 }  // namespace bigdl

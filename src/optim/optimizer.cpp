@@ -91,18 +91,28 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& o) : Optimizer(std::move(
               "nesterov momentum requires a momentum and zero dampening");
 }
 
-void SGD::update(size_t i, float* p, const float* g, int64_t n) {
+void SGD::update(size_t i, float* __restrict p, const float* __restrict g, int64_t n) {
   const float wd = float(options.weight_decay), mom = float(options.momentum), damp = float(options.dampening),
               lr = float(lr_);
+  // One branch-free loop per case so the compiler vectorises each.
+  if (mom == 0) {
+    for (int64_t k = 0; k < n; ++k) p[k] -= lr * (g[k] + wd * p[k]);
+    return;
+  }
   const bool first = !has_state(i, "momentum_buffer");
-  float* buf = mom != 0 ? state(i, "momentum_buffer") : nullptr;
-  for (int64_t k = 0; k < n; ++k) {
-    float d = g[k] + wd * p[k];
-    if (buf) {
-      buf[k] = first ? d : mom * buf[k] + (1 - damp) * d;
-      d = options.nesterov ? d + mom * buf[k] : buf[k];
+  float* __restrict buf = state(i, "momentum_buffer");
+  const float keep = first ? 0.0f : mom, take = first ? 1.0f : 1 - damp;
+  if (options.nesterov) {
+    for (int64_t k = 0; k < n; ++k) {
+      const float d = g[k] + wd * p[k];
+      buf[k] = keep * buf[k] + take * d;
+      p[k] -= lr * (d + mom * buf[k]);
     }
-    p[k] -= lr * d;
+  } else {
+    for (int64_t k = 0; k < n; ++k) {
+      buf[k] = keep * buf[k] + take * (g[k] + wd * p[k]);
+      p[k] -= lr * buf[k];
+    }
   }
 }
 
