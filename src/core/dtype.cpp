@@ -55,55 +55,58 @@ DType dtype_from_safetensors(const std::string& name, const char* op) {
   throw DTypeError(detail::cat("[", op, "] unknown dtype '", name, "'"));
 }
 
-float half_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
+namespace {
+uint32_t bits_of(float f) {
   uint32_t u;
-  if (exp == 0) {
-    if (mant == 0) {
-      u = sign;
-    } else {  // subnormal: normalise
-      exp = 127 - 15 + 1;
-      while ((mant & 0x400) == 0) {
-        mant <<= 1;
-        --exp;
-      }
-      mant &= 0x3ff;
-      u = sign | (exp << 23) | (mant << 13);
-    }
-  } else if (exp == 0x1f) {
-    u = sign | 0x7f800000u | (mant << 13);
-  } else {
-    u = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-  }
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+float float_of(uint32_t u) {
   float f;
-  std::memcpy(&f, &u, 4);
+  std::memcpy(&f, &u, sizeof f);
   return f;
+}
+}  // namespace
+
+// IEEE binary16 <-> binary32, round to nearest even. This is the scalar reference the
+// SIMD conversion kernels are tested against (kernels_ref.cpp calls it).
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu;
+  const uint32_t mant = h & 0x3ffu;
+  if (exp == 0x1f) {  // inf, or NaN made quiet
+    return float_of(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u));
+  }
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24 is exact in f32
+    const float v = static_cast<float>(mant) * 0x1p-24f;
+    return float_of(sign | bits_of(v));
+  }
+  return float_of(sign | ((exp + 112u) << 23) | (mant << 13));
 }
 
 uint16_t float_to_half(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint16_t sign = uint16_t((u >> 16) & 0x8000);
-  const uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00 | uint16_t((abs >> 13) & 0x3ff);  // NaN stays NaN
-  if (abs >= 0x477ff000u) return sign | 0x7c00;                                  // overflow -> inf
-  if (abs < 0x38800000u) {                                                       // subnormal or zero
-    if (abs < 0x33000000u) return sign;  // below half of the smallest subnormal
-    const uint32_t e = abs >> 23;
-    const uint32_t m = (abs & 0x7fffff) | 0x800000;
-    const uint32_t shift = 126 - e;  // 113..125 -> bits to drop + 13
-    uint32_t r = m >> (shift - 1 + 1);
-    const uint32_t rem = m & ((1u << shift) - 1);
+  const uint32_t u = bits_of(f);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
+  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
+  if (a < 0x38800000u) {                                               // below 2^-14: f16 subnormal or zero
+    const uint32_t exp = a >> 23;
+    if (exp < 102) return static_cast<uint16_t>(sign);  // below 2^-25: rounds to 0
+    // value = mant * 2^(exp - 150) = (mant >> shift) units of 2^-24
+    const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - exp;  // 14..24
+    uint32_t q = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1);
     const uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (r & 1))) ++r;
-    return sign | uint16_t(r);
+    if (rem > half || (rem == half && (q & 1u))) ++q;
+    return static_cast<uint16_t>(sign | q);
   }
-  uint32_t r = abs - 0x38000000u;  // rebias exponent
-  const uint32_t lsb = (r >> 13) & 1;
-  r += 0xfff + lsb;
-  return sign | uint16_t(r >> 13);
+  uint32_t h = (a >> 13) - (112u << 10);  // rebias exponent, keep 10 mantissa bits
+  const uint32_t rem = a & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry may bump the exponent
+  return static_cast<uint16_t>(sign | h);
 }
+
 
 }  // namespace bigdl

@@ -20,21 +20,10 @@
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
+#include "bigdl/dtype.h"  // the one scalar f16/bf16 conversion
 
 namespace bigdl::detail {
 namespace {
-
-uint32_t bits_of(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-
-float float_of(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 void add_ref(const float* a, const float* b, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
@@ -127,62 +116,17 @@ void log_softmax_row_ref(const float* a, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = (a[i] - m) - log_s;
 }
 
-float f16_to_f32_one(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu;
-  const uint32_t mant = h & 0x3ffu;
-  if (exp == 0x1f) {  // inf, or NaN made quiet
-    return float_of(sign | 0x7f800000u | (mant << 13) | (mant ? 0x00400000u : 0u));
-  }
-  if (exp == 0) {  // zero or subnormal: mant * 2^-24 is exact in f32
-    const float v = static_cast<float>(mant) * 0x1p-24f;
-    return float_of(sign | bits_of(v));
-  }
-  return float_of(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-
-uint16_t f32_to_f16_one(float f) {
-  const uint32_t u = bits_of(f);
-  const uint32_t sign = (u >> 16) & 0x8000u;
-  const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u | ((a >> 13) & 0x3ffu));
-  if (a >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
-  if (a < 0x38800000u) {                                               // below 2^-14: f16 subnormal or zero
-    const uint32_t exp = a >> 23;
-    if (exp < 102) return static_cast<uint16_t>(sign);  // below 2^-25: rounds to 0
-    // value = mant * 2^(exp - 150) = (mant >> shift) units of 2^-24
-    const uint32_t mant = (a & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - exp;  // 14..24
-    uint32_t q = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1);
-    const uint32_t half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (q & 1u))) ++q;
-    return static_cast<uint16_t>(sign | q);
-  }
-  uint32_t h = (a >> 13) - (112u << 10);  // rebias exponent, keep 10 mantissa bits
-  const uint32_t rem = a & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;  // a carry may bump the exponent
-  return static_cast<uint16_t>(sign | h);
-}
-
 void f16_to_f32_ref(const uint16_t* a, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32_one(a[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = half_to_float(a[i]);
 }
 void f32_to_f16_ref(const float* a, uint16_t* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = f32_to_f16_one(a[i]);
+  for (int64_t i = 0; i < n; ++i) out[i] = float_to_half(a[i]);
 }
 void bf16_to_f32_ref(const uint16_t* a, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = float_of(static_cast<uint32_t>(a[i]) << 16);
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_float(a[i]);
 }
 void f32_to_bf16_ref(const float* a, uint16_t* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t u = bits_of(a[i]);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-      out[i] = static_cast<uint16_t>((u >> 16) | 0x0040u);
-    } else {
-      out[i] = static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    }
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = float_to_bf16(a[i]);
 }
 
 }  // namespace
