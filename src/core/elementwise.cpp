@@ -104,7 +104,7 @@ Tensor binary_values(BinOp op, const Tensor& a_in, const Tensor& b_in, const cha
   BIGDL_CHECK(a_in.defined() && b_in.defined(), ValueError, name, "undefined tensor argument");
   const Shape shape = broadcast_shapes(a_in.shape(), b_in.shape(), name);
   DType res = promote_types(a_in.dtype(), b_in.dtype());
-  if ((op == BinOp::div || op == BinOp::pow) && !is_floating(res) && op == BinOp::div) res = DType::f32;
+  if (op == BinOp::div && !is_floating(res)) res = DType::f32;  // true division, as torch.div
   if (op == BinOp::land || op == BinOp::lor) res = DType::boolean;
   const DType work = (op == BinOp::land || op == BinOp::lor) ? DType::i64 : work_dtype(res);
   // Logical ops see operands as bool first: a float 0.5 is true, not truncated to 0.

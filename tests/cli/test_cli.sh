@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The bigdl command line as a user meets it: real runs, one-line errors, exit codes.
+# usage: test_cli.sh <path to bigdl> <shared data dir>
+set -u
+BIGDL=$1
+DATA=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+check() {  # check NAME EXPECTED_EXIT PATTERN -- command...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [[ $rc -ne $want ]] || ! grep -qE -- "$pattern" "$tmp/out" "$tmp/err"; then
+    echo "FAIL $name: exit $rc (want $want), output:"; cat "$tmp/out" "$tmp/err"; fails=$((fails + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+one_line_error() {  # the error is exactly one line on stderr
+  local lines; lines=$(wc -l <"$tmp/err")
+  if [[ $lines -ne 1 ]]; then echo "FAIL $1: stderr has $lines lines"; cat "$tmp/err"; fails=$((fails + 1)); fi
+}
+
+check train_default 0 "test accuracy: 9[7-9]\.[0-9]+%" -- "$BIGDL" train --epochs 30 --threads 1
+check train_saves 0 "test accuracy" -- "$BIGDL" train --epochs 2 --save "$tmp/w.safetensors" --checkpoint "$tmp/c-{epoch}.safetensors"
+[[ -s "$tmp/w.safetensors" && -s "$tmp/c-2.safetensors" ]] || { echo "FAIL train_saves: files missing"; fails=$((fails + 1)); }
+check train_resume 0 "resumed from .* at epoch 2" -- "$BIGDL" train --epochs 3 --resume "$tmp/c-2.safetensors"
+check evaluate_torch_mnist 0 "accuracy: 98\.31% \(10000 samples\)" -- "$BIGDL" evaluate --weights "$DATA/vision/mnist-mlp/mnist_model.state_dict" --data mnist
+check evaluate_own_weights 0 "accuracy: [89][0-9]\.[0-9]+% \(359 samples\)" -- "$BIGDL" evaluate --weights "$tmp/w.safetensors" --sizes 64,128,64,10 --data digits
+
+check missing_data 1 "^bigdl: error: \[load_digits\] /nonexistent.csv.gz: not found" -- "$BIGDL" train --data-path /nonexistent.csv.gz
+one_line_error missing_data
+printf '1,2,3\n4,5\n' >"$tmp/bad.csv"
+check malformed_csv 1 "bad.csv:2: expected 3 fields, found 2" -- "$BIGDL" train --data-path "$tmp/bad.csv"
+one_line_error malformed_csv
+head -c 1000 "$DATA/vision/mnist-mlp/mnist_model.state_dict" >"$tmp/trunc.pt"
+check truncated_checkpoint 1 "^bigdl: error: \[.*\] .*trunc.pt" -- "$BIGDL" evaluate --weights "$tmp/trunc.pt"
+one_line_error truncated_checkpoint
+check wrong_shape_weights 1 "^bigdl: error: \[load_state_dict\] key 'fc1.weight' has shape \[500, 784\]" -- "$BIGDL" evaluate --weights "$DATA/vision/mnist-mlp/mnist_model.state_dict" --sizes 784,100,10
+check unknown_option 2 "unknown option --epoch" -- "$BIGDL" train --epoch 3
+check bad_number 2 "--epochs expects an integer" -- "$BIGDL" train --epochs three
+check unknown_command 2 "unknown command 'fly'" -- "$BIGDL" fly
+
+echo "$(( 13 - fails )) passed, $fails failed"
+[[ $fails -eq 0 ]]
