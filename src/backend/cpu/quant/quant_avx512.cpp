@@ -1,0 +1,175 @@
+// AVX-512 (F/BW/VL/DQ) dequantize / vec_dot for the low-bit formats (quant.h).
+//
+// Built with the AVX-512 flags CMake adds to every *_avx512.cpp; reached only through
+// quant_kernels()/quant_kernels_for(). Same rules as quant_avx2.cpp: intrinsics and
+// anonymous-namespace code only. A block is two vectors of 16 levels; dequantize is
+// bit-exact with quant_ref.cpp, vec_dot keeps an f32 sum per block.
+#if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512DQ__) || \
+    !defined(__FMA__) || !defined(__F16C__)
+#error "quant_avx512.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c"
+#endif
+
+// GCC 12 warns about the deliberately undefined pass-through operand inside its own
+// AVX-512 intrinsics (GCC bug 105593); the warning points into the header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <cstdint>
+
+#include "backend/cpu/quant/quant.h"
+
+namespace bigdl::detail::quant {
+namespace {
+
+__m512 no_contract(__m512 v) {
+  __asm__("" : "+v"(v));
+  return v;
+}
+
+float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return v;
+}
+
+// Levels 0..15: weights 0..15 are the low nibbles, 16..31 the high nibbles.
+void levels_q4(const uint8_t* qs, __m512i v[2]) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  v[0] = _mm512_cvtepu8_epi32(_mm_and_si128(raw, mask));
+  v[1] = _mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), mask));
+}
+
+// Fifth bit of weight i is bit i of qh: OR in 16 under that mask.
+void add_high_bit(uint32_t qh, __m512i v[2]) {
+  const __m512i sixteen = _mm512_set1_epi32(16);
+  v[0] = _mm512_mask_or_epi32(v[0], static_cast<__mmask16>(qh & 0xFFFFu), v[0], sixteen);
+  v[1] = _mm512_mask_or_epi32(v[1], static_cast<__mmask16>(qh >> 16), v[1], sixteen);
+}
+
+void to_float(const __m512i v[2], int zero, __m512 f[2]) {
+  const __m512i z = _mm512_set1_epi32(zero);
+  for (int g = 0; g < 2; ++g) f[g] = _mm512_cvtepi32_ps(_mm512_sub_epi32(v[g], z));
+}
+
+void levels(const BlockQ4_0& b, __m512 f[2]) {
+  __m512i v[2];
+  levels_q4(b.qs, v);
+  to_float(v, 8, f);
+}
+void levels(const BlockQ4_1& b, __m512 f[2]) {
+  __m512i v[2];
+  levels_q4(b.qs, v);
+  to_float(v, 0, f);
+}
+void levels(const BlockQ5_0& b, __m512 f[2]) {
+  __m512i v[2];
+  levels_q4(b.qs, v);
+  add_high_bit(load_u32(b.qh), v);
+  to_float(v, 16, f);
+}
+void levels(const BlockQ5_1& b, __m512 f[2]) {
+  __m512i v[2];
+  levels_q4(b.qs, v);
+  add_high_bit(load_u32(b.qh), v);
+  to_float(v, 0, f);
+}
+void levels(const BlockQ8_0& b, __m512 f[2]) {
+  for (int g = 0; g < 2; ++g) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * g));
+    f[g] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(raw));
+  }
+}
+
+__m512 block_dot(const __m512 f[2], const float* x) {
+  return _mm512_fmadd_ps(f[1], _mm512_loadu_ps(x + 16), _mm512_mul_ps(f[0], _mm512_loadu_ps(x)));
+}
+__m512 block_sum(const float* x) { return _mm512_add_ps(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16)); }
+
+#define BIGDL_SYM_KERNELS(name, Block)                                                       \
+  void dequantize_##name(const void* blocks, float* y, int64_t n) {                          \
+    const Block* b = static_cast<const Block*>(blocks);                                      \
+    for (int64_t k = 0; k < n / kBlockSize; ++k, y += kBlockSize) {                          \
+      const __m512 d = _mm512_set1_ps(h2f(b[k].d));                                          \
+      __m512 f[2];                                                                           \
+      levels(b[k], f);                                                                       \
+      for (int g = 0; g < 2; ++g) _mm512_storeu_ps(y + 16 * g, _mm512_mul_ps(f[g], d));      \
+    }                                                                                        \
+  }                                                                                          \
+  float vec_dot_##name(int64_t n, const void* blocks, const float* x) {                      \
+    const Block* b = static_cast<const Block*>(blocks);                                      \
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                           \
+    int64_t k = 0;                                                                           \
+    const int64_t nb = n / kBlockSize;                                                       \
+    for (; k + 1 < nb; k += 2) {                                                             \
+      __m512 f0[2], f1[2];                                                                   \
+      levels(b[k], f0);                                                                      \
+      levels(b[k + 1], f1);                                                                  \
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b[k].d)), block_dot(f0, x + k * 32), acc0);  \
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b[k + 1].d)), block_dot(f1, x + k * 32 + 32), acc1); \
+    }                                                                                        \
+    if (k < nb) {                                                                            \
+      __m512 f0[2];                                                                          \
+      levels(b[k], f0);                                                                      \
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b[k].d)), block_dot(f0, x + k * 32), acc0);  \
+    }                                                                                        \
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                                  \
+  }
+
+#define BIGDL_ASYM_KERNELS(name, Block)                                                      \
+  void dequantize_##name(const void* blocks, float* y, int64_t n) {                          \
+    const Block* b = static_cast<const Block*>(blocks);                                      \
+    for (int64_t k = 0; k < n / kBlockSize; ++k, y += kBlockSize) {                          \
+      const __m512 d = _mm512_set1_ps(h2f(b[k].d));                                          \
+      const __m512 m = _mm512_set1_ps(h2f(b[k].m));                                          \
+      __m512 f[2];                                                                           \
+      levels(b[k], f);                                                                       \
+      for (int g = 0; g < 2; ++g)                                                            \
+        _mm512_storeu_ps(y + 16 * g, _mm512_add_ps(no_contract(_mm512_mul_ps(f[g], d)), m)); \
+    }                                                                                        \
+  }                                                                                          \
+  float vec_dot_##name(int64_t n, const void* blocks, const float* x) {                      \
+    const Block* b = static_cast<const Block*>(blocks);                                      \
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();                           \
+    for (int64_t k = 0; k < n / kBlockSize; ++k, x += kBlockSize) {                          \
+      __m512 f[2];                                                                           \
+      levels(b[k], f);                                                                       \
+      acc0 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b[k].d)), block_dot(f, x), acc0);           \
+      acc1 = _mm512_fmadd_ps(_mm512_set1_ps(h2f(b[k].m)), block_sum(x), acc1);              \
+    }                                                                                        \
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));                                  \
+  }
+
+BIGDL_SYM_KERNELS(sym_int4, BlockQ4_0)
+BIGDL_ASYM_KERNELS(asym_int4, BlockQ4_1)
+BIGDL_SYM_KERNELS(sym_int5, BlockQ5_0)
+BIGDL_ASYM_KERNELS(asym_int5, BlockQ5_1)
+BIGDL_SYM_KERNELS(sym_int8, BlockQ8_0)
+#undef BIGDL_SYM_KERNELS
+#undef BIGDL_ASYM_KERNELS
+
+}  // namespace
+
+const QuantKernels& quant_kernels_avx512() {
+  static const QuantKernels table = {
+      "avx512",
+#define BIGDL_QUANT_DEQ(name, ggml, Block, id) dequantize_##name,
+      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DEQ)},
+#undef BIGDL_QUANT_DEQ
+#define BIGDL_QUANT_DOT(name, ggml, Block, id) vec_dot_##name,
+      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
+#undef BIGDL_QUANT_DOT
+  };
+  return table;
+}
+
+}  // namespace bigdl::detail::quant
