@@ -1,0 +1,129 @@
+// Tokenizers read from GGUF metadata (the tokenizer.ggml.* keys), matching llama.cpp's
+// tokenizers token for token (checked against llama.cpp's own test vectors, see
+// docs/tokenizer.md).
+//
+// Two models are supported, chosen by tokenizer.ggml.model:
+//
+//  * "llama": SentencePiece BPE (Llama 1/2, Phi-3, TinyLlama, llama2.c's stories models).
+//    Spaces become U+2581 '▁', a '▁' is prepended (add_space_prefix), the text is split
+//    into UTF-8 characters and the adjacent pair whose concatenation is a vocabulary token
+//    with the highest score is merged until no pair merges (ties: leftmost). A character
+//    left over that is not a token becomes its UTF-8 bytes as <0xNN> byte tokens.
+//  * "gpt2": byte-level BPE (GPT-2). Text is split by the GPT-2 pre-tokenizer regex, each
+//    piece's bytes are mapped to printable code points (GPT-2's bytes_to_unicode), and the
+//    adjacent pair with the lowest rank in tokenizer.ggml.merges is merged until none is.
+//
+// Metadata read: tokenizer.ggml.model, .tokens (required), .scores, .token_type, .merges
+// (gpt2, required), .bos_token_id, .eos_token_id, .unknown_token_id, .add_bos_token,
+// .add_space_prefix. Token types follow llama.cpp: 1 normal, 2 unknown, 3 control,
+// 4 user-defined, 5 unused, 6 byte.
+//
+// Errors: bad metadata throws bigdl::FormatError "[vocab] <file>: metadata key
+// 'tokenizer.ggml.tokens' missing"; an id outside [0, size()) throws bigdl::IndexError.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace bigdl::io {
+class GgufFile;
+}
+
+namespace bigdl::llm {
+
+using TokenId = int32_t;
+
+enum class TokenType : int32_t {
+  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+enum class VocabKind { Spm, Bpe };  // tokenizer.ggml.model "llama" / "gpt2"
+
+class Vocab {
+ public:
+  // Reads the tokenizer from a parsed GGUF (model, vocab-only or full).
+  explicit Vocab(const io::GgufFile& file);
+  // Opens path and reads its tokenizer.
+  static Vocab load(const std::string& path);
+
+  VocabKind kind() const { return kind_; }
+  int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
+  TokenId bos_id() const { return bos_id_; }  // -1 when the model has none
+  TokenId eos_id() const { return eos_id_; }
+  TokenId unk_id() const { return unk_id_; }
+  bool add_bos() const { return add_bos_; }                    // default: true for llama
+  bool add_space_prefix() const { return add_space_prefix_; }  // default: true for llama
+
+  // The token's raw text as stored ("▁the", "<0x0A>", "Ġthe"), its score and type.
+  const std::string& text(TokenId id) const;
+  float score(TokenId id) const;
+  TokenType type(TokenId id) const;
+  // The id whose text is exactly `text`, or -1.
+  TokenId find(std::string_view text) const;
+
+  // Text -> ids, as llama.cpp's llama_tokenize(text, add_special = add_bos,
+  // parse_special). User-defined tokens are always matched in the text as whole tokens;
+  // control and unknown tokens ("<s>", "<|end|>") only when parse_special. Empty text
+  // gives [] ([bos] with add_bos, as llama.cpp and SentencePiece). No EOS is appended.
+  std::vector<TokenId> encode(std::string_view text, bool add_bos = false,
+                              bool parse_special = false) const;
+
+  // The bytes one token stands for: "▁" -> ' ' (llama), <0xNN> -> that byte, GPT-2's
+  // byte code points -> bytes, control tokens -> "" (or their text when render_special),
+  // user-defined tokens -> their text. Byte tokens may give incomplete UTF-8.
+  std::string token_to_piece(TokenId id, bool render_special = false) const;
+
+  // Ids -> text, as llama.cpp's detokenize(remove_special = true, unparse_special =
+  // render_special): the pieces concatenated, a leading BOS dropped; with
+  // add_space_prefix, one leading space of the first piece is removed (the space
+  // encode() prepended) unless a BOS was dropped (llama.cpp keeps it then). So
+  // decode(encode(s)) == s and decode(encode(s, true)) == " " + s for llama vocabs;
+  // decode(encode(s, b)) == s for gpt2 (valid UTF-8 s without special-token text).
+  std::string decode(const std::vector<TokenId>& ids, bool render_special = false) const;
+
+ private:
+  friend class StreamDecoder;
+  std::vector<TokenId> encode_spm(const std::string& text) const;
+  void encode_bpe(const std::string& text, std::vector<TokenId>& out) const;
+  TokenId byte_token(uint8_t byte) const;
+  void check_id(TokenId id) const;
+
+  VocabKind kind_ = VocabKind::Spm;
+  std::string name_;  // the GGUF's file name, for messages
+  std::vector<std::string> tokens_;
+  std::vector<float> scores_;
+  std::vector<TokenType> types_;
+  std::unordered_map<std::string, TokenId> token_to_id_;
+  std::unordered_map<std::string, int32_t> merge_rank_;  // "left\xffright" -> rank (gpt2)
+  std::vector<TokenId> byte_tokens_;                      // byte -> id, -1 when none
+  std::vector<TokenId> special_tokens_;  // user-defined + control, longest text first
+  TokenId bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
+  bool add_bos_ = false;
+  bool add_space_prefix_ = false;
+};
+
+// Turns a stream of ids (as a model generates them) into text, emitting only complete
+// UTF-8 sequences: bytes of a character split over several byte tokens are held back
+// until the character is whole. at_start: the ids begin a text, so decode()'s rules for
+// a leading BOS and the first piece's space apply (pushing all of x gives decode(x));
+// false when they continue a prompt, where every piece is kept whole. Control tokens
+// give "". Holds a reference to the Vocab, which must outlive it.
+class StreamDecoder {
+ public:
+  explicit StreamDecoder(const Vocab& vocab, bool at_start = true)
+      : vocab_(vocab), first_(at_start) {}
+  // The text that became complete with this token (possibly "").
+  std::string push(TokenId id);
+  // Whatever is held back (an unfinished UTF-8 sequence, emitted as is); resets state.
+  std::string flush();
+
+ private:
+  const Vocab& vocab_;
+  std::string pending_;
+  bool first_ = true;  // the next token is the first of the text
+};
+
+}  // namespace bigdl::llm
