@@ -1,0 +1,85 @@
+// bigdl-llm: low-bit LLM inference on CPU.
+//
+// A Model is one architecture's weights (used in place from a memory-mapped GGUF file)
+// plus the state of ONE sequence: a preallocated f32 KV cache [layers][n_ctx][kv_dim]
+// and scratch buffers, so forward() allocates nothing. Architectures live one per file
+// in src/llm/models/<arch>.cpp and are found through one registry keyed by the GGUF
+// metadata key general.architecture (src/llm/arch.cpp).
+//
+// Weights: F32 tensors are read in place; Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 tensors are
+// read in place through the quant gemv (backend/cpu/quant), which multiplies the blocks
+// by f32 activations. Norm weights must be F32.
+//
+// Errors (see include/bigdl/error.h):
+//   FormatError  "[load_model] m.gguf: tensor 'blk.0.attn_q.weight' missing",
+//                "[gguf] m.gguf: metadata key 'llama.block_count' missing",
+//                unknown architecture, unsupported tensor type
+//   ShapeError   "[load_model] m.gguf: tensor 'blk.0.attn_k.weight' has shape [64, 64],
+//                expected [32, 64]"
+//   ValueError   "[llm] prompt of 600 tokens exceeds the context length 512"
+//   IndexError   a token id outside [0, n_vocab) or a position outside [0, n_ctx)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bigdl::llm {
+
+// Hyper-parameters read from the GGUF metadata (for llama: the llama.* keys).
+struct ModelConfig {
+  std::string arch;         // general.architecture, e.g. "llama"
+  int64_t n_vocab = 0;      // rows of token_embd.weight
+  int64_t n_embd = 0;       // model width
+  int64_t n_layer = 0;
+  int64_t n_head = 0;       // query heads
+  int64_t n_head_kv = 0;    // key/value heads (grouped-query attention when < n_head)
+  int64_t head_dim = 0;     // n_embd / n_head
+  int64_t n_ff = 0;         // feed-forward hidden width
+  int64_t n_ctx = 0;        // positions the KV cache holds
+  int64_t n_ctx_train = 0;  // <arch>.context_length from the file
+  float rope_freq_base = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tied_output = false;  // output.weight absent: the classifier is token_embd.weight
+};
+
+struct LoadOptions {
+  // Positions the KV cache holds; 0 = the file's <arch>.context_length. A larger value
+  // is allowed (some converters write a default smaller than the training length).
+  int64_t n_ctx = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  const ModelConfig& config() const { return config_; }
+
+  // Feeds `token` at position `pos` (0 <= pos < n_ctx) and returns the n_vocab logits
+  // for the next token. Writes this position's K/V into the cache; positions 0..pos-1
+  // must have been fed before (their cache rows are read). The pointer stays valid
+  // until the next forward() call.
+  virtual const float* forward(int32_t token, int64_t pos) = 0;
+
+ protected:
+  ModelConfig config_;
+};
+
+// Opens a GGUF file and builds the model its general.architecture names.
+std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options = {});
+
+// Architectures load_model accepts, in registry order ("llama", ...).
+std::vector<std::string> supported_architectures();
+
+// Index of the largest of n values (the first one on ties, like numpy.argmax).
+int32_t argmax(const float* logits, int64_t n);
+
+// Greedy decoding as llama2.c does it: feeds prompt[0..P) at positions 0..P-1, then
+// feeds each argmax back in, and returns the tokens produced (not the prompt): up to
+// max_new_tokens, stopping early when the next position would pass n_ctx (so at most
+// n_ctx - P + 1). The prompt must be non-empty and at most n_ctx tokens, else
+// ValueError "[llm] prompt of N tokens exceeds the context length C".
+std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& prompt,
+                                     int64_t max_new_tokens);
+
+}  // namespace bigdl::llm

@@ -1,0 +1,62 @@
+#include "llm/arch.h"
+
+#include "bigdl/error.h"
+
+namespace bigdl::llm {
+
+namespace {
+struct ArchRow {
+  const char* name;  // general.architecture
+  detail::ModelFactory load;
+};
+constexpr ArchRow kArchs[] = {
+    {"llama", &detail::load_llama},
+};
+}  // namespace
+
+std::vector<std::string> supported_architectures() {
+  std::vector<std::string> r;
+  for (const auto& a : kArchs) r.emplace_back(a.name);
+  return r;
+}
+
+std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options) {
+  io::GgufFile file = io::GgufFile::open(gguf_path);
+  const std::string& arch = file.get_string("general.architecture");
+  for (const auto& a : kArchs)
+    if (arch == a.name) return a.load(std::move(file), options);
+  std::string names;
+  for (const auto& a : kArchs) names += (names.empty() ? "" : ", ") + std::string(a.name);
+  throw FormatError(bigdl::detail::cat("[load_model] ", gguf_path, ": architecture '", arch,
+                                       "' is not supported (supported: ", names, ")"));
+}
+
+int32_t argmax(const float* logits, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (logits[i] > logits[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
+std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& prompt,
+                                     int64_t max_new_tokens) {
+  const int64_t n_ctx = model.config().n_ctx;
+  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
+  BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
+  BIGDL_CHECK(n_prompt <= n_ctx, ValueError, "llm", "prompt of ", n_prompt,
+              " tokens exceeds the context length ", n_ctx);
+  std::vector<int32_t> out;
+  if (max_new_tokens <= 0) return out;
+  const float* logits = nullptr;
+  for (int64_t p = 0; p < n_prompt; ++p) logits = model.forward(prompt[p], p);
+  int64_t pos = n_prompt;
+  for (;;) {
+    const int32_t next = argmax(logits, model.config().n_vocab);
+    out.push_back(next);
+    if (static_cast<int64_t>(out.size()) >= max_new_tokens || pos >= n_ctx) break;
+    logits = model.forward(next, pos++);
+  }
+  return out;
+}
+
+}  // namespace bigdl::llm

@@ -1,0 +1,149 @@
+#include "llm/graph.h"
+
+#include <cmath>
+
+#include "bigdl/error.h"
+
+namespace bigdl::llm::detail {
+
+namespace quant = bigdl::detail::quant;
+
+namespace {
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+// The quant type of a GGUF tensor type id, or false when no quant kernel reads it.
+bool qtype_of(io::GgufType t, quant::QType& out) {
+  for (int i = 0; i < quant::kNumQTypes; ++i) {
+    const auto& info = quant::qtype_info(static_cast<quant::QType>(i));
+    if (info.ggml_type == static_cast<int>(t)) {
+      out = info.type;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* type_name(io::GgufType t) {
+  const auto* tr = io::gguf_type_traits(t);
+  return tr ? tr->name : "unknown";
+}
+}  // namespace
+
+const io::GgufTensorInfo& WeightLoader::find(const std::string& name) const {
+  const io::GgufTensorInfo* t = file_.tensor(name);
+  BIGDL_CHECK(t != nullptr, FormatError, "load_model", file_.name(), ": tensor '", name, "' missing");
+  return *t;
+}
+
+Weight WeightLoader::matrix(const std::string& name, int64_t rows, int64_t cols) const {
+  const auto& t = find(name);
+  BIGDL_CHECK(t.shape == (std::vector<int64_t>{rows, cols}), ShapeError, "load_model", file_.name(),
+              ": tensor '", name, "' has shape ", shape_str(t.shape), ", expected ",
+              shape_str({rows, cols}));
+  Weight w;
+  w.name = name;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = t.data;
+  if (t.type == io::GgufType::F32) {
+    BIGDL_CHECK(reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0, FormatError, "load_model",
+                file_.name(), ": tensor '", name, "' data is not 4-byte aligned");
+    w.is_f32 = true;
+  } else {
+    BIGDL_CHECK(qtype_of(t.type, w.qtype), DTypeError, "load_model", file_.name(), ": tensor '", name,
+                "' has type ", type_name(t.type), "; supported: f32, q4_0, q4_1, q5_0, q5_1, q8_0");
+    w.is_f32 = false;
+  }
+  return w;
+}
+
+const float* WeightLoader::vector(const std::string& name, int64_t n) const {
+  const auto& t = find(name);
+  BIGDL_CHECK(t.shape == (std::vector<int64_t>{n}), ShapeError, "load_model", file_.name(), ": tensor '",
+              name, "' has shape ", shape_str(t.shape), ", expected ", shape_str({n}));
+  BIGDL_CHECK(t.type == io::GgufType::F32, DTypeError, "load_model", file_.name(), ": tensor '", name,
+              "' has type ", type_name(t.type), ", expected f32");
+  BIGDL_CHECK(reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0, FormatError, "load_model",
+              file_.name(), ": tensor '", name, "' data is not 4-byte aligned");
+  return reinterpret_cast<const float*>(t.data);
+}
+
+void matvec(const Weight& w, const float* x, float* y) {
+  if (w.is_f32) {
+    const auto& k = bigdl::detail::cpu_kernels();
+    const float* m = reinterpret_cast<const float*>(w.data);
+    for (int64_t r = 0; r < w.rows; ++r) y[r] = k.dot(m + r * w.cols, x, w.cols);
+  } else {
+    quant::gemv(w.qtype, w.rows, w.cols, w.data, x, y);
+  }
+}
+
+void copy_row(const Weight& w, int64_t row, float* y) {
+  if (w.is_f32) {
+    const float* src = reinterpret_cast<const float*>(w.data) + row * w.cols;
+    for (int64_t c = 0; c < w.cols; ++c) y[c] = src[c];
+  } else {
+    const int64_t rb = quant::row_bytes(w.qtype, w.cols);
+    quant::quant_kernels().dequantize_row[static_cast<int>(w.qtype)](w.data + row * rb, y, w.cols);
+  }
+}
+
+void rmsnorm(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  const float ss = bigdl::detail::cpu_kernels().dot(x, x, n) / static_cast<float>(n) + eps;
+  const float scale = 1.0f / std::sqrt(ss);
+  for (int64_t i = 0; i < n; ++i) y[i] = weight[i] * (x[i] * scale);
+}
+
+void rope_tables(int64_t n_ctx, int64_t head_dim, float base, std::vector<float>& cos,
+                 std::vector<float>& sin) {
+  const int64_t half = head_dim / 2;
+  cos.assign(n_ctx * half, 0.0f);
+  sin.assign(n_ctx * half, 0.0f);
+  for (int64_t p = 0; p < n_ctx; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double theta = std::pow(static_cast<double>(base), -2.0 * i / static_cast<double>(head_dim));
+      const double a = static_cast<double>(p) * theta;
+      cos[p * half + i] = static_cast<float>(std::cos(a));
+      sin[p * half + i] = static_cast<float>(std::sin(a));
+    }
+}
+
+void rope_adjacent(float* v, int64_t n_heads, int64_t head_dim, const float* cos, const float* sin) {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* x = v + h * head_dim;
+    for (int64_t i = 0; i < head_dim / 2; ++i) {
+      const float x0 = x[2 * i], x1 = x[2 * i + 1];
+      x[2 * i] = x0 * cos[i] - x1 * sin[i];
+      x[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+    }
+  }
+}
+
+void attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos,
+               int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx,
+               float* scores, float* out) {
+  const auto& k = bigdl::detail::cpu_kernels();
+  const int64_t kv_dim = n_head_kv * head_dim;
+  const int64_t group = n_head / n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  for (int64_t h = 0; h < n_head; ++h) {
+    const float* qh = q + h * head_dim;
+    const int64_t kvh = h / group;
+    float* s = scores + h * n_ctx;
+    for (int64_t t = 0; t <= pos; ++t) s[t] = k.dot(qh, k_cache + t * kv_dim + kvh * head_dim, head_dim) * scale;
+    k.softmax_row(s, s, pos + 1);
+    float* o = out + h * head_dim;
+    for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
+    for (int64_t t = 0; t <= pos; ++t) k.axpy(s[t], v_cache + t * kv_dim + kvh * head_dim, o, head_dim);
+  }
+}
+
+void swiglu(float* a, const float* b, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+}  // namespace bigdl::llm::detail
