@@ -2,9 +2,13 @@
 //
 //   bigdl train [options]       train a network on a real data set (default: MLP on digits)
 //   bigdl evaluate [options]    score saved weights (safetensors or a PyTorch state_dict)
+//   bigdl llm generate|tokenize|bench [options]   low-bit LLM inference on a GGUF model
 //   bigdl version
 //
 // Every error is one line on stderr and a non-zero exit.
+#include <sys/resource.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +19,10 @@
 #include <vector>
 
 #include "bigdl/io/tensor_io.h"
+#include "bigdl/llm/generate.h"
+#include "bigdl/llm/model.h"
+#include "bigdl/llm/sampler.h"
+#include "bigdl/llm/vocab.h"
 #include "bigdl/nn/loss.h"
 #include "bigdl/optim/lr_scheduler.h"
 #include "bigdl/random.h"
@@ -96,6 +104,14 @@ const char* kUsage =
     "  evaluate   score weights on a test set\n"
     "             --model mlp --sizes 784,500,10 --weights PATH (safetensors or torch.save state_dict)\n"
     "             --data mnist|fashion-mnist|digits --data-path PATH\n"
+    "  llm generate   stream a continuation of a prompt from a GGUF model\n"
+    "             --model FILE.gguf --prompt TEXT [--n-predict N (default 128, -1: until EOS/context full)]\n"
+    "             [--temperature T (0.8; 0 = greedy)] [--top-k K (40)] [--top-p P (0.95)] [--min-p P (0.05)]\n"
+    "             [--repeat-penalty R (1.0)] [--repeat-last-n N (64)] [--seed S (0)] [--ctx N (file's)]\n"
+    "  llm tokenize   print the prompt's token ids as [1, 403, ...] (llama-tokenize --ids)\n"
+    "             --model FILE.gguf --prompt TEXT\n"
+    "  llm bench      prefill / decode tokens per second, first-token latency, peak RSS\n"
+    "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3]\n"
     "  version    print the version\n";
 
 optim::OptimizerPtr make_optimizer(const Args& a, const std::vector<Tensor>& params) {
@@ -240,6 +256,135 @@ int cmd_evaluate(int argc, char** argv) {
   return 0;
 }
 
+// ---- bigdl llm ----------------------------------------------------------------------
+
+std::string need_model(const Args& a, const std::string& cmd) {
+  const std::string path = a.str("model");
+  if (path.empty()) throw UsageError("bigdl llm " + cmd + ": --model FILE.gguf is required");
+  return path;
+}
+
+std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx) {
+  llm::LoadOptions lo;
+  lo.n_ctx = n_ctx;
+  return llm::load_model(path, lo);
+}
+
+int cmd_llm_generate(int argc, char** argv) {
+  Args a(argc, argv, 3,
+         {{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"temperature", "0.8"}, {"top-k", "40"},
+          {"top-p", "0.95"}, {"min-p", "0.05"}, {"repeat-penalty", "1.0"}, {"repeat-last-n", "64"},
+          {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}},
+         "llm generate");
+  const std::string path = need_model(a, "generate");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  llm::GenerateOptions o;
+  o.max_new_tokens = a.integer("n-predict");
+  o.sampler.temperature = float(a.real("temperature"));
+  o.sampler.top_k = int32_t(a.integer("top-k"));
+  o.sampler.top_p = float(a.real("top-p"));
+  o.sampler.min_p = float(a.real("min-p"));
+  o.sampler.repetition_penalty = float(a.real("repeat-penalty"));
+  o.sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
+  o.sampler.seed = uint64_t(a.integer("seed"));
+  auto model = open_model(path, a.integer("ctx"));
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  const std::string& prompt = a.str("prompt");
+  // The prompt is printed as given (once generation has started, so an error prints
+  // nothing on stdout); the streamed pieces continue it.
+  bool started = false;
+  const auto start = [&] {
+    if (started) return;
+    started = true;
+    std::fwrite(prompt.data(), 1, prompt.size(), stdout);
+  };
+  o.callback = [&](std::string_view piece) {
+    start();
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  };
+  const llm::GenerateResult r = llm::generate(*model, vocab, prompt, o);
+  start();
+  std::printf("\n");
+  std::fflush(stdout);
+  const auto rate = [](int64_t n, double s) { return s > 0 ? double(n) / s : 0.0; };
+  std::fprintf(stderr,
+               "llm: prompt %lld tokens, generated %lld tokens, prefill %.1f tok/s, decode %.1f tok/s, "
+               "stop: %s\n",
+               (long long)r.n_prompt, (long long)r.n_generated, rate(r.n_prompt, r.prefill_s),
+               rate(r.n_generated, r.decode_s), llm::to_string(r.stop_reason));
+  return 0;
+}
+
+int cmd_llm_tokenize(int argc, char** argv) {
+  Args a(argc, argv, 3, {{"model", ""}, {"prompt", ""}}, "llm tokenize");
+  const std::string path = need_model(a, "tokenize");
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  // As llama-tokenize --ids: BOS as the vocab says, special tokens parsed in the text.
+  const auto ids = vocab.encode(a.str("prompt"), vocab.add_bos(), /*parse_special=*/true);
+  std::string line = "[";
+  for (size_t i = 0; i < ids.size(); ++i) line += (i ? ", " : "") + std::to_string(ids[i]);
+  std::printf("%s]\n", line.c_str());
+  return 0;
+}
+
+int cmd_llm_bench(int argc, char** argv) {
+  Args a(argc, argv, 3, {{"model", ""}, {"n-prompt", "32"}, {"n-gen", "64"}, {"ctx", "0"}, {"reps", "3"},
+                         {"threads", "0"}},
+         "llm bench");
+  const std::string path = need_model(a, "bench");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  const int64_t n_prompt = a.integer("n-prompt"), n_gen = a.integer("n-gen"), reps = a.integer("reps");
+  if (n_prompt < 1 || n_gen < 1 || reps < 1)
+    throw UsageError("bigdl llm bench: --n-prompt, --n-gen and --reps must be >= 1");
+  auto model = open_model(path, a.integer("ctx"));
+  if (model->config().n_ctx < n_prompt + n_gen) model = open_model(path, n_prompt + n_gen);
+  const llm::ModelConfig& c = model->config();
+  // A fixed pseudo-random prompt (ids in [0, n_vocab)) so runs are comparable.
+  std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
+  Generator g(1234);
+  for (auto& t : prompt) t = int32_t(g.next_u64() % uint64_t(c.n_vocab));
+  using Clock = std::chrono::steady_clock;
+  const auto secs = [](Clock::time_point x, Clock::time_point y) { return std::chrono::duration<double>(y - x).count(); };
+  double best_prefill = 1e30, best_decode = 1e30, best_first = 1e30;
+  for (int64_t rep = 0; rep < reps; ++rep) {
+    const auto t0 = Clock::now();
+    const float* logits = nullptr;
+    for (int64_t p = 0; p < n_prompt; ++p) logits = model->forward(prompt[size_t(p)], p);
+    const auto t1 = Clock::now();
+    int32_t next = llm::argmax(logits, c.n_vocab);
+    const auto t2 = Clock::now();
+    for (int64_t i = 0; i < n_gen; ++i) {
+      logits = model->forward(next, n_prompt + i);
+      next = llm::argmax(logits, c.n_vocab);
+    }
+    const auto t3 = Clock::now();
+    best_prefill = std::min(best_prefill, secs(t0, t1));
+    best_first = std::min(best_first, secs(t0, t2));
+    best_decode = std::min(best_decode, secs(t2, t3));
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("model: %s (%s, %lld layers, n_embd %lld, n_vocab %lld, n_ctx %lld)\n", path.c_str(), c.arch.c_str(),
+              (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_vocab, (long long)c.n_ctx);
+  std::printf("prefill: %lld tokens, %.1f tok/s\n", (long long)n_prompt, double(n_prompt) / best_prefill);
+  std::printf("decode: %lld tokens, %.1f tok/s\n", (long long)n_gen, double(n_gen) / best_decode);
+  std::printf("first-token latency: %.3f ms\n", 1e3 * best_first);
+  std::printf("peak RSS: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
+  std::printf("(best of %lld runs, greedy decode, token-by-token prefill)\n", (long long)reps);
+  return 0;
+}
+
+int cmd_llm(int argc, char** argv) {
+  const std::string sub = argc > 2 ? argv[2] : "";
+  if (sub == "generate") return cmd_llm_generate(argc, argv);
+  if (sub == "tokenize") return cmd_llm_tokenize(argc, argv);
+  if (sub == "bench") return cmd_llm_bench(argc, argv);
+  if (sub == "-h" || sub == "--help") throw UsageError("help");
+  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench)")
+                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,6 +392,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "train") return cmd_train(argc, argv);
     if (cmd == "evaluate") return cmd_evaluate(argc, argv);
+    if (cmd == "llm") return cmd_llm(argc, argv);
     if (cmd == "version" || cmd == "--version") {
       std::printf("bigdl-cpp 0.1.0\n");
       return 0;
