@@ -12,6 +12,15 @@ struct ArchRow {
 constexpr ArchRow kArchs[] = {
     {"llama", &detail::load_llama},
 };
+struct HfArchRow {
+  const char* model_type;  // config.json "model_type"
+  detail::HfModelFactory load;
+};
+constexpr HfArchRow kHfArchs[] = {
+    {"llama", &detail::load_llama_hf},
+    {"mistral", &detail::load_llama_hf},
+    {"qwen2", &detail::load_llama_hf},
+};
 }  // namespace
 
 std::vector<std::string> supported_architectures() {
@@ -21,6 +30,15 @@ std::vector<std::string> supported_architectures() {
 }
 
 std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options) {
+  if (is_hf_checkpoint(gguf_path)) {  // a Hugging Face folder (bigdl/llm/hf.h)
+    const HfCheckpoint ckpt = HfCheckpoint::open(gguf_path);
+    for (const auto& a : kHfArchs)
+      if (ckpt.model_type() == a.model_type) return a.load(ckpt, options);
+    std::string names;
+    for (const auto& a : kHfArchs) names += (names.empty() ? "" : ", ") + std::string(a.model_type);
+    throw FormatError(bigdl::detail::cat("[load_model] ", ckpt.config_path(), ": model_type '",
+                                         ckpt.model_type(), "' is not supported (supported: ", names, ")"));
+  }
   io::GgufFile file = io::GgufFile::open(gguf_path);
   const std::string& arch = file.get_string("general.architecture");
   for (const auto& a : kArchs)

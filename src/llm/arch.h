@@ -6,12 +6,18 @@
 #include <memory>
 
 #include "bigdl/io/gguf.h"
+#include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
 
 namespace bigdl::llm::detail {
 
 using ModelFactory = std::unique_ptr<Model> (*)(io::GgufFile file, const LoadOptions& options);
 
+// Hugging Face checkpoint folders, keyed by config.json "model_type".
+using HfModelFactory = std::unique_ptr<Model> (*)(const HfCheckpoint& ckpt, const LoadOptions& options);
+
 std::unique_ptr<Model> load_llama(io::GgufFile file, const LoadOptions& options);  // models/llama.cpp
+// model_type llama, mistral (sliding window: see llama.cpp), qwen2 (q/k/v biases).
+std::unique_ptr<Model> load_llama_hf(const HfCheckpoint& ckpt, const LoadOptions& options);
 
 }  // namespace bigdl::llm::detail

@@ -8,6 +8,19 @@
 // converters permute the Q/K rows of HF checkpoints into that order, and llama2.c
 // checkpoints already use it. Verified by the stories260K golden logits
 // (tests/llm/test_llama_stories.cpp: max abs diff 3e-6 at step 0).
+//
+// Hugging Face checkpoints (load_llama_hf; model_type llama, mistral, qwen2) are read
+// through HfCheckpoint, converted to f32 at load and owned by the model. HF applies RoPE
+// with rotate_half, pairing (i, i + head_dim/2); the Q/K rows of every head (and Qwen2's
+// q/k biases) are permuted at load, new row 2i = old row i, new row 2i+1 = old row
+// i + head_dim/2, so the adjacent-pair kernel computes the same attention (q·k is
+// unchanged by a permutation applied to both; V and the output are not touched).
+// Mistral's sliding window only matters past `sliding_window` positions, so the default
+// context is capped there and a larger LoadOptions::n_ctx is refused (ValueError).
+// Qwen2 is Llama plus biases on q/k/v. Verified against transformers 4.40.2 by
+// tests/llm/test_hf_golden.cpp (fixtures from tests/llm/gen_hf_golden.py).
+#include <cmath>
+#include <optional>
 #include <vector>
 
 #include "bigdl/error.h"
@@ -21,6 +34,9 @@ namespace {
 struct LlamaLayer {
   const float* attn_norm;
   Weight wq, wk, wv, wo;
+  const float* bq = nullptr;  // Qwen2 q/k/v biases (nullptr: none)
+  const float* bk = nullptr;
+  const float* bv = nullptr;
   const float* ffn_norm;
   Weight w_gate, w_up, w_down;
 };
@@ -28,7 +44,7 @@ struct LlamaLayer {
 class LlamaModel final : public Model {
  public:
   LlamaModel(io::GgufFile file, const LoadOptions& options) : file_(std::move(file)) {
-    const io::GgufFile& f = file_;
+    const io::GgufFile& f = *file_;
     auto& c = config_;
     c.arch = "llama";
     const std::string& fname = f.name();
@@ -90,7 +106,19 @@ class LlamaModel final : public Model {
     c.tied_output = !w.has("output.weight");
     output_ = c.tied_output ? token_embd_ : w.matrix("output.weight", c.n_vocab, c.n_embd);
 
-    // Everything forward() touches is allocated here, once.
+    allocate_state();
+    rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
+  }
+
+  LlamaModel(const HfCheckpoint& ck, const LoadOptions& options);
+
+  const float* forward(int32_t token, int64_t pos) override;
+
+ private:
+  // Everything forward() touches is allocated here, once (not the RoPE tables).
+  void allocate_state() {
+    const auto& c = config_;
+    const int64_t kv_dim = c.n_head_kv * c.head_dim;
     k_cache_.assign(c.n_layer * c.n_ctx * kv_dim, 0.0f);
     v_cache_.assign(c.n_layer * c.n_ctx * kv_dim, 0.0f);
     x_.assign(c.n_embd, 0.0f);
@@ -101,51 +129,15 @@ class LlamaModel final : public Model {
     hb2_.assign(c.n_ff, 0.0f);
     scores_.assign(c.n_head * c.n_ctx, 0.0f);
     logits_.assign(c.n_vocab, 0.0f);
-    rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
   }
 
-  const float* forward(int32_t token, int64_t pos) override {
-    const auto& c = config_;
-    BIGDL_CHECK(token >= 0 && token < c.n_vocab, IndexError, "llm", "token id ", token,
-                " out of range [0, ", c.n_vocab, ")");
-    BIGDL_CHECK(pos >= 0 && pos < c.n_ctx, IndexError, "llm", "position ", pos,
-                " out of range [0, ", c.n_ctx, ") of the context");
-    const auto& k = bigdl::detail::cpu_kernels();
-    const int64_t kv_dim = c.n_head_kv * c.head_dim;
-    const float* cos = rope_cos_.data() + pos * (c.head_dim / 2);
-    const float* sin = rope_sin_.data() + pos * (c.head_dim / 2);
-    float* x = x_.data();
-    copy_row(token_embd_, token, x);
-    for (int64_t l = 0; l < c.n_layer; ++l) {
-      const auto& L = layers_[l];
-      float* kc = k_cache_.data() + l * c.n_ctx * kv_dim;
-      float* vc = v_cache_.data() + l * c.n_ctx * kv_dim;
-      // attention
-      rmsnorm(x, L.attn_norm, xb_.data(), c.n_embd, c.rms_eps);
-      matvec(L.wq, xb_.data(), q_.data());
-      matvec(L.wk, xb_.data(), kc + pos * kv_dim);
-      matvec(L.wv, xb_.data(), vc + pos * kv_dim);
-      rope_adjacent(q_.data(), c.n_head, c.head_dim, cos, sin);
-      rope_adjacent(kc + pos * kv_dim, c.n_head_kv, c.head_dim, cos, sin);
-      attention(q_.data(), kc, vc, pos, c.n_head, c.n_head_kv, c.head_dim, c.n_ctx, scores_.data(),
-                xb_.data());
-      matvec(L.wo, xb_.data(), xb2_.data());
-      k.add(x, xb2_.data(), x, c.n_embd);
-      // feed-forward
-      rmsnorm(x, L.ffn_norm, xb_.data(), c.n_embd, c.rms_eps);
-      matvec(L.w_gate, xb_.data(), hb_.data());
-      matvec(L.w_up, xb_.data(), hb2_.data());
-      swiglu(hb_.data(), hb2_.data(), c.n_ff);
-      matvec(L.w_down, hb_.data(), xb2_.data());
-      k.add(x, xb2_.data(), x, c.n_embd);
-    }
-    rmsnorm(x, output_norm_, xb_.data(), c.n_embd, c.rms_eps);
-    matvec(output_, xb_.data(), logits_.data());
-    return logits_.data();
-  }
+  // HF tensor `name` as an owned f32 matrix of shape [rows, cols].
+  Weight hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,
+                   int64_t rope_head_dim = 0);
+  const float* hf_vector(const HfCheckpoint& ck, const std::string& name, int64_t n, int64_t rope_head_dim = 0);
 
- private:
-  io::GgufFile file_;  // keeps the mapping that every Weight points into alive
+  std::optional<io::GgufFile> file_;  // GGUF: keeps the mapping that every Weight points into alive
+  std::vector<std::vector<float>> owned_;  // HF: the f32 weights every Weight points into
   Weight token_embd_;
   std::vector<LlamaLayer> layers_;
   const float* output_norm_ = nullptr;
@@ -155,10 +147,206 @@ class LlamaModel final : public Model {
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
 };
 
+const float* LlamaModel::forward(int32_t token, int64_t pos) {
+  const auto& c = config_;
+  BIGDL_CHECK(token >= 0 && token < c.n_vocab, IndexError, "llm", "token id ", token,
+              " out of range [0, ", c.n_vocab, ")");
+  BIGDL_CHECK(pos >= 0 && pos < c.n_ctx, IndexError, "llm", "position ", pos,
+              " out of range [0, ", c.n_ctx, ") of the context");
+  const auto& k = bigdl::detail::cpu_kernels();
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  const float* cos = rope_cos_.data() + pos * (c.head_dim / 2);
+  const float* sin = rope_sin_.data() + pos * (c.head_dim / 2);
+  float* x = x_.data();
+  copy_row(token_embd_, token, x);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const auto& L = layers_[l];
+    float* kc = k_cache_.data() + l * c.n_ctx * kv_dim;
+    float* vc = v_cache_.data() + l * c.n_ctx * kv_dim;
+    // attention
+    rmsnorm(x, L.attn_norm, xb_.data(), c.n_embd, c.rms_eps);
+    matvec(L.wq, xb_.data(), q_.data());
+    matvec(L.wk, xb_.data(), kc + pos * kv_dim);
+    matvec(L.wv, xb_.data(), vc + pos * kv_dim);
+    if (L.bq) {
+      k.add(q_.data(), L.bq, q_.data(), c.n_embd);
+      k.add(kc + pos * kv_dim, L.bk, kc + pos * kv_dim, kv_dim);
+      k.add(vc + pos * kv_dim, L.bv, vc + pos * kv_dim, kv_dim);
+    }
+    rope_adjacent(q_.data(), c.n_head, c.head_dim, cos, sin);
+    rope_adjacent(kc + pos * kv_dim, c.n_head_kv, c.head_dim, cos, sin);
+    attention(q_.data(), kc, vc, pos, c.n_head, c.n_head_kv, c.head_dim, c.n_ctx, scores_.data(),
+              xb_.data());
+    matvec(L.wo, xb_.data(), xb2_.data());
+    k.add(x, xb2_.data(), x, c.n_embd);
+    // feed-forward
+    rmsnorm(x, L.ffn_norm, xb_.data(), c.n_embd, c.rms_eps);
+    matvec(L.w_gate, xb_.data(), hb_.data());
+    matvec(L.w_up, xb_.data(), hb2_.data());
+    swiglu(hb_.data(), hb2_.data(), c.n_ff);
+    matvec(L.w_down, hb_.data(), xb2_.data());
+    k.add(x, xb2_.data(), x, c.n_embd);
+  }
+  rmsnorm(x, output_norm_, xb_.data(), c.n_embd, c.rms_eps);
+  matvec(output_, xb_.data(), logits_.data());
+  return logits_.data();
+}
+
+// Row order that turns HF's rotate_half pairs (i, i + d/2) of each head into adjacent
+// pairs (2i, 2i+1): new row h*d + 2i = old row h*d + i, new row h*d + 2i + 1 = old row
+// h*d + i + d/2. `v` holds rows of `cols` values (cols = 1 for a bias).
+std::vector<float> rope_permute_rows(const std::vector<float>& v, int64_t head_dim, int64_t cols) {
+  std::vector<float> out(v.size());
+  const int64_t rows = static_cast<int64_t>(v.size()) / cols;
+  const int64_t half = head_dim / 2;
+  for (int64_t h = 0; h < rows / head_dim; ++h)
+    for (int64_t i = 0; i < half; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const float* src = v.data() + (h * head_dim + i + j * half) * cols;
+        std::copy(src, src + cols, out.data() + (h * head_dim + 2 * i + j) * cols);
+      }
+  return out;
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+Weight LlamaModel::hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,
+                             int64_t rope_head_dim) {
+  const auto shape = ck.tensor_shape(name);
+  BIGDL_CHECK(shape == (std::vector<int64_t>{rows, cols}), ShapeError, "load_model", ck.tensor_file(name),
+              ": tensor '", name, "' has shape ", shape_str(shape), ", expected ", shape_str({rows, cols}));
+  std::vector<float> v = ck.read_f32(name);
+  if (rope_head_dim) v = rope_permute_rows(v, rope_head_dim, cols);
+  owned_.push_back(std::move(v));
+  Weight w;
+  w.name = name;
+  w.rows = rows;
+  w.cols = cols;
+  w.is_f32 = true;
+  w.data = reinterpret_cast<const uint8_t*>(owned_.back().data());
+  return w;
+}
+
+const float* LlamaModel::hf_vector(const HfCheckpoint& ck, const std::string& name, int64_t n,
+                                   int64_t rope_head_dim) {
+  const auto shape = ck.tensor_shape(name);
+  BIGDL_CHECK(shape == (std::vector<int64_t>{n}), ShapeError, "load_model", ck.tensor_file(name), ": tensor '",
+              name, "' has shape ", shape_str(shape), ", expected ", shape_str({n}));
+  std::vector<float> v = ck.read_f32(name);
+  if (rope_head_dim) v = rope_permute_rows(v, rope_head_dim, 1);
+  owned_.push_back(std::move(v));
+  return owned_.back().data();
+}
+
+LlamaModel::LlamaModel(const HfCheckpoint& ck, const LoadOptions& options) {
+  auto& c = config_;
+  const std::string cfg = ck.config_path();
+  const std::string& type = ck.model_type();
+  c.arch = type;
+  c.n_vocab = ck.get_int("vocab_size");
+  c.n_embd = ck.get_int("hidden_size");
+  c.n_ff = ck.get_int("intermediate_size");
+  c.n_layer = ck.get_int("num_hidden_layers");
+  c.n_head = ck.get_int("num_attention_heads");
+  c.n_head_kv = ck.get_int("num_key_value_heads", c.n_head);
+  c.n_ctx_train = ck.get_int("max_position_embeddings");
+  c.rms_eps = static_cast<float>(ck.get_float("rms_norm_eps"));
+  c.rope_freq_base = static_cast<float>(ck.get_float("rope_theta", 10000.0));
+  c.tied_output = ck.get_bool("tie_word_embeddings", false);  // the LlamaConfig / MistralConfig / Qwen2Config default
+  for (const char* f : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+                        "num_attention_heads", "num_key_value_heads", "max_position_embeddings"}) {
+    const int64_t v = ck.get_int(f, c.n_head);
+    BIGDL_CHECK(v > 0, FormatError, "load_model", cfg, ": field '", f, "' is ", v, ", expected > 0");
+  }
+  BIGDL_CHECK(c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0, FormatError, "load_model", cfg,
+              ": hidden_size ", c.n_embd, " is not an even head size times num_attention_heads ", c.n_head);
+  BIGDL_CHECK(c.n_head % c.n_head_kv == 0, FormatError, "load_model", cfg, ": num_attention_heads ", c.n_head,
+              " is not a multiple of num_key_value_heads ", c.n_head_kv);
+  c.head_dim = c.n_embd / c.n_head;
+  BIGDL_CHECK(ck.get_int("head_dim", c.head_dim) == c.head_dim, FormatError, "load_model", cfg,
+              ": head_dim ", ck.get_int("head_dim"), " != hidden_size / num_attention_heads is not supported");
+  const std::string act = ck.get_string("hidden_act", "silu");
+  BIGDL_CHECK(act == "silu", FormatError, "load_model", cfg, ": hidden_act '", act, "' is not supported (silu)");
+  BIGDL_CHECK(!ck.get_bool("attention_bias", false) || type == "qwen2", FormatError, "load_model", cfg,
+              ": attention_bias true is not supported for model_type ", type);
+  BIGDL_CHECK(!ck.get_bool("mlp_bias", false), FormatError, "load_model", cfg, ": mlp_bias true is not supported");
+
+  // RoPE scaling: none or "linear" (positions divided by factor, as transformers 4.40).
+  double rope_factor = 1.0;
+  if (ck.has("rope_scaling")) {
+    const std::string st = ck.has("rope_scaling.rope_type") ? ck.get_string("rope_scaling.rope_type")
+                                                             : ck.get_string("rope_scaling.type");
+    BIGDL_CHECK(st == "linear" || st == "default", FormatError, "load_model", cfg, ": rope_scaling type '", st,
+                "' is not supported (supported: linear)");
+    if (st == "linear") rope_factor = ck.get_float("rope_scaling.factor");
+    BIGDL_CHECK(rope_factor > 0, FormatError, "load_model", cfg, ": rope_scaling.factor ", rope_factor,
+                " is not positive");
+  }
+
+  // Context. Mistral's sliding window (and Qwen2's, when use_sliding_window is true) is
+  // not implemented: exact only while n_ctx <= sliding_window.
+  BIGDL_CHECK(options.n_ctx >= 0, ValueError, "load_model", "n_ctx ", options.n_ctx, " is negative");
+  int64_t window = 0;
+  if (type == "mistral" || (type == "qwen2" && ck.get_bool("use_sliding_window", false)))
+    window = ck.get_int("sliding_window", 0);
+  c.n_ctx = options.n_ctx > 0 ? options.n_ctx : c.n_ctx_train;
+  if (window > 0 && c.n_ctx > window) {
+    BIGDL_CHECK(options.n_ctx == 0, ValueError, "load_model", "n_ctx ", options.n_ctx, " exceeds ", cfg,
+                " sliding_window ", window, " (sliding-window attention is not implemented)");
+    c.n_ctx = window;
+  }
+
+  const bool qkv_bias = type == "qwen2";
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  token_embd_ = hf_matrix(ck, "model.embed_tokens.weight", c.n_vocab, c.n_embd);
+  layers_.resize(c.n_layer);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    auto& L = layers_[l];
+    L.attn_norm = hf_vector(ck, p + "input_layernorm.weight", c.n_embd);
+    L.wq = hf_matrix(ck, p + "self_attn.q_proj.weight", c.n_embd, c.n_embd, c.head_dim);
+    L.wk = hf_matrix(ck, p + "self_attn.k_proj.weight", kv_dim, c.n_embd, c.head_dim);
+    L.wv = hf_matrix(ck, p + "self_attn.v_proj.weight", kv_dim, c.n_embd);
+    L.wo = hf_matrix(ck, p + "self_attn.o_proj.weight", c.n_embd, c.n_embd);
+    if (qkv_bias) {
+      L.bq = hf_vector(ck, p + "self_attn.q_proj.bias", c.n_embd, c.head_dim);
+      L.bk = hf_vector(ck, p + "self_attn.k_proj.bias", kv_dim, c.head_dim);
+      L.bv = hf_vector(ck, p + "self_attn.v_proj.bias", kv_dim);
+    }
+    L.ffn_norm = hf_vector(ck, p + "post_attention_layernorm.weight", c.n_embd);
+    L.w_gate = hf_matrix(ck, p + "mlp.gate_proj.weight", c.n_ff, c.n_embd);
+    L.w_up = hf_matrix(ck, p + "mlp.up_proj.weight", c.n_ff, c.n_embd);
+    L.w_down = hf_matrix(ck, p + "mlp.down_proj.weight", c.n_embd, c.n_ff);
+  }
+  output_norm_ = hf_vector(ck, "model.norm.weight", c.n_embd);
+  output_ = c.tied_output ? token_embd_ : hf_matrix(ck, "lm_head.weight", c.n_vocab, c.n_embd);
+
+  allocate_state();
+  rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
+  if (rope_factor != 1.0) {  // angle (pos / factor) * theta_i
+    const int64_t half = c.head_dim / 2;
+    for (int64_t pos = 0; pos < c.n_ctx; ++pos)
+      for (int64_t i = 0; i < half; ++i) {
+        const double theta = std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.head_dim);
+        const double a = static_cast<double>(pos) / rope_factor * theta;
+        rope_cos_[pos * half + i] = static_cast<float>(std::cos(a));
+        rope_sin_[pos * half + i] = static_cast<float>(std::sin(a));
+      }
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<Model> load_llama(io::GgufFile file, const LoadOptions& options) {
   return std::make_unique<LlamaModel>(std::move(file), options);
+}
+
+std::unique_ptr<Model> load_llama_hf(const HfCheckpoint& ckpt, const LoadOptions& options) {
+  return std::make_unique<LlamaModel>(ckpt, options);
 }
 
 }  // namespace bigdl::llm::detail
