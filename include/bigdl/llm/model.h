@@ -1,10 +1,12 @@
 // bigdl-llm: low-bit LLM inference on CPU.
 //
-// A Model is one architecture's weights (used in place from a memory-mapped GGUF file)
-// plus the state of ONE sequence: a preallocated f32 KV cache [layers][n_ctx][kv_dim]
-// and scratch buffers, so forward() allocates nothing. Architectures live one per file
-// in src/llm/models/<arch>.cpp and are found through one registry keyed by the GGUF
-// metadata key general.architecture (src/llm/arch.cpp).
+// A Model is one architecture's weights plus the state of ONE sequence: a preallocated
+// f32 KV cache [layers][n_ctx][kv_dim] and scratch buffers, so forward() allocates
+// nothing. load_model(path) takes a GGUF file (weights used in place from the mapping)
+// or a Hugging Face folder with config.json + safetensors (weights converted to f32 at
+// load; see hf.h). Architectures live one per file in src/llm/models/<arch>.cpp and are
+// found through registries keyed by GGUF's general.architecture or config.json's
+// model_type (src/llm/arch.cpp).
 //
 // Weights: F32 tensors are read in place; Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 tensors are
 // read in place through the quant gemv (backend/cpu/quant), which multiplies the blocks
