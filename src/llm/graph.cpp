@@ -78,7 +78,9 @@ void matvec(const Weight& w, const float* x, float* y) {
     const float* m = reinterpret_cast<const float*>(w.data);
     for (int64_t r = 0; r < w.rows; ++r) y[r] = k.dot(m + r * w.cols, x, w.cols);
   } else {
-    quant::gemv(w.qtype, w.rows, w.cols, w.data, x, y);
+    // ggml's path: x quantized once to int8 blocks, integer dot products, rows split
+    // over the thread pool (docs/quant.md).
+    quant::gemv_parallel(w.qtype, w.rows, w.cols, w.data, x, y, quant::GemvAct::int8);
   }
 }
 

@@ -30,6 +30,8 @@
 // AVX-512 variants, chosen at run time like the f32 table in ../kernels.h. vec_dot
 // multiplies weight blocks by f32 activations directly (no activation quantization as
 // ggml's Q8 path does), so its only error is float summation; see docs/quant.md.
+// vec_dot_q8 is that Q8 path: activations quantized to BlockQ8A first, integer dot
+// products per block (gemv_parallel with GemvAct::int8 is the fast gemv).
 #pragma once
 
 #include <cstdint>
@@ -117,11 +119,42 @@ inline int64_t row_bytes(QType type, int64_t n) { return n / kBlockSize * qtype_
 BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL)
 #undef BIGDL_QUANT_DECL
 
+// ---- int8 activations (ggml's "vec_dot_type" path) ----
+// The activation vector of a gemv is quantized once to these blocks, and the weight
+// blocks are then dotted against them with integer SIMD. This is a scratch layout that
+// lives only for one gemv (never stored in a file), so it is free to differ from
+// ggml's block_q8_0 / block_q8_1: the scale is f32, not fp16 (it costs nothing in
+// bandwidth, saves an F16C conversion per block and the fp16 rounding of d), and `s`
+// carries d * sum(qs) for the asym types' m term, as block_q8_1 does.
+//   bytes: d 0-3 (f32), s 4-7 (f32), qs 8-39 (int8, -127..127)
+//   Quantization: d = max|x| / 127, q = round_half_even(x * (1/d)) (0 for an all-zero
+//   block), s = d * (float)sum(q). x_i is then represented as q_i * d.
+struct BlockQ8A {
+  float d;
+  float s;
+  int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8A) == 40 && alignof(BlockQ8A) == 4, "BlockQ8A layout");
+
+// Quantize n activations (n a multiple of 32) to n/32 BlockQ8A.
+using QuantizeActFn = void (*)(const float* x, BlockQ8A* y, int64_t n);
+// sum over blocks of (d_w * d_x) * sum_i (q_i - z) qx_i  (+ m_w * s_x for the asym
+// types). The inner sum is exact int32; d_w * d_x is one f32 product per block.
+using VecDotQ8Fn = float (*)(int64_t n, const void* blocks, const BlockQ8A* x);
+
+void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n);
+#define BIGDL_QUANT_DECL_Q8(name, ggml, Block, id) \
+  float vec_dot_q8_##name##_ref(int64_t n, const Block* blocks, const BlockQ8A* x);
+BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
+#undef BIGDL_QUANT_DECL_Q8
+
 // Per-ISA table, indexed by static_cast<int>(QType).
 struct QuantKernels {
   const char* name;  // "scalar", "avx2", "avx512"
   DequantizeRowFn dequantize_row[kNumQTypes];
-  VecDotFn vec_dot[kNumQTypes];
+  VecDotFn vec_dot[kNumQTypes];        // weights x f32 activations
+  QuantizeActFn quantize_act;          // f32 activations -> BlockQ8A; bit-exact with the reference
+  VecDotQ8Fn vec_dot_q8[kNumQTypes];   // weights x int8 activations (BlockQ8A)
 };
 
 // The table for the ISA that cpu_kernels() uses (so BIGDL_ISA caps both the same way).
@@ -138,5 +171,19 @@ const QuantKernels& quant_kernels_avx512();
 // throws bigdl::ValueError otherwise. Single-threaded; one vec_dot per row.
 void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
           const QuantKernels& kernels = quant_kernels());
+
+// How gemv_parallel treats the activations.
+enum class GemvAct {
+  f32,   // vec_dot per row: the result of gemv (no activation rounding)
+  int8,  // x quantized once to BlockQ8A, then vec_dot_q8 per row (about 1e-3 relative
+         // error from the int8 rounding of x; see docs/quant.md)
+};
+// As gemv, with rows split over the library's thread pool (detail::parallel_for, so
+// get_num_threads() threads) in chunks of at least 128 KiB of weights; small matrices
+// run inline on the caller. Each y[r] is computed by one thread with the same kernel,
+// so the result does not depend on the thread count. Same errors as gemv
+// ("[quant::gemv] ...").
+void gemv_parallel(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
+                   GemvAct act, const QuantKernels& kernels = quant_kernels());
 
 }  // namespace bigdl::detail::quant

@@ -10,6 +10,8 @@
 // dequantize is one multiply (plus, for the asym types, a separate add) per weight,
 // bit-exact with quant_ref.cpp. vec_dot keeps one f32 sum per block (4 FMAs), then
 // folds d * sum into an f32 accumulator (and m * sum(x) for the asym types).
+// vec_dot_q8 (int8 activations) is ggml's integer path: levels as 32 int8, maddubs +
+// madd into 8 exact int32 sums per block, one int->float conversion and FMA per block.
 #if !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
 #error "quant_avx2.cpp must be compiled with -mavx2 -mfma -mf16c (CMake adds them for *_avx2.cpp)"
 #endif
@@ -178,6 +180,9 @@ BIGDL_SYM_KERNELS(sym_int8, BlockQ8_0)
 #undef BIGDL_SYM_KERNELS
 #undef BIGDL_ASYM_KERNELS
 
+// ---- int8 activations: shared with quant_avx512.cpp ----
+#include "backend/cpu/quant/quant_q8_x86.inc"
+
 }  // namespace
 
 const QuantKernels& quant_kernels_avx2() {
@@ -189,6 +194,10 @@ const QuantKernels& quant_kernels_avx2() {
 #define BIGDL_QUANT_DOT(name, ggml, Block, id) vec_dot_##name,
       {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
 #undef BIGDL_QUANT_DOT
+      quantize_act,
+#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id) vec_dot_q8_##name,
+      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
+#undef BIGDL_QUANT_DOT_Q8
   };
   return table;
 }

@@ -157,6 +157,10 @@ BIGDL_SYM_KERNELS(sym_int8, BlockQ8_0)
 #undef BIGDL_SYM_KERNELS
 #undef BIGDL_ASYM_KERNELS
 
+// ---- int8 activations: the AVX2 code (256-bit), compiled with this file's flags. A
+// 512-bit / VNNI version is the next step (docs/quant.md).
+#include "backend/cpu/quant/quant_q8_x86.inc"
+
 }  // namespace
 
 const QuantKernels& quant_kernels_avx512() {
@@ -168,6 +172,10 @@ const QuantKernels& quant_kernels_avx512() {
 #define BIGDL_QUANT_DOT(name, ggml, Block, id) vec_dot_##name,
       {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
 #undef BIGDL_QUANT_DOT
+      quantize_act,
+#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id) vec_dot_q8_##name,
+      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
+#undef BIGDL_QUANT_DOT_Q8
   };
   return table;
 }

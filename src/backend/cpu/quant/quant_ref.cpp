@@ -10,6 +10,9 @@
 //   vec_dot        sum over blocks of d * sum_i (q_i - z) x_i (+ m * sum_i x_i for the
 //                  asym types), accumulated in double: the exact value to within
 //                  float rounding of the result. SIMD tables accumulate in f32.
+//   quantize_act   activations -> BlockQ8A, rounding half to even; SIMD bit-exact.
+//   vec_dot_q8     per block (float)(d_w * d_x) * exact int32 sum (+ m_w * s_x),
+//                  accumulated in double; SIMD tables sum the same terms in f32.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -251,6 +254,90 @@ float vec_dot_sym_int8_ref(int64_t n, const BlockQ8_0* blocks, const float* x) {
   return static_cast<float>(total);
 }
 
+// ---- int8 activations ----
+
+void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n) {
+  for (int64_t b = 0; b < n / kBlockSize; ++b, x += kBlockSize) {
+    float amax = 0.0f;
+    for (int j = 0; j < kBlockSize; ++j) amax = std::fmax(amax, std::fabs(x[j]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < kBlockSize; ++j) {
+      // Round half to even (the default rounding mode), what cvtps2dq does in the SIMD tables.
+      const int q = static_cast<int>(std::nearbyint(x[j] * id));
+      y[b].qs[j] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    y[b].d = d;
+    y[b].s = d * static_cast<float>(sum);
+  }
+}
+
+namespace {
+// Exact integer dot of one block: sum_i (level_i - z) * qx_i.
+int32_t idot_q4(const uint8_t* qs, int z, const int8_t* qx) {
+  int32_t s = 0;
+  for (int i = 0; i < kBlockSize; ++i) s += (level_q4(qs, i) - z) * qx[i];
+  return s;
+}
+int32_t idot_q5(const uint8_t* qs, uint32_t qh, int z, const int8_t* qx) {
+  int32_t s = 0;
+  for (int i = 0; i < kBlockSize; ++i) s += (level_q5(qs, qh, i) - z) * qx[i];
+  return s;
+}
+}  // namespace
+
+// Per block: the f32 product d_w * d_x times the exact integer sum, accumulated in
+// double (the SIMD tables accumulate the same per-block terms in f32).
+float vec_dot_q8_sym_int4_ref(int64_t n, const BlockQ4_0* w, const BlockQ8A* x) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kBlockSize; ++b) {
+    const float d = h2f(w[b].d) * x[b].d;
+    total += static_cast<double>(d) * idot_q4(w[b].qs, 8, x[b].qs);
+  }
+  return static_cast<float>(total);
+}
+
+float vec_dot_q8_asym_int4_ref(int64_t n, const BlockQ4_1* w, const BlockQ8A* x) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kBlockSize; ++b) {
+    const float d = h2f(w[b].d) * x[b].d;
+    total += static_cast<double>(d) * idot_q4(w[b].qs, 0, x[b].qs) + static_cast<double>(h2f(w[b].m)) * x[b].s;
+  }
+  return static_cast<float>(total);
+}
+
+float vec_dot_q8_sym_int5_ref(int64_t n, const BlockQ5_0* w, const BlockQ8A* x) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kBlockSize; ++b) {
+    const float d = h2f(w[b].d) * x[b].d;
+    total += static_cast<double>(d) * idot_q5(w[b].qs, load_qh(w[b].qh), 16, x[b].qs);
+  }
+  return static_cast<float>(total);
+}
+
+float vec_dot_q8_asym_int5_ref(int64_t n, const BlockQ5_1* w, const BlockQ8A* x) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kBlockSize; ++b) {
+    const float d = h2f(w[b].d) * x[b].d;
+    total += static_cast<double>(d) * idot_q5(w[b].qs, load_qh(w[b].qh), 0, x[b].qs) +
+             static_cast<double>(h2f(w[b].m)) * x[b].s;
+  }
+  return static_cast<float>(total);
+}
+
+float vec_dot_q8_sym_int8_ref(int64_t n, const BlockQ8_0* w, const BlockQ8A* x) {
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kBlockSize; ++b) {
+    int32_t s = 0;
+    for (int i = 0; i < kBlockSize; ++i) s += w[b].qs[i] * x[b].qs[i];
+    const float d = h2f(w[b].d) * x[b].d;
+    total += static_cast<double>(d) * s;
+  }
+  return static_cast<float>(total);
+}
+
 // ---- tables ----
 
 namespace {
@@ -264,6 +351,9 @@ namespace {
   }                                                                                      \
   float vec_dot_##name(int64_t n, const void* b, const float* x) {                       \
     return vec_dot_##name##_ref(n, static_cast<const Block*>(b), x);                     \
+  }                                                                                      \
+  float vec_dot_q8_##name(int64_t n, const void* b, const BlockQ8A* x) {                 \
+    return vec_dot_q8_##name##_ref(n, static_cast<const Block*>(b), x);                  \
   }
 BIGDL_QUANT_TYPES(BIGDL_QUANT_WRAP)
 #undef BIGDL_QUANT_WRAP
@@ -287,6 +377,10 @@ const QuantKernels& quant_kernels_ref() {
 #define BIGDL_QUANT_DOT(name, ggml, Block, id) vec_dot_##name,
       {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
 #undef BIGDL_QUANT_DOT
+      quantize_act_ref,
+#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id) vec_dot_q8_##name,
+      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
+#undef BIGDL_QUANT_DOT_Q8
   };
   return table;
 }
