@@ -74,7 +74,7 @@ class StopFilter {
 GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options) {
   const ModelConfig& cfg = model.config();
-  const std::vector<TokenId> tokens = vocab.encode(prompt, vocab.add_bos());
+  const std::vector<TokenId> tokens = vocab.encode(prompt, vocab.add_bos(), options.parse_special);
   const int64_t n_prompt = int64_t(tokens.size());
   BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
   BIGDL_CHECK(n_prompt <= cfg.n_ctx, ValueError, "llm", "prompt of ", n_prompt,

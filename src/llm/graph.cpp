@@ -1,6 +1,7 @@
 #include "llm/graph.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "bigdl/error.h"
 
@@ -146,6 +147,89 @@ void attention(const float* q, const float* k_cache, const float* v_cache, int64
 
 void swiglu(float* a, const float* b, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] = a[i] / (1.0f + std::exp(-a[i])) * b[i];
+}
+
+std::vector<std::string> low_bit_names() {
+  std::vector<std::string> r;
+  for (int i = 0; i < quant::kNumQTypes; ++i) r.emplace_back(quant::qtype_info(static_cast<quant::QType>(i)).name);
+  r.emplace_back("fp32");
+  return r;
+}
+
+LowBit parse_low_bit(const std::string& name, const char* op) {
+  LowBit lb;
+  if (name.empty()) return lb;
+  if (name == "fp32") {
+    lb.kind = LowBit::f32;
+    return lb;
+  }
+  for (int i = 0; i < quant::kNumQTypes; ++i)
+    if (name == quant::qtype_info(static_cast<quant::QType>(i)).name) {
+      lb.kind = LowBit::quant;
+      lb.qtype = static_cast<quant::QType>(i);
+      return lb;
+    }
+  std::string known;
+  for (const auto& n : low_bit_names()) known += (known.empty() ? "" : ", ") + n;
+  throw ValueError(bigdl::detail::cat("[", op, "] unknown low-bit type '", name, "' (known: ", known, ")"));
+}
+
+std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols) {
+  BIGDL_ASSERT(cols % quant::kBlockSize == 0);
+  const int64_t rb = quant::row_bytes(q, cols);
+  std::vector<uint8_t> out(static_cast<size_t>(rows * rb));
+  const auto fn = quant::qtype_info(q).quantize_row;
+  for (int64_t r = 0; r < rows; ++r) fn(x + r * cols, out.data() + r * rb, cols);
+  return out;
+}
+
+Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store) {
+  if (lb.kind == LowBit::keep) return w;
+  if (lb.kind == LowBit::f32 && w.is_f32) return w;
+  if (lb.kind == LowBit::quant && ((!w.is_f32 && w.qtype == lb.qtype) || w.cols % quant::kBlockSize != 0)) return w;
+  std::vector<float> deq;
+  const float* src = reinterpret_cast<const float*>(w.data);
+  if (!w.is_f32) {
+    deq.resize(static_cast<size_t>(w.rows * w.cols));
+    for (int64_t r = 0; r < w.rows; ++r) copy_row(w, r, deq.data() + r * w.cols);
+    src = deq.data();
+  }
+  Weight out = w;
+  if (lb.kind == LowBit::f32) {
+    std::vector<uint8_t> bytes(deq.size() * sizeof(float));
+    std::memcpy(bytes.data(), deq.data(), bytes.size());
+    store.push_back(std::move(bytes));
+    out.is_f32 = true;
+  } else {
+    store.push_back(quantize_matrix(lb.qtype, src, w.rows, w.cols));
+    out.is_f32 = false;
+    out.qtype = lb.qtype;
+  }
+  out.data = store.back().data();
+  return out;
+}
+
+io::GgufType gguf_type_of(const Weight& w) {
+  return w.is_f32 ? io::GgufType::F32 : static_cast<io::GgufType>(quant::qtype_info(w.qtype).ggml_type);
+}
+
+uint64_t weight_bytes(const Weight& w) {
+  return static_cast<uint64_t>(w.rows) * (w.is_f32 ? w.cols * 4 : quant::row_bytes(w.qtype, w.cols));
+}
+
+void rope_permute_rows(std::vector<float>& v, int64_t head_dim, int64_t cols) {
+  const int64_t rows = static_cast<int64_t>(v.size()) / cols;
+  const int64_t half = head_dim / 2;
+  std::vector<float> head(static_cast<size_t>(head_dim * cols));
+  for (int64_t h = 0; h < rows / head_dim; ++h) {
+    float* base = v.data() + h * head_dim * cols;
+    std::copy(base, base + head_dim * cols, head.data());
+    for (int64_t i = 0; i < half; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const float* src = head.data() + (i + j * half) * cols;
+        std::copy(src, src + cols, base + (2 * i + j) * cols);
+      }
+  }
 }
 
 }  // namespace bigdl::llm::detail

@@ -11,6 +11,8 @@
 #include "backend/cpu/quant/quant.h"
 #include "bigdl/io/gguf.h"
 
+namespace bigdl::io { class GgufWriter; }
+
 namespace bigdl::llm::detail {
 
 // A [rows, cols] row-major weight matrix inside the GGUF image: F32, or blocks of a
@@ -61,5 +63,41 @@ void attention(const float* q, const float* k_cache, const float* v_cache, int64
                float* scores, float* out);
 // a[i] = silu(a[i]) * b[i].
 void swiglu(float* a, const float* b, int64_t n);
+
+// ---- low-bit weights (LoadOptions::low_bit, bigdl::llm::convert) ----
+
+// A parsed LoadOptions::low_bit: keep the stored types (""), everything f32 ("fp32"),
+// or the 2-D projection matrices in one quant type ("sym_int4", ...).
+struct LowBit {
+  enum Kind { keep, f32, quant } kind = keep;
+  bigdl::detail::quant::QType qtype = bigdl::detail::quant::QType::sym_int8;  // when quant
+};
+// The accepted names: "sym_int4", "asym_int4", "sym_int5", "asym_int5", "sym_int8", "fp32".
+std::vector<std::string> low_bit_names();
+// ValueError "[<op>] unknown low-bit type 'x' (known: sym_int4, ...)" for other names.
+LowBit parse_low_bit(const std::string& name, const char* op);
+// Row by row with the reference quantizer; cols a multiple of 32. rows * row_bytes bytes.
+std::vector<uint8_t> quantize_matrix(bigdl::detail::quant::QType q, const float* x, int64_t rows, int64_t cols);
+// w converted as `lb` asks: w itself when nothing changes (keep; already that type; or a
+// row length that is not whole blocks of 32, which stays as stored, like llama-quantize's
+// fallback), else a converted copy whose bytes are appended to `store`. A quantized w is
+// dequantized first when it must change type.
+Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store);
+// The GGUF tensor type and byte size of w.
+io::GgufType gguf_type_of(const Weight& w);
+uint64_t weight_bytes(const Weight& w);
+
+// Reorders the rows of every head in place from HF's rotate_half pairing (i, i + d/2) to
+// adjacent pairs (2i, 2i+1): new row h*d + 2i = old row h*d + i, new row h*d + 2i + 1 =
+// old row h*d + i + d/2. `v` holds rows of `cols` values (cols = 1 for a bias).
+void rope_permute_rows(std::vector<float>& v, int64_t head_dim, int64_t cols);
+
+// Models that can be written back as a GGUF file (bigdl::llm::convert). The tensors are
+// borrowed from the model and stay valid while it lives.
+class GgufExportable {
+ public:
+  virtual ~GgufExportable() = default;
+  virtual void export_gguf(io::GgufWriter& w) const = 0;
+};
 
 }  // namespace bigdl::llm::detail

@@ -1,8 +1,12 @@
 #include "bigdl/llm/vocab.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <queue>
 #include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
@@ -396,6 +400,101 @@ std::vector<std::pair<size_t, size_t>> split_gpt2(const std::vector<uint32_t>& c
   return words;
 }
 
+// Splits code points into the pieces of the Llama 3 pattern
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+//   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+// (max_digits = 3) or Qwen2's, which is the same with \p{N} (max_digits = 1); written out
+// by hand as llama.cpp's unicode_regex_split_custom_llama3. Returns [begin, end) pairs.
+std::vector<std::pair<size_t, size_t>> split_llama3(const std::vector<uint32_t>& cpts,
+                                                    size_t max_digits) {
+  const size_t n = cpts.size();
+  std::vector<CpClass> cls(n + 1);
+  for (size_t i = 0; i < n; ++i) cls[i] = classify(cpts[i]);
+  auto cp_at = [&](size_t p) -> uint32_t { return p < n ? cpts[p] : 0xFFFFFFFFu; };
+  auto lower = [](uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; };
+  auto newline = [](uint32_t c) { return c == '\r' || c == '\n'; };
+  auto other = [](const CpClass& c) { return c.any && !c.space && !c.letter && !c.number; };
+
+  std::vector<std::pair<size_t, size_t>> words;
+  size_t start = 0;
+  auto emit = [&](size_t end) {
+    if (end > start) words.emplace_back(start, end);
+    start = end;
+  };
+  size_t pos = 0;
+  while (pos < n) {
+    const uint32_t cp = cpts[pos];
+    if (cp == '\'' && pos + 1 < n) {  // contractions, ASCII case-insensitive
+      const uint32_t a = lower(cpts[pos + 1]);
+      if (a == 's' || a == 't' || a == 'm' || a == 'd') {
+        emit(pos += 2);
+        continue;
+      }
+      const uint32_t b = lower(cp_at(pos + 2));
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) {
+        emit(pos += 3);
+        continue;
+      }
+    }
+    // [^\r\n\p{L}\p{N}]?\p{L}+: one optional non-letter lead (not a digit or newline)
+    if (!newline(cp) && !cls[pos].number && (cls[pos].letter || cls[pos + 1].letter)) {
+      ++pos;
+      while (cls[pos].letter) ++pos;
+      emit(pos);
+      continue;
+    }
+    if (cls[pos].number) {  // \p{N}{1,max_digits}
+      const size_t first = pos;
+      while (cls[pos].number && pos - first < max_digits) ++pos;
+      emit(pos);
+      continue;
+    }
+    // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
+    const bool lead_space = cp == ' ';
+    if (other(lead_space ? cls[pos + 1] : cls[pos])) {
+      pos += lead_space;
+      while (other(cls[pos])) ++pos;
+      while (newline(cp_at(pos))) ++pos;
+      emit(pos);
+      continue;
+    }
+    size_t n_space = 0, last_newline_end = 0;
+    while (cls[pos + n_space].space) {
+      if (newline(cpts[pos + n_space])) last_newline_end = pos + n_space + 1;
+      ++n_space;
+    }
+    if (last_newline_end > 0) {  // \s*[\r\n]+
+      emit(pos = last_newline_end);
+      continue;
+    }
+    if (n_space > 1 && pos + n_space < n) {  // \s+(?!\S)
+      emit(pos += n_space - 1);
+      continue;
+    }
+    if (n_space > 0) {
+      emit(pos += n_space);
+      continue;
+    }
+    emit(++pos);
+  }
+  return words;
+}
+
+// The Split regexes of tokenizer.json pre-tokenizers we recognise, as written there.
+struct KnownSplit {
+  PreTokenizer pre;
+  const char* name;
+  const char* regex;
+};
+const KnownSplit kKnownSplits[] = {
+    {PreTokenizer::Gpt2, "gpt-2",
+     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"},
+    {PreTokenizer::Llama3, "llama3",
+     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+    {PreTokenizer::Qwen2, "qwen2",
+     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"},
+};
+
 // GPT-2's bytes_to_unicode: printable bytes map to themselves, the other 68 bytes to
 // U+0100.. in byte order, so every byte string becomes printable text.
 struct ByteUnicode {
@@ -507,12 +606,21 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
     kind_ = VocabKind::Spm;
   } else if (model == "gpt2") {
     kind_ = VocabKind::Bpe;
-    // Only GPT-2's own pre-tokenizer regex is implemented; Falcon, StarCoder, Llama 3...
-    // split differently and would tokenize wrongly without an error.
+    // Only these pre-tokenizers are implemented; Falcon, StarCoder, ... split
+    // differently and would tokenize wrongly without an error.
     if (const io::GgufValue* v = file.find("tokenizer.ggml.pre")) {
       const std::string& pre = v->as_string(where + "'tokenizer.ggml.pre'");
-      if (pre != "gpt-2" && pre != "default")
-        fail("tokenizer.ggml.pre '", pre, "' is not supported for model 'gpt2' (supported: gpt-2)");
+      if (pre == "gpt-2" || pre == "default") {
+        pre_ = PreTokenizer::Gpt2;
+      } else if (pre == "llama-bpe" || pre == "llama3") {
+        pre_ = PreTokenizer::Llama3;
+        ignore_merges_ = true;  // as llama.cpp for LLAMA3
+      } else if (pre == "qwen2" || pre == "deepseek-r1-qwen") {
+        pre_ = PreTokenizer::Qwen2;
+      } else {
+        fail("tokenizer.ggml.pre '", pre,
+             "' is not supported for model 'gpt2' (supported: gpt-2, llama-bpe, qwen2)");
+      }
     }
   } else {
     fail("tokenizer.ggml.model '", model, "' is not supported (supported: llama, gpt2)");
@@ -538,9 +646,6 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
       types_[i] = TokenType(t[i]);
     }
   }
-  token_to_id_.reserve(n);
-  for (size_t i = 0; i < n; ++i) token_to_id_[tokens_[i]] = TokenId(i);  // last one wins
-
   if (kind_ == VocabKind::Bpe) {
     const auto& merges =
         require("tokenizer.ggml.merges")->as_string_array(where + "'tokenizer.ggml.merges'");
@@ -554,15 +659,7 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
     }
   }
 
-  // Byte fallback tokens: SentencePiece's <0xNN>, else a token whose text is the byte.
-  byte_tokens_.assign(256, -1);
-  static const char* hex = "0123456789ABCDEF";
-  for (int b = 0; b < 256; ++b) {
-    const std::string name = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
-    TokenId id = find(name);
-    if (id < 0) id = find(std::string(1, char(b)));
-    byte_tokens_[b] = id;
-  }
+  index_tokens();
 
   auto special_id = [&](const char* key, TokenId fallback) {
     const io::GgufValue* v = file.find(key);
@@ -584,6 +681,27 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
   if (const io::GgufValue* v = file.find("tokenizer.ggml.add_space_prefix"))
     add_space_prefix_ = v->as_bool(where + "'tokenizer.ggml.add_space_prefix'");
 
+  if (const io::GgufValue* v = file.find("tokenizer.chat_template"))
+    chat_template_ = v->as_string(where + "'tokenizer.chat_template'");
+}
+
+void Vocab::index_tokens() {
+  const size_t n = tokens_.size();
+  token_to_id_.clear();
+  token_to_id_.reserve(n);
+  for (size_t i = 0; i < n; ++i) token_to_id_[tokens_[i]] = TokenId(i);  // last one wins
+
+  // Byte fallback tokens: SentencePiece's <0xNN>, else a token whose text is the byte.
+  byte_tokens_.assign(256, -1);
+  static const char* hex = "0123456789ABCDEF";
+  for (int b = 0; b < 256; ++b) {
+    const std::string name = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
+    TokenId id = find(name);
+    if (id < 0) id = find(std::string(1, char(b)));
+    byte_tokens_[b] = id;
+  }
+
+  special_tokens_.clear();
   for (size_t i = 0; i < n; ++i) {
     const TokenType t = types_[i];
     if ((t == TokenType::Control || t == TokenType::UserDefined || t == TokenType::Unknown) &&
@@ -594,7 +712,244 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
                    [&](TokenId a, TokenId b) { return tokens_[a].size() > tokens_[b].size(); });
 }
 
-Vocab Vocab::load(const std::string& path) { return Vocab(io::GgufFile::open(path)); }
+Vocab Vocab::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return load_tokenizer_json(path);
+  return Vocab(io::GgufFile::open(path));
+}
+
+// ---------------------------------------------------------------------------------------
+// Hugging Face tokenizer.json
+
+namespace {
+
+using Json = nlohmann::json;
+
+Json read_json_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IOError(detail::cat(kOp, path, ": cannot open"));
+  try {
+    return Json::parse(in);
+  } catch (const Json::exception& e) {
+    throw FormatError(detail::cat(kOp, path, ": invalid JSON (", e.what(), ")"));
+  }
+}
+
+// A special token in tokenizer_config.json: "text", {"content": "text"} or null.
+std::string token_text(const Json* v) {
+  if (v == nullptr || v->is_null()) return {};
+  if (v->is_string()) return v->get<std::string>();
+  if (v->is_object() && v->contains("content") && (*v)["content"].is_string())
+    return (*v)["content"].get<std::string>();
+  return {};
+}
+
+const Json* member(const Json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+}  // namespace
+
+Vocab Vocab::load_tokenizer_json(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::is_directory(path, ec) ? fs::path(path) / "tokenizer.json" : fs::path(path);
+  const std::string name = file.string();
+  auto fail = [&](const auto&... args) {
+    throw FormatError(detail::cat(kOp, name, ": ", args...));
+  };
+  const Json j = read_json_file(name);
+  if (!j.is_object()) fail("not a JSON object");
+
+  Vocab v;
+  v.name_ = name;
+  v.kind_ = VocabKind::Bpe;
+  const Json* model = member(j, "model");
+  if (model == nullptr) fail("field 'model' missing");
+  if (const Json* t = member(*model, "type"); t != nullptr && *t != "BPE")
+    fail("model.type ", t->dump(), " is not supported (supported: BPE)");
+  if (const Json* b = member(*model, "byte_fallback"); b != nullptr && b->is_boolean() && b->get<bool>())
+    fail("model.byte_fallback = true (SentencePiece-style BPE) is not supported");
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+    if (const Json* x = member(*model, key); x != nullptr && x->is_string() && !x->get<std::string>().empty())
+      fail("model.", key, " ", x->dump(), " is not supported");
+  if (const Json* b = member(*model, "ignore_merges"); b != nullptr && b->is_boolean())
+    v.ignore_merges_ = b->get<bool>();
+
+  const Json* vocab = member(*model, "vocab");
+  if (vocab == nullptr) fail("field 'model.vocab' missing");
+  if (!vocab->is_object()) fail("field 'model.vocab' is not an object");
+  std::vector<std::pair<std::string, int64_t>> entries;
+  entries.reserve(vocab->size());
+  for (const auto& [text, id] : vocab->items()) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= INT32_MAX)
+      fail("model.vocab['", text, "'] = ", id.dump(), " is not a token id");
+    entries.emplace_back(text, id.get<int64_t>());
+  }
+  struct Added {
+    std::string text;
+    int64_t id;
+    bool special;
+  };
+  std::vector<Added> added;
+  if (const Json* a = member(j, "added_tokens")) {
+    if (!a->is_array()) fail("field 'added_tokens' is not an array");
+    for (size_t i = 0; i < a->size(); ++i) {
+      const Json& t = (*a)[i];
+      const Json* id = member(t, "id");
+      const Json* content = member(t, "content");
+      if (id == nullptr || !id->is_number_integer() || id->get<int64_t>() < 0 ||
+          id->get<int64_t>() >= INT32_MAX || content == nullptr || !content->is_string())
+        fail("added_tokens[", i, "] needs an integer 'id' and a string 'content'");
+      const Json* special = member(t, "special");
+      added.push_back({content->get<std::string>(), id->get<int64_t>(),
+                       special != nullptr && special->is_boolean() && special->get<bool>()});
+    }
+  }
+  int64_t n = 0;
+  for (const auto& e : entries) n = std::max(n, e.second + 1);
+  for (const auto& a : added) n = std::max(n, a.id + 1);
+  if (n == 0) fail("field 'model.vocab' is empty");
+  v.tokens_.assign(size_t(n), std::string());
+  v.types_.assign(size_t(n), TokenType::Undefined);  // ids no entry names stay undefined
+  v.scores_.assign(size_t(n), 0.0f);
+  for (const auto& [text, id] : entries) {
+    v.tokens_[size_t(id)] = text;
+    v.types_[size_t(id)] = TokenType::Normal;
+  }
+  // Added tokens are matched in the text before the model runs (as HF does for all of
+  // them); "special" ones are control tokens (not rendered, matched with parse_special).
+  for (const auto& a : added) {
+    v.tokens_[size_t(a.id)] = a.text;
+    v.types_[size_t(a.id)] = a.special ? TokenType::Control : TokenType::UserDefined;
+  }
+
+  const Json* merges = member(*model, "merges");
+  if (merges == nullptr) fail("field 'model.merges' missing");
+  if (!merges->is_array()) fail("field 'model.merges' is not an array");
+  v.merge_rank_.reserve(merges->size());
+  for (size_t i = 0; i < merges->size(); ++i) {
+    const Json& m = (*merges)[i];
+    std::string left, right;
+    if (m.is_string()) {  // "left right"
+      const std::string& s = m.get_ref<const std::string&>();
+      const size_t sp = s.find(' ', 1);
+      if (sp == std::string::npos) fail("model.merges[", i, "] '", s, "' has no space");
+      left = s.substr(0, sp);
+      right = s.substr(sp + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      left = m[0].get<std::string>();
+      right = m[1].get<std::string>();
+    } else {
+      fail("model.merges[", i, "] is ", m.dump(), ", expected \"a b\" or [\"a\", \"b\"]");
+    }
+    v.merge_rank_.emplace(left + kMergeSep + right, int32_t(i));  // first rank wins
+  }
+
+  // normalizer: none or NFC (identity for the text we handle; see docs/tokenizer.md)
+  if (const Json* norm = member(j, "normalizer")) {
+    const Json* t = member(*norm, "type");
+    if (t == nullptr || *t != "NFC")
+      fail("normalizer ", (t ? t->dump() : norm->dump()), " is not supported (supported: none, NFC)");
+  }
+
+  // pre_tokenizer: ByteLevel(use_regex) = GPT-2's regex, or Split(known regex) followed by
+  // ByteLevel(use_regex = false), possibly inside a Sequence.
+  const Json* pre = member(j, "pre_tokenizer");
+  if (pre == nullptr) fail("field 'pre_tokenizer' missing (a byte-level BPE needs one)");
+  std::vector<const Json*> steps;
+  if (const Json* t = member(*pre, "type"); t != nullptr && *t == "Sequence") {
+    const Json* list = member(*pre, "pretokenizers");
+    if (list == nullptr || !list->is_array()) fail("pre_tokenizer.pretokenizers missing");
+    for (const Json& p : *list) steps.push_back(&p);
+  } else {
+    steps.push_back(pre);
+  }
+  bool have_split = false, have_byte_level = false;
+  for (const Json* p : steps) {
+    const Json* t = member(*p, "type");
+    const std::string type = t != nullptr && t->is_string() ? t->get<std::string>() : "?";
+    if (type == "ByteLevel") {
+      if (const Json* a = member(*p, "add_prefix_space"); a != nullptr && a->is_boolean() && a->get<bool>())
+        fail("pre_tokenizer ByteLevel add_prefix_space = true is not supported");
+      const Json* r = member(*p, "use_regex");
+      const bool use_regex = r == nullptr || !r->is_boolean() || r->get<bool>();
+      if (use_regex) {
+        if (have_split) fail("pre_tokenizer has both a Split and a ByteLevel regex");
+        v.pre_ = PreTokenizer::Gpt2;
+        have_split = true;
+      }
+      have_byte_level = true;
+    } else if (type == "Split") {
+      const Json* pattern = member(*p, "pattern");
+      const Json* regex = pattern != nullptr ? member(*pattern, "Regex") : nullptr;
+      if (regex == nullptr || !regex->is_string()) fail("pre_tokenizer Split without a 'Regex' pattern");
+      const Json* behavior = member(*p, "behavior");
+      const Json* invert = member(*p, "invert");
+      if ((behavior != nullptr && *behavior != "Isolated") ||
+          (invert != nullptr && invert->is_boolean() && invert->get<bool>()))
+        fail("pre_tokenizer Split must be behavior Isolated, invert false");
+      const std::string& re = regex->get_ref<const std::string&>();
+      const KnownSplit* known = nullptr;
+      for (const KnownSplit& k : kKnownSplits)
+        if (re == k.regex) known = &k;
+      if (known == nullptr)
+        fail("pre_tokenizer Split regex '", re, "' is not a known pattern (known: gpt-2, llama3, qwen2)");
+      if (have_split) fail("pre_tokenizer has more than one Split");
+      v.pre_ = known->pre;
+      have_split = true;
+    } else {
+      fail("pre_tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, Sequence)");
+    }
+  }
+  if (!have_split || !have_byte_level)
+    fail("pre_tokenizer must be ByteLevel, or a known Split followed by ByteLevel");
+  if (const Json* d = member(j, "decoder")) {
+    const Json* t = member(*d, "type");
+    if (t == nullptr || *t != "ByteLevel")
+      fail("decoder ", (t ? t->dump() : d->dump()), " is not supported (supported: ByteLevel)");
+  }
+
+  v.index_tokens();
+  if (const Json* unk = member(*model, "unk_token"); unk != nullptr && unk->is_string())
+    v.unk_id_ = v.find(unk->get<std::string>());
+
+  // tokenizer_config.json beside it: special tokens, add_bos_token, chat_template.
+  const fs::path config = file.parent_path() / "tokenizer_config.json";
+  if (fs::is_regular_file(config, ec)) {
+    const std::string cname = config.string();
+    const Json c = read_json_file(cname);
+    auto special = [&](const char* key) {
+      const std::string text = token_text(member(c, key));
+      if (text.empty()) return TokenId(-1);
+      const TokenId id = v.find(text);
+      if (id < 0)
+        throw FormatError(detail::cat(kOp, cname, ": ", key, " '", text, "' is not a token"));
+      return id;
+    };
+    v.bos_id_ = special("bos_token");
+    v.eos_id_ = special("eos_token");
+    if (v.unk_id_ < 0) v.unk_id_ = special("unk_token");
+    if (const Json* b = member(c, "add_bos_token"); b != nullptr && b->is_boolean())
+      v.add_bos_ = b->get<bool>() && v.bos_id_ >= 0;
+    if (const Json* t = member(c, "chat_template")) {
+      if (t->is_string()) {
+        v.chat_template_ = t->get<std::string>();
+      } else if (t->is_array()) {  // [{"name": "default", "template": "..."}, ...]
+        for (const Json& e : *t) {
+          const Json* tn = member(e, "name");
+          const Json* tt = member(e, "template");
+          if (tt == nullptr || !tt->is_string()) continue;
+          if (v.chat_template_.empty() || (tn != nullptr && *tn == "default"))
+            v.chat_template_ = tt->get<std::string>();
+        }
+      }
+    }
+  }
+  return v;
+}
 
 // ---------------------------------------------------------------------------------------
 // Lookups
@@ -658,10 +1013,19 @@ void Vocab::encode_bpe(const std::string& text, std::vector<TokenId>& out) const
   const auto& bu = byte_unicode();
   const std::vector<uint32_t> cpts = utf8_to_cpts(text);
   std::string key;
-  for (const auto& [begin, end] : split_gpt2(cpts)) {
+  const auto words = pre_ == PreTokenizer::Gpt2     ? split_gpt2(cpts)
+                     : pre_ == PreTokenizer::Llama3 ? split_llama3(cpts, 3)
+                                                    : split_llama3(cpts, 1);
+  for (const auto& [begin, end] : words) {
     std::string utf8, word;
     for (size_t i = begin; i < end; ++i) append_utf8(utf8, cpts[i]);
     for (const char c : utf8) append_utf8(word, bu.to_cp[uint8_t(c)]);
+    if (ignore_merges_) {
+      if (const TokenId id = find(word); id >= 0) {
+        out.push_back(id);
+        continue;
+      }
+    }
     const auto symbols = merge_symbols(
         word, [&](std::string_view, std::string_view l, std::string_view r, double* priority) {
           key.assign(l);

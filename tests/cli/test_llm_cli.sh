@@ -69,9 +69,32 @@ one_line_error no_model
 check unknown_option 2 "unknown option --temp$" -- "$BIGDL" llm generate --model "$MODEL" --temp 0
 one_line_error unknown_option
 check bad_number 2 "--n-predict expects an integer" -- "$BIGDL" llm generate --model "$MODEL" --n-predict many
-check unknown_subcommand 2 "unknown subcommand 'chat'" -- "$BIGDL" llm chat
+check unknown_subcommand 2 "unknown subcommand 'frobnicate'" -- "$BIGDL" llm frobnicate
 check bad_top_p 1 "^bigdl: error: \[sampler\] top_p must be in \(0, 1\]" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --top-p 2
 check version_still_works 0 "bigdl-cpp" -- "$BIGDL" version
+
+# Low-bit conversion: stories260K f32 -> sym_int8, a progress line per tensor and a
+# summary, then greedy generation from the converted file starts the story.
+check convert_sym_int8 0 '^convert: 48 tensors, [0-9]+ bytes in, [0-9]+ bytes out, [0-9.]+ s' -- "$BIGDL" llm convert --model "$MODEL" --out "$tmp/s8.gguf" --low-bit sym_int8
+if [[ $(grep -c '^convert: \[[0-9]*/48\] ' "$tmp/err") -eq 48 ]] && grep -qE '^convert: \[3/48\] blk\.0\.attn_q\.weight +q8_0' "$tmp/err"; then ok convert_progress; else fail convert_progress; fi
+"$BIGDL" llm generate --model "$tmp/s8.gguf" --prompt "Once upon a time" --temperature 0 --n-predict 30 >"$tmp/out" 2>"$tmp/err"
+if [[ $? -eq 0 ]] && grep -q '^Once upon a time, there was a little girl named Lily' "$tmp/out"; then ok generate_from_sym_int8; else fail generate_from_sym_int8; fi
+check generate_low_bit_at_load 0 '^Once upon a time, there was a little girl named Lily' -- "$BIGDL" llm generate --model "$MODEL" --prompt "Once upon a time" --temperature 0 --n-predict 20 --low-bit sym_int8
+check convert_bogus 1 "^bigdl: error: \[convert\] unknown low-bit type 'bogus' \(known: sym_int4" -- "$BIGDL" llm convert --model "$MODEL" --out "$tmp/bogus.gguf" --low-bit bogus
+one_line_error convert_bogus
+if [[ ! -e "$tmp/bogus.gguf" ]]; then ok convert_bogus_no_file; else fail convert_bogus_no_file; fi
+check generate_bogus 1 "^bigdl: error: \[load_model\] unknown low-bit type 'bogus'" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --low-bit bogus
+one_line_error generate_bogus
+check convert_unwritable 1 "^bigdl: error: \[write_file_atomic\] $tmp/no/dir.gguf" -- "$BIGDL" llm convert --model "$MODEL" --out "$tmp/no/dir.gguf" --low-bit sym_int4
+one_line_error convert_unwritable
+check convert_no_out 2 "--out DST.gguf is required" -- "$BIGDL" llm convert --model "$MODEL"
+
+# Chat: stories260K has no chat template, so it needs --template; two turns, /exit ends.
+check chat_no_template 2 "has no chat template \(tokenizer.chat_template\); pass --template" -- "$BIGDL" llm chat --model "$MODEL" </dev/null
+one_line_error chat_no_template
+check chat_unknown_template 1 "^bigdl: error: \[chat\] unknown chat template 'foo' \(known: chatml, llama2, llama3, zephyr, mistral\)" -- "$BIGDL" llm chat --model "$MODEL" --template foo </dev/null
+printf 'Once upon a time\nThe cat\n/exit\nnot read\n' | "$BIGDL" llm chat --model "$MODEL" --template chatml --temperature 0 --n-predict 8 >"$tmp/out" 2>"$tmp/err"
+if [[ $? -eq 0 && $(grep -c '^llm chat: prompt [0-9]* tokens, generated' "$tmp/err") -eq 2 && $(wc -l <"$tmp/out") -ge 2 ]]; then ok chat_two_turns; else fail chat_two_turns; fi
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]

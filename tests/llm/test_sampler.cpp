@@ -312,4 +312,21 @@ TEST(Generate, SampledRunIsReproducible) {
   EXPECT_NE(generate(*m, v, "Once upon a time", o).ids, a.ids);
 }
 
+// Chat prompts carry control-token text; with parse_special it becomes the token itself.
+TEST(Generate, ParseSpecialTurnsControlTextIntoTokens) {
+  auto m = load_model(kModel);
+  const Vocab v = Vocab::load(kModel);
+  GenerateOptions o;
+  o.max_new_tokens = 1;
+  o.sampler.temperature = 0.0f;
+  const std::string bos = v.text(v.bos_id());
+  const GenerateResult plain = generate(*m, v, bos + "Once", o);
+  o.parse_special = true;
+  const GenerateResult special = generate(*m, v, bos + "Once", o);
+  // BOS added by the vocab + the "<s>" text as one BOS token + "Once".
+  EXPECT_EQ(special.n_prompt, int64_t(2 + v.encode("Once", false).size()));
+  EXPECT_EQ(v.encode(bos + "Once", false, true)[0], v.bos_id());
+  EXPECT_GT(plain.n_prompt, special.n_prompt);  // without it, "<s>" is spelled out
+}
+
 }  // namespace

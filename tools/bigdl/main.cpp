@@ -14,11 +14,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "bigdl/io/tensor_io.h"
+#include "bigdl/llm/chat.h"
+#include "bigdl/llm/convert.h"
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/sampler.h"
@@ -108,10 +111,16 @@ const char* kUsage =
     "             --model FILE.gguf --prompt TEXT [--n-predict N (default 128, -1: until EOS/context full)]\n"
     "             [--temperature T (0.8; 0 = greedy)] [--top-k K (40)] [--top-p P (0.95)] [--min-p P (0.05)]\n"
     "             [--repeat-penalty R (1.0)] [--repeat-last-n N (64)] [--seed S (0)] [--ctx N (file's)]\n"
+    "             [--low-bit sym_int4|asym_int4|sym_int5|asym_int5|sym_int8|fp32 (quantize at load)]\n"
     "  llm tokenize   print the prompt's token ids as [1, 403, ...] (llama-tokenize --ids)\n"
     "             --model FILE.gguf --prompt TEXT\n"
     "  llm bench      prefill / decode tokens per second, first-token latency, peak RSS\n"
-    "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3]\n"
+    "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3] [--low-bit TYPE]\n"
+    "  llm convert    write an HF folder or GGUF as a (low-bit) llama GGUF, atomically\n"
+    "             --model SRC --out DST.gguf [--low-bit TYPE (default: keep the stored types)]\n"
+    "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
+    "             --model FILE [--system TEXT] [--template chatml|llama2|llama3|zephyr|mistral (default: the\n"
+    "             model's tokenizer.chat_template)] [--n-predict N (256)] [sampling options as generate]\n"
     "  version    print the version\n";
 
 optim::OptimizerPtr make_optimizer(const Args& a, const std::vector<Tensor>& params) {
@@ -264,9 +273,10 @@ std::string need_model(const Args& a, const std::string& cmd) {
   return path;
 }
 
-std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx) {
+std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx, const std::string& low_bit = "") {
   llm::LoadOptions lo;
   lo.n_ctx = n_ctx;
+  lo.low_bit = low_bit;
   return llm::load_model(path, lo);
 }
 
@@ -274,7 +284,7 @@ int cmd_llm_generate(int argc, char** argv) {
   Args a(argc, argv, 3,
          {{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"temperature", "0.8"}, {"top-k", "40"},
           {"top-p", "0.95"}, {"min-p", "0.05"}, {"repeat-penalty", "1.0"}, {"repeat-last-n", "64"},
-          {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}},
+          {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}, {"low-bit", ""}},
          "llm generate");
   const std::string path = need_model(a, "generate");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
@@ -287,7 +297,7 @@ int cmd_llm_generate(int argc, char** argv) {
   o.sampler.repetition_penalty = float(a.real("repeat-penalty"));
   o.sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
   o.sampler.seed = uint64_t(a.integer("seed"));
-  auto model = open_model(path, a.integer("ctx"));
+  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"));
   const llm::Vocab vocab = llm::Vocab::load(path);
   const std::string& prompt = a.str("prompt");
   // The prompt is printed as given (once generation has started, so an error prints
@@ -330,15 +340,15 @@ int cmd_llm_tokenize(int argc, char** argv) {
 
 int cmd_llm_bench(int argc, char** argv) {
   Args a(argc, argv, 3, {{"model", ""}, {"n-prompt", "32"}, {"n-gen", "64"}, {"ctx", "0"}, {"reps", "3"},
-                         {"threads", "0"}},
+                         {"threads", "0"}, {"low-bit", ""}},
          "llm bench");
   const std::string path = need_model(a, "bench");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   const int64_t n_prompt = a.integer("n-prompt"), n_gen = a.integer("n-gen"), reps = a.integer("reps");
   if (n_prompt < 1 || n_gen < 1 || reps < 1)
     throw UsageError("bigdl llm bench: --n-prompt, --n-gen and --reps must be >= 1");
-  auto model = open_model(path, a.integer("ctx"));
-  if (model->config().n_ctx < n_prompt + n_gen) model = open_model(path, n_prompt + n_gen);
+  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"));
+  if (model->config().n_ctx < n_prompt + n_gen) model = open_model(path, n_prompt + n_gen, a.str("low-bit"));
   const llm::ModelConfig& c = model->config();
   // A fixed pseudo-random prompt (ids in [0, n_vocab)) so runs are comparable.
   std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
@@ -375,14 +385,96 @@ int cmd_llm_bench(int argc, char** argv) {
   return 0;
 }
 
+int cmd_llm_convert(int argc, char** argv) {
+  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", ""}, {"threads", "0"}}, "llm convert");
+  const std::string src = need_model(a, "convert");
+  const std::string dst = a.str("out");
+  if (dst.empty()) throw UsageError("bigdl llm convert: --out DST.gguf is required");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  const auto shape = [](const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+  };
+  const llm::ConvertStats st = llm::convert(src, dst, a.str("low-bit"), [&](const llm::ConvertProgress& p) {
+    std::fprintf(stderr, "convert: [%lld/%lld] %-28s %-5s %-12s %llu bytes\n", (long long)p.index + 1,
+                 (long long)p.count, p.name.c_str(), p.type.c_str(), shape(p.shape).c_str(),
+                 (unsigned long long)p.bytes);
+  });
+  std::fprintf(stderr, "convert: %lld tensors, %llu bytes in, %llu bytes out, %.2f s -> %s\n",
+               (long long)st.n_tensors, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out, st.seconds,
+               dst.c_str());
+  return 0;
+}
+
+// Each turn re-feeds the whole formatted conversation from position 0 (no KV-cache reuse
+// across turns yet), so a long conversation ends with generate()'s context error.
+int cmd_llm_chat(int argc, char** argv) {
+  Args a(argc, argv, 3,
+         {{"model", ""}, {"system", ""}, {"template", ""}, {"n-predict", "256"}, {"temperature", "0.8"},
+          {"top-k", "40"}, {"top-p", "0.95"}, {"min-p", "0.05"}, {"repeat-penalty", "1.0"},
+          {"repeat-last-n", "64"}, {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}},
+         "llm chat");
+  const std::string path = need_model(a, "chat");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  const std::string tmpl = a.str("template").empty() ? vocab.chat_template() : a.str("template");
+  if (tmpl.empty())
+    throw UsageError("bigdl llm chat: " + path + " has no chat template (tokenizer.chat_template); "
+                     "pass --template chatml|llama2|llama3|zephyr|mistral");
+  const llm::ChatFormat format = llm::detect_chat_format(tmpl);
+  llm::GenerateOptions o;
+  // The template's markers (<|im_start|>, [INST], ...) must become their control tokens,
+  // as llama.cpp's chat does; user text is parsed the same way (documented in docs/llm.md).
+  o.parse_special = true;
+  o.max_new_tokens = a.integer("n-predict");
+  o.sampler.temperature = float(a.real("temperature"));
+  o.sampler.top_k = int32_t(a.integer("top-k"));
+  o.sampler.top_p = float(a.real("top-p"));
+  o.sampler.min_p = float(a.real("min-p"));
+  o.sampler.repetition_penalty = float(a.real("repeat-penalty"));
+  o.sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
+  o.sampler.seed = uint64_t(a.integer("seed"));
+  // generate() puts the BOS token first when the vocab asks for one, so the template's
+  // bos is left out then; eos is the vocab's EOS text.
+  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  const std::string bos = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
+  const std::string end_of_turn = llm::chat_end_of_turn(format, eos);
+  if (vocab.eos_id() >= 0) o.stop_ids.push_back(vocab.eos_id());
+  if (const llm::TokenId id = vocab.find(end_of_turn); id >= 0 && id != vocab.eos_id()) o.stop_ids.push_back(id);
+  if (!end_of_turn.empty()) o.stop_strings.push_back(end_of_turn);  // when it is not one token
+  o.callback = [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  };
+  auto model = open_model(path, a.integer("ctx"));
+  std::vector<llm::ChatMessage> messages;
+  if (!a.str("system").empty()) messages.push_back({"system", a.str("system")});
+  for (std::string line; std::getline(std::cin, line);) {
+    if (line == "/exit") break;
+    if (line.empty()) continue;
+    messages.push_back({"user", line});
+    const std::string prompt = llm::apply_chat_template(tmpl, messages, true, bos, eos);
+    const llm::GenerateResult r = llm::generate(*model, vocab, prompt, o);
+    std::printf("\n");
+    std::fflush(stdout);
+    std::fprintf(stderr, "llm chat: prompt %lld tokens, generated %lld tokens, stop: %s\n", (long long)r.n_prompt,
+                 (long long)r.n_generated, llm::to_string(r.stop_reason));
+    messages.push_back({"assistant", r.text});
+  }
+  return 0;
+}
+
 int cmd_llm(int argc, char** argv) {
   const std::string sub = argc > 2 ? argv[2] : "";
   if (sub == "generate") return cmd_llm_generate(argc, argv);
   if (sub == "tokenize") return cmd_llm_tokenize(argc, argv);
   if (sub == "bench") return cmd_llm_bench(argc, argv);
+  if (sub == "convert") return cmd_llm_convert(argc, argv);
+  if (sub == "chat") return cmd_llm_chat(argc, argv);
   if (sub == "-h" || sub == "--help") throw UsageError("help");
-  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench)")
-                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench)");
+  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, chat)")
+                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, chat)");
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ const char* to_string(StopReason reason);
 
 struct GenerateOptions {
   int64_t max_new_tokens = 128;               // < 0: until EOS or the context is full
+  bool parse_special = false;                 // prompt text like "<|im_start|>" maps to its control token (chat)
   SamplerOptions sampler;
   std::vector<TokenId> stop_ids;              // empty: {vocab.eos_id()} (if it has one)
   std::vector<std::string> stop_strings;      // non-empty strings

@@ -50,6 +50,14 @@ struct LoadOptions {
   // Positions the KV cache holds; 0 = the file's <arch>.context_length. A larger value
   // is allowed (some converters write a default smaller than the training length).
   int64_t n_ctx = 0;
+  // bigdl-llm's load_in_low_bit: "" keeps the stored types (HF weights become f32),
+  // "sym_int4" / "asym_int4" / "sym_int5" / "asym_int5" / "sym_int8" quantize the 2-D
+  // projection matrices (q/k/v/o, gate/up/down, an untied output) tensor by tensor at load
+  // with the reference quantizer, "fp32" makes them f32. Norms and the token embedding are
+  // not quantized (the embedding becomes f32 under "fp32"; a tied output shares it). A
+  // matrix whose rows are not whole blocks of 32 stays as stored. Other names: ValueError
+  // "[load_model] unknown low-bit type 'x' (known: sym_int4, ...)". See docs/llm.md.
+  std::string low_bit;
 };
 
 class Model {

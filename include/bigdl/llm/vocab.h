@@ -18,8 +18,19 @@
 // .add_space_prefix. Token types follow llama.cpp: 1 normal, 2 unknown, 3 control,
 // 4 user-defined, 5 unused, 6 byte.
 //
+// Byte-level BPE models split text with one of three hand-written pre-tokenizers
+// (PreTokenizer): GPT-2's regex, Llama 3's, or Qwen2's (Llama 3's with single digits),
+// picked by tokenizer.ggml.pre ("gpt-2"/"default", "llama-bpe", "qwen2") or, for a
+// Hugging Face tokenizer.json, by recognising the Split regex of its pre_tokenizer.
+//
+// Hugging Face tokenizers: load_tokenizer_json() reads tokenizer.json (model.vocab,
+// model.merges as "a b" strings or [a, b] lists, added_tokens, normalizer, pre_tokenizer,
+// decoder) and, when present next to it, tokenizer_config.json (bos_token, eos_token,
+// add_bos_token, chat_template). Only byte-level BPE is accepted; see docs/tokenizer.md.
+//
 // Errors: bad metadata throws bigdl::FormatError "[vocab] <file>: metadata key
-// 'tokenizer.ggml.tokens' missing"; an id outside [0, size()) throws bigdl::IndexError.
+// 'tokenizer.ggml.tokens' missing" / "[vocab] <dir>/tokenizer.json: field 'model.vocab'
+// missing"; an id outside [0, size()) throws bigdl::IndexError.
 #pragma once
 
 #include <cstdint>
@@ -42,12 +53,19 @@ enum class TokenType : int32_t {
 
 enum class VocabKind { Spm, Bpe };  // tokenizer.ggml.model "llama" / "gpt2"
 
+// How byte-level BPE text is split into words before merging (unused for Spm).
+enum class PreTokenizer { Gpt2, Llama3, Qwen2 };
+
 class Vocab {
  public:
   // Reads the tokenizer from a parsed GGUF (model, vocab-only or full).
   explicit Vocab(const io::GgufFile& file);
-  // Opens path and reads its tokenizer.
+  // Opens path and reads its tokenizer: a GGUF file, or a directory holding
+  // tokenizer.json (a Hugging Face checkpoint folder), read by load_tokenizer_json.
   static Vocab load(const std::string& path);
+  // Reads a Hugging Face tokenizer.json (path to the file, or the directory holding it)
+  // and the tokenizer_config.json beside it when there is one.
+  static Vocab load_tokenizer_json(const std::string& path);
 
   VocabKind kind() const { return kind_; }
   int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
@@ -56,6 +74,10 @@ class Vocab {
   TokenId unk_id() const { return unk_id_; }
   bool add_bos() const { return add_bos_; }                    // default: true for llama
   bool add_space_prefix() const { return add_space_prefix_; }  // default: true for llama
+  PreTokenizer pre_tokenizer() const { return pre_; }
+  // The Jinja chat template (GGUF tokenizer.chat_template or tokenizer_config.json's
+  // chat_template); "" when the model has none. See bigdl/llm/chat.h.
+  const std::string& chat_template() const { return chat_template_; }
 
   // The token's raw text as stored ("▁the", "<0x0A>", "Ġthe"), its score and type.
   const std::string& text(TokenId id) const;
@@ -86,6 +108,8 @@ class Vocab {
 
  private:
   friend class StreamDecoder;
+  Vocab() = default;
+  void index_tokens();  // token_to_id_, byte_tokens_, special_tokens_ from tokens_/types_
   std::vector<TokenId> encode_spm(const std::string& text) const;
   void encode_bpe(const std::string& text, std::vector<TokenId>& out) const;
   TokenId byte_token(uint8_t byte) const;
@@ -103,6 +127,9 @@ class Vocab {
   TokenId bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
   bool add_bos_ = false;
   bool add_space_prefix_ = false;
+  PreTokenizer pre_ = PreTokenizer::Gpt2;
+  bool ignore_merges_ = false;  // a word that is a token is taken whole (Llama 3)
+  std::string chat_template_;
 };
 
 // Turns a stream of ids (as a model generates them) into text, emitting only complete

@@ -19,11 +19,13 @@
 // context is capped there and a larger LoadOptions::n_ctx is refused (ValueError).
 // Qwen2 is Llama plus biases on q/k/v. Verified against transformers 4.40.2 by
 // tests/llm/test_hf_golden.cpp (fixtures from tests/llm/gen_hf_golden.py).
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <vector>
 
 #include "bigdl/error.h"
+#include "bigdl/io/gguf_writer.h"
 #include "llm/arch.h"
 #include "llm/graph.h"
 
@@ -41,10 +43,11 @@ struct LlamaLayer {
   Weight w_gate, w_up, w_down;
 };
 
-class LlamaModel final : public Model {
+class LlamaModel final : public Model, public GgufExportable {
  public:
   LlamaModel(io::GgufFile file, const LoadOptions& options) : file_(std::move(file)) {
     const io::GgufFile& f = *file_;
+    const LowBit lb = parse_low_bit(options.low_bit, "load_model");
     auto& c = config_;
     c.arch = "llama";
     const std::string& fname = f.name();
@@ -56,6 +59,14 @@ class LlamaModel final : public Model {
     c.n_ctx_train = f.get_int("llama.context_length");
     c.rope_freq_base = f.find("llama.rope.freq_base") ? static_cast<float>(f.get_float("llama.rope.freq_base")) : 10000.0f;
     c.rms_eps = static_cast<float>(f.get_float("llama.attention.layer_norm_rms_epsilon"));
+    if (const auto* st = f.find("llama.rope.scaling.type")) {  // what convert() writes for HF linear scaling
+      const std::string& type = st->as_string(fname + ": metadata key 'llama.rope.scaling.type'");
+      BIGDL_CHECK(type == "linear" || type == "none", FormatError, "load_model", fname, ": rope scaling type '", type,
+                  "' is not supported (supported: linear)");
+      if (type == "linear") rope_factor_ = f.get_float("llama.rope.scaling.factor");
+      BIGDL_CHECK(rope_factor_ > 0, FormatError, "load_model", fname, ": llama.rope.scaling.factor ", rope_factor_,
+                  " is not positive");
+    }
     auto positive = [&](int64_t v, const char* key) {
       BIGDL_CHECK(v > 0, FormatError, "load_model", fname, ": metadata key '", key, "' is ", v,
                   ", expected > 0");
@@ -86,35 +97,61 @@ class LlamaModel final : public Model {
       BIGDL_CHECK(n == c.n_vocab, ShapeError, "load_model", fname, ": tokenizer.ggml.tokens has ", n,
                   " entries but tensor 'token_embd.weight' has ", c.n_vocab, " rows");
     }
-    token_embd_ = w.matrix("token_embd.weight", c.n_vocab, c.n_embd);
+    // The embedding is never quantized by low_bit (only made f32 by "fp32").
+    token_embd_ = apply_low_bit(w.matrix("token_embd.weight", c.n_vocab, c.n_embd),
+                                lb.kind == LowBit::f32 ? lb : LowBit{}, owned_bytes_);
+    const auto mat = [&](const std::string& name, int64_t rows, int64_t cols) {
+      return apply_low_bit(w.matrix(name, rows, cols), lb, owned_bytes_);
+    };
     const int64_t kv_dim = c.n_head_kv * c.head_dim;
     layers_.resize(c.n_layer);
     for (int64_t l = 0; l < c.n_layer; ++l) {
       const std::string p = "blk." + std::to_string(l) + ".";
       auto& L = layers_[l];
       L.attn_norm = w.vector(p + "attn_norm.weight", c.n_embd);
-      L.wq = w.matrix(p + "attn_q.weight", c.n_embd, c.n_embd);
-      L.wk = w.matrix(p + "attn_k.weight", kv_dim, c.n_embd);
-      L.wv = w.matrix(p + "attn_v.weight", kv_dim, c.n_embd);
-      L.wo = w.matrix(p + "attn_output.weight", c.n_embd, c.n_embd);
+      L.wq = mat(p + "attn_q.weight", c.n_embd, c.n_embd);
+      L.wk = mat(p + "attn_k.weight", kv_dim, c.n_embd);
+      L.wv = mat(p + "attn_v.weight", kv_dim, c.n_embd);
+      L.wo = mat(p + "attn_output.weight", c.n_embd, c.n_embd);
+      if (w.has(p + "attn_q.bias")) {  // Qwen2 converted by bigdl::llm::convert (Q/K in adjacent-pair order)
+        L.bq = w.vector(p + "attn_q.bias", c.n_embd);
+        L.bk = w.vector(p + "attn_k.bias", kv_dim);
+        L.bv = w.vector(p + "attn_v.bias", kv_dim);
+      }
       L.ffn_norm = w.vector(p + "ffn_norm.weight", c.n_embd);
-      L.w_gate = w.matrix(p + "ffn_gate.weight", c.n_ff, c.n_embd);
-      L.w_up = w.matrix(p + "ffn_up.weight", c.n_ff, c.n_embd);
-      L.w_down = w.matrix(p + "ffn_down.weight", c.n_embd, c.n_ff);
+      L.w_gate = mat(p + "ffn_gate.weight", c.n_ff, c.n_embd);
+      L.w_up = mat(p + "ffn_up.weight", c.n_ff, c.n_embd);
+      L.w_down = mat(p + "ffn_down.weight", c.n_embd, c.n_ff);
     }
     output_norm_ = w.vector("output_norm.weight", c.n_embd);
     c.tied_output = !w.has("output.weight");
-    output_ = c.tied_output ? token_embd_ : w.matrix("output.weight", c.n_vocab, c.n_embd);
+    output_ = c.tied_output ? token_embd_ : mat("output.weight", c.n_vocab, c.n_embd);
 
     allocate_state();
-    rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
+    build_rope();
   }
 
   LlamaModel(const HfCheckpoint& ck, const LoadOptions& options);
 
   const float* forward(int32_t token, int64_t pos) override;
+  void export_gguf(io::GgufWriter& out) const override;
 
  private:
+  // cos/sin tables for angle (pos / rope_factor_) * theta_i.
+  void build_rope() {
+    const auto& c = config_;
+    rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
+    if (rope_factor_ == 1.0) return;
+    const int64_t half = c.head_dim / 2;
+    for (int64_t pos = 0; pos < c.n_ctx; ++pos)
+      for (int64_t i = 0; i < half; ++i) {
+        const double theta = std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.head_dim);
+        const double a = static_cast<double>(pos) / rope_factor_ * theta;
+        rope_cos_[pos * half + i] = static_cast<float>(std::cos(a));
+        rope_sin_[pos * half + i] = static_cast<float>(std::sin(a));
+      }
+  }
+
   // Everything forward() touches is allocated here, once (not the RoPE tables).
   void allocate_state() {
     const auto& c = config_;
@@ -133,11 +170,14 @@ class LlamaModel final : public Model {
 
   // HF tensor `name` as an owned f32 matrix of shape [rows, cols].
   Weight hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,
-                   int64_t rope_head_dim = 0);
+                   const LowBit& lb, int64_t rope_head_dim = 0);
   const float* hf_vector(const HfCheckpoint& ck, const std::string& name, int64_t n, int64_t rope_head_dim = 0);
 
   std::optional<io::GgufFile> file_;  // GGUF: keeps the mapping that every Weight points into alive
   std::vector<std::vector<float>> owned_;  // HF: the f32 weights every Weight points into
+  std::vector<std::vector<uint8_t>> owned_bytes_;  // weights converted by LoadOptions::low_bit
+  double rope_factor_ = 1.0;     // linear RoPE scaling: positions divided by it
+  int64_t ctx_limit_ = 0;        // > 0: sliding window; a converted file's context_length is capped here
   Weight token_embd_;
   std::vector<LlamaLayer> layers_;
   const float* output_norm_ = nullptr;
@@ -192,22 +232,6 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   return logits_.data();
 }
 
-// Row order that turns HF's rotate_half pairs (i, i + d/2) of each head into adjacent
-// pairs (2i, 2i+1): new row h*d + 2i = old row h*d + i, new row h*d + 2i + 1 = old row
-// h*d + i + d/2. `v` holds rows of `cols` values (cols = 1 for a bias).
-std::vector<float> rope_permute_rows(const std::vector<float>& v, int64_t head_dim, int64_t cols) {
-  std::vector<float> out(v.size());
-  const int64_t rows = static_cast<int64_t>(v.size()) / cols;
-  const int64_t half = head_dim / 2;
-  for (int64_t h = 0; h < rows / head_dim; ++h)
-    for (int64_t i = 0; i < half; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const float* src = v.data() + (h * head_dim + i + j * half) * cols;
-        std::copy(src, src + cols, out.data() + (h * head_dim + 2 * i + j) * cols);
-      }
-  return out;
-}
-
 std::string shape_str(const std::vector<int64_t>& s) {
   std::string r = "[";
   for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
@@ -215,19 +239,22 @@ std::string shape_str(const std::vector<int64_t>& s) {
 }
 
 Weight LlamaModel::hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,
-                             int64_t rope_head_dim) {
+                             const LowBit& lb, int64_t rope_head_dim) {
   const auto shape = ck.tensor_shape(name);
   BIGDL_CHECK(shape == (std::vector<int64_t>{rows, cols}), ShapeError, "load_model", ck.tensor_file(name),
               ": tensor '", name, "' has shape ", shape_str(shape), ", expected ", shape_str({rows, cols}));
+  // Peak memory: this one f32 tensor plus its quantized copy.
   std::vector<float> v = ck.read_f32(name);
-  if (rope_head_dim) v = rope_permute_rows(v, rope_head_dim, cols);
-  owned_.push_back(std::move(v));
+  if (rope_head_dim) rope_permute_rows(v, rope_head_dim, cols);
   Weight w;
   w.name = name;
   w.rows = rows;
   w.cols = cols;
   w.is_f32 = true;
-  w.data = reinterpret_cast<const uint8_t*>(owned_.back().data());
+  w.data = reinterpret_cast<const uint8_t*>(v.data());
+  const Weight q = apply_low_bit(w, lb, owned_bytes_);
+  if (q.data != w.data) return q;  // the f32 copy is dropped here
+  owned_.push_back(std::move(v));  // the heap buffer (and w.data) stays put
   return w;
 }
 
@@ -237,12 +264,14 @@ const float* LlamaModel::hf_vector(const HfCheckpoint& ck, const std::string& na
   BIGDL_CHECK(shape == (std::vector<int64_t>{n}), ShapeError, "load_model", ck.tensor_file(name), ": tensor '",
               name, "' has shape ", shape_str(shape), ", expected ", shape_str({n}));
   std::vector<float> v = ck.read_f32(name);
-  if (rope_head_dim) v = rope_permute_rows(v, rope_head_dim, 1);
+  if (rope_head_dim) rope_permute_rows(v, rope_head_dim, 1);
   owned_.push_back(std::move(v));
   return owned_.back().data();
 }
 
 LlamaModel::LlamaModel(const HfCheckpoint& ck, const LoadOptions& options) {
+  const LowBit lb = parse_low_bit(options.low_bit, "load_model");
+  const LowBit emb_lb;  // the embedding stays f32
   auto& c = config_;
   const std::string cfg = ck.config_path();
   const std::string& type = ck.model_type();
@@ -299,44 +328,89 @@ LlamaModel::LlamaModel(const HfCheckpoint& ck, const LoadOptions& options) {
                 " sliding_window ", window, " (sliding-window attention is not implemented)");
     c.n_ctx = window;
   }
+  ctx_limit_ = window;
+  rope_factor_ = rope_factor;
 
   const bool qkv_bias = type == "qwen2";
   const int64_t kv_dim = c.n_head_kv * c.head_dim;
-  token_embd_ = hf_matrix(ck, "model.embed_tokens.weight", c.n_vocab, c.n_embd);
+  token_embd_ = hf_matrix(ck, "model.embed_tokens.weight", c.n_vocab, c.n_embd, emb_lb);
   layers_.resize(c.n_layer);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     auto& L = layers_[l];
     L.attn_norm = hf_vector(ck, p + "input_layernorm.weight", c.n_embd);
-    L.wq = hf_matrix(ck, p + "self_attn.q_proj.weight", c.n_embd, c.n_embd, c.head_dim);
-    L.wk = hf_matrix(ck, p + "self_attn.k_proj.weight", kv_dim, c.n_embd, c.head_dim);
-    L.wv = hf_matrix(ck, p + "self_attn.v_proj.weight", kv_dim, c.n_embd);
-    L.wo = hf_matrix(ck, p + "self_attn.o_proj.weight", c.n_embd, c.n_embd);
+    L.wq = hf_matrix(ck, p + "self_attn.q_proj.weight", c.n_embd, c.n_embd, lb, c.head_dim);
+    L.wk = hf_matrix(ck, p + "self_attn.k_proj.weight", kv_dim, c.n_embd, lb, c.head_dim);
+    L.wv = hf_matrix(ck, p + "self_attn.v_proj.weight", kv_dim, c.n_embd, lb);
+    L.wo = hf_matrix(ck, p + "self_attn.o_proj.weight", c.n_embd, c.n_embd, lb);
     if (qkv_bias) {
       L.bq = hf_vector(ck, p + "self_attn.q_proj.bias", c.n_embd, c.head_dim);
       L.bk = hf_vector(ck, p + "self_attn.k_proj.bias", kv_dim, c.head_dim);
       L.bv = hf_vector(ck, p + "self_attn.v_proj.bias", kv_dim);
     }
     L.ffn_norm = hf_vector(ck, p + "post_attention_layernorm.weight", c.n_embd);
-    L.w_gate = hf_matrix(ck, p + "mlp.gate_proj.weight", c.n_ff, c.n_embd);
-    L.w_up = hf_matrix(ck, p + "mlp.up_proj.weight", c.n_ff, c.n_embd);
-    L.w_down = hf_matrix(ck, p + "mlp.down_proj.weight", c.n_embd, c.n_ff);
+    L.w_gate = hf_matrix(ck, p + "mlp.gate_proj.weight", c.n_ff, c.n_embd, lb);
+    L.w_up = hf_matrix(ck, p + "mlp.up_proj.weight", c.n_ff, c.n_embd, lb);
+    L.w_down = hf_matrix(ck, p + "mlp.down_proj.weight", c.n_embd, c.n_ff, lb);
   }
   output_norm_ = hf_vector(ck, "model.norm.weight", c.n_embd);
-  output_ = c.tied_output ? token_embd_ : hf_matrix(ck, "lm_head.weight", c.n_vocab, c.n_embd);
+  output_ = c.tied_output ? token_embd_ : hf_matrix(ck, "lm_head.weight", c.n_vocab, c.n_embd, lb);
 
   allocate_state();
-  rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
-  if (rope_factor != 1.0) {  // angle (pos / factor) * theta_i
-    const int64_t half = c.head_dim / 2;
-    for (int64_t pos = 0; pos < c.n_ctx; ++pos)
-      for (int64_t i = 0; i < half; ++i) {
-        const double theta = std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.head_dim);
-        const double a = static_cast<double>(pos) / rope_factor * theta;
-        rope_cos_[pos * half + i] = static_cast<float>(std::cos(a));
-        rope_sin_[pos * half + i] = static_cast<float>(std::sin(a));
-      }
+  build_rope();
+}
+
+// A llama GGUF with llama.cpp's tensor names; Q/K rows are already in adjacent-pair
+// order (permuted at HF load), which is what llama.cpp's converter writes.
+void LlamaModel::export_gguf(io::GgufWriter& out) const {
+  const auto& c = config_;
+  out.set("general.architecture", io::gguf_string("llama"));
+  if (file_ && file_->find("general.name")) out.set("general.name", *file_->find("general.name"));
+  const int64_t ctx = ctx_limit_ > 0 ? std::min(ctx_limit_, c.n_ctx_train) : c.n_ctx_train;
+  out.set("llama.context_length", io::gguf_u32(static_cast<uint32_t>(ctx)));
+  out.set("llama.embedding_length", io::gguf_u32(static_cast<uint32_t>(c.n_embd)));
+  out.set("llama.block_count", io::gguf_u32(static_cast<uint32_t>(c.n_layer)));
+  out.set("llama.feed_forward_length", io::gguf_u32(static_cast<uint32_t>(c.n_ff)));
+  out.set("llama.rope.dimension_count", io::gguf_u32(static_cast<uint32_t>(c.head_dim)));
+  out.set("llama.attention.head_count", io::gguf_u32(static_cast<uint32_t>(c.n_head)));
+  out.set("llama.attention.head_count_kv", io::gguf_u32(static_cast<uint32_t>(c.n_head_kv)));
+  out.set("llama.rope.freq_base", io::gguf_f32(c.rope_freq_base));
+  out.set("llama.attention.layer_norm_rms_epsilon", io::gguf_f32(c.rms_eps));
+  if (rope_factor_ != 1.0) {
+    out.set("llama.rope.scaling.type", io::gguf_string("linear"));
+    out.set("llama.rope.scaling.factor", io::gguf_f32(static_cast<float>(rope_factor_)));
   }
+  if (file_)  // the tokenizer travels with a GGUF source
+    for (const auto& [k, v] : file_->metadata())
+      if (k.rfind("tokenizer.", 0) == 0) out.set(k, v);
+  const auto mat = [&](const std::string& name, const Weight& w) {
+    out.add_tensor(name, {w.rows, w.cols}, gguf_type_of(w), w.data, weight_bytes(w));
+  };
+  const auto vec = [&](const std::string& name, const float* v, int64_t n) {
+    out.add_tensor(name, {n}, io::GgufType::F32, v, static_cast<uint64_t>(n) * 4);
+  };
+  const int64_t kv_dim = c.n_head_kv * c.head_dim;
+  mat("token_embd.weight", token_embd_);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    const auto& L = layers_[l];
+    vec(p + "attn_norm.weight", L.attn_norm, c.n_embd);
+    mat(p + "attn_q.weight", L.wq);
+    mat(p + "attn_k.weight", L.wk);
+    mat(p + "attn_v.weight", L.wv);
+    mat(p + "attn_output.weight", L.wo);
+    if (L.bq) {
+      vec(p + "attn_q.bias", L.bq, c.n_embd);
+      vec(p + "attn_k.bias", L.bk, kv_dim);
+      vec(p + "attn_v.bias", L.bv, kv_dim);
+    }
+    vec(p + "ffn_norm.weight", L.ffn_norm, c.n_embd);
+    mat(p + "ffn_gate.weight", L.w_gate);
+    mat(p + "ffn_up.weight", L.w_up);
+    mat(p + "ffn_down.weight", L.w_down);
+  }
+  vec("output_norm.weight", output_norm_, c.n_embd);
+  if (!c.tied_output) mat("output.weight", output_);
 }
 
 }  // namespace

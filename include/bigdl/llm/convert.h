@@ -1,0 +1,58 @@
+// Low-bit conversion: bigdl-llm's `save_low_bit`, written as a llama-architecture GGUF.
+//
+// convert(src, dst, low_bit) loads `src` (a Hugging Face folder or a GGUF file) with
+// LoadOptions::low_bit = low_bit (so the weights are quantized exactly as load_model
+// quantizes them) and writes the result to `dst`:
+//   metadata  general.architecture "llama", general.name, general.file_type (llama.cpp's
+//             LLAMA_FTYPE of the most frequent matrix type: 0 f32, 2 q4_0, 3 q4_1, 7 q8_0,
+//             8 q5_0, 9 q5_1), bigdl.low_bit, the llama.* keys the GGUF loader reads
+//             (context_length, embedding_length, block_count, feed_forward_length,
+//             rope.dimension_count, attention.head_count[_kv], rope.freq_base,
+//             attention.layer_norm_rms_epsilon, rope.scaling.type/factor when linear),
+//             tokenizer.ggml.* copied from a GGUF source; for an HF source
+//             bigdl.hf.model_type and bigdl.hf.tokenizer_files (the tokenizer files found
+//             in the folder; they are not converted).
+//   tensors   llama.cpp names (token_embd, blk.N.attn_q/k/v/output, attn_q/k/v.bias for
+//             Qwen2, attn_norm, ffn_norm, ffn_gate/up/down, output_norm, output), Q/K rows
+//             in GGUF's adjacent-pair RoPE order, 32-byte aligned.
+// load_model(dst) then gives the same logits as load_model(src, {.low_bit = low_bit}),
+// and uses the blocks in place (no re-quantization).
+// The file is written atomically: on any error no (partial) dst is left.
+//
+// Errors: ValueError "[convert] unknown low-bit type 'x' (known: ...)"; the load errors
+// of load_model; IOError "[write_file_atomic] <dst>: ..." when dst cannot be written.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bigdl::llm {
+
+// The low-bit names LoadOptions::low_bit and convert accept ("" is also accepted: keep).
+std::vector<std::string> low_bit_types();
+
+struct ConvertProgress {
+  int64_t index = 0;  // 0-based
+  int64_t count = 0;  // tensors in the output
+  std::string name;   // GGUF tensor name
+  std::string type;   // "f32", "q4_0", ...
+  std::vector<int64_t> shape;  // outermost first
+  uint64_t bytes = 0;          // bytes written for this tensor
+};
+
+struct ConvertStats {
+  int64_t n_tensors = 0;
+  uint64_t bytes_in = 0;   // source size on disk (all safetensors files, or the GGUF)
+  uint64_t bytes_out = 0;  // dst size
+  double seconds = 0;      // load + quantize + write
+};
+
+using ConvertCallback = std::function<void(const ConvertProgress&)>;
+
+// Converts src to a GGUF at dst (see above); `progress` is called once per tensor written.
+ConvertStats convert(const std::string& src, const std::string& dst, const std::string& low_bit,
+                     const ConvertCallback& progress = {});
+
+}  // namespace bigdl::llm

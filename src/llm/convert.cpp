@@ -1,0 +1,100 @@
+// Low-bit conversion to GGUF. See include/bigdl/llm/convert.h.
+#include "bigdl/llm/convert.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "bigdl/error.h"
+#include "bigdl/io/gguf_writer.h"
+#include "bigdl/llm/hf.h"
+#include "bigdl/llm/model.h"
+#include "llm/graph.h"
+
+namespace bigdl::llm {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> low_bit_types() { return detail::low_bit_names(); }
+
+namespace {
+// llama.cpp's LLAMA_FTYPE ("mostly X"): the most frequent quant type among the
+// matrices (ties: the first seen), 0 (all f32) when none is quantized.
+uint32_t file_type(const std::vector<io::GgufTensorInfo>& tensors) {
+  int count[64] = {};
+  int best = -1;
+  for (const auto& t : tensors) {
+    const int id = static_cast<int>(t.type);
+    if (t.shape.size() != 2 || id == 0 || id >= 64) continue;
+    if (++count[id] > (best < 0 ? 0 : count[best])) best = id;
+  }
+  switch (best) {
+    case 2: return 2;   // Q4_0
+    case 3: return 3;   // Q4_1
+    case 6: return 8;   // Q5_0
+    case 7: return 9;   // Q5_1
+    case 8: return 7;   // Q8_0
+    default: return 0;  // F32
+  }
+}
+
+uint64_t source_bytes(const std::string& src) {
+  std::error_code ec;
+  if (!fs::is_directory(src, ec)) return fs::file_size(src, ec);
+  uint64_t n = 0;
+  for (const auto& e : fs::directory_iterator(src, ec))
+    if (e.path().extension() == ".safetensors") n += e.file_size(ec);
+  return n;
+}
+}  // namespace
+
+ConvertStats convert(const std::string& src, const std::string& dst, const std::string& low_bit,
+                     const ConvertCallback& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  detail::parse_low_bit(low_bit, "convert");  // fail before loading anything
+  BIGDL_CHECK(!dst.empty(), ValueError, "convert", "the output path is empty");
+  LoadOptions lo;
+  lo.low_bit = low_bit;
+  lo.n_ctx = 1;  // the KV cache is not needed to export weights
+  const std::unique_ptr<Model> model = load_model(src, lo);
+  const auto* exportable = dynamic_cast<const detail::GgufExportable*>(model.get());
+  BIGDL_CHECK(exportable != nullptr, ValueError, "convert", src, ": architecture '", model->config().arch,
+              "' cannot be written as GGUF");
+  io::GgufWriter w;
+  exportable->export_gguf(w);
+  if (is_hf_checkpoint(src)) {
+    const HfCheckpoint ck = HfCheckpoint::open(src);
+    std::string dir = src;
+    while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+    w.set("general.name", io::gguf_string(fs::path(dir).filename().string()));
+    w.set("bigdl.hf.model_type", io::gguf_string(ck.model_type()));
+    std::vector<std::string> tok;
+    for (const char* f : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
+                          "vocab.json", "merges.txt"})
+      if (fs::exists(fs::path(dir) / f)) tok.emplace_back(f);
+    w.set("bigdl.hf.tokenizer_files", io::gguf_string_array(std::move(tok)));
+  }
+  w.set("bigdl.low_bit", io::gguf_string(low_bit.empty() ? "keep" : low_bit));
+  w.set("general.file_type", io::gguf_u32(file_type(w.tensor_infos())));
+  const int64_t n = static_cast<int64_t>(w.n_tensors());
+  w.write(dst, [&](size_t i, const io::GgufTensorInfo& info) {
+    if (!progress) return;
+    ConvertProgress p;
+    p.index = static_cast<int64_t>(i);
+    p.count = n;
+    p.name = info.name;
+    const auto* tr = io::gguf_type_traits(info.type);
+    p.type = tr ? tr->name : "?";
+    p.shape = info.shape;
+    p.bytes = info.nbytes;
+    progress(p);
+  });
+  ConvertStats s;
+  s.n_tensors = n;
+  s.bytes_in = source_bytes(src);
+  std::error_code ec;
+  s.bytes_out = fs::file_size(dst, ec);
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return s;
+}
+
+}  // namespace bigdl::llm
