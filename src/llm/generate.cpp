@@ -90,10 +90,11 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
 
   const auto t0 = Clock::now();
   const float* logits = nullptr;
-  for (int64_t p = 0; p < n_prompt; ++p) {
-    logits = model.forward(tokens[size_t(p)], p);
-    sampler.accept(tokens[size_t(p)]);
-  }
+  // Batched prefill in chunks: the scratch of forward_batch grows with the chunk.
+  constexpr int64_t kPrefillChunk = 256;
+  for (int64_t p = 0; p < n_prompt; p += kPrefillChunk)
+    logits = model.forward_batch(tokens.data() + p, std::min(kPrefillChunk, n_prompt - p), p);
+  for (const TokenId t : tokens) sampler.accept(t);
   const auto t1 = Clock::now();
   r.prefill_s = seconds(t0, t1);
 

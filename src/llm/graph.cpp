@@ -1,13 +1,24 @@
 #include "llm/graph.h"
 
+#include <cblas.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "bigdl/error.h"
+#include "core/internal.h"
 
 namespace bigdl::llm::detail {
 
 namespace quant = bigdl::detail::quant;
+
+// Smallest piece of a matrix product worth handing to another thread (as quant's gemv).
+constexpr int64_t kMinChunkBytes = 128 * 1024;
+// Quantized matmul: from this many tokens on, dequantized tiles of kTileRows rows go
+// through sgemm; below it, the integer dot per (row, token) wins (measured, docs/llm.md).
+constexpr int64_t kMinSgemmTokens = 16;
+constexpr int64_t kTileRows = 64;
 
 namespace {
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -77,11 +88,62 @@ void matvec(const Weight& w, const float* x, float* y) {
   if (w.is_f32) {
     const auto& k = bigdl::detail::cpu_kernels();
     const float* m = reinterpret_cast<const float*>(w.data);
-    for (int64_t r = 0; r < w.rows; ++r) y[r] = k.dot(m + r * w.cols, x, w.cols);
+    const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, w.cols * 4));
+    bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) y[r] = k.dot(m + r * w.cols, x, w.cols);
+    });
   } else {
     // ggml's path: x quantized once to int8 blocks, integer dot products, rows split
     // over the thread pool (docs/quant.md).
     quant::gemv_parallel(w.qtype, w.rows, w.cols, w.data, x, y, quant::GemvAct::int8);
+  }
+}
+
+void matmul(const Weight& w, const float* x, int64_t n, float* y) {
+  if (n <= 0 || w.rows == 0) return;
+  if (w.is_f32) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(w.rows), int(w.cols), 1.0f, x, int(w.cols),
+                reinterpret_cast<const float*>(w.data), int(w.cols), 0.0f, y, int(w.rows));
+    return;
+  }
+  // Every activation row is rounded to int8 blocks as matvec does (quantize_act), so
+  // prefill and decode see the same numbers.
+  const auto& qk = quant::quant_kernels();
+  BIGDL_ASSERT(w.cols % quant::kBlockSize == 0);
+  const int64_t nb = w.cols / quant::kBlockSize;
+  const int64_t stride = quant::row_bytes(w.qtype, w.cols);
+  thread_local std::vector<quant::BlockQ8A> xq_tl;
+  if (static_cast<int64_t>(xq_tl.size()) < n * nb) xq_tl.resize(static_cast<size_t>(n * nb));
+  quant::BlockQ8A* xq = xq_tl.data();
+  for (int64_t t = 0; t < n; ++t) qk.quantize_act(x + t * w.cols, xq + t * nb, w.cols);
+  if (n < kMinSgemmTokens) {
+    // Few tokens: the integer dot of matvec per (row, token), bit-identical to it.
+    const auto dot = qk.vec_dot_q8[static_cast<int>(w.qtype)];
+    const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, stride * n));
+    bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot(w.cols, w.data + r * stride, xq + t * nb);
+    });
+    return;
+  }
+  // Many tokens: the int8-rounded activations back to f32 (x_i = q_i * d, exact up to
+  // one f32 rounding), the weights dequantized kTileRows rows at a time into a reused
+  // buffer, one sgemm per tile. Equals the integer path up to f32 summation order and
+  // runs about 2x faster from 32 tokens on (docs/llm.md, "Batched prefill").
+  thread_local std::vector<float> xr_tl, wt_tl;
+  if (static_cast<int64_t>(xr_tl.size()) < n * w.cols) xr_tl.resize(static_cast<size_t>(n * w.cols));
+  if (static_cast<int64_t>(wt_tl.size()) < kTileRows * w.cols) wt_tl.resize(static_cast<size_t>(kTileRows * w.cols));
+  float* xr = xr_tl.data();
+  float* wt = wt_tl.data();
+  for (int64_t b = 0; b < n * nb; ++b)
+    for (int64_t i = 0; i < quant::kBlockSize; ++i)
+      xr[b * quant::kBlockSize + i] = static_cast<float>(xq[b].qs[i]) * xq[b].d;
+  const auto deq = qk.dequantize_row[static_cast<int>(w.qtype)];
+  for (int64_t r0 = 0; r0 < w.rows; r0 += kTileRows) {
+    const int64_t nr = std::min(kTileRows, w.rows - r0);
+    for (int64_t r = 0; r < nr; ++r) deq(w.data + (r0 + r) * stride, wt + r * w.cols, w.cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(nr), int(w.cols), 1.0f, xr, int(w.cols), wt,
+                int(w.cols), 0.0f, y + r0, int(w.rows));
   }
 }
 
@@ -143,6 +205,18 @@ void attention(const float* q, const float* k_cache, const float* v_cache, int64
     for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
     for (int64_t t = 0; t <= pos; ++t) k.axpy(s[t], v_cache + t * kv_dim + kvh * head_dim, o, head_dim);
   }
+}
+
+void attention_batch(const float* q, const float* k_cache, const float* v_cache, int64_t pos0, int64_t n,
+                     int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx, float* out) {
+  const int64_t dim = n_head * head_dim;
+  bigdl::detail::parallel_for(n, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> scores;
+    if (static_cast<int64_t>(scores.size()) < n_head * n_ctx) scores.resize(static_cast<size_t>(n_head * n_ctx));
+    for (int64_t t = t0; t < t1; ++t)
+      attention(q + t * dim, k_cache, v_cache, pos0 + t, n_head, n_head_kv, head_dim, n_ctx, scores.data(),
+                out + t * dim);
+  });
 }
 
 void swiglu(float* a, const float* b, int64_t n) {

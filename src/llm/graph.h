@@ -43,8 +43,19 @@ class WeightLoader {
   const io::GgufFile& file_;
 };
 
-// y[rows] = W x[cols]. Single-threaded.
+// y[rows] = W x[cols]. Rows split over the thread pool (detail::parallel_for) in chunks
+// of at least 128 KiB of weights, so small matrices run inline; each y[r] is one dot by
+// one thread, so the result does not depend on the thread count.
 void matvec(const Weight& w, const float* x, float* y);
+// Y[n, rows] = X[n, cols] W^T: row t of y is matvec(w, row t of x) (batched prefill).
+// f32: one cblas_sgemm (threaded by OpenBLAS; equals matvec up to f32 summation order).
+// Quantized: every x row is rounded to int8 blocks exactly as matvec does; under 16
+// tokens the same vec_dot_q8 per (row, token) follows (bit-identical to n matvec calls,
+// rows over the thread pool), from 16 tokens on the weights are dequantized 64 rows at
+// a time into a reused thread-local buffer and each tile is one sgemm against the
+// rounded activations (equal up to f32 summation order, about 2x faster). Scratch is
+// thread-local and grows to the largest n * cols seen.
+void matmul(const Weight& w, const float* x, int64_t n, float* y);
 // y[cols] = row `row` of W, dequantized when W is quantized.
 void copy_row(const Weight& w, int64_t row, float* y);
 // y = x / sqrt(mean(x^2) + eps) * weight, n values; y may alias x.
@@ -61,6 +72,11 @@ void rope_tables(int64_t n_ctx, int64_t head_dim, float base, std::vector<float>
 void attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos,
                int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx,
                float* scores, float* out);
+// attention() for n consecutive query positions pos0..pos0+n-1 (causal: token t reads
+// cache rows 0..pos0+t, which must all be written). q and out are [n][n_head*head_dim].
+// Tokens are split over the thread pool, each with a thread-local scores buffer.
+void attention_batch(const float* q, const float* k_cache, const float* v_cache, int64_t pos0, int64_t n,
+                     int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx, float* out);
 // a[i] = silu(a[i]) * b[i].
 void swiglu(float* a, const float* b, int64_t n);
 

@@ -8,7 +8,8 @@
 // found through registries keyed by GGUF's general.architecture or config.json's
 // model_type (src/llm/arch.cpp).
 //
-// Weights: F32 tensors are read in place; Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 tensors are
+// Prompts go through forward_batch() (matrix-matrix products over the prompt tokens),
+// generated tokens through forward(). Weights: F32 tensors are read in place; Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 tensors are
 // read in place through the quant gemv (backend/cpu/quant), which multiplies the blocks
 // by f32 activations. Norm weights must be F32.
 //
@@ -70,6 +71,19 @@ class Model {
   // must have been fed before (their cache rows are read). The pointer stays valid
   // until the next forward() call.
   virtual const float* forward(int32_t token, int64_t pos) = 0;
+
+  // Batched prefill: feeds tokens[0..n) at positions pos0..pos0+n-1 in one pass and
+  // returns the n_vocab logits after the LAST token (only those are computed: a prompt
+  // needs no others). Same cache effect and, up to f32 summation order, the same logits
+  // as n forward() calls (quantized weights see the same int8-rounded activations; see
+  // docs/llm.md "Batched prefill"); every projection is one matrix product over the n
+  // tokens. Positions
+  // 0..pos0-1 must have been fed before. Scratch grows to the largest n seen and is
+  // reused, so a caller should feed long prompts in chunks (generate() uses 256).
+  // Errors: ValueError "[llm] batch of N tokens at position P exceeds the context length
+  // C" (also n < 1 or pos0 < 0), IndexError for a token id outside [0, n_vocab).
+  // The pointer stays valid until the next forward() / forward_batch() call.
+  virtual const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) = 0;
 
  protected:
   ModelConfig config_;

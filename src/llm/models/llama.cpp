@@ -134,6 +134,7 @@ class LlamaModel final : public Model, public GgufExportable {
   LlamaModel(const HfCheckpoint& ck, const LoadOptions& options);
 
   const float* forward(int32_t token, int64_t pos) override;
+  const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) override;
   void export_gguf(io::GgufWriter& out) const override;
 
  private:
@@ -185,6 +186,8 @@ class LlamaModel final : public Model, public GgufExportable {
   std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][kv_dim]
   std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, scores_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
+  // forward_batch scratch, [n][n_embd] / [n][n_ff], grown to the largest batch seen.
+  std::vector<float> bx_, bxb_, bxb2_, bq_, bhb_, bhb2_;
 };
 
 const float* LlamaModel::forward(int32_t token, int64_t pos) {
@@ -228,6 +231,64 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
     k.add(x, xb2_.data(), x, c.n_embd);
   }
   rmsnorm(x, output_norm_, xb_.data(), c.n_embd, c.rms_eps);
+  matvec(output_, xb_.data(), logits_.data());
+  return logits_.data();
+}
+
+// forward() for n tokens at once: the same per-token kernels row by row (rmsnorm, rope,
+// swiglu, bias adds), matmul() for every projection, attention_batch() after all n
+// K/V rows of a layer are in the cache, and the classifier for the last token only.
+const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) {
+  const auto& c = config_;
+  BIGDL_CHECK(n >= 1 && pos0 >= 0 && pos0 + n <= c.n_ctx, ValueError, "llm", "batch of ", n,
+              " tokens at position ", pos0, " exceeds the context length ", c.n_ctx);
+  for (int64_t t = 0; t < n; ++t)
+    BIGDL_CHECK(tokens[t] >= 0 && tokens[t] < c.n_vocab, IndexError, "llm", "token id ", tokens[t],
+                " out of range [0, ", c.n_vocab, ")");
+  const auto& k = bigdl::detail::cpu_kernels();
+  const int64_t dim = c.n_embd, kv_dim = c.n_head_kv * c.head_dim, half = c.head_dim / 2;
+  for (auto* b : {&bx_, &bxb_, &bxb2_, &bq_})
+    if (static_cast<int64_t>(b->size()) < n * dim) b->resize(static_cast<size_t>(n * dim));
+  for (auto* b : {&bhb_, &bhb2_})
+    if (static_cast<int64_t>(b->size()) < n * c.n_ff) b->resize(static_cast<size_t>(n * c.n_ff));
+  float *x = bx_.data(), *xb = bxb_.data(), *xb2 = bxb2_.data(), *q = bq_.data();
+  float *hb = bhb_.data(), *hb2 = bhb2_.data();
+  for (int64_t t = 0; t < n; ++t) copy_row(token_embd_, tokens[t], x + t * dim);
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const auto& L = layers_[l];
+    float* kc = k_cache_.data() + l * c.n_ctx * kv_dim;
+    float* vc = v_cache_.data() + l * c.n_ctx * kv_dim;
+    float* kn = kc + pos0 * kv_dim;  // this batch's rows of the cache, [n][kv_dim]
+    float* vn = vc + pos0 * kv_dim;
+    // attention
+    for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, L.attn_norm, xb + t * dim, dim, c.rms_eps);
+    matmul(L.wq, xb, n, q);
+    matmul(L.wk, xb, n, kn);
+    matmul(L.wv, xb, n, vn);
+    for (int64_t t = 0; t < n; ++t) {
+      float *qt = q + t * dim, *kt = kn + t * kv_dim, *vt = vn + t * kv_dim;
+      if (L.bq) {
+        k.add(qt, L.bq, qt, dim);
+        k.add(kt, L.bk, kt, kv_dim);
+        k.add(vt, L.bv, vt, kv_dim);
+      }
+      const float* cos = rope_cos_.data() + (pos0 + t) * half;
+      const float* sin = rope_sin_.data() + (pos0 + t) * half;
+      rope_adjacent(qt, c.n_head, c.head_dim, cos, sin);
+      rope_adjacent(kt, c.n_head_kv, c.head_dim, cos, sin);
+    }
+    attention_batch(q, kc, vc, pos0, n, c.n_head, c.n_head_kv, c.head_dim, c.n_ctx, xb);
+    matmul(L.wo, xb, n, xb2);
+    k.add(x, xb2, x, n * dim);
+    // feed-forward
+    for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, L.ffn_norm, xb + t * dim, dim, c.rms_eps);
+    matmul(L.w_gate, xb, n, hb);
+    matmul(L.w_up, xb, n, hb2);
+    swiglu(hb, hb2, n * c.n_ff);
+    matmul(L.w_down, hb, n, xb2);
+    k.add(x, xb2, x, n * dim);
+  }
+  rmsnorm(x + (n - 1) * dim, output_norm_, xb_.data(), dim, c.rms_eps);
   matvec(output_, xb_.data(), logits_.data());
   return logits_.data();
 }
