@@ -400,6 +400,28 @@ std::vector<std::pair<size_t, size_t>> split_gpt2(const std::vector<uint32_t>& c
   return words;
 }
 
+// SmolLM's pre-tokenizer (llama.cpp LLAMA_VOCAB_PRE_TYPE_SMOLLM; Hugging Face
+// Sequence[Digits(individual_digits), ByteLevel]): the regex \p{N} first cuts the text
+// into single digits and the runs between them, then each run is split by the GPT-2
+// pattern on its own (so "\s+(?!\S)" does not look past a digit, as in llama.cpp).
+std::vector<std::pair<size_t, size_t>> split_smollm(const std::vector<uint32_t>& cpts) {
+  std::vector<std::pair<size_t, size_t>> words;
+  auto split_run = [&](size_t begin, size_t end) {
+    if (end <= begin) return;
+    const std::vector<uint32_t> run(cpts.begin() + begin, cpts.begin() + end);
+    for (const auto& [b, e] : split_gpt2(run)) words.emplace_back(begin + b, begin + e);
+  };
+  size_t start = 0;
+  for (size_t i = 0; i < cpts.size(); ++i) {
+    if (!classify(cpts[i]).number) continue;
+    split_run(start, i);
+    words.emplace_back(i, i + 1);
+    start = i + 1;
+  }
+  split_run(start, cpts.size());
+  return words;
+}
+
 // Splits code points into the pieces of the Llama 3 pattern
 //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 //   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
@@ -617,9 +639,11 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
         ignore_merges_ = true;  // as llama.cpp for LLAMA3
       } else if (pre == "qwen2" || pre == "deepseek-r1-qwen") {
         pre_ = PreTokenizer::Qwen2;
+      } else if (pre == "smollm") {
+        pre_ = PreTokenizer::SmolLm;
       } else {
         fail("tokenizer.ggml.pre '", pre,
-             "' is not supported for model 'gpt2' (supported: gpt-2, llama-bpe, qwen2)");
+             "' is not supported for model 'gpt2' (supported: gpt-2, llama-bpe, qwen2, smollm)");
       }
     }
   } else {
@@ -1015,6 +1039,7 @@ void Vocab::encode_bpe(const std::string& text, std::vector<TokenId>& out) const
   std::string key;
   const auto words = pre_ == PreTokenizer::Gpt2     ? split_gpt2(cpts)
                      : pre_ == PreTokenizer::Llama3 ? split_llama3(cpts, 3)
+                     : pre_ == PreTokenizer::SmolLm ? split_smollm(cpts)
                                                     : split_llama3(cpts, 1);
   for (const auto& [begin, end] : words) {
     std::string utf8, word;

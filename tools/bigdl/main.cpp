@@ -2,7 +2,7 @@
 //
 //   bigdl train [options]       train a network on a real data set (default: MLP on digits)
 //   bigdl evaluate [options]    score saved weights (safetensors or a PyTorch state_dict)
-//   bigdl llm generate|tokenize|bench [options]   low-bit LLM inference on a GGUF model
+//   bigdl llm generate|tokenize|bench|convert|chat|perplexity [options]   low-bit LLM inference
 //   bigdl version
 //
 // Every error is one line on stderr and a non-zero exit.
@@ -24,6 +24,7 @@
 #include "bigdl/llm/convert.h"
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
+#include "bigdl/llm/perplexity.h"
 #include "bigdl/llm/sampler.h"
 #include "bigdl/llm/vocab.h"
 #include "bigdl/nn/loss.h"
@@ -121,6 +122,8 @@ const char* kUsage =
     "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
     "             --model FILE [--system TEXT] [--template chatml|llama2|llama3|zephyr|mistral (default: the\n"
     "             model's tokenizer.chat_template)] [--n-predict N (256)] [sampling options as generate]\n"
+    "  llm perplexity llama.cpp's perplexity: chunks of --ctx tokens, the second half of each scored\n"
+    "             --model FILE --file TEXT [--ctx 512] [--chunks N (default: all)] [--low-bit TYPE] [--threads N]\n"
     "  version    print the version\n";
 
 optim::OptimizerPtr make_optimizer(const Args& a, const std::vector<Tensor>& params) {
@@ -465,6 +468,32 @@ int cmd_llm_chat(int argc, char** argv) {
   return 0;
 }
 
+int cmd_llm_perplexity(int argc, char** argv) {
+  Args a(argc, argv, 3,
+         {{"model", ""}, {"file", ""}, {"ctx", "512"}, {"chunks", "-1"}, {"low-bit", ""}, {"threads", "0"}},
+         "llm perplexity");
+  const std::string path = need_model(a, "perplexity");
+  if (a.str("file").empty()) throw UsageError("bigdl llm perplexity: --file TEXT is required");
+  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  const int64_t n_ctx = a.integer("ctx");
+  if (n_ctx < 4) throw UsageError("bigdl llm perplexity: --ctx must be >= 4");
+  auto model = open_model(path, n_ctx, a.str("low-bit"));  // the KV cache holds exactly one chunk
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  // As llama-perplexity: the running estimate after each chunk, then the final line.
+  const llm::PerplexityResult r =
+      llm::perplexity_file(*model, vocab, a.str("file"), n_ctx, a.integer("chunks"), [](const llm::PerplexityProgress& p) {
+        if (p.chunk == 1) std::fprintf(stderr, "llm perplexity: %.2f s per chunk\n", p.seconds);
+        std::printf("[%lld]%.4f,", (long long)p.chunk, p.ppl);
+        std::fflush(stdout);
+      });
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_err);
+  std::fflush(stdout);
+  std::fprintf(stderr, "llm perplexity: %lld tokens in the text, %lld chunks of %lld, %lld tokens scored, %.1f s (%.1f tok/s)\n",
+               (long long)r.n_tokens, (long long)r.chunks, (long long)n_ctx, (long long)r.n_scored, r.seconds,
+               r.seconds > 0 ? double(r.chunks * (n_ctx - 1)) / r.seconds : 0.0);
+  return 0;
+}
+
 int cmd_llm(int argc, char** argv) {
   const std::string sub = argc > 2 ? argv[2] : "";
   if (sub == "generate") return cmd_llm_generate(argc, argv);
@@ -472,9 +501,10 @@ int cmd_llm(int argc, char** argv) {
   if (sub == "bench") return cmd_llm_bench(argc, argv);
   if (sub == "convert") return cmd_llm_convert(argc, argv);
   if (sub == "chat") return cmd_llm_chat(argc, argv);
+  if (sub == "perplexity") return cmd_llm_perplexity(argc, argv);
   if (sub == "-h" || sub == "--help") throw UsageError("help");
-  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, chat)")
-                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, chat)");
+  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, chat, perplexity)")
+                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, chat, perplexity)");
 }
 
 }  // namespace

@@ -18,9 +18,10 @@
 // .add_space_prefix. Token types follow llama.cpp: 1 normal, 2 unknown, 3 control,
 // 4 user-defined, 5 unused, 6 byte.
 //
-// Byte-level BPE models split text with one of three hand-written pre-tokenizers
+// Byte-level BPE models split text with one of four hand-written pre-tokenizers
 // (PreTokenizer): GPT-2's regex, Llama 3's, or Qwen2's (Llama 3's with single digits),
-// picked by tokenizer.ggml.pre ("gpt-2"/"default", "llama-bpe", "qwen2") or, for a
+// picked by tokenizer.ggml.pre ("gpt-2"/"default", "llama-bpe", "qwen2"; "smollm" gives a
+// fourth, SmolLm: digits one by one, then GPT-2's regex) or, for a
 // Hugging Face tokenizer.json, by recognising the Split regex of its pre_tokenizer.
 //
 // Hugging Face tokenizers: load_tokenizer_json() reads tokenizer.json (model.vocab,
@@ -54,7 +55,9 @@ enum class TokenType : int32_t {
 enum class VocabKind { Spm, Bpe };  // tokenizer.ggml.model "llama" / "gpt2"
 
 // How byte-level BPE text is split into words before merging (unused for Spm).
-enum class PreTokenizer { Gpt2, Llama3, Qwen2 };
+// SmolLm: every \p{N} its own piece, GPT-2's pattern on the text between (tokenizer.ggml.pre
+// "smollm"; same as llama.cpp's STARCODER/REFACT/SMOLLM group).
+enum class PreTokenizer { Gpt2, Llama3, Qwen2, SmolLm };
 
 class Vocab {
  public:
