@@ -14,6 +14,7 @@
 #include "bigdl/error.h"
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/vocab.h"
+#include "llm/vocab_vectors.h"
 
 namespace {
 
@@ -23,42 +24,11 @@ using bigdl::llm::TokenType;
 using bigdl::llm::Vocab;
 namespace fs = std::filesystem;
 
-std::string shared(const std::string& rel) { return std::string(BIGDL_SHARED_DATA) + "/" + rel; }
+using vocab_vectors::shared;
 
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-struct Case {
-  std::string text;
-  std::vector<TokenId> ids;
-};
-
-// llama.cpp's X.gguf.inp / X.gguf.out pairs (see test_vocab.cpp).
-std::vector<Case> load_cases(const std::string& name) {
-  const std::string base = shared("tokenizers/ggml-vocab/ggml-vocab-" + name + ".gguf");
-  const std::string inp = read_all(base + ".inp");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<Case> cases;
-  for (size_t pos = 0; pos < inp.size();) {
-    const size_t hit = inp.find(sep, pos);
-    if (hit == std::string::npos) break;
-    cases.push_back({inp.substr(pos, hit - pos), {}});
-    pos = hit + sep.size();
-  }
-  std::istringstream out(read_all(base + ".out"));
-  std::string line;
-  for (Case& c : cases) {
-    if (!std::getline(out, line)) break;
-    std::istringstream ls(line);
-    for (TokenId id; ls >> id;) c.ids.push_back(id);
-  }
-  return cases;
-}
+using vocab_vectors::Case;
+using vocab_vectors::load_cases;
+using vocab_vectors::read_all;
 
 const Vocab& cached(const std::string& dir) {
   static std::map<std::string, Vocab> cache;

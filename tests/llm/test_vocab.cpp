@@ -1,6 +1,7 @@
 // Tokenizers against llama.cpp's own test vectors (models/ggml-vocab-*.gguf.inp/.out) and
 // the stories260K goldens; see docs/tokenizer.md.
 #include "bigdl/llm/vocab.h"
+#include "llm/vocab_vectors.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -23,46 +24,15 @@ using bigdl::llm::TokenType;
 using bigdl::llm::Vocab;
 using bigdl::llm::VocabKind;
 
-std::string shared(const std::string& rel) { return std::string(BIGDL_SHARED_DATA) + "/" + rel; }
+using vocab_vectors::shared;
 std::string vocab_path(const std::string& name) {
   return shared("tokenizers/ggml-vocab/ggml-vocab-" + name + ".gguf");
 }
 const std::string kStories = "llm/stories260K/stories260K";
 
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  EXPECT_TRUE(f.good()) << path;
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-struct Case {
-  std::string text;
-  std::vector<TokenId> ids;
-};
-
-// X.gguf.inp: strings each followed by "\n__ggml_vocab_test__\n"; X.gguf.out: one line
-// of ids per string.
-std::vector<Case> load_cases(const std::string& gguf) {
-  const std::string inp = read_all(gguf + ".inp");
-  const std::string sep = "\n__ggml_vocab_test__\n";
-  std::vector<Case> cases;
-  for (size_t pos = 0; pos < inp.size();) {
-    const size_t hit = inp.find(sep, pos);
-    if (hit == std::string::npos) break;
-    cases.push_back({inp.substr(pos, hit - pos), {}});
-    pos = hit + sep.size();
-  }
-  std::istringstream out(read_all(gguf + ".out"));
-  std::string line;
-  for (Case& c : cases) {
-    if (!std::getline(out, line)) break;
-    std::istringstream ls(line);
-    for (TokenId id; ls >> id;) c.ids.push_back(id);
-  }
-  return cases;
-}
+using vocab_vectors::Case;
+using vocab_vectors::load_cases;
+using vocab_vectors::read_all;
 
 std::string ids_str(const std::vector<TokenId>& ids) {
   std::string s;
@@ -80,7 +50,7 @@ const Vocab& cached(const std::string& name) {
 // All 46 llama.cpp vectors, then the round trip decode(encode(s)) == s.
 void check_vectors(const std::string& name, size_t* n_checked) {
   const Vocab& v = cached(name);
-  const auto cases = load_cases(vocab_path(name));
+  const auto cases = load_cases(name);
   ASSERT_EQ(cases.size(), 46u);
   for (const Case& c : cases) {
     const auto ids = v.encode(c.text, /*add_bos=*/false);

@@ -283,23 +283,33 @@ std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx, c
   return llm::load_model(path, lo);
 }
 
+// Sampling options shared by `llm generate` and `llm chat`: their defaults (llama-cli's)
+// merged into a command's own, and their values read into SamplerOptions.
+std::map<std::string, std::string> with_sampler_options(std::map<std::string, std::string> opts) {
+  opts.insert({{"temperature", "0.8"}, {"top-k", "40"}, {"top-p", "0.95"}, {"min-p", "0.05"},
+               {"repeat-penalty", "1.0"}, {"repeat-last-n", "64"}, {"seed", "0"}});
+  return opts;
+}
+void read_sampler_options(const Args& a, llm::GenerateOptions* o) {
+  o->sampler.temperature = float(a.real("temperature"));
+  o->sampler.top_k = int32_t(a.integer("top-k"));
+  o->sampler.top_p = float(a.real("top-p"));
+  o->sampler.min_p = float(a.real("min-p"));
+  o->sampler.repetition_penalty = float(a.real("repeat-penalty"));
+  o->sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
+  o->sampler.seed = uint64_t(a.integer("seed"));
+}
+
 int cmd_llm_generate(int argc, char** argv) {
   Args a(argc, argv, 3,
-         {{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"temperature", "0.8"}, {"top-k", "40"},
-          {"top-p", "0.95"}, {"min-p", "0.05"}, {"repeat-penalty", "1.0"}, {"repeat-last-n", "64"},
-          {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}, {"low-bit", ""}},
+         with_sampler_options({{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"ctx", "0"}, {"threads", "0"},
+                               {"low-bit", ""}}),
          "llm generate");
   const std::string path = need_model(a, "generate");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   llm::GenerateOptions o;
   o.max_new_tokens = a.integer("n-predict");
-  o.sampler.temperature = float(a.real("temperature"));
-  o.sampler.top_k = int32_t(a.integer("top-k"));
-  o.sampler.top_p = float(a.real("top-p"));
-  o.sampler.min_p = float(a.real("min-p"));
-  o.sampler.repetition_penalty = float(a.real("repeat-penalty"));
-  o.sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
-  o.sampler.seed = uint64_t(a.integer("seed"));
+  read_sampler_options(a, &o);
   auto model = open_model(path, a.integer("ctx"), a.str("low-bit"));
   const llm::Vocab vocab = llm::Vocab::load(path);
   const std::string& prompt = a.str("prompt");
@@ -414,9 +424,8 @@ int cmd_llm_convert(int argc, char** argv) {
 // across turns yet), so a long conversation ends with generate()'s context error.
 int cmd_llm_chat(int argc, char** argv) {
   Args a(argc, argv, 3,
-         {{"model", ""}, {"system", ""}, {"template", ""}, {"n-predict", "256"}, {"temperature", "0.8"},
-          {"top-k", "40"}, {"top-p", "0.95"}, {"min-p", "0.05"}, {"repeat-penalty", "1.0"},
-          {"repeat-last-n", "64"}, {"seed", "0"}, {"ctx", "0"}, {"threads", "0"}},
+         with_sampler_options({{"model", ""}, {"system", ""}, {"template", ""}, {"n-predict", "256"},
+                               {"ctx", "0"}, {"threads", "0"}}),
          "llm chat");
   const std::string path = need_model(a, "chat");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
@@ -431,13 +440,7 @@ int cmd_llm_chat(int argc, char** argv) {
   // as llama.cpp's chat does; user text is parsed the same way (documented in docs/llm.md).
   o.parse_special = true;
   o.max_new_tokens = a.integer("n-predict");
-  o.sampler.temperature = float(a.real("temperature"));
-  o.sampler.top_k = int32_t(a.integer("top-k"));
-  o.sampler.top_p = float(a.real("top-p"));
-  o.sampler.min_p = float(a.real("min-p"));
-  o.sampler.repetition_penalty = float(a.real("repeat-penalty"));
-  o.sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
-  o.sampler.seed = uint64_t(a.integer("seed"));
+  read_sampler_options(a, &o);
   // generate() puts the BOS token first when the vocab asks for one, so the template's
   // bos is left out then; eos is the vocab's EOS text.
   const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
