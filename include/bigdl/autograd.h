@@ -45,6 +45,14 @@ class NoGradGuard {
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, bool retain_graph = false);
 
+// A function backward() calls, on its own thread, as soon as a leaf's gradient for the
+// pass is complete (accumulated into leaf.grad()); leaves are reached in reverse
+// topological order, so a layer's parameters finish while earlier layers still run.
+// Data-parallel training uses it to send gradients during backward (bigdl/dist).
+// Installs `hook` for backward passes on this thread (empty: none); returns the previous.
+using LeafGradHook = std::function<void(const Tensor& leaf)>;
+LeafGradHook set_leaf_grad_hook(LeafGradHook hook);
+
 namespace detail {
 // True when any input requires grad and grad mode is on.
 bool needs_grad(std::initializer_list<const Tensor*> inputs);

@@ -7,6 +7,7 @@
 namespace bigdl {
 namespace {
 thread_local bool t_grad_mode = true;
+thread_local LeafGradHook t_leaf_hook;
 
 // Accumulate g into slot (sum when both defined).
 void accumulate(Tensor& slot, const Tensor& g) {
@@ -84,6 +85,7 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
       } else {
         cur.add_(g);
       }
+      if (t_leaf_hook) t_leaf_hook(t);
       continue;
     }
     BIGDL_CHECK(!fn->released, ValueError, "backward", "trying to backward through the graph a second time (op '",
@@ -109,6 +111,12 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
 
 bool grad_mode_enabled() { return t_grad_mode; }
 void set_grad_mode(bool enabled) { t_grad_mode = enabled; }
+
+LeafGradHook set_leaf_grad_hook(LeafGradHook hook) {
+  LeafGradHook prev = std::move(t_leaf_hook);
+  t_leaf_hook = std::move(hook);
+  return prev;
+}
 
 void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
   BIGDL_CHECK(requires_grad(), ValueError, "backward", "tensor does not require grad and has no grad_fn");

@@ -20,6 +20,10 @@ Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(
   param_steps_.assign(params_.size(), 0);
 }
 
+std::shared_ptr<Optimizer> Optimizer::clone_for(std::vector<Tensor>) const {
+  throw ValueError("[" + name() + "] clone_for is not implemented, so this optimizer cannot be sharded");
+}
+
 void Optimizer::zero_grad() {
   for (auto& p : params_) p.set_grad(Tensor());
 }
@@ -191,6 +195,30 @@ void Adagrad::update(size_t i, float* p, const float* g, int64_t n) {
     s[k] += gk * gk;
     p[k] -= clr * gk / (std::sqrt(s[k]) + eps);
   }
+}
+
+// ------------------------------------------------------------------ clone_for
+namespace {
+template <typename Opt, typename Options>
+std::shared_ptr<Optimizer> clone_with_lr(std::vector<Tensor> params, Options o, double lr) {
+  o.lr = lr;
+  return std::make_shared<Opt>(std::move(params), o);
+}
+}  // namespace
+std::shared_ptr<Optimizer> SGD::clone_for(std::vector<Tensor> p) const {
+  return clone_with_lr<SGD>(std::move(p), options, lr_);
+}
+std::shared_ptr<Optimizer> Adam::clone_for(std::vector<Tensor> p) const {
+  return clone_with_lr<Adam>(std::move(p), options, lr_);
+}
+std::shared_ptr<Optimizer> AdamW::clone_for(std::vector<Tensor> p) const {
+  return clone_with_lr<AdamW>(std::move(p), options, lr_);
+}
+std::shared_ptr<Optimizer> RMSprop::clone_for(std::vector<Tensor> p) const {
+  return clone_with_lr<RMSprop>(std::move(p), options, lr_);
+}
+std::shared_ptr<Optimizer> Adagrad::clone_for(std::vector<Tensor> p) const {
+  return clone_with_lr<Adagrad>(std::move(p), options, lr_);
 }
 
 // ------------------------------------------------------------------ clipping

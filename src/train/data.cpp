@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <numeric>
 
+#include "bigdl/dist/all_reduce_parameter.h"
 #include "bigdl/io/csv.h"
 #include "bigdl/io/idx.h"
 #include "bigdl/io/safetensors.h"
@@ -34,7 +35,24 @@ TensorDataset::TensorDataset(Tensor x, Tensor y) : x_(std::move(x)), y_(std::mov
   if (y_.defined()) y_ = y_.detach();
 }
 
-Batch TensorDataset::get(const std::vector<int64_t>& indices) const { return {take(x_, indices), take(y_, indices)}; }
+Batch TensorDataset::get(const std::vector<int64_t>& indices) const {
+  return {take(x_, indices), take(y_, indices), int64_t(indices.size())};
+}
+
+DatasetSlice::DatasetSlice(DatasetPtr base, int64_t begin, int64_t end) : base_(std::move(base)), begin_(begin), end_(end) {
+  BIGDL_CHECK(base_ != nullptr, ValueError, "DatasetSlice", "data set is null");
+  BIGDL_CHECK(0 <= begin && begin <= end && end <= base_->size(), IndexError, "DatasetSlice", "rows [", begin, ", ", end,
+              ") are not inside a data set of ", base_->size());
+}
+
+Batch DatasetSlice::get(const std::vector<int64_t>& indices) const {
+  std::vector<int64_t> shifted(indices);
+  for (int64_t& i : shifted) {
+    BIGDL_CHECK(i >= 0 && i < size(), IndexError, "DatasetSlice", "index ", i, " out of range for ", size(), " rows");
+    i += begin_;
+  }
+  return base_->get(shifted);
+}
 
 // ------------------------------------------------------------------ file-backed
 namespace {
@@ -72,7 +90,9 @@ SafetensorsDataset::SafetensorsDataset(const std::string& path) {
               " rows but y has ", y_.size(0));
 }
 
-Batch SafetensorsDataset::get(const std::vector<int64_t>& indices) const { return {take(x_, indices), take(y_, indices)}; }
+Batch SafetensorsDataset::get(const std::vector<int64_t>& indices) const {
+  return {take(x_, indices), take(y_, indices), int64_t(indices.size())};
+}
 
 void save_dataset(const std::string& path, const Tensor& x, const Tensor& y) {
   nn::NamedTensors t{{"x", x}};
@@ -84,6 +104,8 @@ void save_dataset(const std::string& path, const Tensor& x, const Tensor& y) {
 DataLoader::DataLoader(DatasetPtr data, DataLoaderOptions opts) : data_(std::move(data)), opts_(opts) {
   BIGDL_CHECK(data_ != nullptr, ValueError, "DataLoader", "data set is null");
   BIGDL_CHECK(opts_.batch_size > 0, ValueError, "DataLoader", "batch_size must be positive, got ", opts_.batch_size);
+  BIGDL_CHECK(opts_.world_size > 0 && opts_.rank >= 0 && opts_.rank < opts_.world_size, ValueError, "DataLoader", "rank ",
+              opts_.rank, " is not in a world of ", opts_.world_size);
 }
 
 DataLoader::~DataLoader() { stop(); }
@@ -94,9 +116,18 @@ int64_t DataLoader::num_batches() const {
 }
 
 Batch DataLoader::make(int64_t b) const {
-  const int64_t s = b * opts_.batch_size;
-  const int64_t e = std::min<int64_t>(s + opts_.batch_size, int64_t(order_.size()));
-  return data_->get(std::vector<int64_t>(order_.begin() + s, order_.begin() + e));
+  int64_t s = b * opts_.batch_size;
+  int64_t e = std::min<int64_t>(s + opts_.batch_size, int64_t(order_.size()));
+  const int64_t global = e - s;
+  if (opts_.world_size > 1) {
+    const dist::Range r = dist::batch_rows(global, opts_.rank, opts_.world_size);
+    e = s + r.end;
+    s += r.begin;
+    if (s == e) return Batch{Tensor(), Tensor(), global};
+  }
+  Batch out = data_->get(std::vector<int64_t>(order_.begin() + s, order_.begin() + e));
+  out.global_size = global;
+  return out;
 }
 
 void DataLoader::stop() {

@@ -30,6 +30,11 @@ class Optimizer {
   int64_t step_count() const { return steps_; }
   const std::vector<Tensor>& params() const { return params_; }
   virtual std::string name() const = 0;
+  // A new optimizer of the same kind and options (current lr) over other parameters,
+  // with empty state. Data-parallel training builds each rank's optimizer over its shard
+  // of the flat parameter buffer this way (bigdl/dist), which is exact for elementwise
+  // update rules (all of the built-in ones). The base throws ValueError.
+  virtual std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const;
 
   // "state.<param index>.<buffer>" tensors plus "step" and "lr" as 0-d f64 tensors.
   nn::NamedTensors state_dict() const;
@@ -64,6 +69,7 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, const SGDOptions& o);
   std::string name() const override { return "SGD"; }
+  std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const override;
   SGDOptions options;
 
  protected:
@@ -79,6 +85,7 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& o);
   std::string name() const override { return "Adam"; }
+  std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const override;
   AdamOptions options;
 
  protected:
@@ -90,6 +97,7 @@ class AdamW : public Adam {
  public:
   AdamW(std::vector<Tensor> params, AdamOptions o);
   std::string name() const override { return "AdamW"; }
+  std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const override;
 };
 
 struct RMSpropOptions {
@@ -100,6 +108,7 @@ class RMSprop : public Optimizer {
  public:
   RMSprop(std::vector<Tensor> params, const RMSpropOptions& o);
   std::string name() const override { return "RMSprop"; }
+  std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const override;
   RMSpropOptions options;
 
  protected:
@@ -113,6 +122,7 @@ class Adagrad : public Optimizer {
  public:
   Adagrad(std::vector<Tensor> params, const AdagradOptions& o);
   std::string name() const override { return "Adagrad"; }
+  std::shared_ptr<Optimizer> clone_for(std::vector<Tensor> params) const override;
   AdagradOptions options;
 
  protected:

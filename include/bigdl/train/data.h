@@ -23,6 +23,10 @@ namespace bigdl::train {
 
 struct Batch {
   Tensor x, y;
+  // Rows of the whole batch across the ranks of a distributed loader (x holds this
+  // rank's share; x and y are undefined when that share is empty). Equals x.size(0)
+  // for a one-process loader.
+  int64_t global_size = 0;
 };
 
 class Dataset {
@@ -48,6 +52,18 @@ class TensorDataset : public Dataset {
 };
 
 // Memory-mapped safetensors file holding "x" and "y"; see save_dataset().
+// Rows [begin, end) of another data set, without copying.
+class DatasetSlice : public Dataset {
+ public:
+  DatasetSlice(DatasetPtr base, int64_t begin, int64_t end);
+  int64_t size() const override { return end_ - begin_; }
+  Batch get(const std::vector<int64_t>& indices) const override;
+
+ private:
+  DatasetPtr base_;
+  int64_t begin_, end_;
+};
+
 class SafetensorsDataset : public Dataset {
  public:
   explicit SafetensorsDataset(const std::string& path);
@@ -66,6 +82,12 @@ struct DataLoaderOptions {
   uint64_t seed = 0;
   bool drop_last = false;
   int prefetch = 2;  // batches prepared ahead on a background thread; 0 = synchronous
+  // Data-parallel partitioning: with world_size > 1 every batch of the (identically
+  // shuffled) epoch order is cut into world_size contiguous row ranges
+  // (dist::batch_rows) and this loader reads and returns only range `rank`, so each
+  // process of a job reads only its rows. num_batches() is the same on every rank; a
+  // tail batch smaller than world_size leaves some ranks an empty share.
+  int rank = 0, world_size = 1;
 };
 
 class DataLoader {

@@ -1,0 +1,20 @@
+// Internal helpers of the dist backends (not installed).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "bigdl/dist/group.h"
+
+namespace bigdl::dist::detail {
+
+// The MPI_COMM_WORLD group (mpi_group.cpp), or the stub's DistError (no_mpi.cpp).
+GroupPtr make_mpi_group();
+
+// Argument checks shared by the backends; they throw "[dist] <op>: ..." errors.
+void check_counts(const char* op, const std::vector<int64_t>& counts, int size);
+void check_peer(const char* op, int peer, int size);
+void check_reduce_dtype(const char* op, DType dtype, bool allow_int);
+int64_t sum_counts(const std::vector<int64_t>& counts);
+
+}  // namespace bigdl::dist::detail
