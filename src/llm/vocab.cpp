@@ -10,6 +10,7 @@
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
+#include "bigdl/io/gzip.h"
 
 namespace bigdl::llm {
 
@@ -704,6 +705,8 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
     add_bos_ = v->as_bool(where + "'tokenizer.ggml.add_bos_token'");
   if (const io::GgufValue* v = file.find("tokenizer.ggml.add_space_prefix"))
     add_space_prefix_ = v->as_bool(where + "'tokenizer.ggml.add_space_prefix'");
+  space_prefix_ = add_space_prefix_ ? SpacePrefix::EveryFragment : SpacePrefix::None;
+  strip_space_ = add_space_prefix_;
 
   if (const io::GgufValue* v = file.find("tokenizer.chat_template"))
     chat_template_ = v->as_string(where + "'tokenizer.chat_template'");
@@ -749,11 +752,12 @@ namespace {
 
 using Json = nlohmann::json;
 
+// Reads gzip'd JSON too (by the magic bytes), e.g. a compressed tokenizer.json.
 Json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IOError(detail::cat(kOp, path, ": cannot open"));
+  if (!std::ifstream(path, std::ios::binary)) throw IOError(detail::cat(kOp, path, ": cannot open"));
+  const std::vector<uint8_t> bytes = io::read_file_maybe_gzip(path);
   try {
-    return Json::parse(in);
+    return Json::parse(bytes.begin(), bytes.end());
   } catch (const Json::exception& e) {
     throw FormatError(detail::cat(kOp, path, ": invalid JSON (", e.what(), ")"));
   }
@@ -774,6 +778,31 @@ const Json* member(const Json& j, const char* key) {
   return it == j.end() || it->is_null() ? nullptr : &*it;
 }
 
+// j[key] if it is a string, else "".
+std::string string_member(const Json& j, const char* key) {
+  const Json* v = member(j, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+// The steps of a {"type": "Sequence", list_key: [...]}, or j itself.
+std::vector<const Json*> sequence_steps(const Json& j, const char* list_key) {
+  std::vector<const Json*> steps;
+  const Json* list = string_member(j, "type") == "Sequence" ? member(j, list_key) : nullptr;
+  if (list != nullptr && list->is_array()) {
+    for (const Json& x : *list) steps.push_back(&x);
+  } else {
+    steps.push_back(&j);
+  }
+  return steps;
+}
+
+// A Replace normalizer/decoder from `from` (a String pattern) to `to`.
+bool is_replace(const Json& j, const std::string& from, const std::string& to) {
+  const Json* pattern = member(j, "pattern");
+  return string_member(j, "type") == "Replace" && pattern != nullptr &&
+         string_member(*pattern, "String") == from && string_member(j, "content") == to;
+}
+
 }  // namespace
 
 Vocab Vocab::load_tokenizer_json(const std::string& path) {
@@ -789,13 +818,18 @@ Vocab Vocab::load_tokenizer_json(const std::string& path) {
 
   Vocab v;
   v.name_ = name;
-  v.kind_ = VocabKind::Bpe;
+  v.hf_decode_ = true;
   const Json* model = member(j, "model");
   if (model == nullptr) fail("field 'model' missing");
   if (const Json* t = member(*model, "type"); t != nullptr && *t != "BPE")
     fail("model.type ", t->dump(), " is not supported (supported: BPE)");
-  if (const Json* b = member(*model, "byte_fallback"); b != nullptr && b->is_boolean() && b->get<bool>())
-    fail("model.byte_fallback = true (SentencePiece-style BPE) is not supported");
+  // byte_fallback: a SentencePiece-style BPE (Llama 2); otherwise byte-level (GPT-2).
+  const Json* fallback = member(*model, "byte_fallback");
+  const bool spm = fallback != nullptr && fallback->is_boolean() && fallback->get<bool>();
+  v.kind_ = spm ? VocabKind::Spm : VocabKind::Bpe;
+  if (const Json* f = member(*model, "fuse_unk"); f != nullptr && f->is_boolean()) v.fuse_unk_ = f->get<bool>();
+  if (const Json* d = member(*model, "dropout"); d != nullptr && !(d->is_number() && d->get<double>() == 0))
+    fail("model.dropout ", d->dump(), " is not supported (BPE dropout samples merges at random)");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
     if (const Json* x = member(*model, key); x != nullptr && x->is_string() && !x->get<std::string>().empty())
       fail("model.", key, " ", x->dump(), " is not supported");
@@ -836,12 +870,20 @@ Vocab Vocab::load_tokenizer_json(const std::string& path) {
   for (const auto& e : entries) n = std::max(n, e.second + 1);
   for (const auto& a : added) n = std::max(n, a.id + 1);
   if (n == 0) fail("field 'model.vocab' is empty");
+  // Real ids are dense; one far beyond the entry count is corrupt and would make us
+  // allocate n strings (found by fuzzing: {"a": 2000000000} asked for 64 GB).
+  const int64_t n_entries = int64_t(entries.size() + added.size());
+  if (n > 2 * n_entries + 1024)
+    fail("token id ", n - 1, " is far beyond the ", n_entries, " tokens listed");
   v.tokens_.assign(size_t(n), std::string());
   v.types_.assign(size_t(n), TokenType::Undefined);  // ids no entry names stay undefined
   v.scores_.assign(size_t(n), 0.0f);
   for (const auto& [text, id] : entries) {
     v.tokens_[size_t(id)] = text;
-    v.types_[size_t(id)] = TokenType::Normal;
+    // byte_fallback's <0xNN> tokens (what ByteFallback decodes to one byte)
+    const bool byte = spm && text.size() == 6 && text.compare(0, 3, "<0x") == 0 && text[5] == '>' &&
+                      hex_value(text[3]) >= 0 && hex_value(text[4]) >= 0;
+    v.types_[size_t(id)] = byte ? TokenType::Byte : TokenType::Normal;
   }
   // Added tokens are matched in the text before the model runs (as HF does for all of
   // them); "special" ones are control tokens (not rendered, matched with parse_special).
@@ -850,9 +892,12 @@ Vocab Vocab::load_tokenizer_json(const std::string& path) {
     v.types_[size_t(a.id)] = a.special ? TokenType::Control : TokenType::UserDefined;
   }
 
+  v.index_tokens();
+
   const Json* merges = member(*model, "merges");
   if (merges == nullptr) fail("field 'model.merges' missing");
   if (!merges->is_array()) fail("field 'model.merges' is not an array");
+  if (spm && merges->empty()) fail("field 'model.merges' is empty");  // would switch encode_spm to scores
   v.merge_rank_.reserve(merges->size());
   for (size_t i = 0; i < merges->size(); ++i) {
     const Json& m = (*merges)[i];
@@ -869,74 +914,148 @@ Vocab Vocab::load_tokenizer_json(const std::string& path) {
     } else {
       fail("model.merges[", i, "] is ", m.dump(), ", expected \"a b\" or [\"a\", \"b\"]");
     }
+    for (const std::string& t : {left, right, left + right})  // as HF: MergeTokenOutOfVocabulary
+      if (v.find(t) < 0) fail("model.merges[", i, "] '", left, " ", right, "': '", t, "' is not in model.vocab");
     v.merge_rank_.emplace(left + kMergeSep + right, int32_t(i));  // first rank wins
   }
 
-  // normalizer: none or NFC (identity for the text we handle; see docs/tokenizer.md)
-  if (const Json* norm = member(j, "normalizer")) {
-    const Json* t = member(*norm, "type");
-    if (t == nullptr || *t != "NFC")
-      fail("normalizer ", (t ? t->dump() : norm->dump()), " is not supported (supported: none, NFC)");
-  }
-
-  // pre_tokenizer: ByteLevel(use_regex) = GPT-2's regex, or Split(known regex) followed by
-  // ByteLevel(use_regex = false), possibly inside a Sequence.
-  const Json* pre = member(j, "pre_tokenizer");
-  if (pre == nullptr) fail("field 'pre_tokenizer' missing (a byte-level BPE needs one)");
-  std::vector<const Json*> steps;
-  if (const Json* t = member(*pre, "type"); t != nullptr && *t == "Sequence") {
-    const Json* list = member(*pre, "pretokenizers");
-    if (list == nullptr || !list->is_array()) fail("pre_tokenizer.pretokenizers missing");
-    for (const Json& p : *list) steps.push_back(&p);
-  } else {
-    steps.push_back(pre);
-  }
-  bool have_split = false, have_byte_level = false;
-  for (const Json* p : steps) {
-    const Json* t = member(*p, "type");
-    const std::string type = t != nullptr && t->is_string() ? t->get<std::string>() : "?";
-    if (type == "ByteLevel") {
-      if (const Json* a = member(*p, "add_prefix_space"); a != nullptr && a->is_boolean() && a->get<bool>())
-        fail("pre_tokenizer ByteLevel add_prefix_space = true is not supported");
-      const Json* r = member(*p, "use_regex");
-      const bool use_regex = r == nullptr || !r->is_boolean() || r->get<bool>();
-      if (use_regex) {
-        if (have_split) fail("pre_tokenizer has both a Split and a ByteLevel regex");
-        v.pre_ = PreTokenizer::Gpt2;
-        have_split = true;
+  if (spm) {
+    // normalizer: Replace(" ", "▁") with an optional Prepend("▁") before it (Llama 2's
+    // "legacy" file), or none when a Metaspace pre-tokenizer does both.
+    bool replace = false, prepend = false;
+    if (const Json* norm = member(j, "normalizer")) {
+      for (const Json* n : sequence_steps(*norm, "normalizers")) {
+        if (is_replace(*n, " ", kSpmSpace)) {
+          replace = true;
+        } else if (string_member(*n, "type") == "Prepend" && string_member(*n, "prepend") == kSpmSpace) {
+          prepend = true;
+        } else {
+          fail("normalizer ", n->dump(), " is not supported with byte_fallback (supported: Prepend(\"▁\"), Replace(\" \", \"▁\"))");
+        }
       }
-      have_byte_level = true;
-    } else if (type == "Split") {
-      const Json* pattern = member(*p, "pattern");
-      const Json* regex = pattern != nullptr ? member(*pattern, "Regex") : nullptr;
-      if (regex == nullptr || !regex->is_string()) fail("pre_tokenizer Split without a 'Regex' pattern");
-      const Json* behavior = member(*p, "behavior");
-      const Json* invert = member(*p, "invert");
-      if ((behavior != nullptr && *behavior != "Isolated") ||
-          (invert != nullptr && invert->is_boolean() && invert->get<bool>()))
-        fail("pre_tokenizer Split must be behavior Isolated, invert false");
-      const std::string& re = regex->get_ref<const std::string&>();
-      const KnownSplit* known = nullptr;
-      for (const KnownSplit& k : kKnownSplits)
-        if (re == k.regex) known = &k;
-      if (known == nullptr)
-        fail("pre_tokenizer Split regex '", re, "' is not a known pattern (known: gpt-2, llama3, qwen2)");
-      if (have_split) fail("pre_tokenizer has more than one Split");
-      v.pre_ = known->pre;
-      have_split = true;
+    }
+    // pre_tokenizer: none, or Metaspace("▁", prepend_scheme, split).
+    bool metaspace = false;
+    if (const Json* pre = member(j, "pre_tokenizer")) {
+      const std::string type = string_member(*pre, "type");
+      if (type != "Metaspace")
+        fail("pre_tokenizer type '", type, "' is not supported with byte_fallback (supported: none, Metaspace)");
+      if (string_member(*pre, "replacement") != kSpmSpace)
+        fail("pre_tokenizer Metaspace replacement ", pre->value("replacement", Json()).dump(), " is not \"▁\"");
+      // prepend_scheme, or the older add_prefix_space (true = "always"); default "always"
+      std::string scheme = string_member(*pre, "prepend_scheme");
+      if (const Json* a = member(*pre, "add_prefix_space"); scheme.empty() && a != nullptr && a->is_boolean())
+        scheme = a->get<bool>() ? "always" : "never";
+      if (scheme.empty()) scheme = "always";
+      if (scheme == "first") {
+        v.space_prefix_ = SpacePrefix::FirstUnlessSpace;
+      } else if (scheme == "always") {
+        v.space_prefix_ = SpacePrefix::EveryUnlessSpace;
+      } else if (scheme != "never") {
+        fail("pre_tokenizer Metaspace prepend_scheme '", scheme, "' is not one of first, always, never");
+      }
+      const Json* split = member(*pre, "split");
+      v.metaspace_split_ = split == nullptr || !split->is_boolean() || split->get<bool>();
+      metaspace = true;
+    }
+    if (metaspace == replace)
+      fail("a byte_fallback BPE needs exactly one of a normalizer Replace(\" \", \"▁\") and a Metaspace "
+           "pre_tokenizer (has ", replace ? "both" : "neither", ")");
+    if (!metaspace) v.space_prefix_ = prepend ? SpacePrefix::EveryFragment : SpacePrefix::None;
+    v.add_space_prefix_ = v.space_prefix_ != SpacePrefix::None;
+
+    // decoder: Replace("▁", " "), ByteFallback, Fuse, then optionally Strip(" ", 1, 0), which
+    // removes the prefix from the start of the whole text.
+    const Json* d = member(j, "decoder");
+    if (d == nullptr) fail("field 'decoder' missing (a byte_fallback BPE needs Replace(\"▁\", \" \") and ByteFallback)");
+    bool dec_replace = false, dec_bytes = false, dec_fuse = false;
+    for (const Json* x : sequence_steps(*d, "decoders")) {
+      const std::string type = string_member(*x, "type");
+      const Json* start = member(*x, "start");
+      const Json* stop = member(*x, "stop");
+      if (v.strip_space_) fail("decoder Strip must be the last step");
+      if (is_replace(*x, kSpmSpace, " ")) {
+        dec_replace = true;
+      } else if (type == "ByteFallback") {
+        dec_bytes = true;
+      } else if (type == "Fuse") {
+        dec_fuse = true;
+      } else if (type == "Strip" && string_member(*x, "content") == " " && start != nullptr && start->is_number_unsigned() &&
+                 start->get<uint64_t>() <= 1 && stop != nullptr && stop->is_number_unsigned() && stop->get<uint64_t>() == 0) {
+        if (!dec_fuse) fail("decoder Strip before Fuse (it would strip every token) is not supported");
+        v.strip_space_ = start->get<uint64_t>() == 1;
+      } else {
+        fail("decoder ", x->dump(), " is not supported with byte_fallback (supported: a Sequence of Replace(\"▁\", \" \"), "
+             "ByteFallback, Fuse, Strip(\" \", 0|1, 0))");
+      }
+    }
+    if (!dec_replace || !dec_bytes) fail("decoder needs Replace(\"▁\", \" \") and ByteFallback");
+  } else {
+    // normalizer: none or NFC (identity for the text we handle; see docs/tokenizer.md)
+    if (const Json* norm = member(j, "normalizer")) {
+      const Json* t = member(*norm, "type");
+      if (t == nullptr || *t != "NFC")
+        fail("normalizer ", (t ? t->dump() : norm->dump()), " is not supported (supported: none, NFC)");
+    }
+
+    // pre_tokenizer: ByteLevel(use_regex) = GPT-2's regex, or Split(known regex) followed by
+    // ByteLevel(use_regex = false), possibly inside a Sequence.
+    const Json* pre = member(j, "pre_tokenizer");
+    if (pre == nullptr) fail("field 'pre_tokenizer' missing (a byte-level BPE needs one)");
+    std::vector<const Json*> steps;
+    if (const Json* t = member(*pre, "type"); t != nullptr && *t == "Sequence") {
+      const Json* list = member(*pre, "pretokenizers");
+      if (list == nullptr || !list->is_array()) fail("pre_tokenizer.pretokenizers missing");
+      for (const Json& p : *list) steps.push_back(&p);
     } else {
-      fail("pre_tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, Sequence)");
+      steps.push_back(pre);
+    }
+    bool have_split = false, have_byte_level = false;
+    for (const Json* p : steps) {
+      const Json* t = member(*p, "type");
+      const std::string type = t != nullptr && t->is_string() ? t->get<std::string>() : "?";
+      if (type == "ByteLevel") {
+        if (const Json* a = member(*p, "add_prefix_space"); a != nullptr && a->is_boolean() && a->get<bool>())
+          fail("pre_tokenizer ByteLevel add_prefix_space = true is not supported");
+        const Json* r = member(*p, "use_regex");
+        const bool use_regex = r == nullptr || !r->is_boolean() || r->get<bool>();
+        if (use_regex) {
+          if (have_split) fail("pre_tokenizer has both a Split and a ByteLevel regex");
+          v.pre_ = PreTokenizer::Gpt2;
+          have_split = true;
+        }
+        have_byte_level = true;
+      } else if (type == "Split") {
+        const Json* pattern = member(*p, "pattern");
+        const Json* regex = pattern != nullptr ? member(*pattern, "Regex") : nullptr;
+        if (regex == nullptr || !regex->is_string()) fail("pre_tokenizer Split without a 'Regex' pattern");
+        const Json* behavior = member(*p, "behavior");
+        const Json* invert = member(*p, "invert");
+        if ((behavior != nullptr && *behavior != "Isolated") ||
+            (invert != nullptr && invert->is_boolean() && invert->get<bool>()))
+          fail("pre_tokenizer Split must be behavior Isolated, invert false");
+        const std::string& re = regex->get_ref<const std::string&>();
+        const KnownSplit* known = nullptr;
+        for (const KnownSplit& k : kKnownSplits)
+          if (re == k.regex) known = &k;
+        if (known == nullptr)
+          fail("pre_tokenizer Split regex '", re, "' is not a known pattern (known: gpt-2, llama3, qwen2)");
+        if (have_split) fail("pre_tokenizer has more than one Split");
+        v.pre_ = known->pre;
+        have_split = true;
+      } else {
+        fail("pre_tokenizer type '", type, "' is not supported (supported: ByteLevel, Split, Sequence)");
+      }
+    }
+    if (!have_split || !have_byte_level)
+      fail("pre_tokenizer must be ByteLevel, or a known Split followed by ByteLevel");
+    if (const Json* d = member(j, "decoder")) {
+      const Json* t = member(*d, "type");
+      if (t == nullptr || *t != "ByteLevel")
+        fail("decoder ", (t ? t->dump() : d->dump()), " is not supported (supported: ByteLevel)");
     }
   }
-  if (!have_split || !have_byte_level)
-    fail("pre_tokenizer must be ByteLevel, or a known Split followed by ByteLevel");
-  if (const Json* d = member(j, "decoder")) {
-    const Json* t = member(*d, "type");
-    if (t == nullptr || *t != "ByteLevel")
-      fail("decoder ", (t ? t->dump() : d->dump()), " is not supported (supported: ByteLevel)");
-  }
 
-  v.index_tokens();
   if (const Json* unk = member(*model, "unk_token"); unk != nullptr && unk->is_string())
     v.unk_id_ = v.find(unk->get<std::string>());
 
@@ -1009,13 +1128,27 @@ TokenId Vocab::byte_token(uint8_t byte) const {
 
 std::vector<TokenId> Vocab::encode_spm(const std::string& text) const {
   std::vector<TokenId> out;
+  // A GGUF vocab merges by score (llama.cpp, SentencePiece); a tokenizer.json by the rank
+  // of the pair in model.merges (HF's BPE), whose order comes from the same scores.
+  const bool by_rank = !merge_rank_.empty();
+  std::string key;
   const auto symbols = merge_symbols(
-      text, [&](std::string_view merged, std::string_view, std::string_view, double* priority) {
+      text, [&](std::string_view merged, std::string_view l, std::string_view r, double* priority) {
+        if (by_rank) {
+          key.assign(l);
+          key += kMergeSep;
+          key += r;
+          const auto it = merge_rank_.find(key);
+          if (it == merge_rank_.end()) return false;
+          *priority = it->second;  // lowest rank first
+          return true;
+        }
         const auto it = token_to_id_.find(std::string(merged));
         if (it == token_to_id_.end()) return false;
         *priority = -double(scores_[it->second]);  // highest score first
         return true;
       });
+  bool last_unk = false;
   for (const Symbol& s : symbols) {
     // A merged symbol is always a token; a single character may not be, and then becomes
     // its bytes (llama.cpp's resegment() can only reach this case for final symbols).
@@ -1023,10 +1156,23 @@ std::vector<TokenId> Vocab::encode_spm(const std::string& text) const {
     const TokenId id = find(piece);
     if (id >= 0) {
       out.push_back(id);
-    } else {
+      last_unk = false;
+    } else if (!by_rank) {
       for (const char c : piece) {
         const TokenId b = byte_token(uint8_t(c));
         if (b >= 0) out.push_back(b);
+      }
+    } else {
+      // HF's BPE: the character's <0xNN> tokens if all exist, else one unk (adjacent
+      // unknown characters fused into one with fuse_unk).
+      const bool bytes = std::all_of(piece.begin(), piece.end(),
+                                     [&](char c) { return byte_tokens_[uint8_t(c)] >= 0; });
+      if (bytes) {
+        for (const char c : piece) out.push_back(byte_tokens_[uint8_t(c)]);
+        last_unk = false;
+      } else if (unk_id_ >= 0 && !(fuse_unk_ && last_unk)) {
+        out.push_back(unk_id_);
+        last_unk = true;
       }
     }
   }
@@ -1103,25 +1249,47 @@ std::vector<TokenId> Vocab::encode(std::string_view text, bool add_bos, bool par
     frags = std::move(next);
   }
 
-  bool prev_special = true;  // the text's start counts as after a special token
   for (const Fragment& f : frags) {
     if (f.token >= 0) {
       out.push_back(f.token);
-      prev_special = true;
-      continue;
-    }
-    std::string piece(text.substr(f.offset, f.length));
-    if (kind_ == VocabKind::Spm) {
-      if (add_space_prefix_ && prev_special) piece.insert(piece.begin(), ' ');
-      replace_all(piece, " ", kSpmSpace);
-      const auto ids = encode_spm(piece);
-      out.insert(out.end(), ids.begin(), ids.end());
+    } else if (kind_ == VocabKind::Spm) {
+      encode_spm_fragment(std::string(text.substr(f.offset, f.length)), f.offset == 0, out);
     } else {
-      encode_bpe(piece, out);
+      encode_bpe(std::string(text.substr(f.offset, f.length)), out);
     }
-    prev_special = false;
   }
   return out;
+}
+
+// One text fragment (non-empty; fragments never touch, so each one starts the text or
+// follows a special token, which is where llama.cpp puts the prefix).
+void Vocab::encode_spm_fragment(std::string text, bool text_start, std::vector<TokenId>& out) const {
+  replace_all(text, " ", kSpmSpace);
+  const bool starts_with_space = text.compare(0, kSpmSpace.size(), kSpmSpace) == 0;
+  bool prefix = false;
+  switch (space_prefix_) {
+    case SpacePrefix::None: break;
+    case SpacePrefix::EveryFragment: prefix = true; break;
+    case SpacePrefix::FirstUnlessSpace: prefix = text_start && !starts_with_space; break;
+    case SpacePrefix::EveryUnlessSpace: prefix = !starts_with_space; break;
+  }
+  if (prefix) text.insert(0, kSpmSpace);
+  auto add = [&](const std::string& word) {
+    const auto ids = encode_spm(word);
+    out.insert(out.end(), ids.begin(), ids.end());
+  };
+  if (!metaspace_split_) {
+    add(text);
+    return;
+  }
+  // HF Metaspace(split = true): words end before every '▁' (the '▁' opens the next word).
+  size_t start = 0;
+  for (size_t hit = text.find(kSpmSpace, 1);; hit = text.find(kSpmSpace, hit + kSpmSpace.size())) {
+    const size_t end = hit == std::string::npos ? text.size() : hit;
+    if (end > start) add(text.substr(start, end - start));
+    if (hit == std::string::npos) break;
+    start = hit;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1167,10 +1335,15 @@ std::string Vocab::token_to_piece(TokenId id, bool render_special) const {
 
 std::string Vocab::decode(const std::vector<TokenId>& ids, bool render_special) const {
   std::string out;
+  if (hf_decode_) {  // HF: skip special tokens, Fuse, then Strip the whole text
+    for (const TokenId id : ids) out += token_to_piece(id, render_special);
+    if (strip_space_ && !out.empty() && out[0] == ' ') out.erase(0, 1);
+    return out;
+  }
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i == 0 && add_bos_ && ids[0] == bos_id_) continue;  // and the first space stays
     const std::string piece = token_to_piece(ids[i], render_special);
-    const bool strip = i == 0 && add_space_prefix_ && !piece.empty() && piece[0] == ' ';
+    const bool strip = i == 0 && strip_space_ && !piece.empty() && piece[0] == ' ';
     out.append(piece, strip ? 1 : 0, std::string::npos);
   }
   return out;
@@ -1181,11 +1354,16 @@ std::string Vocab::decode(const std::vector<TokenId>& ids, bool render_special) 
 
 std::string StreamDecoder::push(TokenId id) {
   std::string piece;
-  if (first_) {
+  if (first_ && vocab_.hf_decode_) {  // the text starts at the first non-empty piece
+    piece = vocab_.token_to_piece(id);
+    if (piece.empty()) return std::string();
+    first_ = false;
+    if (vocab_.strip_space_ && piece[0] == ' ') piece.erase(0, 1);
+  } else if (first_) {
     first_ = false;
     if (vocab_.add_bos_ && id == vocab_.bos_id_) return std::string();  // keeps its space
     piece = vocab_.token_to_piece(id);
-    if (vocab_.add_space_prefix_ && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
+    if (vocab_.strip_space_ && !piece.empty() && piece[0] == ' ') piece.erase(0, 1);
   } else {
     piece = vocab_.token_to_piece(id);
   }

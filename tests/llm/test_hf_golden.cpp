@@ -1,7 +1,7 @@
 // Hugging Face checkpoint loading (bigdl/llm/hf.h, load_llama_hf) against transformers:
 // tiny random-weight Llama / Mistral / Qwen2 checkpoints in tests/llm/fixtures/hf_*/ and
-// the logits and greedy ids transformers 4.40.2 computed for them
-// (tests/llm/gen_hf_golden.py, which says how to regenerate them).
+// the logits and greedy ids transformers 4.40.2 computed for them (4.46.3 for hf_llama3,
+// Llama 3 RoPE scaling), from tests/llm/gen_hf_golden.py, which says how to regenerate them.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "bigdl/error.h"
+#include "bigdl/io/gguf.h"
+#include "bigdl/io/gguf_writer.h"
 #include "bigdl/io/safetensors.h"
+#include "bigdl/llm/convert.h"
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
 
@@ -26,9 +29,18 @@ using bigdl::llm::load_model;
 
 const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
 
+// The references are f32 end to end, so the comparisons use an f32 KV cache where
+// LoadOptions has a kv_type (its default is f16, whose rounding alone is ~1e-3 x std).
+bigdl::llm::LoadOptions golden_options(bigdl::llm::LoadOptions o = {}) {
+  if constexpr (requires { o.kv_type; }) o.kv_type = "f32";
+  return o;
+}
+
 struct Golden {
   std::vector<int32_t> prompt, greedy;
-  std::vector<std::vector<float>> logits;  // [prompt position][vocab]
+  std::vector<int64_t> positions;          // prompt positions whose logits are kept
+  std::vector<std::vector<float>> logits;  // [positions.size()][vocab]
+  std::vector<double> rope_freq_factors;   // hf_llama3 only
   double std = 0;
 };
 
@@ -41,26 +53,45 @@ Golden read_golden(const std::string& name) {
   g.greedy = j["greedy"].get<std::vector<int32_t>>();
   g.logits = j["logits"].get<std::vector<std::vector<float>>>();
   g.std = j["logits_std"].get<double>();
+  if (j.contains("positions")) {
+    g.positions = j["positions"].get<std::vector<int64_t>>();
+  } else {
+    for (size_t p = 0; p < g.prompt.size(); ++p) g.positions.push_back(static_cast<int64_t>(p));
+  }
+  if (j.contains("rope_freq_factors")) g.rope_freq_factors = j["rope_freq_factors"].get<std::vector<double>>();
+  EXPECT_EQ(g.positions.size(), g.logits.size()) << name;
   return g;
+}
+
+// Feeds the whole prompt token by token; max |logits - golden| over the kept positions.
+double max_logit_diff(bigdl::llm::Model& m, const Golden& g) {
+  double max_diff = 0;
+  size_t next = 0;
+  for (size_t p = 0; p < g.prompt.size(); ++p) {
+    const float* l = m.forward(g.prompt[p], static_cast<int64_t>(p));
+    if (next < g.positions.size() && g.positions[next] == static_cast<int64_t>(p)) {
+      for (size_t v = 0; v < g.logits[next].size(); ++v)
+        max_diff = std::max(max_diff, std::fabs(double(l[v]) - g.logits[next][v]));
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, g.positions.size());
+  return max_diff;
 }
 
 // Feeds the prompt token by token and compares the logits after every position, then
 // checks the greedy continuation. Returns max |ours - reference| / std(reference).
 double check_fixture(const std::string& name, const std::string& arch, bool tied) {
   const Golden g = read_golden(name);
-  auto m = load_model(kFixtures + name);
+  auto m = load_model(kFixtures + name, golden_options());
   const auto& c = m->config();
   EXPECT_EQ(c.arch, arch);
   EXPECT_EQ(c.tied_output, tied);
   EXPECT_EQ(c.n_vocab, static_cast<int64_t>(g.logits[0].size()));
-  double max_diff = 0;
-  for (size_t p = 0; p < g.prompt.size(); ++p) {
-    const float* l = m->forward(g.prompt[p], static_cast<int64_t>(p));
-    for (int64_t v = 0; v < c.n_vocab; ++v) max_diff = std::max(max_diff, std::fabs(double(l[v]) - g.logits[p][v]));
-  }
+  const double max_diff = max_logit_diff(*m, g);
   const double rel = max_diff / g.std;
   EXPECT_LE(max_diff, 1e-4 * g.std) << name << ": max abs diff " << max_diff << ", reference std " << g.std;
-  auto m2 = load_model(kFixtures + name);
+  auto m2 = load_model(kFixtures + name, golden_options());
   EXPECT_EQ(bigdl::llm::generate_greedy(*m2, g.prompt, static_cast<int64_t>(g.greedy.size())), g.greedy) << name;
   std::printf("[ hf golden ] %-14s max abs diff %.3g = %.3g x std (std %.3f)\n", name.c_str(), max_diff, rel, g.std);
   return rel;
@@ -78,6 +109,10 @@ TEST(HfGolden, MistralF16Sharded) { check_fixture("hf_mistral", "mistral", false
 
 // q/k/v biases, tied lm_head, rope_theta 1e6.
 TEST(HfGolden, Qwen2Biases) { check_fixture("hf_qwen2", "qwen2", true); }
+
+// rope_scaling llama3 (factor 8, low/high 1/4, original 64) over a 320-token prompt, logits
+// compared at every 16th position; transformers 4.46.3.
+TEST(HfGolden, Llama3RopeScaling) { check_fixture("hf_llama3", "llama", false); }
 
 TEST(HfGolden, ConfigFromJson) {
   auto m = load_model(kFixtures + "hf_llama");
@@ -172,10 +207,99 @@ TEST_F(HfErrors, UnknownModelType) {
 TEST_F(HfErrors, UnsupportedRopeScaling) {
   const std::string d = copy("hf_llama");
   auto j = config();
-  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 8.0}};
   write_config(j);
   EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
-            "[load_model] " + d + "/config.json: rope_scaling type 'llama3' is not supported (supported: linear)");
+            "[load_model] " + d + "/config.json: rope_scaling type 'yarn' is not supported (supported: linear, llama3)");
+}
+
+TEST_F(HfErrors, Llama3RopeScalingFields) {
+  const std::string d = copy("hf_llama3");
+  auto j = config();
+  j["rope_scaling"].erase("low_freq_factor");
+  write_config(j);
+  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+            "[load_model] " + d + "/config.json: field 'rope_scaling.low_freq_factor' missing");
+  j = config();
+  j["rope_scaling"]["low_freq_factor"] = 4.0;  // not below high_freq_factor
+  write_config(j);
+  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+            "[load_model] " + d + "/config.json: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < "
+            "high_freq_factor and original_max_position_embeddings > 0 (got 8, 4, 4, 64)");
+}
+
+// The scaling is not a no-op on this fixture: the same weights without it, or with linear
+// scaling by the same factor, miss the reference by far more than the 1e-4 x std bound.
+TEST_F(HfErrors, Llama3ScalingChangesLogits) {
+  const Golden g = read_golden("hf_llama3");
+  const std::string d = copy("hf_llama3");
+  const auto base = config();
+  for (const bool linear : {false, true}) {
+    auto j = base;
+    if (linear) {
+      j["rope_scaling"] = {{"type", "linear"}, {"factor", 8.0}};
+    } else {
+      j.erase("rope_scaling");
+    }
+    write_config(j);
+    auto m = load_model(d, golden_options());
+    const double rel = max_logit_diff(*m, g) / g.std;
+    std::printf("[ hf golden ] hf_llama3 with %s: max abs diff %.3g x std\n",
+                linear ? "linear scaling x8" : "no rope scaling", rel);
+    EXPECT_GT(rel, 0.1) << (linear ? "linear" : "none");
+  }
+}
+
+// convert() writes llama.cpp's form of the scaling, a rope_freqs.weight tensor of
+// head_dim/2 divisors (transformers' inverse-frequency ratios), and no rope.scaling key;
+// the GGUF loader reads it back, so the converted file gives the same logits.
+TEST_F(HfErrors, Llama3RopeFreqsRoundTripThroughGguf) {
+  const Golden g = read_golden("hf_llama3");
+  fs::create_directories(dir_);
+  const std::string gguf = (dir_ / "llama3.gguf").string();
+  bigdl::llm::convert(kFixtures + "hf_llama3", gguf, "");
+  const auto f = bigdl::io::GgufFile::open(gguf);
+  EXPECT_EQ(f.find("llama.rope.scaling.type"), nullptr);
+  const bigdl::io::GgufTensorInfo* t = f.tensor("rope_freqs.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->shape, (std::vector<int64_t>{6}));
+  ASSERT_EQ(t->type, bigdl::io::GgufType::F32);
+  ASSERT_EQ(g.rope_freq_factors.size(), 6u);
+  const auto* ff = reinterpret_cast<const float*>(t->data);
+  for (size_t i = 0; i < 6; ++i) EXPECT_NEAR(ff[i], g.rope_freq_factors[i], 1e-6 * g.rope_freq_factors[i]) << i;
+  auto from_hf = load_model(kFixtures + "hf_llama3", golden_options());
+  auto from_gguf = load_model(gguf, golden_options());
+  double max_diff = 0;
+  for (size_t p = 0; p < g.prompt.size(); ++p) {
+    const float* a = from_hf->forward(g.prompt[p], static_cast<int64_t>(p));
+    const float* b = from_gguf->forward(g.prompt[p], static_cast<int64_t>(p));
+    for (int64_t v = 0; v < from_hf->config().n_vocab; ++v) max_diff = std::max(max_diff, std::fabs(double(a[v]) - b[v]));
+  }
+  std::printf("[ hf golden ] hf_llama3 HF vs converted GGUF: max abs diff %.3g\n", max_diff);
+  EXPECT_LE(max_diff, 1e-6);
+  EXPECT_LE(max_logit_diff(*load_model(gguf, golden_options()), g), 1e-4 * g.std);
+
+  // A rope_freqs.weight of the wrong length or with a non-positive factor is refused.
+  const auto rewrite = [&](const std::vector<float>& freqs) {
+    bigdl::io::GgufWriter w;
+    for (const auto& [k, v] : f.metadata()) w.set(k, v);
+    for (const auto& ti : f.tensors()) {
+      if (ti.name == "rope_freqs.weight") {
+        w.add_tensor(ti.name, {static_cast<int64_t>(freqs.size())}, ti.type, freqs.data(), freqs.size() * 4);
+      } else {
+        w.add_tensor(ti.name, ti.shape, ti.type, ti.data, ti.nbytes);
+      }
+    }
+    const std::string bad = (dir_ / "bad.gguf").string();
+    w.write(bad);
+    return bad;
+  };
+  std::string bad = rewrite({1, 2, 8, 8, 8});
+  EXPECT_EQ(message_of<bigdl::ShapeError>([&] { load_model(bad); }),
+            "[load_model] " + bad + ": tensor 'rope_freqs.weight' has shape [5], expected [6]");
+  bad = rewrite({1, 2, 8, 0, 8, 8});
+  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(bad); }),
+            "[load_model] " + bad + ": tensor 'rope_freqs.weight' holds 0, expected finite factors > 0");
 }
 
 TEST_F(HfErrors, MissingTensor) {

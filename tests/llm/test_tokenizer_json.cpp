@@ -1,6 +1,7 @@
 // Hugging Face tokenizer.json loading (Vocab::load_tokenizer_json) against llama.cpp's test
-// vectors, and the Llama 3 / Qwen2 / GPT-2 pre-tokenizer splits on hand-made strings; see
-// docs/tokenizer.md.
+// vectors, the Llama 3 / Qwen2 / GPT-2 pre-tokenizer splits on hand-made strings, and a
+// SentencePiece-style (Llama 2) tokenizer.json against HF tokenizers, sentencepiece and
+// llama.cpp (fixture from tests/llm/gen_spm_tokenizer_json.py); see docs/tokenizer.md.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "bigdl/error.h"
+#include "bigdl/io/gzip.h"
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/vocab.h"
 #include "llm/vocab_vectors.h"
@@ -19,9 +21,11 @@
 namespace {
 
 using bigdl::llm::PreTokenizer;
+using bigdl::llm::StreamDecoder;
 using bigdl::llm::TokenId;
 using bigdl::llm::TokenType;
 using bigdl::llm::Vocab;
+using bigdl::llm::VocabKind;
 namespace fs = std::filesystem;
 
 using vocab_vectors::shared;
@@ -251,6 +255,212 @@ TEST(TokenizerJson, Errors) {
   dir.write("tokenizer.json", j.dump());
   msg = format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
   EXPECT_NE(msg.find("normalizer \"NFKC\" is not supported"), std::string::npos) << msg;
+}
+
+// --- SentencePiece-style tokenizer.json (Llama 2) ------------------------------------------
+
+const std::string kSpmDir = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/spm_tokenizer/";
+
+// encodings.json: what HF tokenizers (and sentencepiece) give for llama.cpp's 46 strings and
+// a few more, per flavour of the same tokenizer.json (see gen_spm_tokenizer_json.py).
+struct SpmGolden {
+  std::vector<std::string> strings;
+  size_t n_llama_cpp = 0;
+  std::vector<std::vector<TokenId>> sentencepiece;
+  std::map<std::string, std::vector<std::vector<TokenId>>> ids;
+  std::map<std::string, std::vector<std::string>> decoded;
+};
+
+const SpmGolden& spm_golden() {
+  static const SpmGolden g = [] {
+    const auto j = nlohmann::json::parse(read_all(kSpmDir + "encodings.json"));
+    SpmGolden r;
+    r.strings = j["strings"].get<std::vector<std::string>>();
+    r.n_llama_cpp = j["n_llama_cpp"].get<size_t>();
+    r.sentencepiece = j["sentencepiece_ids"].get<std::vector<std::vector<TokenId>>>();
+    for (const auto& [name, f] : j["flavours"].items()) {
+      r.ids[name] = f["ids"].get<std::vector<std::vector<TokenId>>>();
+      r.decoded[name] = f["decoded"].get<std::vector<std::string>>();
+    }
+    return r;
+  }();
+  return g;
+}
+
+// The fixture's tokenizer.json (gzip'd) as JSON, to derive the other flavours from.
+const nlohmann::json& spm_json() {
+  static const nlohmann::json j = [] {
+    const auto bytes = bigdl::io::read_file_maybe_gzip(kSpmDir + "tokenizer.json.gz");
+    return nlohmann::json::parse(bytes.begin(), bytes.end());
+  }();
+  return j;
+}
+
+const Vocab& spm_legacy() {
+  static const Vocab v = Vocab::load_tokenizer_json(kSpmDir + "tokenizer.json.gz");
+  return v;
+}
+
+// The same tokenizer with a Metaspace pre-tokenizer instead of the Prepend/Replace normalizer
+// (the edits gen_spm_tokenizer_json.py makes; "first"/false is transformers' legacy=False).
+Vocab spm_metaspace(const std::string& scheme, bool split, const std::string& tag) {
+  auto j = spm_json();
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", split}};
+  TempDir dir("bigdl_tokjson_spm_" + tag);
+  return Vocab::load_tokenizer_json(dir.write("tokenizer.json", j.dump()));
+}
+
+// Every string: ids equal HF's (added tokens in the text matched, as HF always does) and
+// decode() equals HF's decode. Returns how many of llama.cpp's 46 strings give its ids.
+int check_spm_flavour(const Vocab& v, const std::string& flavour) {
+  const SpmGolden& g = spm_golden();
+  const auto& want = g.ids.at(flavour);
+  const auto& want_text = g.decoded.at(flavour);
+  EXPECT_EQ(want.size(), g.strings.size());
+  const auto cases = load_cases("llama-spm");
+  int same_as_llama_cpp = 0;
+  for (size_t i = 0; i < g.strings.size(); ++i) {
+    const std::string& s = g.strings[i];
+    const auto ids = v.encode(s, false, /*parse_special=*/true);
+    EXPECT_EQ(ids, want[i]) << flavour << " text '" << s << "'\n got  " << ids_str(ids) << "\n want " << ids_str(want[i]);
+    EXPECT_EQ(v.decode(ids), want_text[i]) << flavour << " decode of '" << s << "'";
+    // Streaming all ids then flushing gives decode().
+    StreamDecoder stream(v);
+    std::string streamed;
+    for (TokenId id : ids) streamed += stream.push(id);
+    streamed += stream.flush();
+    EXPECT_EQ(streamed, v.decode(ids)) << flavour << " streamed '" << s << "'";
+    if (i < g.n_llama_cpp) same_as_llama_cpp += ids == cases[i].ids;
+  }
+  return same_as_llama_cpp;
+}
+
+TEST(TokenizerJsonSpm, Llama2LegacyMatchesHfSentencePieceAndLlamaCpp) {
+  const Vocab& v = spm_legacy();  // normalizer Prepend("▁") + Replace(" ", "▁"), read gzip'd
+  EXPECT_EQ(v.kind(), VocabKind::Spm);
+  EXPECT_EQ(v.size(), 32000);
+  EXPECT_EQ(v.unk_id(), 0);
+  EXPECT_EQ(v.bos_id(), 1);  // tokenizer_config.json
+  EXPECT_EQ(v.eos_id(), 2);
+  EXPECT_TRUE(v.add_bos());
+  EXPECT_TRUE(v.add_space_prefix());
+  EXPECT_EQ(v.type(13), TokenType::Byte);  // <0x0A>
+  EXPECT_EQ(v.type(1), TokenType::Control);
+  const SpmGolden& g = spm_golden();
+  const auto cases = load_cases("llama-spm");
+  ASSERT_EQ(g.n_llama_cpp, cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    ASSERT_EQ(g.strings[i], cases[i].text);
+    EXPECT_EQ(g.sentencepiece[i], cases[i].ids) << "sentencepiece vs llama.cpp on '" << cases[i].text << "'";
+    const auto ids = v.encode(cases[i].text);
+    EXPECT_EQ(v.decode(ids), cases[i].text) << "round trip of '" << cases[i].text << "'";
+    auto with_bos = ids;
+    with_bos.insert(with_bos.begin(), 1);
+    EXPECT_EQ(v.encode(cases[i].text, /*add_bos=*/true), with_bos);
+    EXPECT_EQ(v.decode(with_bos), cases[i].text) << "HF's decode drops <s> and strips one space";
+  }
+  EXPECT_EQ(check_spm_flavour(v, "legacy"), 46);  // HF == sentencepiece == llama.cpp here
+  // The GGUF of the same vocab (scores, llama.cpp's algorithm) agrees on the extra strings too.
+  const Vocab gguf = Vocab::load(shared("tokenizers/ggml-vocab/ggml-vocab-llama-spm.gguf"));
+  for (size_t i = 0; i < g.strings.size(); ++i)
+    EXPECT_EQ(gguf.encode(g.strings[i], false, true), g.ids.at("legacy")[i]) << "'" << g.strings[i] << "'";
+}
+
+TEST(TokenizerJsonSpm, MetaspaceFirstMatchesHf) {
+  // transformers' legacy=False file. Metaspace does not prepend "▁" to text that already
+  // starts with one, nor after an added token: 15 of llama.cpp's strings start with a space
+  // and tokenize differently (" Hello" -> "▁Hello", llama.cpp "▁", "▁Hello").
+  const Vocab v = spm_metaspace("first", false, "first");
+  EXPECT_EQ(check_spm_flavour(v, "metaspace_first"), 46 - 15);
+}
+
+TEST(TokenizerJsonSpm, MetaspaceSplitMatchesHf) {
+  // The older form: prepend_scheme "always", split = true (every "▁" starts a word).
+  const Vocab v = spm_metaspace("always", true, "split");
+  EXPECT_EQ(check_spm_flavour(v, "metaspace_split"), 30);
+}
+
+// A tiny byte_fallback BPE: merges decide by rank (not by any score), unknown characters
+// without byte tokens become <unk>, fused when fuse_unk. Every expected id below is what
+// tokenizers 0.20.3 gives for the same JSON.
+nlohmann::json tiny_spm(const nlohmann::json& merges, bool fuse_unk) {
+  return {{"added_tokens", {{{"id", 0}, {"content", "<unk>"}, {"special", true}}}},
+          {"normalizer",
+           {{"type", "Sequence"},
+            {"normalizers",
+             {{{"type", "Prepend"}, {"prepend", "\u2581"}},
+              {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}}}}},
+          {"pre_tokenizer", nullptr},
+          {"decoder",
+           {{"type", "Sequence"},
+            {"decoders",
+             {{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+              {{"type", "ByteFallback"}},
+              {{"type", "Fuse"}},
+              {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}}},
+          {"model",
+           {{"type", "BPE"}, {"byte_fallback", true}, {"fuse_unk", fuse_unk}, {"unk_token", "<unk>"},
+            {"vocab", {{"<unk>", 0}, {"\u2581", 1}, {"a", 2}, {"b", 3}, {"\u2581a", 4}, {"ab", 5}, {"<0x41>", 6}, {"b\u2581", 7}}},
+            {"merges", merges}}}};
+}
+
+TEST(TokenizerJsonSpm, MergesByRankByteFallbackAndFuseUnk) {
+  TempDir dir("bigdl_tokjson_spm_tiny");
+  const auto load = [&](const nlohmann::json& j) { return Vocab::load_tokenizer_json(dir.write("tokenizer.json", j.dump())); };
+  const Vocab v = load(tiny_spm({"\u2581 a", "a b"}, true));
+  EXPECT_EQ(v.encode("ab"), (std::vector<TokenId>{4, 3}));  // "▁ a" ranks first
+  EXPECT_EQ(load(tiny_spm({"a b", "\u2581 a"}, true)).encode("ab"), (std::vector<TokenId>{1, 5}));
+  // 'A' has a byte token; '€' (3 bytes) has none: one <unk>, and two adjacent ones fuse.
+  EXPECT_EQ(v.encode("aA"), (std::vector<TokenId>{4, 6}));
+  EXPECT_EQ(v.encode("a\u20ac\u20acb"), (std::vector<TokenId>{4, 0, 3}));
+  EXPECT_EQ(load(tiny_spm({"\u2581 a", "a b"}, false)).encode("a\u20ac\u20acb"), (std::vector<TokenId>{4, 0, 0, 3}));
+  EXPECT_EQ(v.decode({4, 6, 0, 3}), "aAb");  // <unk> is special: dropped, as HF's decode
+  // The older Metaspace form: add_prefix_space = true and no split key mean "always" and
+  // split: words end before each '▁', so the merge "b ▁" cannot apply.
+  const nlohmann::json merges = {"b \u2581", "\u2581 a", "a b"};
+  auto j = tiny_spm(merges, true);
+  EXPECT_EQ(load(j).encode("b ab"), (std::vector<TokenId>{1, 7, 5}));  // "▁", "b▁", "ab"
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"add_prefix_space", true}};
+  const Vocab old = load(j);
+  EXPECT_TRUE(old.add_space_prefix());
+  EXPECT_EQ(old.encode("b ab"), (std::vector<TokenId>{1, 3, 4, 3}));  // "▁b" | "▁ab"
+  EXPECT_EQ(old.encode(" ab"), (std::vector<TokenId>{4, 3}));         // no second '▁'
+}
+
+TEST(TokenizerJsonSpm, Errors) {
+  TempDir dir("bigdl_tokjson_spm_errors");
+  const auto message = [&](const nlohmann::json& j) {
+    dir.write("tokenizer.json", j.dump());
+    return format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+  };
+  const nlohmann::json good = tiny_spm({"\u2581 a", "a b"}, true);
+  auto j = good;
+  j["model"]["merges"] = {"\u2581 a", "a c"};
+  std::string msg = message(j);
+  EXPECT_NE(msg.find("tokenizer.json: model.merges[1] 'a c': 'c' is not in model.vocab"), std::string::npos) << msg;
+  j = good;
+  j["normalizer"] = {{"type", "NFKC"}};
+  msg = message(j);
+  EXPECT_NE(msg.find("normalizer {\"type\":\"NFKC\"} is not supported with byte_fallback"), std::string::npos) << msg;
+  j = good;
+  j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", "first"}};
+  msg = message(j);
+  EXPECT_NE(msg.find("needs exactly one of a normalizer Replace(\" \", \"▁\") and a Metaspace pre_tokenizer (has both)"),
+            std::string::npos) << msg;
+  j["normalizer"] = nullptr;
+  j["pre_tokenizer"]["prepend_scheme"] = "sometimes";
+  msg = message(j);
+  EXPECT_NE(msg.find("prepend_scheme 'sometimes' is not one of first, always, never"), std::string::npos) << msg;
+  j = good;
+  j["decoder"]["decoders"].erase(1);  // no ByteFallback
+  msg = message(j);
+  EXPECT_NE(msg.find("decoder needs Replace(\"▁\", \" \") and ByteFallback"), std::string::npos) << msg;
+  j = good;
+  j["pre_tokenizer"] = {{"type", "ByteLevel"}};
+  msg = message(j);
+  EXPECT_NE(msg.find("pre_tokenizer type 'ByteLevel' is not supported with byte_fallback"), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -27,7 +27,17 @@
 // Hugging Face tokenizers: load_tokenizer_json() reads tokenizer.json (model.vocab,
 // model.merges as "a b" strings or [a, b] lists, added_tokens, normalizer, pre_tokenizer,
 // decoder) and, when present next to it, tokenizer_config.json (bos_token, eos_token,
-// add_bos_token, chat_template). Only byte-level BPE is accepted; see docs/tokenizer.md.
+// add_bos_token, chat_template). Two kinds of BPE model are accepted (docs/tokenizer.md):
+//
+//  * byte-level (GPT-2, Llama 3, Qwen2): kind() == Bpe, as from a GGUF "gpt2" vocab;
+//  * SentencePiece-style (Llama 2, Mistral, TinyLlama: model.byte_fallback = true):
+//    kind() == Spm. Spaces become '▁' (normalizer Replace(" ", "▁") with an optional
+//    Prepend("▁"), or a Metaspace pre-tokenizer), pairs merge by their rank in
+//    model.merges (as HF's BPE, not by score), characters that are not tokens become
+//    <0xNN> byte tokens. decode() follows HF's decoder: special tokens are dropped and one
+//    leading space of the whole text is removed when the decoder ends with Strip(" ", 1).
+//
+// A gzip'd tokenizer.json (by its magic bytes, any file name) is read the same way.
 //
 // Errors: bad metadata throws bigdl::FormatError "[vocab] <file>: metadata key
 // 'tokenizer.ggml.tokens' missing" / "[vocab] <dir>/tokenizer.json: field 'model.vocab'
@@ -76,6 +86,7 @@ class Vocab {
   TokenId eos_id() const { return eos_id_; }
   TokenId unk_id() const { return unk_id_; }
   bool add_bos() const { return add_bos_; }                    // default: true for llama
+  // Whether encode() prepends a space (for a tokenizer.json, where: docs/tokenizer.md).
   bool add_space_prefix() const { return add_space_prefix_; }  // default: true for llama
   PreTokenizer pre_tokenizer() const { return pre_; }
   // The Jinja chat template (GGUF tokenizer.chat_template or tokenizer_config.json's
@@ -107,6 +118,9 @@ class Vocab {
   // encode() prepended) unless a BOS was dropped (llama.cpp keeps it then). So
   // decode(encode(s)) == s and decode(encode(s, true)) == " " + s for llama vocabs;
   // decode(encode(s, b)) == s for gpt2 (valid UTF-8 s without special-token text).
+  // A vocab from tokenizer.json decodes as HF's tokenizer.decode(ids) instead: control
+  // tokens give "" and the decoder's Strip removes one leading space of the whole text,
+  // so decode(encode(s, true)) == s for a Llama 2 tokenizer.json.
   std::string decode(const std::vector<TokenId>& ids, bool render_special = false) const;
 
  private:
@@ -114,6 +128,7 @@ class Vocab {
   Vocab() = default;
   void index_tokens();  // token_to_id_, byte_tokens_, special_tokens_ from tokens_/types_
   std::vector<TokenId> encode_spm(const std::string& text) const;
+  void encode_spm_fragment(std::string text, bool text_start, std::vector<TokenId>& out) const;
   void encode_bpe(const std::string& text, std::vector<TokenId>& out) const;
   TokenId byte_token(uint8_t byte) const;
   void check_id(TokenId id) const;
@@ -129,7 +144,17 @@ class Vocab {
   std::vector<TokenId> special_tokens_;  // user-defined + control, longest text first
   TokenId bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
   bool add_bos_ = false;
-  bool add_space_prefix_ = false;
+  // Spm: where encode() puts the '▁' prefix. GGUF (llama.cpp) and HF's Prepend normalizer:
+  // before every text fragment (the text's start and after each special token). HF's
+  // Metaspace pre-tokenizer: never before a fragment that already starts with a space, and
+  // with prepend_scheme "first" only at the text's start.
+  enum class SpacePrefix { None, EveryFragment, FirstUnlessSpace, EveryUnlessSpace };
+  SpacePrefix space_prefix_ = SpacePrefix::None;
+  bool add_space_prefix_ = false;  // space_prefix_ != None
+  bool strip_space_ = false;       // decode() removes one leading space (the prefix)
+  bool hf_decode_ = false;         // decode() as HF: strip_space_ applies to the whole text
+  bool metaspace_split_ = false;   // Spm tokenizer.json: every '▁' starts a new word
+  bool fuse_unk_ = false;          // Spm tokenizer.json: adjacent unknown characters give one unk
   PreTokenizer pre_ = PreTokenizer::Gpt2;
   bool ignore_merges_ = false;  // a word that is a token is taken whole (Llama 3)
   std::string chat_template_;
