@@ -60,6 +60,12 @@ const GgufTypeTraits kTypeTable[] = {
     {GgufType::TQ1_0, "tq1_0", kQK, (kQK - 4 * kQK / 64) / 5 + kQK / 64 + 2},
     {GgufType::TQ2_0, "tq2_0", kQK, kQK / 4 + 2},
     {GgufType::MXFP4, "mxfp4", 32, 1 + 16},
+    // bigdl's own formats (quant.h); llama.cpp cannot read them.
+    {GgufType::BIGDL_NF4, "nf4", 32, 2 + 16},
+    {GgufType::BIGDL_NF3, "nf3", 32, 2 + 8 + 4},
+    {GgufType::BIGDL_FP4, "fp4", 32, 2 + 16},
+    {GgufType::BIGDL_FP8_E4M3, "fp8_e4m3", 32, 2 + 32},
+    {GgufType::BIGDL_FP8_E5M2, "fp8_e5m2", 32, 2 + 32},
 };
 
 // Byte size of a scalar value type; 0 for string, array and unknown ids.

@@ -86,12 +86,23 @@ struct GgufValue {
 
 // ggml tensor type ids, as stored in the file. Ids 4, 5, 31-33 and 36-38 were removed
 // from ggml and are refused.
+//
+// Ids from 1024 on are bigdl's own low-bit formats, which have no ggml type (blocks of
+// 32 weights; layouts in src/backend/cpu/quant/quant.h and docs/quant.md). They let
+// bigdl round-trip its own nf4 / nf3 / fp4 / fp8 files; llama.cpp (and any other GGUF
+// reader) refuses such a file with an unknown-type error.
 enum class GgufType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
   IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21,
   IQ2_S = 22, IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28,
   IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
+  // bigdl only:    bytes / 32 weights
+  BIGDL_NF4 = 1024,       // 18: fp16 absmax + 16 bytes of NormalFloat4 codes
+  BIGDL_NF3 = 1025,       // 14: fp16 absmax + 8 + 4 bytes of 3-bit NormalFloat codes
+  BIGDL_FP4 = 1026,       // 18: fp16 scale + 16 bytes of e2m1 codes
+  BIGDL_FP8_E4M3 = 1027,  // 34: fp16 scale + 32 e4m3 bytes
+  BIGDL_FP8_E5M2 = 1028,  // 34: fp16 scale + 32 e5m2 bytes
 };
 
 // One row of the type table: a tensor of this type is stored as blocks of

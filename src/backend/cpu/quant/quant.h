@@ -1,28 +1,54 @@
-// bigdl-llm low-bit weight formats (GGUF/ggml block layouts) and their CPU kernels.
+// bigdl-llm low-bit weight formats and their CPU kernels.
 //
 // Every format cuts a row into blocks of 32 consecutive weights. A block is a plain
-// struct whose bytes are exactly ggml's (src/ggml-common.h), so a GGUF tensor of that
-// type can be used in place. fp16 fields are raw IEEE half bit patterns, little endian.
+// struct with a fixed byte layout. The five integer formats are byte-identical to ggml's
+// (src/ggml-common.h), so a GGUF tensor of that type can be used in place; fp16 / bf16
+// blocks are 32 raw values, so a row of a GGUF F16 / BF16 tensor is already a row of
+// blocks. nf4, nf3, fp4 and the fp8 types exist only in bigdl-llm: they get GGUF type
+// ids in a private range (1024+) that llama.cpp cannot read. fp16 fields are raw IEEE
+// half bit patterns, little endian.
 //
-//   bigdl-llm   ggml  ggml type  bytes  layout (byte offsets)                 weight i (0..31)
-//   sym_int4    Q4_0  2          18     d:0-1 qs:2-17                           (q_i - 8) * d
-//   asym_int4   Q4_1  3          20     d:0-1 m:2-3 qs:4-19                     q_i * d + m
-//   sym_int5    Q5_0  6          22     d:0-1 qh:2-5 qs:6-21                    (q_i - 16) * d
-//   asym_int5   Q5_1  7          24     d:0-1 m:2-3 qh:4-7 qs:8-23              q_i * d + m
-//   sym_int8    Q8_0  8          34     d:0-1 qs:2-33 (int8)                    q_i * d
+//   bigdl-llm   ggml  type id  bytes  layout (byte offsets)                 weight i (0..31)
+//   sym_int4    Q4_0  2        18     d:0-1 qs:2-17                          (q_i - 8) * d
+//   asym_int4   Q4_1  3        20     d:0-1 m:2-3 qs:4-19                    q_i * d + m
+//   sym_int5    Q5_0  6        22     d:0-1 qh:2-5 qs:6-21                   (q_i - 16) * d
+//   asym_int5   Q5_1  7        24     d:0-1 m:2-3 qh:4-7 qs:8-23             q_i * d + m
+//   sym_int8    Q8_0  8        34     d:0-1 qs:2-33 (int8)                   q_i * d
+//   nf4         -     1024     18     d:0-1 qs:2-17                          kNf4Levels[q_i] * d
+//   nf3         -     1025     14     d:0-1 qs:2-9 qh:10-13                  kNf3Levels[q_i] * d
+//   fp4         -     1026     18     d:0-1 qs:2-17                          kFp4Levels[q_i] * (d / 6)
+//   fp8_e4m3    -     1027     34     d:0-1 qs:2-33 (e4m3 bytes)             e4m3(q_i) * (d / 448)
+//   fp8_e5m2    -     1028     34     d:0-1 qs:2-33 (e5m2 bytes)             e5m2(q_i) * (d / 57344)
+//   fp16        F16   1        64     v:0-63 (32 x fp16)                     half(v_i)
+//   bf16        BF16  30       64     v:0-63 (32 x bf16)                     bfloat16(v_i)
 //
-// 4-bit nibbles: qs[j] holds weight j in its low nibble and weight j+16 in its high
-// nibble (j = 0..15), NOT weights 2j, 2j+1. 5-bit types keep the low 4 bits the same
-// way and the fifth bit of weight i in bit i of qh read as a little-endian uint32.
+// 4-bit nibbles (sym/asym_int4, int5's low bits, nf4, fp4): qs[j] holds weight j in its
+// low nibble and weight j+16 in its high nibble (j = 0..15), NOT weights 2j, 2j+1. 5-bit
+// types keep the low 4 bits the same way and the fifth bit of weight i in bit i of qh
+// read as a little-endian uint32. nf3's 3-bit code of weight i: its low two bits are
+// bits 2k..2k+1 of qs[j] for i = j + 8k (j = 0..7, k = 0..3), its high bit is bit i of
+// qh (little-endian uint32, as the 5-bit types).
 //
-// Quantization (the reference rules, ggml's quantize_row_*_ref, d computed in f32 and
-// only then rounded to fp16; q from the f32 d):
+// Quantization (the reference rules; ggml's quantize_row_*_ref for the ggml types; d
+// computed in f32 and only then rounded to fp16; q from the f32 d):
 //   Q4_0: m = the element of largest |x| (first one on ties), d = m / -8,
 //         q = min(15, trunc(x/d + 8.5))        (x/d via x * (1/d))
 //   Q4_1: d = (max - min) / 15, m = min, q = min(15, trunc((x - min)/d + 0.5))
 //   Q5_0: as Q4_0 with d = m / -16, q = min(31, trunc(x/d + 16.5))
 //   Q5_1: as Q4_1 with d = (max - min) / 31, q = trunc((x - min)/d + 0.5)
 //   Q8_0: d = max|x| / 127, q = roundf(x/d)   (half away from zero)
+//   nf4, nf3: d = max|x| (bitsandbytes' absmax), q = the level nearest to v = x * (1/d);
+//         v on a midpoint between two levels takes the lower one (bitsandbytes' `x >
+//         threshold` tree; the thresholds are the f32 midpoints of adjacent levels)
+//   fp4, fp8: d = max|x| too, and the block scale is s = d / top with top the format's
+//         largest finite value (6 for e2m1, 448 for e4m3, 57344 for e5m2), an f32
+//         division done the same way when quantizing (s from the f32 max|x|, v = x * (1/s))
+//         and when reading (s from the fp16 d). Storing max|x| rather than s keeps the
+//         fp16 scale out of fp16's subnormal range (57344 * 2^-14 ~ 0.9: e5m2's s would
+//         lose precision for any block with max|x| < 0.9). q = v rounded to the format:
+//         nearest, ties to the even code (IEEE / OCP rounding), saturating at top (the
+//         NaN / inf codes and -0 are never written; fp4's code 8 decodes as +0 anyway)
+//   fp16, bf16: each value rounded to nearest even (bigdl::float_to_half / float_to_bf16)
 //   A block of zeros gets d = 0 and q = the zero point.
 //
 // Kernels: quantize_row is reference only (model conversion, not a hot path).
@@ -31,7 +57,10 @@
 // multiplies weight blocks by f32 activations directly (no activation quantization as
 // ggml's Q8 path does), so its only error is float summation; see docs/quant.md.
 // vec_dot_q8 is that Q8 path: activations quantized to BlockQ8A first, integer dot
-// products per block (gemv_parallel with GemvAct::int8 is the fast gemv).
+// products per block (gemv_parallel with GemvAct::int8 is the fast gemv). nf4 / nf3 /
+// fp4 take it through int8 copies of their levels (kNf4Levels8...; fp4's are exact,
+// nf4's / nf3's are rounded to 1/127); the float formats (fp8, fp16, bf16) have no
+// integer path (QTypeInfo::int8_act is false).
 #pragma once
 
 #include <cstdint>
@@ -66,27 +95,92 @@ struct BlockQ8_0 {
   uint16_t d;
   int8_t qs[32];
 };
+// nf4 / fp4: as Q4_0, the 16 codes index a level table instead of (q - 8).
+struct BlockNF4 {
+  uint16_t d;      // fp16 absmax
+  uint8_t qs[16];  // codes 0..15, nibble order as Q4_0
+};
+struct BlockNF3 {
+  uint16_t d;     // fp16 absmax
+  uint8_t qs[8];  // low two bits of the 3-bit codes: weight j + 8k in bits 2k..2k+1 of qs[j]
+  uint8_t qh[4];  // third bits, bit i = weight i (little-endian uint32)
+};
+struct BlockFP4 {
+  uint16_t d;      // fp16 absmax; weight = level * (d / 6)
+  uint8_t qs[16];  // e2m1 codes (bit 3 sign, bits 0-2 magnitude), nibble order as Q4_0
+};
+struct BlockFP8E4M3 {
+  uint16_t d;      // fp16 absmax; weight = e4m3 value * (d / 448)
+  uint8_t qs[32];  // OCP e4m3fn bytes: sign, 4 exponent bits (bias 7), 3 mantissa bits
+};
+struct BlockFP8E5M2 {
+  uint16_t d;      // fp16 absmax; weight = e5m2 value * (d / 57344)
+  uint8_t qs[32];  // e5m2 bytes: sign, 5 exponent bits (bias 15), 2 mantissa bits
+};
+struct BlockF16 {
+  uint16_t v[32];  // IEEE half bit patterns; no scale
+};
+struct BlockBF16 {
+  uint16_t v[32];  // bfloat16 bit patterns (the top half of an f32); no scale
+};
 static_assert(sizeof(BlockQ4_0) == 18 && alignof(BlockQ4_0) == 2, "Q4_0 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ4_1) == 20 && alignof(BlockQ4_1) == 2, "Q4_1 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ5_0) == 22 && alignof(BlockQ5_0) == 2, "Q5_0 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ5_1) == 24 && alignof(BlockQ5_1) == 2, "Q5_1 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ8_0) == 34 && alignof(BlockQ8_0) == 2, "Q8_0 layout is fixed by GGUF");
+static_assert(sizeof(BlockNF4) == 18 && alignof(BlockNF4) == 2, "nf4 layout is fixed");
+static_assert(sizeof(BlockNF3) == 14 && alignof(BlockNF3) == 2, "nf3 layout is fixed");
+static_assert(sizeof(BlockFP4) == 18 && alignof(BlockFP4) == 2, "fp4 layout is fixed");
+static_assert(sizeof(BlockFP8E4M3) == 34 && alignof(BlockFP8E4M3) == 2, "fp8_e4m3 layout is fixed");
+static_assert(sizeof(BlockFP8E5M2) == 34 && alignof(BlockFP8E5M2) == 2, "fp8_e5m2 layout is fixed");
+static_assert(sizeof(BlockF16) == 64 && alignof(BlockF16) == 2, "F16 layout is fixed by GGUF");
+static_assert(sizeof(BlockBF16) == 64 && alignof(BlockBF16) == 2, "BF16 layout is fixed by GGUF");
 
-// One row per format: X(bigdl-llm name, ggml name, block struct, ggml/GGUF type id).
-// Adding a format adds one row here, one block struct above and its kernels.
-#define BIGDL_QUANT_TYPES(X)              \
-  X(sym_int4, "q4_0", BlockQ4_0, 2)       \
-  X(asym_int4, "q4_1", BlockQ4_1, 3)      \
-  X(sym_int5, "q5_0", BlockQ5_0, 6)       \
-  X(asym_int5, "q5_1", BlockQ5_1, 7)      \
-  X(sym_int8, "q8_0", BlockQ8_0, 8)
+// Level tables of the codebook formats (part of the format: never change them). constexpr
+// at namespace scope has internal linkage, so every file gets its own copy (the ISA files
+// keep their single exported symbol).
+// NormalFloat4 (QLoRA, bitsandbytes' NF4 code), ascending.
+constexpr float kNf4Levels[16] = {
+    -1.0f, -0.6961928009986877f, -0.5250730514526367f, -0.39491748809814453f,
+    -0.28444138169288635f, -0.18477343022823334f, -0.09105003625154495f, 0.0f,
+    0.07958029955625534f, 0.16093020141124725f, 0.24611230194568634f, 0.33791524171829224f,
+    0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f};
+// 3-bit NormalFloat (the NF3 code of Intel Neural Compressor / bigdl-llm), ascending.
+constexpr float kNf3Levels[8] = {-1.0f, -0.5350227355957031f, -0.2469314038753510f, 0.0f,
+                                        0.1833375245332718f, 0.3819939494132996f, 0.6229856610298157f, 1.0f};
+// e2m1 (OCP MXFP4 element): codes 0-7 the magnitudes, 8-15 their negatives (8 = +0).
+constexpr float kFp4Levels[16] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f,
+                                         0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+// The int8 levels of vec_dot_q8: round(level * 127) for nf4 / nf3 (so weight i is
+// taken as kNf4Levels8[q] * d / 127, within 0.0039 * d of the f32 level; docs/quant.md),
+// and exactly 2 * level for fp4 (weight = kFp4Levels8[q] * d / 12).
+constexpr int8_t kNf4Levels8[16] = {-127, -88, -67, -50, -36, -23, -12, 0, 10, 20, 31, 43, 56, 71, 92, 127};
+constexpr int8_t kNf3Levels8[8] = {-127, -68, -31, 0, 23, 49, 79, 127};
+constexpr int8_t kFp4Levels8[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// One row per format: X(bigdl-llm name, ggml name, block struct, GGUF type id,
+// int8_act). Adding a format adds one row here, one block struct above and its kernels.
+// Ids 1024+ are bigdl's own (no GGUF / ggml type uses them; llama.cpp cannot load them).
+#define BIGDL_QUANT_TYPES(X)                          \
+  X(sym_int4, "q4_0", BlockQ4_0, 2, true)             \
+  X(asym_int4, "q4_1", BlockQ4_1, 3, true)            \
+  X(sym_int5, "q5_0", BlockQ5_0, 6, true)             \
+  X(asym_int5, "q5_1", BlockQ5_1, 7, true)            \
+  X(sym_int8, "q8_0", BlockQ8_0, 8, true)             \
+  X(nf4, "nf4", BlockNF4, 1024, true)                 \
+  X(nf3, "nf3", BlockNF3, 1025, true)                 \
+  X(fp4, "fp4", BlockFP4, 1026, true)                 \
+  X(fp8_e4m3, "fp8_e4m3", BlockFP8E4M3, 1027, false)  \
+  X(fp8_e5m2, "fp8_e5m2", BlockFP8E5M2, 1028, false)  \
+  X(fp16, "f16", BlockF16, 1, false)                  \
+  X(bf16, "bf16", BlockBF16, 30, false)
 
 enum class QType {
-#define BIGDL_QUANT_ENUM(name, ggml, Block, id) name,
+#define BIGDL_QUANT_ENUM(name, ggml, Block, id, i8) name,
   BIGDL_QUANT_TYPES(BIGDL_QUANT_ENUM)
 #undef BIGDL_QUANT_ENUM
 };
-#define BIGDL_QUANT_COUNT(name, ggml, Block, id) +1
+#define BIGDL_QUANT_COUNT(name, ggml, Block, id, i8) +1
 constexpr int kNumQTypes = 0 BIGDL_QUANT_TYPES(BIGDL_QUANT_COUNT);
 #undef BIGDL_QUANT_COUNT
 
@@ -106,13 +200,19 @@ struct QTypeInfo {
   int64_t block_bytes;    // sizeof(block)
   QuantizeRowFn quantize_row;      // reference
   DequantizeRowFn dequantize_row;  // reference
+  // Whether vec_dot_q8 serves this type: the integer and codebook formats take
+  // int8-rounded activations (ggml's vec_dot_type path); float formats (fp16, bf16,
+  // fp8) are only dotted against f32 activations, so GemvAct::int8 falls back to f32 for
+  // them. Their vec_dot_q8 entries still exist (never null) but only widen each
+  // activation block back to f32 and call vec_dot: correct, not fast.
+  bool int8_act = true;
 };
 const QTypeInfo& qtype_info(QType type);
 // Bytes of a row of n weights (n a multiple of 32).
 inline int64_t row_bytes(QType type, int64_t n) { return n / kBlockSize * qtype_info(type).block_bytes; }
 
 // Typed reference kernels (quant_ref.cpp), e.g. quantize_row_sym_int4_ref.
-#define BIGDL_QUANT_DECL(name, ggml, Block, id)                               \
+#define BIGDL_QUANT_DECL(name, ggml, Block, id, i8)                            \
   void quantize_row_##name##_ref(const float* x, Block* y, int64_t n);        \
   void dequantize_row_##name##_ref(const Block* blocks, float* y, int64_t n); \
   float vec_dot_##name##_ref(int64_t n, const Block* blocks, const float* x);
@@ -140,10 +240,13 @@ static_assert(sizeof(BlockQ8A) == 40 && alignof(BlockQ8A) == 4, "BlockQ8A layout
 using QuantizeActFn = void (*)(const float* x, BlockQ8A* y, int64_t n);
 // sum over blocks of (d_w * d_x) * sum_i (q_i - z) qx_i  (+ m_w * s_x for the asym
 // types). The inner sum is exact int32; d_w * d_x is one f32 product per block.
+// nf4 / nf3: sum of (d_w * d_x) * sum_i kNf*Levels8[q_i] qx_i, divided by 127 once at the
+// end; fp4: the same with kFp4Levels8, divided by 12 at the end. Float formats: per
+// block, vec_dot of the weights with the activations widened to q_i * d_x.
 using VecDotQ8Fn = float (*)(int64_t n, const void* blocks, const BlockQ8A* x);
 
 void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n);
-#define BIGDL_QUANT_DECL_Q8(name, ggml, Block, id) \
+#define BIGDL_QUANT_DECL_Q8(name, ggml, Block, id, i8) \
   float vec_dot_q8_##name##_ref(int64_t n, const Block* blocks, const BlockQ8A* x);
 BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
 #undef BIGDL_QUANT_DECL_Q8
@@ -173,7 +276,7 @@ void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x,
           const QuantKernels& kernels = quant_kernels());
 
 // How gemv_parallel treats the activations.
-enum class GemvAct {
+enum class GemvAct {  // int8 means f32 for a type whose QTypeInfo::int8_act is false
   f32,   // vec_dot per row: the result of gemv (no activation rounding)
   int8,  // x quantized once to BlockQ8A, then vec_dot_q8 per row (about 1e-3 relative
          // error from the int8 rounding of x; see docs/quant.md)

@@ -28,7 +28,7 @@ void gemv_parallel(QType type, int64_t rows, int64_t cols, const void* w, const 
   const auto* base = static_cast<const uint8_t*>(w);
   const int64_t grain = stride > 0 ? (kMinChunkBytes + stride - 1) / stride : rows;
   const int t = static_cast<int>(type);
-  if (act == GemvAct::f32) {
+  if (act == GemvAct::f32 || !info.int8_act) {
     const VecDotFn dot = kernels.vec_dot[t];
     parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) y[r] = dot(cols, base + r * stride, x);

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs the AVX-512 low-bit table (src/backend/cpu/quant/quant_avx512.cpp) on a CPU
+# without AVX-512, through SIMDe's portable AVX-512 emulation, against the scalar
+# reference: dequantize bit-exact (quantized and random bytes), vec_dot within 1e-5 *
+# sum |w x|, quantize_act bit-exact, vec_dot_q8 within 1.1e-5 * sum |w x|, for every
+# quant type and n = 32, 64, 96, 4096 with 2-byte-offset blocks. test_kernels skips
+# the AVX-512 cases on such a CPU; this is the check to run instead.
+#
+#   tests/kernels/avx512_simde_check.sh SIMDE_DIR BUILD_DIR
+#
+# SIMDE_DIR holds simde/x86/avx512.h (https://github.com/simd-everywhere/simde, header
+# only); BUILD_DIR is a CMake build folder with libbigdl.a. Exit status 0 when all match.
+set -euo pipefail
+simde=${1:?SIMDE_DIR}
+build=${2:?BUILD_DIR}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The ISA guard goes, <immintrin.h> becomes SIMDe with native names, the table gets its
+# own name (libbigdl.a has the real one), and the asm "+v" register constraint (an
+# AVX-512 register class) becomes a memory operand.
+sed -e '/^#if !defined(__AVX512F__)/,/^#endif/d' \
+    -e 's|^#include <immintrin.h>|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
+    -e 's|quant_kernels_avx512()|quant_kernels_avx512_emul()|' \
+    -e "s|#include \"backend/cpu/quant/quant_q8_x86.inc\"|#include \"$root/src/backend/cpu/quant/quant_q8_x86.inc\"|" \
+    -e 's|__asm__("" : "+v"(v));|__asm__("" : "+m"(v));|' \
+    "$root/src/backend/cpu/quant/quant_avx512.cpp" > "$work/avx512_emul.cpp"
+
+cat > "$work/harness.cpp" <<'CPP'
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/quant/quant.h"
+namespace bigdl::detail::quant { const QuantKernels& quant_kernels_avx512_emul(); }
+using namespace bigdl::detail::quant;
+
+int main() {
+  const QuantKernels& e = quant_kernels_avx512_emul();
+  const QuantKernels& r = quant_kernels_ref();
+  int bad = 0;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd(0, 1);
+  for (int t = 0; t < kNumQTypes; ++t) {
+    const QTypeInfo& info = qtype_info(static_cast<QType>(t));
+    for (int64_t n : {32, 64, 96, 4096}) {
+      std::vector<float> x(n), a(n);
+      for (auto& v : x) v = nd(rng);
+      for (auto& v : a) v = nd(rng);
+      std::vector<uint8_t> q(row_bytes(info.type, n) + 2);
+      info.quantize_row(x.data(), q.data() + 2, n);
+      const uint8_t* w = q.data() + 2;
+      std::vector<float> y0(n), y1(n);
+      r.dequantize_row[t](w, y0.data(), n);
+      e.dequantize_row[t](w, y1.data(), n);
+      if (std::memcmp(y0.data(), y1.data(), 4 * n)) std::printf("dequantize %s n %lld differs\n", info.name, (long long)n), ++bad;
+      double abs_sum = 0;
+      for (int64_t i = 0; i < n; ++i) abs_sum += std::fabs(y0[i] * a[i]);
+      const float d0 = r.vec_dot[t](n, w, a.data()), d1 = e.vec_dot[t](n, w, a.data());
+      if (std::fabs(d0 - d1) > 1e-5 * abs_sum) std::printf("vec_dot %s n %lld: %g vs %g\n", info.name, (long long)n, d0, d1), ++bad;
+      std::vector<BlockQ8A> xq0(n / 32), xq1(n / 32);
+      r.quantize_act(a.data(), xq0.data(), n);
+      e.quantize_act(a.data(), xq1.data(), n);
+      if (std::memcmp(xq0.data(), xq1.data(), sizeof(BlockQ8A) * xq0.size())) std::printf("quantize_act n %lld differs\n", (long long)n), ++bad;
+      const float q0 = r.vec_dot_q8[t](n, w, xq0.data()), q1 = e.vec_dot_q8[t](n, w, xq0.data());
+      if (std::fabs(q0 - q1) > 1.1e-5 * abs_sum) std::printf("vec_dot_q8 %s n %lld: %g vs %g\n", info.name, (long long)n, q0, q1), ++bad;
+    }
+    // Random bytes (every code, every qh bit) with scale 1 (fp16 / bf16: any pattern).
+    std::vector<uint8_t> rb(info.block_bytes * 64);
+    for (auto& v : rb) v = static_cast<uint8_t>(rng());
+    if (info.type != QType::fp16 && info.type != QType::bf16)
+      for (int b = 0; b < 64; ++b) {
+        const uint16_t d = 0x3C00;
+        std::memcpy(&rb[b * info.block_bytes], &d, 2);
+      }
+    std::vector<float> y0(2048), y1(2048);
+    r.dequantize_row[t](rb.data(), y0.data(), 2048);
+    e.dequantize_row[t](rb.data(), y1.data(), 2048);
+    int nb = 0;
+    for (int i = 0; i < 2048; ++i) {
+      uint32_t u0, u1;
+      std::memcpy(&u0, &y0[i], 4);
+      std::memcpy(&u1, &y1[i], 4);
+      nb += std::isnan(y0[i]) ? !std::isnan(y1[i]) : u0 != u1;
+    }
+    if (nb) std::printf("dequantize %s random bytes: %d values differ\n", info.name, nb), ++bad;
+    std::printf("%-9s %s\n", info.name, bad ? "FAILED" : "ok");
+  }
+  std::printf("%s\n", bad ? "avx512 (SIMDe) vs reference: FAILED" : "avx512 (SIMDe) vs reference: all match");
+  return bad != 0;
+}
+CPP
+
+flags="-std=c++20 -O1 -mavx2 -mfma -mf16c -I$root/src -I$root/include"
+g++ $flags -I"$simde" -w -c "$work/avx512_emul.cpp" -o "$work/avx512_emul.o"
+g++ $flags -c "$work/harness.cpp" -o "$work/harness.o"
+g++ "$work/harness.o" "$work/avx512_emul.o" "$build/libbigdl.a" -o "$work/harness" -lopenblas -ldnnl -lz -lpthread
+"$work/harness"
