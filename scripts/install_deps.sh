@@ -5,6 +5,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
       python3-sklearn dataset-fashion-mnist)
+pkgs+=(openmpi-bin libopenmpi-dev)  # distributed training (MPI); MPICH's libmpich-dev also works
+pkgs+=(clang libclang-rt-dev)  # the fuzz build (tests/fuzz): clang++ and its libFuzzer/ASan/UBSan runtimes
 if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do
