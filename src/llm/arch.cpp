@@ -1,5 +1,8 @@
 #include "llm/arch.h"
 
+#include <new>
+#include <string>
+
 #include "bigdl/error.h"
 
 namespace bigdl::llm {
@@ -21,6 +24,28 @@ constexpr HfArchRow kHfArchs[] = {
     {"mistral", &detail::load_llama_hf},
     {"qwen2", &detail::load_llama_hf},
 };
+
+// The KV cache and RoPE tables are sized n_ctx times a per-position size: a context
+// past 2^24 positions (longer than any model's) would overflow those sizes or ask for
+// more memory than a machine has, so it is refused before anything is allocated.
+constexpr int64_t kMaxContext = int64_t(1) << 24;
+
+void check_context(int64_t n_ctx, const std::string& where) {
+  BIGDL_CHECK(n_ctx <= kMaxContext, ValueError, "load_model", where, " ", n_ctx,
+              " exceeds the limit of ", kMaxContext, " positions");
+}
+
+// A model whose buffers do not fit in memory: one line naming the context, not bad_alloc.
+template <typename Load>
+std::unique_ptr<Model> load_checked(const std::string& path, const LoadOptions& options, Load load) {
+  try {
+    return load();
+  } catch (const std::bad_alloc&) {
+    throw ValueError(bigdl::detail::cat("[load_model] ", path, ": out of memory allocating the model",
+                                        options.n_ctx > 0 ? " with n_ctx " + std::to_string(options.n_ctx) : "",
+                                        " (the KV cache grows with the context; try a smaller --ctx)"));
+  }
+}
 }  // namespace
 
 std::vector<std::string> supported_architectures() {
@@ -30,10 +55,15 @@ std::vector<std::string> supported_architectures() {
 }
 
 std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options) {
+  check_context(options.n_ctx, gguf_path + ": n_ctx");
   if (is_hf_checkpoint(gguf_path)) {  // a Hugging Face folder (bigdl/llm/hf.h)
     const HfCheckpoint ckpt = HfCheckpoint::open(gguf_path);
+    if (options.n_ctx == 0 && ckpt.has("max_position_embeddings"))
+      check_context(ckpt.get_int("max_position_embeddings"),
+                    ckpt.config_path() + ": field 'max_position_embeddings'");
     for (const auto& a : kHfArchs)
-      if (ckpt.model_type() == a.model_type) return a.load(ckpt, options);
+      if (ckpt.model_type() == a.model_type)
+        return load_checked(gguf_path, options, [&] { return a.load(ckpt, options); });
     std::string names;
     for (const auto& a : kHfArchs) names += (names.empty() ? "" : ", ") + std::string(a.model_type);
     throw FormatError(bigdl::detail::cat("[load_model] ", ckpt.config_path(), ": model_type '",
@@ -41,8 +71,13 @@ std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOption
   }
   io::GgufFile file = io::GgufFile::open(gguf_path);
   const std::string& arch = file.get_string("general.architecture");
+  const std::string ctx_key = arch + ".context_length";
+  if (const io::GgufValue* v = file.find(ctx_key); v != nullptr && options.n_ctx == 0 && v->is_integer())
+    check_context(v->as_int(gguf_path + ": metadata key '" + ctx_key + "'"),
+                  gguf_path + ": metadata key '" + ctx_key + "'");
   for (const auto& a : kArchs)
-    if (arch == a.name) return a.load(std::move(file), options);
+    if (arch == a.name)
+      return load_checked(gguf_path, options, [&] { return a.load(std::move(file), options); });
   std::string names;
   for (const auto& a : kArchs) names += (names.empty() ? "" : ", ") + std::string(a.name);
   throw FormatError(bigdl::detail::cat("[load_model] ", gguf_path, ": architecture '", arch,

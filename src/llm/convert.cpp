@@ -33,7 +33,9 @@ uint32_t file_type(const std::vector<io::GgufTensorInfo>& tensors) {
     case 6: return 8;   // Q5_0
     case 7: return 9;   // Q5_1
     case 8: return 7;   // Q8_0
-    default: return 0;  // F32
+    case 1: return 1;   // F16 (llama.cpp's LLAMA_FTYPE_MOSTLY_F16)
+    case 30: return 32; // BF16 (LLAMA_FTYPE_MOSTLY_BF16)
+    default: return 0;  // F32, or one of bigdl's own types (no llama.cpp file type)
   }
 }
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
+#include <utility>
 
 #include "bigdl/error.h"
 
@@ -73,12 +75,20 @@ class StopFilter {
 
 GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options) {
+  std::vector<TokenId> nothing_cached;
+  return generate(model, vocab, prompt, options, nothing_cached);
+}
+
+GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+                        const GenerateOptions& options, std::vector<TokenId>& cached_ids) {
   const ModelConfig& cfg = model.config();
   const std::vector<TokenId> tokens = vocab.encode(prompt, vocab.add_bos(), options.parse_special);
   const int64_t n_prompt = int64_t(tokens.size());
   BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
   BIGDL_CHECK(n_prompt <= cfg.n_ctx, ValueError, "llm", "prompt of ", n_prompt,
               " tokens exceeds the context length ", cfg.n_ctx);
+  BIGDL_CHECK(int64_t(cached_ids.size()) <= cfg.n_ctx, ValueError, "llm", "cached_ids holds ",
+              cached_ids.size(), " tokens, more than the context length ", cfg.n_ctx);
   for (const auto& s : options.stop_strings)
     BIGDL_CHECK(!s.empty(), ValueError, "llm", "a stop string is empty");
   std::vector<TokenId> stop_ids = options.stop_ids;
@@ -88,12 +98,24 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
   GenerateResult r;
   r.n_prompt = n_prompt;
 
+  // The longest common prefix with the cache is kept; the last prompt token is always
+  // fed, since its logits start the answer. Rows past the prefix are overwritten.
+  int64_t reuse = 0;
+  const int64_t n_cached = std::min(int64_t(cached_ids.size()), n_prompt);
+  while (reuse < n_cached && cached_ids[reuse] == tokens[reuse]) ++reuse;
+  reuse = std::min(reuse, n_prompt - 1);
+  cached_ids.resize(size_t(reuse));
+  r.n_cached = reuse;
+
   const auto t0 = Clock::now();
   const float* logits = nullptr;
   // Batched prefill in chunks: the scratch of forward_batch grows with the chunk.
   constexpr int64_t kPrefillChunk = 256;
-  for (int64_t p = 0; p < n_prompt; p += kPrefillChunk)
-    logits = model.forward_batch(tokens.data() + p, std::min(kPrefillChunk, n_prompt - p), p);
+  for (int64_t p = reuse; p < n_prompt; p += kPrefillChunk) {
+    const int64_t n = std::min(kPrefillChunk, n_prompt - p);
+    logits = model.forward_batch(tokens.data() + p, n, p);
+    cached_ids.insert(cached_ids.end(), tokens.begin() + p, tokens.begin() + p + n);
+  }
   for (const TokenId t : tokens) sampler.accept(t);
   const auto t1 = Clock::now();
   r.prefill_s = seconds(t0, t1);
@@ -124,6 +146,7 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
       }
       sampler.accept(next);
       logits = model.forward(next, pos++);
+      cached_ids.push_back(next);
     }
   }
   if (r.stop_reason != StopReason::StopString) {
@@ -132,6 +155,57 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
   }
   r.decode_s = seconds(t1, Clock::now());
   r.n_generated = int64_t(r.ids.size());
+  return r;
+}
+
+// ---- ChatSession ----
+
+ChatSession::ChatSession(Model& model, const Vocab& vocab, std::string template_or_name,
+                         GenerateOptions options, std::string system)
+    : model_(model), vocab_(vocab), template_(std::move(template_or_name)), options_(std::move(options)) {
+  const ChatFormat format = detect_chat_format(template_);
+  eos_ = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  bos_ = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
+  options_.parse_special = true;
+  const std::string end_of_turn = chat_end_of_turn(format, eos_);
+  if (vocab.eos_id() >= 0) options_.stop_ids.push_back(vocab.eos_id());
+  if (const TokenId id = vocab.find(end_of_turn); id >= 0 && id != vocab.eos_id())
+    options_.stop_ids.push_back(id);
+  if (!end_of_turn.empty()) options_.stop_strings.push_back(end_of_turn);  // when it is not one token
+  if (!system.empty()) messages_.push_back({"system", std::move(system)});
+}
+
+std::string ChatSession::format(const std::vector<ChatMessage>& messages) const {
+  return apply_chat_template(template_, messages, /*add_generation_prompt=*/true, bos_, eos_);
+}
+
+GenerateResult ChatSession::send(const std::string& message) {
+  const int64_t n_ctx = model_.config().n_ctx;
+  const int64_t max_new = options_.max_new_tokens;
+  const int64_t room = max_new < 0 ? n_ctx / 4 : std::min(max_new, n_ctx / 2);
+  std::vector<ChatMessage> conv = messages_;
+  conv.push_back({"user", message});
+  const size_t first_turn = !conv.empty() && conv[0].role == "system" ? 1 : 0;
+  int64_t dropped = 0;
+  std::string prompt = format(conv);
+  int64_t n_tokens = int64_t(vocab_.encode(prompt, vocab_.add_bos(), options_.parse_special).size());
+  // Drop the oldest turn (a user message and the answers up to the next one) while the
+  // conversation and room for the answer do not fit and an older turn is left.
+  while (n_tokens + room > n_ctx && conv.size() > first_turn + 1) {
+    size_t end = first_turn + 1;
+    while (end < conv.size() - 1 && conv[end].role != "user") ++end;
+    conv.erase(conv.begin() + ptrdiff_t(first_turn), conv.begin() + ptrdiff_t(end));
+    ++dropped;
+    prompt = format(conv);
+    n_tokens = int64_t(vocab_.encode(prompt, vocab_.add_bos(), options_.parse_special).size());
+  }
+  BIGDL_CHECK(n_tokens <= n_ctx, ValueError, "chat", "message of ", n_tokens,
+              " tokens does not fit the context length ", n_ctx,
+              " (template included); no older turn is left to drop");
+  GenerateResult r = generate(model_, vocab_, prompt, options_, cached_ids_);
+  conv.push_back({"assistant", r.text});
+  messages_ = std::move(conv);
+  dropped_turns_ += dropped;
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/quant/quant.h"
 #include "bigdl/io/gguf.h"
+#include "llm/kv_cache.h"
 
 namespace bigdl::io { class GgufWriter; }
 
@@ -24,6 +25,13 @@ struct Weight {
   bool is_f32 = true;
   bigdl::detail::quant::QType qtype = bigdl::detail::quant::QType::sym_int8;  // when !is_f32
   const uint8_t* data = nullptr;
+  // x8 row-interleaved copy of rows [0, 8 * (rows / 8)) (backend/cpu/quant/qgemm.h),
+  // made by pack_weight for Q4_0 / Q4_1 / Q8_0; null otherwise. When set, matvec and
+  // matmul read it (and `data` only for the rows % 8 tail rows); `data` stays the
+  // original blocks for copy_row, conversion and export. A model may free the original
+  // of a matrix whose rows are all packed and set `data` to null: copy_row and
+  // unpack_weight then read the packed copy.
+  const uint8_t* packed = nullptr;
 };
 
 // Looks tensors up by name and checks type and shape; every error names the file and
@@ -33,7 +41,10 @@ class WeightLoader {
  public:
   explicit WeightLoader(const io::GgufFile& file) : file_(file) {}
   bool has(const std::string& name) const { return file_.tensor(name) != nullptr; }
-  // A 2-D matrix of shape {rows, cols} (outermost first), F32 or a quant type.
+  // A 2-D matrix of shape {rows, cols} (outermost first), F32 or a quant type (incl.
+  // F16 / BF16). An F16 / BF16 matrix whose rows are not whole blocks of 32 is returned
+  // as stored, readable only by apply_low_bit (which widens it to f32): always pass
+  // the result through apply_low_bit.
   Weight matrix(const std::string& name, int64_t rows, int64_t cols) const;
   // A 1-D F32 vector of n values.
   const float* vector(const std::string& name, int64_t n) const;
@@ -43,19 +54,47 @@ class WeightLoader {
   const io::GgufFile& file_;
 };
 
-// y[rows] = W x[cols]. Rows split over the thread pool (detail::parallel_for) in chunks
-// of at least 128 KiB of weights, so small matrices run inline; each y[r] is one dot by
-// one thread, so the result does not depend on the thread count.
+// ---- the decode / prefill kernels (docs/llm.md, "Decode and prefill kernels") ----
+//
+// Quantized weights multiply int8-rounded activations (quantize_act, as ggml's Q8 path):
+// a packed weight through the x8 kernels (qgemm.h), any other quantized weight through
+// quant::gemv_parallel / vec_dot_q8, except types whose QTypeInfo::int8_act is false
+// (fp16 / bf16 / fp8 weights), which see the f32 activations. Every output element is
+// computed by one thread with the same kernel whatever the thread count or the number
+// of tokens, so for packed weights forward() and forward_batch() agree bit for bit.
+// Parallel regions use detail::parallel_for in chunks of at least 32 KiB of weights.
+
+// Packs w for the x8 kernels when it is a Q4_0 / Q4_1 / Q8_0 matrix with at least 8
+// rows (sets w.packed; the bytes are appended to `store`). Returns the packed bytes (0:
+// not packable). release_source: w.data is an unmodified file mapping whose pages are
+// released (release_mapped_pages) slice by slice as they are packed.
+int64_t pack_weight(Weight& w, std::vector<std::vector<uint8_t>>& store, bool release_source = false);
+// Drops the resident pages of [p, p + n) from a read-only file mapping (madvise
+// MADV_DONTNEED on the whole pages inside it); a later read faults them back in from
+// the file. Only for memory that is a mapping of an unmodified file.
+void release_mapped_pages(const void* p, uint64_t n);
+
+// y[rows] = W x[cols].
 void matvec(const Weight& w, const float* x, float* y);
+// y_i = W_i x for i < n (n <= 4): matrices with the same cols that read the same x, e.g.
+// q/k/v. When all are packed, x is rounded once and one parallel region covers all rows;
+// otherwise one matvec each. Results equal n matvec calls.
+void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x);
+// h[rows] = silu(Wg x) * (Wu x) (the SwiGLU feed-forward input): one parallel region in
+// which the thread that computes a group of gate rows also computes the same up rows and
+// applies swiglu to them. Equals matvec, matvec, swiglu.
+void matvec_swiglu(const Weight& wg, const Weight& wu, const float* x, float* h);
 // Y[n, rows] = X[n, cols] W^T: row t of y is matvec(w, row t of x) (batched prefill).
 // f32: one cblas_sgemm (threaded by OpenBLAS; equals matvec up to f32 summation order).
-// Quantized: every x row is rounded to int8 blocks exactly as matvec does; under 16
-// tokens the same vec_dot_q8 per (row, token) follows (bit-identical to n matvec calls,
-// rows over the thread pool), from 16 tokens on the weights are dequantized 64 rows at
-// a time into a reused thread-local buffer and each tile is one sgemm against the
-// rounded activations (equal up to f32 summation order, about 2x faster). Scratch is
-// thread-local and grows to the largest n * cols seen.
+// Packed: every x row is rounded to int8 once, then the x8 GEMM over the pool, 8 rows x
+// up to 4 tokens per kernel step: bit-identical to n matvec calls. Other quantized
+// types: int8-rounded rows (f32 rows for !int8_act types); under 16 tokens the matvec
+// dot per (row, token) (bit-identical), from 16 on dequantized 64-row tiles through
+// sgemm (equal up to f32 summation order). Scratch is thread-local and grows to the
+// largest n * cols seen.
 void matmul(const Weight& w, const float* x, int64_t n, float* y);
+// The original row-major blocks of a packed weight (for export when `data` is null).
+std::vector<uint8_t> unpack_weight(const Weight& w);
 // y[cols] = row `row` of W, dequantized when W is quantized.
 void copy_row(const Weight& w, int64_t row, float* y);
 // y = x / sqrt(mean(x^2) + eps) * weight, n values; y may alias x.
@@ -66,18 +105,19 @@ void rope_adjacent(float* v, int64_t n_heads, int64_t head_dim, const float* cos
 // cos/sin tables [n_ctx][head_dim/2] for theta_i = base^(-2i/head_dim).
 void rope_tables(int64_t n_ctx, int64_t head_dim, float base, std::vector<float>& cos,
                  std::vector<float>& sin);
-// Grouped-query attention for one query position `pos` over cache rows 0..pos.
-// q [n_head*head_dim]; k_cache/v_cache this layer's [n_ctx][n_head_kv*head_dim];
-// scores scratch [n_head][n_ctx]; out [n_head*head_dim].
-void attention(const float* q, const float* k_cache, const float* v_cache, int64_t pos,
-               int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx,
-               float* scores, float* out);
+// Grouped-query attention for one query position `pos` over the cache rows 0..pos of
+// one layer (`kv`, any KvType; read through kv_kernels). q [n_head*head_dim]; scores
+// scratch [n_head][ld_scores] with ld_scores >= pos + 1; out [n_head*head_dim]. Query
+// heads are split over the thread pool when the work is large enough (each head's
+// result does not depend on the split).
+void attention(const float* q, const KvView& kv, int64_t pos, int64_t n_head, int64_t n_head_kv, int64_t head_dim,
+               float* scores, int64_t ld_scores, float* out);
 // attention() for n consecutive query positions pos0..pos0+n-1 (causal: token t reads
 // cache rows 0..pos0+t, which must all be written). q and out are [n][n_head*head_dim].
 // Tokens are split over the thread pool, each with a thread-local scores buffer.
-void attention_batch(const float* q, const float* k_cache, const float* v_cache, int64_t pos0, int64_t n,
-                     int64_t n_head, int64_t n_head_kv, int64_t head_dim, int64_t n_ctx, float* out);
-// a[i] = silu(a[i]) * b[i].
+void attention_batch(const float* q, const KvView& kv, int64_t pos0, int64_t n, int64_t n_head, int64_t n_head_kv,
+                     int64_t head_dim, float* out);
+// a[i] = silu(a[i]) * b[i] = a[i] * sigmoid(a[i]) * b[i] (the dispatched sigmoid kernel).
 void swiglu(float* a, const float* b, int64_t n);
 
 // ---- low-bit weights (LoadOptions::low_bit, bigdl::llm::convert) ----
@@ -88,7 +128,9 @@ struct LowBit {
   enum Kind { keep, f32, quant } kind = keep;
   bigdl::detail::quant::QType qtype = bigdl::detail::quant::QType::sym_int8;  // when quant
 };
-// The accepted names: "sym_int4", "asym_int4", "sym_int5", "asym_int5", "sym_int8", "fp32".
+// The accepted names: every quant type's name ("sym_int4", ..., "nf4", "fp16", "bf16";
+// quant.h's table order), then "fp32". parse_low_bit also takes bigdl-llm's alias "fp8"
+// (= "fp8_e5m2").
 std::vector<std::string> low_bit_names();
 // ValueError "[<op>] unknown low-bit type 'x' (known: sym_int4, ...)" for other names.
 LowBit parse_low_bit(const std::string& name, const char* op);

@@ -2,6 +2,7 @@
 // include/bigdl/llm/hf.h.
 #include "bigdl/llm/hf.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -158,10 +159,12 @@ bool HfCheckpoint::has(const std::string& field) const { return impl_->find(fiel
 
 int64_t HfCheckpoint::get_int(const std::string& field) const {
   const auto& v = impl_->need(field);
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+    impl_->wrong_type(field, v, "an integer below 2^63");
   if (v.is_number_integer()) return v.get<int64_t>();
-  if (v.is_number_float()) {  // 4096.0 is fine, 0.5 is not
+  if (v.is_number_float()) {  // 4096.0 is fine, 0.5 is not; 1e300 is not (the cast would be UB)
     const double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<int64_t>(d))) return static_cast<int64_t>(d);
+    if (std::fabs(d) < 9.2e18 && d == std::trunc(d)) return static_cast<int64_t>(d);
   }
   impl_->wrong_type(field, v, "an integer");
 }

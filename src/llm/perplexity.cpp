@@ -15,6 +15,8 @@ namespace bigdl::llm {
 namespace {
 
 constexpr const char* kOp = "perplexity";
+// Floats of logits one forward_batch_all call may return (32 MB).
+constexpr int64_t kLogitsBudget = int64_t(8) << 20;
 
 // -log softmax(logits)[target], with the max subtracted and the sum in double.
 double neg_log_prob(const float* logits, int64_t n, int32_t target) {
@@ -46,17 +48,24 @@ PerplexityResult perplexity(Model& model, const Vocab& vocab, std::string_view t
   r.n_tokens = n_tokens;
   double nll = 0.0, nll2 = 0.0;
   const auto t0 = std::chrono::steady_clock::now();
+  // Scored positions go through forward_batch_all in batches whose logits fit kLogitsBudget.
+  const int64_t batch = std::clamp<int64_t>(kLogitsBudget / cfg.n_vocab, 1, 256);
+  std::vector<TokenId> feed(static_cast<size_t>(n_ctx - 1));
   for (int64_t c = 0; c < n_chunks; ++c) {
     const TokenId* chunk = tokens.data() + c * n_ctx;
     // Position n_ctx-1 is never scored (nothing follows it in the chunk), so it is not fed.
-    for (int64_t pos = 0; pos < n_ctx - 1; ++pos) {
-      const TokenId tok = (pos == 0 && add_bos) ? vocab.bos_id() : chunk[pos];
-      const float* logits = model.forward(tok, pos);
-      if (pos < first) continue;
-      const double v = neg_log_prob(logits, cfg.n_vocab, chunk[pos + 1]);
-      nll += v;
-      nll2 += v * v;
-      ++r.n_scored;
+    std::copy(chunk, chunk + n_ctx - 1, feed.begin());
+    if (add_bos) feed[0] = vocab.bos_id();
+    model.forward_batch(feed.data(), first, 0);  // the unscored first half: only its K/V are needed
+    for (int64_t p0 = first; p0 < n_ctx - 1; p0 += batch) {
+      const int64_t n = std::min(batch, n_ctx - 1 - p0);
+      const float* logits = model.forward_batch_all(feed.data() + p0, n, p0);
+      for (int64_t j = 0; j < n; ++j) {
+        const double v = neg_log_prob(logits + j * cfg.n_vocab, cfg.n_vocab, chunk[p0 + j + 1]);
+        nll += v;
+        nll2 += v * v;
+        ++r.n_scored;
+      }
     }
     r.chunks = c + 1;
     if (callback) {

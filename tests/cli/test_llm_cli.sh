@@ -89,12 +89,84 @@ check convert_unwritable 1 "^bigdl: error: \[write_file_atomic\] $tmp/no/dir.ggu
 one_line_error convert_unwritable
 check convert_no_out 2 "--out DST.gguf is required" -- "$BIGDL" llm convert --model "$MODEL"
 
+# Bad input end to end: one line on stderr naming the file and what is wrong, exit 1
+# (never an abort 134, a segfault 139 or a hang 124).
+FIX=$(cd "$(dirname "$0")/../llm/fixtures" && pwd)
+bad_input() {  # bad_input NAME PATTERN -- command...
+  local name=$1 pattern=$2
+  shift 3
+  check "$name" 1 "$pattern" -- timeout 60 "$@"
+  one_line_error "$name"
+}
+patch_bytes() {  # patch_bytes FILE OFFSET PRINTF_BYTES
+  printf "$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+head -c 600000 "$MODEL" >"$tmp/trunc.gguf"
+bad_input gguf_truncated "^bigdl: error: \[gguf\] $tmp/trunc.gguf: tensor '.*' data \[[0-9]+, [0-9]+\) lies outside the data section of [0-9]+ bytes$" -- \
+  "$BIGDL" llm generate --model "$tmp/trunc.gguf" --prompt hi
+head -c 5000 "$MODEL" >"$tmp/trunc_meta.gguf"
+bad_input gguf_truncated_metadata "^bigdl: error: \[gguf\] $tmp/trunc_meta.gguf: truncated: metadata key 'tokenizer.ggml.tokens'" -- \
+  "$BIGDL" llm generate --model "$tmp/trunc_meta.gguf" --prompt hi
+# token_embd.weight's info: name, u32 n_dims (2), 2 x u64 ne, u32 type, then u64 offset.
+cp "$MODEL" "$tmp/offset.gguf" && chmod u+w "$tmp/offset.gguf"
+name_at=$(grep -obUa 'token_embd.weight' "$tmp/offset.gguf" | head -1 | cut -d: -f1)
+patch_bytes "$tmp/offset.gguf" $((name_at + 17 + 4 + 16 + 4)) '\x00\x00\x00\x00\x00\x01\x00\x00'
+bad_input gguf_bad_tensor_offset "^bigdl: error: \[gguf\] $tmp/offset.gguf: tensor 'token_embd.weight' data \[1099511627776, [0-9]+\) lies outside" -- \
+  "$BIGDL" llm generate --model "$tmp/offset.gguf" --prompt hi
+cp "$MODEL" "$tmp/count.gguf" && chmod u+w "$tmp/count.gguf"
+patch_bytes "$tmp/count.gguf" 8 '\xff\xff\xff\xff\xff\xff\x00\x00'  # u64 tensor count
+bad_input gguf_bad_tensor_count "^bigdl: error: \[gguf\] $tmp/count.gguf: tensor count 281474976710655 is too large for a file of [0-9]+ bytes$" -- \
+  "$BIGDL" llm generate --model "$tmp/count.gguf" --prompt hi
+cp "$MODEL" "$tmp/arch.gguf" && chmod u+w "$tmp/arch.gguf"
+key_at=$(grep -obUa 'general.architecture' "$tmp/arch.gguf" | head -1 | cut -d: -f1)
+patch_bytes "$tmp/arch.gguf" $((key_at + 20 + 4 + 8)) 'gpt_x'  # the value "llama" (u32 type, u64 length before it)
+bad_input gguf_unknown_architecture "^bigdl: error: \[load_model\] $tmp/arch.gguf: architecture 'gpt_x' is not supported \(supported: llama" -- \
+  "$BIGDL" llm generate --model "$tmp/arch.gguf" --prompt hi
+hf_copy() { rm -rf "$tmp/$1"; cp -r "$FIX/hf_llama" "$tmp/$1"; chmod -R u+w "$tmp/$1"; }
+hf_copy hf_trunc
+head -c 100000 "$FIX/hf_llama/model.safetensors" >"$tmp/hf_trunc/model.safetensors"
+bad_input hf_truncated_safetensors "^bigdl: error: \[read_safetensors_header\] $tmp/hf_trunc/model.safetensors: tensor '.*' data_offsets \[[0-9]+, [0-9]+\] lie outside the data area of [0-9]+ bytes$" -- \
+  "$BIGDL" llm generate --model "$tmp/hf_trunc" --prompt hi
+head -c 50 "$FIX/hf_llama/model.safetensors" >"$tmp/hf_trunc/model.safetensors"
+bad_input hf_truncated_safetensors_header "^bigdl: error: \[read_safetensors_header\] $tmp/hf_trunc/model.safetensors: header length [0-9]+ exceeds file size 50$" -- \
+  "$BIGDL" llm generate --model "$tmp/hf_trunc" --prompt hi
+hf_copy hf_nofield
+grep -v '"num_hidden_layers"' "$FIX/hf_llama/config.json" >"$tmp/hf_nofield/config.json"
+bad_input hf_config_missing_field "^bigdl: error: \[load_model\] $tmp/hf_nofield/config.json: field 'num_hidden_layers' missing$" -- \
+  "$BIGDL" llm generate --model "$tmp/hf_nofield" --prompt hi
+hf_copy hf_arch
+sed 's/"model_type": *"llama"/"model_type": "gpt_bigcode"/' "$FIX/hf_llama/config.json" >"$tmp/hf_arch/config.json"
+bad_input hf_unknown_architecture "^bigdl: error: \[load_model\] $tmp/hf_arch/config.json: model_type 'gpt_bigcode' is not supported \(supported: llama" -- \
+  "$BIGDL" llm generate --model "$tmp/hf_arch" --prompt hi
+bad_input hf_unknown_low_bit "^bigdl: error: \[load_model\] unknown low-bit type 'int3' \(known: sym_int4" -- \
+  "$BIGDL" llm generate --model "$FIX/hf_llama" --prompt hi --low-bit int3
+bad_input ctx_too_large "^bigdl: error: \[load_model\] $MODEL: n_ctx 4611686018427387904 exceeds the limit of 16777216 positions$" -- \
+  "$BIGDL" llm generate --model "$MODEL" --prompt hi --ctx 4611686018427387904
+hf_copy hf_ctx
+sed 's/"max_position_embeddings": *[0-9]*/"max_position_embeddings": 4611686018427387904/' "$FIX/hf_llama/config.json" >"$tmp/hf_ctx/config.json"
+bad_input hf_context_too_large "^bigdl: error: \[load_model\] $tmp/hf_ctx/config.json: field 'max_position_embeddings' 4611686018427387904 exceeds the limit" -- \
+  "$BIGDL" llm generate --model "$tmp/hf_ctx" --prompt hi
+long_prompt=$(for i in $(seq 1 100); do printf 'the cat sat '; done)
+bad_input prompt_longer_than_context "^bigdl: error: \[llm\] prompt of [0-9]+ tokens exceeds the context length 128$" -- \
+  "$BIGDL" llm generate --model "$MODEL" --prompt "$long_prompt"
+printf '%s\n' "$long_prompt" >"$tmp/long_turn.txt"
+bad_input chat_message_longer_than_context "^bigdl: error: \[chat\] message of [0-9]+ tokens does not fit the context length 128" -- \
+  bash -c '"$0" llm chat --model "$1" --template chatml --n-predict 4 <"$2"' "$BIGDL" "$MODEL" "$tmp/long_turn.txt"
+
 # Chat: stories260K has no chat template, so it needs --template; two turns, /exit ends.
 check chat_no_template 2 "has no chat template \(tokenizer.chat_template\); pass --template" -- "$BIGDL" llm chat --model "$MODEL" </dev/null
 one_line_error chat_no_template
 check chat_unknown_template 1 "^bigdl: error: \[chat\] unknown chat template 'foo' \(known: chatml, llama2, llama3, zephyr, mistral\)" -- "$BIGDL" llm chat --model "$MODEL" --template foo </dev/null
 printf 'Once upon a time\nThe cat\n/exit\nnot read\n' | "$BIGDL" llm chat --model "$MODEL" --template chatml --temperature 0 --n-predict 8 >"$tmp/out" 2>"$tmp/err"
 if [[ $? -eq 0 && $(grep -c '^llm chat: prompt [0-9]* tokens, generated' "$tmp/err") -eq 2 && $(wc -l <"$tmp/out") -ge 2 ]]; then ok chat_two_turns; else fail chat_two_turns; fi
+# KV-cache reuse: the first turn feeds its whole prompt, the second only what follows
+# the cached tokens (the first prompt and the answer fed back).
+if grep -qE '^llm chat: prompt ([0-9]+) tokens, .*, fed \1 \(0 reused from the KV cache\)$' <(sed -n 1p "$tmp/err") &&
+   [[ $(sed -n 2p "$tmp/err" | grep -oE '\(([0-9]+) reused' | grep -oE '[0-9]+') -gt 40 ]]; then
+  ok chat_reuses_kv_cache
+else
+  fail chat_reuses_kv_cache
+fi
 
 echo "$passes passed, $fails failed"
 [[ $fails -eq 0 ]]

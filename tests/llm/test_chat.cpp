@@ -1,15 +1,23 @@
 // Chat templates (bigdl/llm/chat.h): exact strings per format and detection from real
-// Jinja templates.
+// Jinja templates. KV-cache reuse across turns (ChatSession, generate with cached_ids,
+// bigdl/llm/generate.h) on the real stories260K model: the same tokens as feeding the
+// whole prompt from scratch, and only the new tokens fed.
 #include "bigdl/llm/chat.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bigdl/error.h"
+#include "bigdl/llm/generate.h"
+#include "bigdl/llm/model.h"
+#include "bigdl/llm/vocab.h"
 
 namespace {
 
@@ -89,6 +97,184 @@ TEST(Chat, Errors) {
   }
   EXPECT_THROW(detect_chat_format(""), bigdl::ValueError);
   EXPECT_THROW(apply_chat_template("llama2", {{"user", "a"}, {"system", "late"}}, true), bigdl::ValueError);
+}
+
+// ---- KV-cache reuse across turns ----------------------------------------------------
+
+using bigdl::llm::ChatSession;
+using bigdl::llm::GenerateOptions;
+using bigdl::llm::GenerateResult;
+using bigdl::llm::Model;
+using bigdl::llm::TokenId;
+using bigdl::llm::Vocab;
+
+const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
+
+// Passes every call to a real model and counts what is fed, so a test sees exactly
+// which positions a turn recomputes.
+class CountingModel : public Model {
+ public:
+  explicit CountingModel(std::unique_ptr<Model> inner) : inner_(std::move(inner)) { config_ = inner_->config(); }
+  const float* forward(int32_t token, int64_t pos) override {
+    ++fed_one_by_one;
+    return inner_->forward(token, pos);
+  }
+  const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) override {
+    fed_in_batches += n;
+    first_batch_pos = std::min(first_batch_pos, pos0);
+    return inner_->forward_batch(tokens, n, pos0);
+  }
+  const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) override {
+    fed_in_batches += n;
+    first_batch_pos = std::min(first_batch_pos, pos0);
+    return inner_->forward_batch_all(tokens, n, pos0);
+  }
+  void reset() {
+    fed_one_by_one = fed_in_batches = 0;
+    first_batch_pos = INT64_MAX;
+  }
+  int64_t fed_one_by_one = 0, fed_in_batches = 0, first_batch_pos = INT64_MAX;
+
+ private:
+  std::unique_ptr<Model> inner_;
+};
+
+GenerateOptions greedy(int64_t n) {
+  GenerateOptions o;
+  o.max_new_tokens = n;
+  o.sampler.temperature = 0;
+  return o;
+}
+
+std::unique_ptr<CountingModel> stories(int64_t n_ctx = 0) {
+  bigdl::llm::LoadOptions lo;
+  lo.n_ctx = n_ctx;
+  return std::make_unique<CountingModel>(bigdl::llm::load_model(kStories, lo));
+}
+
+size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+TEST(ChatReuse, SecondTurnFeedsOnlyTheNewTokensAndMatchesFromScratch) {
+  const Vocab vocab = Vocab::load(kStories);
+  auto m = stories();
+  ChatSession chat(*m, vocab, "chatml", greedy(8));
+
+  const GenerateResult r1 = chat.send("Once upon a time");
+  EXPECT_EQ(r1.n_cached, 0);
+  EXPECT_EQ(m->fed_in_batches, r1.n_prompt);
+  ASSERT_EQ(r1.stop_reason, bigdl::llm::StopReason::MaxTokens);
+  // The cache holds the prompt and every answer token but the last (sampled, never fed).
+  const std::vector<TokenId> cache1 = chat.cached_ids();
+  ASSERT_EQ(int64_t(cache1.size()), r1.n_prompt + r1.n_generated - 1);
+  EXPECT_TRUE(std::equal(r1.ids.begin(), r1.ids.end() - 1, cache1.end() - (r1.n_generated - 1)));
+
+  m->reset();
+  const GenerateResult r2 = chat.send("The cat");
+  ASSERT_EQ(chat.messages().size(), 4u);
+  const std::string prompt2 = chat.format({chat.messages()[0], chat.messages()[1], chat.messages()[2]});
+  const std::vector<TokenId> tokens2 = vocab.encode(prompt2, vocab.add_bos(), /*parse_special=*/true);
+  const size_t lcp = common_prefix(tokens2, cache1);
+  EXPECT_GE(int64_t(lcp), r1.n_prompt);  // at least the whole first prompt is reused
+  EXPECT_EQ(r2.n_prompt, int64_t(tokens2.size()));
+  EXPECT_EQ(r2.n_cached, int64_t(lcp));
+  // The prefill fed exactly the tokens after the common prefix, starting right after it.
+  EXPECT_EQ(m->fed_in_batches, int64_t(tokens2.size() - lcp));
+  EXPECT_EQ(m->first_batch_pos, int64_t(lcp));
+  EXPECT_EQ(m->fed_one_by_one, r2.n_generated - 1);
+
+  // A fresh model fed the whole second-turn prompt from position 0 gives the same tokens.
+  auto fresh = stories();
+  const GenerateResult scratch = bigdl::llm::generate(*fresh, vocab, prompt2, chat.options());
+  EXPECT_EQ(scratch.n_cached, 0);
+  EXPECT_EQ(fresh->fed_in_batches, int64_t(tokens2.size()));
+  EXPECT_EQ(r2.ids, scratch.ids);
+  EXPECT_EQ(r2.text, scratch.text);
+  EXPECT_EQ(chat.messages()[3].content, r2.text);
+}
+
+TEST(GenerateReuse, CachedIdsTrackTheCache) {
+  const Vocab vocab = Vocab::load(kStories);
+  auto m = stories();
+  std::vector<TokenId> cache;
+  const GenerateResult a = bigdl::llm::generate(*m, vocab, "Once upon a time", greedy(6), cache);
+  const std::vector<TokenId> prompt = vocab.encode("Once upon a time", vocab.add_bos());
+  std::vector<TokenId> want = prompt;
+  want.insert(want.end(), a.ids.begin(), a.ids.end() - 1);
+  EXPECT_EQ(cache, want);
+
+  // The same prompt again: only its last token is fed (its logits start the answer).
+  m->reset();
+  const GenerateResult b = bigdl::llm::generate(*m, vocab, "Once upon a time", greedy(6), cache);
+  EXPECT_EQ(b.n_cached, b.n_prompt - 1);
+  EXPECT_EQ(m->fed_in_batches, 1);
+  EXPECT_EQ(b.ids, a.ids);
+
+  // A prompt that continues the cached text feeds just its new tokens and matches a
+  // fresh run.
+  m->reset();
+  const std::string longer = "Once upon a time, there was a big dog";
+  const GenerateResult c = bigdl::llm::generate(*m, vocab, longer, greedy(6), cache);
+  const size_t lcp = common_prefix(vocab.encode(longer, vocab.add_bos()), want);
+  EXPECT_GT(lcp, prompt.size() - 1);
+  EXPECT_EQ(c.n_cached, int64_t(lcp));
+  EXPECT_EQ(m->fed_in_batches, c.n_prompt - int64_t(lcp));
+  auto fresh = stories();
+  EXPECT_EQ(c.ids, bigdl::llm::generate(*fresh, vocab, longer, greedy(6)).ids);
+
+  // A list longer than the context cannot describe the cache.
+  std::vector<TokenId> too_long(size_t(m->config().n_ctx) + 1, 1);
+  EXPECT_THROW(bigdl::llm::generate(*m, vocab, "x", greedy(1), too_long), bigdl::ValueError);
+}
+
+TEST(ChatReuse, DropsTheOldestTurnsWhenTheContextIsFull) {
+  const Vocab vocab = Vocab::load(kStories);
+  auto m = stories(/*n_ctx=*/96);
+  ChatSession chat(*m, vocab, "chatml", greedy(8), "Be kind.");
+  const char* turns[] = {"Once upon a time", "The cat", "The dog ran", "A bird"};
+  GenerateResult last;
+  int sent = 0;
+  for (const char* t : turns) {
+    m->reset();
+    last = chat.send(t);
+    ++sent;
+    if (chat.dropped_turns() > 0) break;
+  }
+  ASSERT_GT(chat.dropped_turns(), 0) << "the context never filled";
+  const auto& msgs = chat.messages();
+  EXPECT_EQ(msgs[0].role, "system");  // kept
+  EXPECT_EQ(int64_t(msgs.size()), 1 + 2 * (sent - chat.dropped_turns()));
+  EXPECT_NE(msgs[1].content, "Once upon a time");  // the first turn is gone
+  EXPECT_LE(int64_t(chat.cached_ids().size()), m->config().n_ctx);
+  // The shortened conversation is fed again from where it differs: after the system turn.
+  EXPECT_GT(last.n_cached, 0);
+  EXPECT_EQ(m->fed_in_batches, last.n_prompt - last.n_cached);
+  const std::vector<bigdl::llm::ChatMessage> asked(msgs.begin(), msgs.end() - 1);
+  auto fresh = stories(96);
+  EXPECT_EQ(last.ids, bigdl::llm::generate(*fresh, vocab, chat.format(asked), chat.options()).ids);
+}
+
+TEST(ChatReuse, MessageLongerThanTheContextIsRefused) {
+  const Vocab vocab = Vocab::load(kStories);
+  auto m = stories(/*n_ctx=*/64);
+  ChatSession chat(*m, vocab, "chatml", greedy(4));
+  std::string long_message;
+  for (int i = 0; i < 40; ++i) long_message += "the cat sat ";
+  try {
+    chat.send(long_message);
+    FAIL() << "no ValueError";
+  } catch (const bigdl::ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("[chat] message of "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("does not fit the context length 64"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(chat.messages().empty());
+  EXPECT_EQ(m->fed_in_batches, 0);
+  const GenerateResult r = chat.send("Hi");  // the session is still usable
+  EXPECT_EQ(r.n_cached, 0);
+  EXPECT_EQ(chat.messages().size(), 2u);
 }
 
 }  // namespace

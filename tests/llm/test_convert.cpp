@@ -18,6 +18,7 @@
 #include "bigdl/io/gguf_writer.h"
 #include "bigdl/llm/convert.h"
 #include "bigdl/llm/model.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
@@ -25,64 +26,11 @@ namespace fs = std::filesystem;
 using namespace bigdl;
 using bigdl::llm::load_model;
 
-const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
 const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
 const char* kHf[] = {"hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2"};
 
-struct Golden {
-  std::vector<int32_t> prompt;
-  std::vector<std::vector<float>> logits;
-  double std = 0;
-};
-Golden read_golden(const std::string& name) {
-  std::ifstream in(kFixtures + name + "/golden.json");
-  const auto j = nlohmann::json::parse(in);
-  return {j["prompt"].get<std::vector<int32_t>>(), j["logits"].get<std::vector<std::vector<float>>>(),
-          j["logits_std"].get<double>()};
-}
-
-// Logits after every prompt position, [pos][vocab].
-std::vector<std::vector<float>> run(llm::Model& m, const std::vector<int32_t>& prompt) {
-  std::vector<std::vector<float>> r;
-  for (size_t p = 0; p < prompt.size(); ++p) {
-    const float* l = m.forward(prompt[p], static_cast<int64_t>(p));
-    r.emplace_back(l, l + m.config().n_vocab);
-  }
-  return r;
-}
-double max_diff(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
-  double d = 0;
-  for (size_t p = 0; p < a.size(); ++p)
-    for (size_t v = 0; v < a[p].size(); ++v) d = std::max(d, std::fabs(double(a[p][v]) - b[p][v]));
-  return d;
-}
-// Fraction of positions where the argmax agrees.
-double agreement(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
-  int same = 0;
-  for (size_t p = 0; p < a.size(); ++p)
-    same += llm::argmax(a[p].data(), int64_t(a[p].size())) == llm::argmax(b[p].data(), int64_t(b[p].size()));
-  return double(same) / double(a.size());
-}
-double stddev(const std::vector<std::vector<float>>& a) {
-  double s = 0, s2 = 0, n = 0;
-  for (const auto& r : a)
-    for (float v : r) s += v, s2 += double(v) * v, n += 1;
-  return std::sqrt(s2 / n - (s / n) * (s / n));
-}
-
-class Tmp : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("bigdl_conv_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& f) const { return (dir_ / f).string(); }
-  fs::path dir_;
-};
+using namespace llm_test;
+using Tmp = TmpDirTest;
 
 using ConvertHf = Tmp;
 
@@ -198,11 +146,11 @@ TEST(LowBit, UnknownName) {
   } catch (const ValueError& e) {
     EXPECT_EQ(std::string(e.what()),
               "[load_model] unknown low-bit type 'int3' (known: sym_int4, asym_int4, sym_int5, asym_int5, sym_int8, "
-              "fp32)");
+              "nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32)");
   }
   EXPECT_THROW(llm::convert(kFixtures + "hf_llama", "/tmp/never.gguf", "q4"), ValueError);
   EXPECT_FALSE(fs::exists("/tmp/never.gguf"));
-  EXPECT_EQ(llm::low_bit_types().size(), 6u);
+  EXPECT_EQ(llm::low_bit_types().size(), 13u);
 }
 
 using ConvertErrors = Tmp;

@@ -29,10 +29,10 @@ using bigdl::llm::load_model;
 
 const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
 
-// The references are f32 end to end, so the comparisons use an f32 KV cache where
-// LoadOptions has a kv_type (its default is f16, whose rounding alone is ~1e-3 x std).
+// The references are f32 end to end, so the comparisons use an f32 KV cache (the
+// default is f16, whose rounding alone is ~1e-3 x std).
 bigdl::llm::LoadOptions golden_options(bigdl::llm::LoadOptions o = {}) {
-  if constexpr (requires { o.kv_type; }) o.kv_type = "f32";
+  o.kv_type = "f32";
   return o;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bigdl/dist/group.h"
 #include "bigdl/io/tensor_io.h"
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/convert.h"
@@ -41,6 +42,9 @@ namespace {
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Set on ranks > 0 of a distributed `bigdl train`: only rank 0 prints.
+bool g_quiet = false;
 
 // --key value / --flag parsing against a fixed set of known options.
 class Args {
@@ -103,8 +107,14 @@ const char* kUsage =
     "             --momentum X --weight-decay X --seed N --threads N\n"
     "             --log-dir DIR      TensorBoard summaries (train/ and validation/)\n"
     "             --checkpoint PATH  save model+optimizer after every epoch ({epoch} allowed)\n"
-    "             --resume PATH      continue from a checkpoint\n"
+    "             --checkpoint-dir DIR --checkpoint-every N [--keep-checkpoints M (3)]\n"
+    "                                a step checkpoint every N steps (per-rank files + checksummed manifest)\n"
+    "             --resume PATH|DIR|auto  continue from an epoch checkpoint file, from the newest valid step\n"
+    "                                checkpoint in DIR (default --checkpoint-dir), or (auto) in --checkpoint-dir\n"
+    "                                if it holds one; BIGDL_DIST_TIMEOUT=S: abort a job whose peers hang S s (60)\n"
     "             --save PATH        write the trained weights as safetensors\n"
+    "             under mpirun -np N or srun: data-parallel on N ranks, global batch --batch-size, rank 0\n"
+    "             prints (docs/distributed.md); --grad-wire f32|bf16|f16 gradient format (default f32)\n"
     "  evaluate   score weights on a test set\n"
     "             --model mlp --sizes 784,500,10 --weights PATH (safetensors or torch.save state_dict)\n"
     "             --data mnist|fashion-mnist|digits --data-path PATH\n"
@@ -112,11 +122,15 @@ const char* kUsage =
     "             --model FILE.gguf --prompt TEXT [--n-predict N (default 128, -1: until EOS/context full)]\n"
     "             [--temperature T (0.8; 0 = greedy)] [--top-k K (40)] [--top-p P (0.95)] [--min-p P (0.05)]\n"
     "             [--repeat-penalty R (1.0)] [--repeat-last-n N (64)] [--seed S (0)] [--ctx N (file's)]\n"
-    "             [--low-bit sym_int4|asym_int4|sym_int5|asym_int5|sym_int8|fp32 (quantize at load)]\n"
+    "             [--low-bit sym_int4|asym_int4|sym_int5|asym_int5|sym_int8|nf4|nf3|fp4|fp8_e4m3|fp8_e5m2|\n"
+    "              fp16|bf16|fp32 (quantize at load; fp8 = fp8_e5m2)]\n"
+    "             [--kv-type f16|f32|fp8 (KV cache storage, default f16; fp8 = E5M2; also for bench,\n"
+    "              chat and perplexity)]\n"
     "  llm tokenize   print the prompt's token ids as [1, 403, ...] (llama-tokenize --ids)\n"
     "             --model FILE.gguf --prompt TEXT\n"
     "  llm bench      prefill / decode tokens per second, first-token latency, peak RSS\n"
-    "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3] [--low-bit TYPE]\n"
+    "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3] [--low-bit TYPE] [--threads N]\n"
+    "             [--format text|json (json: one line for scripts)]\n"
     "  llm convert    write an HF folder or GGUF as a (low-bit) llama GGUF, atomically\n"
     "             --model SRC --out DST.gguf [--low-bit TYPE (default: keep the stored types)]\n"
     "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
@@ -182,8 +196,9 @@ Split load_data(const std::string& name, const std::string& path) {
   } else {
     throw UsageError("unknown --data '" + name + "' (digits, fashion-mnist, mnist)");
   }
-  std::fprintf(stderr, "data: %s: %lld train / %lld test samples\n", s.description.c_str(),
-               (long long)(s.xtr.defined() ? s.xtr.size(0) : 0), (long long)s.xte.size(0));
+  if (!g_quiet)
+    std::fprintf(stderr, "data: %s: %lld train / %lld test samples\n", s.description.c_str(),
+                 (long long)(s.xtr.defined() ? s.xtr.size(0) : 0), (long long)s.xte.size(0));
   return s;
 }
 
@@ -198,13 +213,38 @@ Tensor shape_input(const Tensor& x, const std::string& model) {
   return x;
 }
 
+int train_run(const Args& a, const dist::GroupPtr& group);
+
 int cmd_train(int argc, char** argv) {
   Args a(argc, argv, 2,
          {{"data", "digits"}, {"data-path", ""}, {"model", "mlp"}, {"epochs", "30"}, {"batch-size", "32"},
           {"lr", "0.001"}, {"optimizer", "adam"}, {"momentum", "0.9"}, {"weight-decay", "0"}, {"seed", "0"},
-          {"threads", "0"}, {"log-dir", ""}, {"checkpoint", ""}, {"resume", ""}, {"save", ""}, {"hidden", "128,64"}},
+          {"threads", "0"}, {"log-dir", ""}, {"checkpoint", ""}, {"resume", ""}, {"save", ""}, {"hidden", "128,64"},
+          {"grad-wire", "f32"}, {"checkpoint-dir", ""}, {"checkpoint-every", "0"}, {"keep-checkpoints", "3"}},
          "train");
+  // Started by mpirun / srun with several processes: data-parallel over all of them.
+  const dist::GroupPtr group = dist::launched_by_mpi() ? dist::world() : nullptr;
+  try {
+    return train_run(a, group);
+  } catch (const std::exception& e) {
+    if (!group || group->size() == 1) throw;
+    // Every rank failed (bad input they all share): rank 0 reports it, all exit.
+    if (group->barrier_within(5.0)) {
+      if (group->rank() == 0) throw;
+      return 1;
+    }
+    // This rank alone: the others may wait for it in a collective, so end the job.
+    std::fprintf(stderr, "bigdl: error (rank %d of %d): %s\n", group->rank(), group->size(), e.what());
+    group->abort(1);
+  }
+  return 1;  // not reached: abort() ends the process
+}
+
+int train_run(const Args& a, const dist::GroupPtr& group) {
+  g_quiet = group && group->rank() != 0;
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  else if (group)  // ranks on one host share its cores
+    set_num_threads(std::max(1, get_num_threads() / group->local_size()));
   manual_seed(uint64_t(a.integer("seed")));
   Split d = load_data(a.str("data"), a.str("data-path"));
   if (!d.xtr.defined()) throw Error("[train] " + d.description + " has no training images");
@@ -223,7 +263,9 @@ int cmd_train(int argc, char** argv) {
   } else {
     throw UsageError("unknown --model '" + model_name + "' (mlp, cnn, lenet5)");
   }
-  std::fprintf(stderr, "model: %s, %lld parameters\n", model_name.c_str(), (long long)net->num_parameters());
+  if (!g_quiet)
+    std::fprintf(stderr, "model: %s, %lld parameters%s\n", model_name.c_str(), (long long)net->num_parameters(),
+                 group ? (", " + std::to_string(group->size()) + " ranks").c_str() : "");
   train::Model model(net);
   model.compile(make_optimizer(a, net->parameters()), std::make_shared<nn::CrossEntropyLoss>(), {"accuracy"});
   train::FitOptions fo;
@@ -233,13 +275,27 @@ int cmd_train(int argc, char** argv) {
   fo.val_x = xte;
   fo.val_y = d.yte;
   fo.log_dir = a.str("log-dir");
+  fo.sync.wire = dist::parse_wire_type(a.str("grad-wire"));
   if (!a.str("checkpoint").empty()) fo.callbacks.push_back(std::make_shared<train::ModelCheckpoint>(a.str("checkpoint")));
-  if (!a.str("resume").empty()) {
+  const std::string resume = a.str("resume");
+  fo.checkpoint_dir = a.str("checkpoint-dir");
+  // Resuming from a folder of step checkpoints goes on writing them there.
+  if (fo.checkpoint_dir.empty() && resume != "auto" && std::filesystem::is_directory(resume)) fo.checkpoint_dir = resume;
+  fo.checkpoint_every = a.integer("checkpoint-every");
+  fo.keep_checkpoints = a.integer("keep-checkpoints");
+  if (fo.checkpoint_every > 0 && fo.checkpoint_dir.empty())
+    throw UsageError("--checkpoint-every needs --checkpoint-dir DIR");
+  if (resume == "auto" && fo.checkpoint_dir.empty()) throw UsageError("--resume auto needs --checkpoint-dir DIR");
+  if (resume == "auto" || std::filesystem::is_directory(resume)) {
+    fo.resume = resume;  // fit() picks the newest valid step checkpoint
+  } else if (!resume.empty()) {
     fo.initial_epoch = model.load_checkpoint(a.str("resume"));
-    std::fprintf(stderr, "resumed from %s at epoch %lld\n", a.str("resume").c_str(), (long long)fo.initial_epoch);
+    if (!g_quiet)
+      std::fprintf(stderr, "resumed from %s at epoch %lld\n", a.str("resume").c_str(), (long long)fo.initial_epoch);
   }
   model.fit(xtr, d.ytr, fo);
-  train::Logs test = model.evaluate(xte, d.yte);
+  train::Logs test = model.evaluate(xte, d.yte);  // every rank holds the same weights
+  if (g_quiet) return 0;
   std::printf("test accuracy: %.2f%% (%lld samples), test loss: %.4f\n", 100.0 * test["accuracy"],
               (long long)xte.size(0), test["loss"]);
   if (!a.str("save").empty()) {
@@ -276,10 +332,12 @@ std::string need_model(const Args& a, const std::string& cmd) {
   return path;
 }
 
-std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx, const std::string& low_bit = "") {
+std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx, const std::string& low_bit = "",
+                                       const std::string& kv_type = "f16") {
   llm::LoadOptions lo;
   lo.n_ctx = n_ctx;
   lo.low_bit = low_bit;
+  lo.kv_type = kv_type;
   return llm::load_model(path, lo);
 }
 
@@ -303,14 +361,14 @@ void read_sampler_options(const Args& a, llm::GenerateOptions* o) {
 int cmd_llm_generate(int argc, char** argv) {
   Args a(argc, argv, 3,
          with_sampler_options({{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"ctx", "0"}, {"threads", "0"},
-                               {"low-bit", ""}}),
+                               {"low-bit", ""}, {"kv-type", "f16"}}),
          "llm generate");
   const std::string path = need_model(a, "generate");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   llm::GenerateOptions o;
   o.max_new_tokens = a.integer("n-predict");
   read_sampler_options(a, &o);
-  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"));
+  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
   const llm::Vocab vocab = llm::Vocab::load(path);
   const std::string& prompt = a.str("prompt");
   // The prompt is printed as given (once generation has started, so an error prints
@@ -353,15 +411,19 @@ int cmd_llm_tokenize(int argc, char** argv) {
 
 int cmd_llm_bench(int argc, char** argv) {
   Args a(argc, argv, 3, {{"model", ""}, {"n-prompt", "32"}, {"n-gen", "64"}, {"ctx", "0"}, {"reps", "3"},
-                         {"threads", "0"}, {"low-bit", ""}},
+                         {"threads", "0"}, {"low-bit", ""}, {"format", "text"}, {"kv-type", "f16"}},
          "llm bench");
   const std::string path = need_model(a, "bench");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   const int64_t n_prompt = a.integer("n-prompt"), n_gen = a.integer("n-gen"), reps = a.integer("reps");
   if (n_prompt < 1 || n_gen < 1 || reps < 1)
     throw UsageError("bigdl llm bench: --n-prompt, --n-gen and --reps must be >= 1");
-  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"));
-  if (model->config().n_ctx < n_prompt + n_gen) model = open_model(path, n_prompt + n_gen, a.str("low-bit"));
+  const std::string& format = a.str("format");
+  if (format != "text" && format != "json")
+    throw UsageError("bigdl llm bench: --format must be text or json, got '" + format + "'");
+  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
+  if (model->config().n_ctx < n_prompt + n_gen)
+    model = open_model(path, n_prompt + n_gen, a.str("low-bit"), a.str("kv-type"));
   const llm::ModelConfig& c = model->config();
   // A fixed pseudo-random prompt (ids in [0, n_vocab)) so runs are comparable.
   std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
@@ -388,6 +450,14 @@ int cmd_llm_bench(int argc, char** argv) {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
+  if (format == "json") {  // one line for scripts (benchmarks/llm/run.py); the path is not escaped, so left out
+    std::printf("{\"n_prompt\": %lld, \"n_gen\": %lld, \"threads\": %d, \"reps\": %lld, \"prefill_tok_s\": %.3f, "
+                "\"decode_tok_s\": %.3f, \"first_token_ms\": %.3f, \"peak_rss_mib\": %.1f, \"n_ctx\": %lld}\n",
+                (long long)n_prompt, (long long)n_gen, get_num_threads(), (long long)reps,
+                double(n_prompt) / best_prefill, double(n_gen) / best_decode, 1e3 * best_first,
+                double(ru.ru_maxrss) / 1024.0, (long long)c.n_ctx);
+    return 0;
+  }
   std::printf("model: %s (%s, %lld layers, n_embd %lld, n_vocab %lld, n_ctx %lld)\n", path.c_str(), c.arch.c_str(),
               (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_vocab, (long long)c.n_ctx);
   std::printf("prefill: %lld tokens, %.1f tok/s\n", (long long)n_prompt, double(n_prompt) / best_prefill);
@@ -425,7 +495,7 @@ int cmd_llm_convert(int argc, char** argv) {
 int cmd_llm_chat(int argc, char** argv) {
   Args a(argc, argv, 3,
          with_sampler_options({{"model", ""}, {"system", ""}, {"template", ""}, {"n-predict", "256"},
-                               {"ctx", "0"}, {"threads", "0"}}),
+                               {"ctx", "0"}, {"threads", "0"}, {"kv-type", "f16"}}),
          "llm chat");
   const std::string path = need_model(a, "chat");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
@@ -434,53 +504,45 @@ int cmd_llm_chat(int argc, char** argv) {
   if (tmpl.empty())
     throw UsageError("bigdl llm chat: " + path + " has no chat template (tokenizer.chat_template); "
                      "pass --template chatml|llama2|llama3|zephyr|mistral");
-  const llm::ChatFormat format = llm::detect_chat_format(tmpl);
+  (void)llm::detect_chat_format(tmpl);  // an unknown template fails before the model loads
   llm::GenerateOptions o;
-  // The template's markers (<|im_start|>, [INST], ...) must become their control tokens,
-  // as llama.cpp's chat does; user text is parsed the same way (documented in docs/llm.md).
-  o.parse_special = true;
   o.max_new_tokens = a.integer("n-predict");
   read_sampler_options(a, &o);
-  // generate() puts the BOS token first when the vocab asks for one, so the template's
-  // bos is left out then; eos is the vocab's EOS text.
-  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
-  const std::string bos = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
-  const std::string end_of_turn = llm::chat_end_of_turn(format, eos);
-  if (vocab.eos_id() >= 0) o.stop_ids.push_back(vocab.eos_id());
-  if (const llm::TokenId id = vocab.find(end_of_turn); id >= 0 && id != vocab.eos_id()) o.stop_ids.push_back(id);
-  if (!end_of_turn.empty()) o.stop_strings.push_back(end_of_turn);  // when it is not one token
   o.callback = [](std::string_view piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  auto model = open_model(path, a.integer("ctx"));
-  std::vector<llm::ChatMessage> messages;
-  if (!a.str("system").empty()) messages.push_back({"system", a.str("system")});
+  auto model = open_model(path, a.integer("ctx"), "", a.str("kv-type"));
+  // Each turn feeds only the tokens the KV cache does not hold yet; the oldest turns are
+  // dropped when the conversation outgrows the context (bigdl/llm/generate.h ChatSession).
+  llm::ChatSession chat(*model, vocab, tmpl, o, a.str("system"));
   for (std::string line; std::getline(std::cin, line);) {
     if (line == "/exit") break;
     if (line.empty()) continue;
-    messages.push_back({"user", line});
-    const std::string prompt = llm::apply_chat_template(tmpl, messages, true, bos, eos);
-    const llm::GenerateResult r = llm::generate(*model, vocab, prompt, o);
+    const int64_t dropped_before = chat.dropped_turns();
+    const llm::GenerateResult r = chat.send(line);
     std::printf("\n");
     std::fflush(stdout);
-    std::fprintf(stderr, "llm chat: prompt %lld tokens, generated %lld tokens, stop: %s\n", (long long)r.n_prompt,
-                 (long long)r.n_generated, llm::to_string(r.stop_reason));
-    messages.push_back({"assistant", r.text});
+    if (chat.dropped_turns() > dropped_before)
+      std::fprintf(stderr, "llm chat: the conversation outgrew the context of %lld tokens; dropped the %lld oldest turn(s)\n",
+                   (long long)model->config().n_ctx, (long long)(chat.dropped_turns() - dropped_before));
+    std::fprintf(stderr, "llm chat: prompt %lld tokens, generated %lld tokens, stop: %s, fed %lld (%lld reused from the KV cache)\n",
+                 (long long)r.n_prompt, (long long)r.n_generated, llm::to_string(r.stop_reason),
+                 (long long)(r.n_prompt - r.n_cached), (long long)r.n_cached);
   }
   return 0;
 }
 
 int cmd_llm_perplexity(int argc, char** argv) {
   Args a(argc, argv, 3,
-         {{"model", ""}, {"file", ""}, {"ctx", "512"}, {"chunks", "-1"}, {"low-bit", ""}, {"threads", "0"}},
+         {{"model", ""}, {"file", ""}, {"ctx", "512"}, {"chunks", "-1"}, {"low-bit", ""}, {"threads", "0"}, {"kv-type", "f16"}},
          "llm perplexity");
   const std::string path = need_model(a, "perplexity");
   if (a.str("file").empty()) throw UsageError("bigdl llm perplexity: --file TEXT is required");
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   const int64_t n_ctx = a.integer("ctx");
   if (n_ctx < 4) throw UsageError("bigdl llm perplexity: --ctx must be >= 4");
-  auto model = open_model(path, n_ctx, a.str("low-bit"));  // the KV cache holds exactly one chunk
+  auto model = open_model(path, n_ctx, a.str("low-bit"), a.str("kv-type"));  // the KV cache holds exactly one chunk
   const llm::Vocab vocab = llm::Vocab::load(path);
   // As llama-perplexity: the running estimate after each chunk, then the final line.
   const llm::PerplexityResult r =

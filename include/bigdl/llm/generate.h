@@ -23,6 +23,12 @@
 // Errors: ValueError "[llm] prompt of N tokens exceeds the context length C" (nothing is
 // fed), ValueError "[llm] the prompt is empty" (no tokens and no BOS), and the
 // sampler's option errors.
+//
+// KV-cache reuse: the overload taking `cached_ids` keeps a list of the token ids whose
+// K/V the model's cache holds (positions 0..size-1). It feeds only the prompt tokens
+// after the longest common prefix of the new prompt and that list (positions past the
+// prefix are simply overwritten), so a chat turn costs the new tokens, not the whole
+// history. ChatSession (below) does this for a conversation.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +37,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bigdl/llm/chat.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/sampler.h"
 #include "bigdl/llm/vocab.h"
@@ -54,7 +61,8 @@ struct GenerateOptions {
 struct GenerateResult {
   std::vector<TokenId> ids;   // the tokens sampled (not the prompt), a final EOS included
   std::string text;           // the generated text (not the prompt), as the callback saw it
-  int64_t n_prompt = 0;       // prompt tokens fed, BOS included
+  int64_t n_prompt = 0;       // prompt tokens, BOS included
+  int64_t n_cached = 0;       // of those, already in the KV cache and not fed again (reuse)
   int64_t n_generated = 0;    // == ids.size()
   double prefill_s = 0.0;     // feeding the prompt (to the first logits)
   double decode_s = 0.0;      // sampling and feeding the generated tokens
@@ -65,5 +73,76 @@ struct GenerateResult {
 // position 0 (one sequence per Model).
 GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options = {});
+
+// The same, reusing the KV cache. cached_ids: the token ids the model's cache holds at
+// positions 0..size-1 (empty for a fresh model; what the previous call left otherwise).
+// The prompt's tokens after its longest common prefix with cached_ids are fed (at least
+// the last one: its logits start the answer); result.n_cached counts the others. On
+// return cached_ids is what the cache holds: the prompt and every generated token fed
+// back (all but the last one sampled). If a call throws, cached_ids still describes
+// the cache (it may be shorter). The sampler sees the whole prompt either way, so the
+// tokens equal those of the plain overload (up to f32 rounding: a prefix fed one turn
+// earlier was fed in other batches). ValueError "[llm] cached_ids holds N tokens, more
+// than the context length C" for a list that cannot describe the cache.
+GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+                        const GenerateOptions& options, std::vector<TokenId>& cached_ids);
+
+// A conversation with one Model, turn by turn, reusing the KV cache between turns:
+//
+//   ChatSession chat(*model, vocab, vocab.chat_template(), options, "You are terse.");
+//   GenerateResult r = chat.send("Hi");  // r.text: the answer (also streamed by the callback)
+//   r = chat.send("And then?");          // feeds only what the cache does not hold yet
+//
+// send() appends the user message, formats the whole conversation with the template
+// (apply_chat_template, generation prompt added) and calls the cached_ids generate():
+// only the tokens after the common prefix with the cache are fed (the end of the last
+// answer as the template writes it, the new message and the markers), counted by
+// result.n_prompt - result.n_cached. The answer (result.text) is appended to the
+// conversation.
+//
+// Context: when the formatted conversation plus room for the answer does not fit n_ctx,
+// the oldest turns (a user message and its answer; a leading system message stays) are
+// dropped, one at a time, and the shortened conversation is fed again from where it
+// differs from the cache (usually right after the system message). Room for the answer
+// is max_new_tokens, at most n_ctx / 2 (n_ctx / 4 when max_new_tokens < 0); an answer
+// that outgrows it still stops at ContextFull. dropped_turns() counts the turns dropped
+// so far. A message that does not fit with no older turn left throws ValueError
+// "[chat] message of N tokens does not fit the context length C (template included); no
+// older turn is left to drop" and leaves the conversation as it was.
+//
+// The options are adjusted for chat: parse_special = true (the template's markers become
+// their control tokens, as llama.cpp's chat does; user text is parsed the same way), and
+// the answer stops on the vocab's EOS id, the end-of-turn token (chat_end_of_turn) when
+// that text is one token, and the end-of-turn text as a stop string. The template's bos
+// is left out when the vocab adds BOS itself (generate() puts it first).
+// The model and vocab must outlive the session, and only the session may feed the model
+// (anything else invalidates cached_ids()). Constructor errors: those of detect_chat_format.
+class ChatSession {
+ public:
+  ChatSession(Model& model, const Vocab& vocab, std::string template_or_name,
+              GenerateOptions options = {}, std::string system = "");
+
+  // One turn: the answer to `message`.
+  GenerateResult send(const std::string& message);
+
+  // The conversation formatted with this session's template, bos and eos, generation
+  // prompt appended: the text send() feeds for `messages`.
+  std::string format(const std::vector<ChatMessage>& messages) const;
+
+  const std::vector<ChatMessage>& messages() const { return messages_; }
+  const std::vector<TokenId>& cached_ids() const { return cached_ids_; }  // the model's KV cache
+  const GenerateOptions& options() const { return options_; }            // as adjusted for chat
+  int64_t dropped_turns() const { return dropped_turns_; }
+
+ private:
+  Model& model_;
+  const Vocab& vocab_;
+  std::string template_;
+  std::string bos_, eos_;
+  GenerateOptions options_;
+  std::vector<ChatMessage> messages_;
+  std::vector<TokenId> cached_ids_;
+  int64_t dropped_turns_ = 0;
+};
 
 }  // namespace bigdl::llm

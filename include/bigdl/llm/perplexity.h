@@ -9,7 +9,11 @@
 //   3. Each chunk is run through the model from position 0 (a fresh sequence), and only
 //      the second half is scored: the logits at positions first = n_ctx/2 .. n_ctx-2
 //      predict tokens first+1 .. n_ctx-1, i.e. n_ctx-1-n_ctx/2 tokens per chunk (255 for
-//      n_ctx = 512). Every scored token has at least n_ctx/2 tokens of context.
+//      n_ctx = 512). Every scored token has at least n_ctx/2 tokens of context. The first
+//      half is one Model::forward_batch, the scored half Model::forward_batch_all in
+//      batches of up to 256 positions (fewer for a large vocabulary: 32 MB of logits), so
+//      the evaluation runs at prefill speed; the values equal token-by-token forward()
+//      up to f32 summation order.
 //   4. nll = -log softmax(logits)[next] (in double); PPL = exp(mean nll); the error is
 //      PPL * sqrt(var(nll) / (N-1)), llama.cpp's "+/-".
 //

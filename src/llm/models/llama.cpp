@@ -19,15 +19,21 @@
 // context is capped there and a larger LoadOptions::n_ctx is refused (ValueError).
 // Qwen2 is Llama plus biases on q/k/v. Verified against transformers 4.40.2 by
 // tests/llm/test_hf_golden.cpp (fixtures from tests/llm/gen_hf_golden.py).
+// RoPE scaling: linear (positions / factor) or Llama 3 (theta_i / f_i per frequency pair,
+// from config.json's rope_scaling or the GGUF tensor rope_freqs.weight), the latter
+// verified against transformers 4.46.3 (fixture hf_llama3).
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <optional>
 #include <vector>
 
+#include "backend/cpu/quant/qgemm.h"
 #include "bigdl/error.h"
 #include "bigdl/io/gguf_writer.h"
 #include "llm/arch.h"
 #include "llm/graph.h"
+#include "llm/kv_cache.h"
 
 namespace bigdl::llm::detail {
 
@@ -42,6 +48,30 @@ struct LlamaLayer {
   const float* ffn_norm;
   Weight w_gate, w_up, w_down;
 };
+
+// transformers' _compute_llama3_parameters (modeling_rope_utils.py, >= 4.43) as one divisor
+// of theta_i = base^(-2i/head_dim) per frequency pair, which is what llama.cpp's converter
+// writes to rope_freqs.weight: with wavelength w_i = 2*pi / theta_i, pairs with
+// w_i < original / high keep their frequency (1), pairs with w_i > original / low are
+// divided by `factor`, and in between 1 / ((1 - s) / factor + s) with
+// s = (original / w_i - low) / (high - low) (the two ends meet it continuously).
+std::vector<float> llama3_rope_factors(int64_t head_dim, double base, double factor, double low, double high,
+                                       double original) {
+  std::vector<float> f(static_cast<size_t>(head_dim / 2));
+  for (size_t i = 0; i < f.size(); ++i) {
+    const double theta = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(head_dim));
+    const double wavelen = 2.0 * std::numbers::pi / theta;
+    double d = 1.0;
+    if (wavelen > original / low) {
+      d = factor;
+    } else if (wavelen >= original / high) {
+      const double s = (original / wavelen - low) / (high - low);
+      d = 1.0 / ((1.0 - s) / factor + s);
+    }
+    f[i] = static_cast<float>(d);
+  }
+  return f;
+}
 
 class LlamaModel final : public Model, public GgufExportable {
  public:
@@ -126,8 +156,15 @@ class LlamaModel final : public Model, public GgufExportable {
     output_norm_ = w.vector("output_norm.weight", c.n_embd);
     c.tied_output = !w.has("output.weight");
     output_ = c.tied_output ? token_embd_ : mat("output.weight", c.n_vocab, c.n_embd);
+    if (w.has("rope_freqs.weight")) {  // Llama 3 RoPE scaling as llama.cpp's converter stores it
+      const float* f = w.vector("rope_freqs.weight", c.head_dim / 2);
+      rope_freq_factors_.assign(f, f + c.head_dim / 2);
+      for (const float x : rope_freq_factors_)
+        BIGDL_CHECK(std::isfinite(x) && x > 0, FormatError, "load_model", fname,
+                    ": tensor 'rope_freqs.weight' holds ", x, ", expected finite factors > 0");
+    }
 
-    allocate_state();
+    allocate_state(options);
     build_rope();
   }
 
@@ -135,39 +172,75 @@ class LlamaModel final : public Model, public GgufExportable {
 
   const float* forward(int32_t token, int64_t pos) override;
   const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) override;
+  const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) override;
   void export_gguf(io::GgufWriter& out) const override;
 
  private:
-  // cos/sin tables for angle (pos / rope_factor_) * theta_i.
+  // cos/sin tables for angle (pos / rope_factor_) * theta_i / f_i, f_i the Llama 3
+  // per-pair factors (1 when none), as ggml_rope_ext with freq_factors.
   void build_rope() {
     const auto& c = config_;
     rope_tables(c.n_ctx, c.head_dim, c.rope_freq_base, rope_cos_, rope_sin_);
-    if (rope_factor_ == 1.0) return;
+    if (rope_factor_ == 1.0 && rope_freq_factors_.empty()) return;
     const int64_t half = c.head_dim / 2;
     for (int64_t pos = 0; pos < c.n_ctx; ++pos)
       for (int64_t i = 0; i < half; ++i) {
-        const double theta = std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.head_dim);
+        double theta = std::pow(static_cast<double>(c.rope_freq_base), -2.0 * i / c.head_dim);
+        if (!rope_freq_factors_.empty()) theta /= rope_freq_factors_[i];
         const double a = static_cast<double>(pos) / rope_factor_ * theta;
         rope_cos_[pos * half + i] = static_cast<float>(std::cos(a));
         rope_sin_[pos * half + i] = static_cast<float>(std::sin(a));
       }
   }
 
-  // Everything forward() touches is allocated here, once (not the RoPE tables).
-  void allocate_state() {
-    const auto& c = config_;
+  // Everything forward() touches is allocated here, once (not the RoPE tables), and the
+  // quantized matrices are packed for the x8 kernels.
+  void allocate_state(const LoadOptions& options) {
+    auto& c = config_;
+    const KvType kv_type = parse_kv_type(options.kv_type, "load_model");
+    c.kv_type = kv_type_name(kv_type);
     const int64_t kv_dim = c.n_head_kv * c.head_dim;
-    k_cache_.assign(c.n_layer * c.n_ctx * kv_dim, 0.0f);
-    v_cache_.assign(c.n_layer * c.n_ctx * kv_dim, 0.0f);
+    kv_.allocate(kv_type, c.n_layer, c.n_ctx, kv_dim);
     x_.assign(c.n_embd, 0.0f);
     xb_.assign(c.n_embd, 0.0f);
     xb2_.assign(c.n_embd, 0.0f);
     q_.assign(c.n_embd, 0.0f);
+    k_.assign(kv_dim, 0.0f);
+    v_.assign(kv_dim, 0.0f);
     hb_.assign(c.n_ff, 0.0f);
-    hb2_.assign(c.n_ff, 0.0f);
     scores_.assign(c.n_head * c.n_ctx, 0.0f);
     logits_.assign(c.n_vocab, 0.0f);
+    pack_weights();
   }
+
+  // Interleaved copies of the Q4_0 / Q4_1 / Q8_0 projections and classifier (graph.h,
+  // pack_weight). A matrix used in place from the GGUF mapping then has its pages
+  // released, so the process holds one copy of the weights; they fault back in from the
+  // file if export_gguf() or copy_row() reads them. A matrix that low_bit converted is
+  // freed (export_gguf() unpacks it again).
+  void pack_weights() {
+    const auto pack = [&](Weight& w) {
+      // file_ always comes from GgufFile::open (load_model -> load_llama), a read-only
+      // private mapping of the file, so dropping its pages loses nothing.
+      const io::GgufTensorInfo* t = file_ ? file_->tensor(w.name) : nullptr;
+      const bool mapped = t && t->data == w.data;
+      if (pack_weight(w, packed_, mapped) == 0 || mapped) return;
+      // Converted by low_bit (owned): free the original when every row is packed.
+      if (w.rows % bigdl::detail::quant::kPackRows != 0 || w.data == token_embd_.data) return;
+      for (auto& b : owned_bytes_)
+        if (b.data() == w.data) {
+          std::vector<uint8_t>().swap(b);
+          w.data = nullptr;
+          return;
+        }
+    };
+    for (auto& L : layers_)
+      for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) pack(*w);
+    pack(output_);
+  }
+
+  // forward_batch / forward_batch_all: logits of the last token, or of all n (all_logits).
+  const float* run_batch(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits);
 
   // HF tensor `name` as an owned f32 matrix of shape [rows, cols].
   Weight hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,
@@ -178,16 +251,19 @@ class LlamaModel final : public Model, public GgufExportable {
   std::vector<std::vector<float>> owned_;  // HF: the f32 weights every Weight points into
   std::vector<std::vector<uint8_t>> owned_bytes_;  // weights converted by LoadOptions::low_bit
   double rope_factor_ = 1.0;     // linear RoPE scaling: positions divided by it
+  std::vector<float> rope_freq_factors_;  // Llama 3 RoPE scaling: theta_i divided by [i] (head_dim/2); empty: none
   int64_t ctx_limit_ = 0;        // > 0: sliding window; a converted file's context_length is capped here
   Weight token_embd_;
   std::vector<LlamaLayer> layers_;
   const float* output_norm_ = nullptr;
   Weight output_;
-  std::vector<float> k_cache_, v_cache_;  // [n_layer][n_ctx][kv_dim]
-  std::vector<float> x_, xb_, xb2_, q_, hb_, hb2_, scores_, logits_;
+  std::vector<std::vector<uint8_t>> packed_;  // the x8 copies every Weight::packed points into
+  KvCache kv_;                                // [n_layer][n_ctx][kv_dim] K and V
+  std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, scores_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
-  // forward_batch scratch, [n][n_embd] / [n][n_ff], grown to the largest batch seen.
-  std::vector<float> bx_, bxb_, bxb2_, bq_, bhb_, bhb2_;
+  // forward_batch scratch, [n][n_embd] / [n][kv_dim] / [n][n_ff] / [n][n_vocab], grown to
+  // the largest batch seen.
+  std::vector<float> bx_, bxb_, bxb2_, bq_, bk_, bv_, bhb_, bhb2_, blogits_;
 };
 
 const float* LlamaModel::forward(int32_t token, int64_t pos) {
@@ -204,29 +280,25 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   copy_row(token_embd_, token, x);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const auto& L = layers_[l];
-    float* kc = k_cache_.data() + l * c.n_ctx * kv_dim;
-    float* vc = v_cache_.data() + l * c.n_ctx * kv_dim;
-    // attention
+    // attention: q/k/v in one parallel region, K/V rows converted into the cache
     rmsnorm(x, L.attn_norm, xb_.data(), c.n_embd, c.rms_eps);
-    matvec(L.wq, xb_.data(), q_.data());
-    matvec(L.wk, xb_.data(), kc + pos * kv_dim);
-    matvec(L.wv, xb_.data(), vc + pos * kv_dim);
+    const Weight* qkv[3] = {&L.wq, &L.wk, &L.wv};
+    float* out[3] = {q_.data(), k_.data(), v_.data()};
+    matvec_multi(qkv, out, 3, xb_.data());
     if (L.bq) {
       k.add(q_.data(), L.bq, q_.data(), c.n_embd);
-      k.add(kc + pos * kv_dim, L.bk, kc + pos * kv_dim, kv_dim);
-      k.add(vc + pos * kv_dim, L.bv, vc + pos * kv_dim, kv_dim);
+      k.add(k_.data(), L.bk, k_.data(), kv_dim);
+      k.add(v_.data(), L.bv, v_.data(), kv_dim);
     }
     rope_adjacent(q_.data(), c.n_head, c.head_dim, cos, sin);
-    rope_adjacent(kc + pos * kv_dim, c.n_head_kv, c.head_dim, cos, sin);
-    attention(q_.data(), kc, vc, pos, c.n_head, c.n_head_kv, c.head_dim, c.n_ctx, scores_.data(),
-              xb_.data());
+    rope_adjacent(k_.data(), c.n_head_kv, c.head_dim, cos, sin);
+    kv_.store(l, pos, 1, k_.data(), v_.data());
+    attention(q_.data(), kv_.layer(l), pos, c.n_head, c.n_head_kv, c.head_dim, scores_.data(), c.n_ctx, xb_.data());
     matvec(L.wo, xb_.data(), xb2_.data());
     k.add(x, xb2_.data(), x, c.n_embd);
-    // feed-forward
+    // feed-forward: gate, up and SwiGLU in one region, then down
     rmsnorm(x, L.ffn_norm, xb_.data(), c.n_embd, c.rms_eps);
-    matvec(L.w_gate, xb_.data(), hb_.data());
-    matvec(L.w_up, xb_.data(), hb2_.data());
-    swiglu(hb_.data(), hb2_.data(), c.n_ff);
+    matvec_swiglu(L.w_gate, L.w_up, xb_.data(), hb_.data());
     matvec(L.w_down, hb_.data(), xb2_.data());
     k.add(x, xb2_.data(), x, c.n_embd);
   }
@@ -235,10 +307,18 @@ const float* LlamaModel::forward(int32_t token, int64_t pos) {
   return logits_.data();
 }
 
+const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) {
+  return run_batch(tokens, n, pos0, false);
+}
+
+const float* LlamaModel::forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) {
+  return run_batch(tokens, n, pos0, true);
+}
+
 // forward() for n tokens at once: the same per-token kernels row by row (rmsnorm, rope,
 // swiglu, bias adds), matmul() for every projection, attention_batch() after all n
-// K/V rows of a layer are in the cache, and the classifier for the last token only.
-const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) {
+// K/V rows of a layer are in the cache, and the classifier for the last token (or all).
+const float* LlamaModel::run_batch(const int32_t* tokens, int64_t n, int64_t pos0, bool all_logits) {
   const auto& c = config_;
   BIGDL_CHECK(n >= 1 && pos0 >= 0 && pos0 + n <= c.n_ctx, ValueError, "llm", "batch of ", n,
               " tokens at position ", pos0, " exceeds the context length ", c.n_ctx);
@@ -247,19 +327,17 @@ const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t
                 " out of range [0, ", c.n_vocab, ")");
   const auto& k = bigdl::detail::cpu_kernels();
   const int64_t dim = c.n_embd, kv_dim = c.n_head_kv * c.head_dim, half = c.head_dim / 2;
-  for (auto* b : {&bx_, &bxb_, &bxb2_, &bq_})
-    if (static_cast<int64_t>(b->size()) < n * dim) b->resize(static_cast<size_t>(n * dim));
-  for (auto* b : {&bhb_, &bhb2_})
-    if (static_cast<int64_t>(b->size()) < n * c.n_ff) b->resize(static_cast<size_t>(n * c.n_ff));
+  const auto grow = [](std::vector<float>& b, int64_t size) {
+    if (static_cast<int64_t>(b.size()) < size) b.resize(static_cast<size_t>(size));
+  };
+  for (auto* b : {&bx_, &bxb_, &bxb2_, &bq_}) grow(*b, n * dim);
+  for (auto* b : {&bk_, &bv_}) grow(*b, n * kv_dim);
+  for (auto* b : {&bhb_, &bhb2_}) grow(*b, n * c.n_ff);
   float *x = bx_.data(), *xb = bxb_.data(), *xb2 = bxb2_.data(), *q = bq_.data();
-  float *hb = bhb_.data(), *hb2 = bhb2_.data();
+  float *kn = bk_.data(), *vn = bv_.data(), *hb = bhb_.data(), *hb2 = bhb2_.data();
   for (int64_t t = 0; t < n; ++t) copy_row(token_embd_, tokens[t], x + t * dim);
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const auto& L = layers_[l];
-    float* kc = k_cache_.data() + l * c.n_ctx * kv_dim;
-    float* vc = v_cache_.data() + l * c.n_ctx * kv_dim;
-    float* kn = kc + pos0 * kv_dim;  // this batch's rows of the cache, [n][kv_dim]
-    float* vn = vc + pos0 * kv_dim;
     // attention
     for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, L.attn_norm, xb + t * dim, dim, c.rms_eps);
     matmul(L.wq, xb, n, q);
@@ -277,7 +355,8 @@ const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t
       rope_adjacent(qt, c.n_head, c.head_dim, cos, sin);
       rope_adjacent(kt, c.n_head_kv, c.head_dim, cos, sin);
     }
-    attention_batch(q, kc, vc, pos0, n, c.n_head, c.n_head_kv, c.head_dim, c.n_ctx, xb);
+    kv_.store(l, pos0, n, kn, vn);
+    attention_batch(q, kv_.layer(l), pos0, n, c.n_head, c.n_head_kv, c.head_dim, xb);
     matmul(L.wo, xb, n, xb2);
     k.add(x, xb2, x, n * dim);
     // feed-forward
@@ -288,9 +367,15 @@ const float* LlamaModel::forward_batch(const int32_t* tokens, int64_t n, int64_t
     matmul(L.w_down, hb, n, xb2);
     k.add(x, xb2, x, n * dim);
   }
-  rmsnorm(x + (n - 1) * dim, output_norm_, xb_.data(), dim, c.rms_eps);
-  matvec(output_, xb_.data(), logits_.data());
-  return logits_.data();
+  if (!all_logits) {
+    rmsnorm(x + (n - 1) * dim, output_norm_, xb_.data(), dim, c.rms_eps);
+    matvec(output_, xb_.data(), logits_.data());
+    return logits_.data();
+  }
+  for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, output_norm_, xb + t * dim, dim, c.rms_eps);
+  grow(blogits_, n * c.n_vocab);
+  matmul(output_, xb, n, blogits_.data());
+  return blogits_.data();
 }
 
 std::string shape_str(const std::vector<int64_t>& s) {
@@ -365,16 +450,27 @@ LlamaModel::LlamaModel(const HfCheckpoint& ck, const LoadOptions& options) {
               ": attention_bias true is not supported for model_type ", type);
   BIGDL_CHECK(!ck.get_bool("mlp_bias", false), FormatError, "load_model", cfg, ": mlp_bias true is not supported");
 
-  // RoPE scaling: none or "linear" (positions divided by factor, as transformers 4.40).
+  // RoPE scaling: none, "linear" (positions divided by factor, as transformers 4.40) or
+  // "llama3" (a divisor per frequency pair, transformers >= 4.43; see llama3_rope_factors).
   double rope_factor = 1.0;
   if (ck.has("rope_scaling")) {
     const std::string st = ck.has("rope_scaling.rope_type") ? ck.get_string("rope_scaling.rope_type")
                                                              : ck.get_string("rope_scaling.type");
-    BIGDL_CHECK(st == "linear" || st == "default", FormatError, "load_model", cfg, ": rope_scaling type '", st,
-                "' is not supported (supported: linear)");
+    BIGDL_CHECK(st == "linear" || st == "llama3" || st == "default", FormatError, "load_model", cfg,
+                ": rope_scaling type '", st, "' is not supported (supported: linear, llama3)");
     if (st == "linear") rope_factor = ck.get_float("rope_scaling.factor");
     BIGDL_CHECK(rope_factor > 0, FormatError, "load_model", cfg, ": rope_scaling.factor ", rope_factor,
                 " is not positive");
+    if (st == "llama3") {
+      const double factor = ck.get_float("rope_scaling.factor");
+      const double low = ck.get_float("rope_scaling.low_freq_factor");
+      const double high = ck.get_float("rope_scaling.high_freq_factor");
+      const double original = ck.get_float("rope_scaling.original_max_position_embeddings");
+      BIGDL_CHECK(factor > 0 && low > 0 && high > low && original > 0, FormatError, "load_model", cfg,
+                  ": rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                  "original_max_position_embeddings > 0 (got ", factor, ", ", low, ", ", high, ", ", original, ")");
+      rope_freq_factors_ = llama3_rope_factors(c.head_dim, c.rope_freq_base, factor, low, high, original);
+    }
   }
 
   // Context. Mistral's sliding window (and Qwen2's, when use_sliding_window is true) is
@@ -417,7 +513,7 @@ LlamaModel::LlamaModel(const HfCheckpoint& ck, const LoadOptions& options) {
   output_norm_ = hf_vector(ck, "model.norm.weight", c.n_embd);
   output_ = c.tied_output ? token_embd_ : hf_matrix(ck, "lm_head.weight", c.n_vocab, c.n_embd, lb);
 
-  allocate_state();
+  allocate_state(options);
   build_rope();
 }
 
@@ -445,7 +541,8 @@ void LlamaModel::export_gguf(io::GgufWriter& out) const {
     for (const auto& [k, v] : file_->metadata())
       if (k.rfind("tokenizer.", 0) == 0) out.set(k, v);
   const auto mat = [&](const std::string& name, const Weight& w) {
-    out.add_tensor(name, {w.rows, w.cols}, gguf_type_of(w), w.data, weight_bytes(w));
+    if (w.data) out.add_tensor(name, {w.rows, w.cols}, gguf_type_of(w), w.data, weight_bytes(w));
+    else out.add_tensor(name, {w.rows, w.cols}, gguf_type_of(w), [&w] { return unpack_weight(w); });
   };
   const auto vec = [&](const std::string& name, const float* v, int64_t n) {
     out.add_tensor(name, {n}, io::GgufType::F32, v, static_cast<uint64_t>(n) * 4);
@@ -472,6 +569,8 @@ void LlamaModel::export_gguf(io::GgufWriter& out) const {
   }
   vec("output_norm.weight", output_norm_, c.n_embd);
   if (!c.tied_output) mat("output.weight", output_);
+  if (!rope_freq_factors_.empty())  // llama.cpp's form of Llama 3 RoPE scaling (no metadata key)
+    vec("rope_freqs.weight", rope_freq_factors_.data(), c.head_dim / 2);
 }
 
 }  // namespace

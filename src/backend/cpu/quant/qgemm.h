@@ -1,0 +1,76 @@
+// Row-interleaved ("x8") copies of Q4_0 / Q4_1 / Q8_0 matrices and the int8-activation
+// GEMM/GEMV that reads them: the decode and prefill hot path of bigdl-llm.
+//
+// Why: the in-place kernels of quant.h (vec_dot_q8) treat one row at a time, so every
+// 32-weight block pays its own scale conversion, int32 reduction and float FMA (about
+// 17 vector ops per Q4 block; 2 ns per block on Zen 3, a third of the memory bandwidth).
+// Interleaving 8 rows puts row r of a block column in 32-bit lane r of a vector, so
+// one maddubs works on 8 rows at once, the 8 rows' int16 partial sums stay in lanes
+// and the 8 scales convert with one vcvtph2ps: about 6 ops per block.
+//
+// Layout. A packed matrix holds rows [0, 8 * (rows / 8)) as groups of 8 consecutive
+// rows; a group is nb = cols / 32 tiles in block-column order, each tile the 8 rows'
+// blocks of one column, permuted byte for byte (packing is lossless, unpack_row
+// restores the original blocks):
+//
+//   type   tile bytes  layout (byte offsets)
+//   Q4_0   144         d[8] fp16 0-15, qs 16-143
+//   Q4_1   160         d[8] fp16 0-15, m[8] fp16 16-31, qs 32-159
+//   Q8_0   272         d[8] fp16 0-15, qs 16-271
+//
+//   d[r] / m[r] are row r's block scale / minimum. qs is cut in 32-byte vectors; in
+//   vector j, bytes 4r..4r+3 are bytes 4j..4j+3 of row r's block qs (Q4_0 / Q4_1: j =
+//   0..3, each byte carrying weights i and i + 16 in its nibbles as in GGUF; Q8_0: j =
+//   0..7, int8 weights 4j..4j+3).
+//
+// Arithmetic (identical in the reference and in every SIMD variant, so they agree bit
+// for bit): for each row r and activation row t (BlockQ8A, quant.h), over the blocks k
+// in order,
+//   isum  = sum_i q_i * qx_i  (exact int32; q = the stored level: 0..15 for Q4_x,
+//                              -128..127 for Q8_0)
+//   acc   = fma(f16(d) * x.d, float(isum), acc)
+//   corr  = fma(f16(d), x.s, corr)   (Q4_0: the zero point 8)
+//   corr  = fma(f16(m), x.s, corr)   (Q4_1: the minimum)
+// and y = fma(-8, corr, acc) for Q4_0, acc + corr for Q4_1, acc for Q8_0. This is the
+// sum vec_dot_q8 computes, in another f32 order, so results differ from it only by f32
+// rounding (~1e-7 relative).
+#pragma once
+
+#include <cstdint>
+
+#include "backend/cpu/quant/quant.h"
+
+namespace bigdl::detail::quant {
+
+constexpr int64_t kPackRows = 8;
+
+// Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int8).
+bool packable(QType type);
+// Bytes of one tile (8 rows x 32 weights); 0 when !packable(type).
+int64_t packed_tile_bytes(QType type);
+// Bytes of the packed form of the first 8 * (rows / 8) rows of a [rows, cols] matrix.
+int64_t packed_bytes(QType type, int64_t rows, int64_t cols);
+// Packs rows [0, 8 * (rows / 8)) of a row-major matrix of `type` blocks (row r at byte
+// r * row_bytes(type, cols) of src) into dst (packed_bytes of them). cols a multiple of 32.
+void pack_rows(QType type, const void* src, int64_t rows, int64_t cols, void* dst);
+// Row r of a packed matrix back as row_bytes(type, cols) bytes of its original blocks.
+void unpack_row(QType type, const void* packed, int64_t cols, int64_t r, void* dst);
+
+// One group (8 packed rows, nb tiles) times n activation rows: x holds n rows of nb
+// BlockQ8A (row t at x + t * nb); y[t * ldy + r] = row r of the group dotted with row t
+// (r = 0..7). n >= 1.
+using PackedGemmFn = void (*)(int64_t nb, const void* group, const BlockQ8A* x, int64_t n, float* y, int64_t ldy);
+
+struct PackedKernels {
+  const char* name;                    // "scalar", "avx2"
+  PackedGemmFn gemm[kNumQTypes];       // nullptr for the types without an x8 layout
+};
+
+// The table for the ISA quant_kernels() uses (an AVX-512 machine runs the AVX2 table).
+const PackedKernels& packed_kernels();
+// A specific table, or nullptr when the CPU (or this build) lacks the ISA.
+const PackedKernels* packed_kernels_for(Isa isa);
+const PackedKernels& packed_kernels_ref();
+const PackedKernels& packed_kernels_avx2();
+
+}  // namespace bigdl::detail::quant

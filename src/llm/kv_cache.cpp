@@ -1,0 +1,152 @@
+// KV cache storage, E5M2 conversion and the reference attention kernels (kv_cache.h).
+#include "llm/kv_cache.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/kernels.h"
+#include "bigdl/dtype.h"
+#include "bigdl/error.h"
+
+namespace bigdl::llm::detail {
+
+namespace {
+
+uint32_t f32_bits(float x) {
+  uint32_t b;
+  std::memcpy(&b, &x, 4);
+  return b;
+}
+
+// Element e of a row of type T as f32.
+float load_f32(const void* p, int64_t e) { return static_cast<const float*>(p)[e]; }
+float load_f16(const void* p, int64_t e) { return half_to_float(static_cast<const uint16_t*>(p)[e]); }
+float load_fp8(const void* p, int64_t e) { return e5m2_to_f32(static_cast<const uint8_t*>(p)[e]); }
+
+void store_f32(const float* x, void* dst, int64_t n) { std::memcpy(dst, x, static_cast<size_t>(n) * 4); }
+void store_f16(const float* x, void* dst, int64_t n) {
+  auto* d = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = float_to_half(x[i]);
+}
+void store_fp8(const float* x, void* dst, int64_t n) {
+  auto* d = static_cast<uint8_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) d[i] = f32_to_e5m2(x[i]);
+}
+
+// One scores / mix pair per type; `load` is the element reader (the spec: sequential
+// f32 sums, scale applied to the finished dot).
+#define BIGDL_KV_REF(T, elem_bytes)                                                                        \
+  void scores_##T(const float* q, int64_t ng, int64_t ldq, const void* k, int64_t stride, int64_t nt,      \
+                  int64_t hd, float scale, float* s, int64_t lds) {                                        \
+    const auto* base = static_cast<const uint8_t*>(k);                                                     \
+    for (int64_t g = 0; g < ng; ++g)                                                                       \
+      for (int64_t t = 0; t < nt; ++t) {                                                                   \
+        const void* row = base + t * stride * (elem_bytes);                                                \
+        float acc = 0.0f;                                                                                  \
+        for (int64_t i = 0; i < hd; ++i) acc += q[g * ldq + i] * load_##T(row, i);                         \
+        s[g * lds + t] = acc * scale;                                                                      \
+      }                                                                                                    \
+  }                                                                                                        \
+  void mix_##T(const float* p, int64_t ng, int64_t ldp, const void* v, int64_t stride, int64_t nt,         \
+               int64_t hd, float* o, int64_t ldo) {                                                        \
+    const auto* base = static_cast<const uint8_t*>(v);                                                     \
+    for (int64_t g = 0; g < ng; ++g)                                                                       \
+      for (int64_t i = 0; i < hd; ++i) {                                                                   \
+        float acc = 0.0f;                                                                                  \
+        for (int64_t t = 0; t < nt; ++t) acc += p[g * ldp + t] * load_##T(base + t * stride * (elem_bytes), i); \
+        o[g * ldo + i] = acc;                                                                              \
+      }                                                                                                    \
+  }
+BIGDL_KV_REF(f32, 4)
+BIGDL_KV_REF(f16, 2)
+BIGDL_KV_REF(fp8, 1)
+#undef BIGDL_KV_REF
+
+const KvKernels kRef[kNumKvTypes] = {
+    {"scalar", store_f32, scores_f32, mix_f32},
+    {"scalar", store_f16, scores_f16, mix_f16},
+    {"scalar", store_fp8, scores_fp8, mix_fp8},
+};
+
+}  // namespace
+
+KvType parse_kv_type(const std::string& name, const char* op) {
+  if (name == "f16") return KvType::f16;
+  if (name == "f32") return KvType::f32;
+  if (name == "fp8") return KvType::fp8;
+  throw ValueError(bigdl::detail::cat("[", op, "] unknown kv_type '", name, "' (known: f16, f32, fp8)"));
+}
+
+const char* kv_type_name(KvType t) {
+  switch (t) {
+    case KvType::f32: return "f32";
+    case KvType::f16: return "f16";
+    case KvType::fp8: return "fp8";
+  }
+  return "?";
+}
+
+int64_t kv_type_bytes(KvType t) {
+  switch (t) {
+    case KvType::f32: return 4;
+    case KvType::f16: return 2;
+    case KvType::fp8: return 1;
+  }
+  return 4;
+}
+
+uint8_t f32_to_e5m2(float x) {
+  uint32_t b = f32_bits(x);
+  const uint8_t sign = static_cast<uint8_t>((b >> 24) & 0x80);
+  b &= 0x7FFFFFFFu;
+  if (b > 0x7F800000u) return sign | 0x7F;          // NaN
+  if (b == 0x7F800000u) return sign | 0x7C;         // inf
+  if (b >= 0x47600000u) return sign | 0x7B;         // >= 57344: saturate to the largest finite
+  if (b < 0x38800000u) {                            // below 2^-14: E5M2 subnormals, step 2^-16
+    float a;
+    std::memcpy(&a, &b, 4);
+    return sign | static_cast<uint8_t>(std::nearbyint(a * 65536.0f));  // exact scaling; RNE; 4 = 2^-14
+  }
+  // Normal: round the 21 dropped mantissa bits to nearest even (a carry moves into the
+  // exponent correctly), then rebias the exponent from 127 to 15.
+  b += 0xFFFFFu + ((b >> 21) & 1u);
+  return sign | static_cast<uint8_t>((b >> 21) - (112u << 2));
+}
+
+float e5m2_to_f32(uint8_t v) { return half_to_float(static_cast<uint16_t>(v) << 8); }
+
+const KvKernels& kv_kernels_ref(KvType t) { return kRef[static_cast<int>(t)]; }
+
+const KvKernels& kv_kernels(KvType t) {
+  static const bool simd = &bigdl::detail::cpu_kernels() != bigdl::detail::cpu_kernels_for(bigdl::detail::Isa::scalar);
+  const KvKernels* k = simd ? kv_kernels_avx2(t) : nullptr;
+  return k ? *k : kv_kernels_ref(t);
+}
+
+void KvCache::allocate(KvType type, int64_t n_layer, int64_t n_ctx, int64_t kv_dim) {
+  type_ = type;
+  n_layer_ = n_layer;
+  n_ctx_ = n_ctx;
+  kv_dim_ = kv_dim;
+  const auto n = static_cast<size_t>(n_layer * n_ctx * kv_dim * kv_type_bytes(type));
+  // Not value-initialised: a large allocation is fresh mmap'd memory whose pages are
+  // only made resident when a position is first written (attention never reads a row
+  // before it is written).
+  k_ = std::make_unique_for_overwrite<uint8_t[]>(n);
+  v_ = std::make_unique_for_overwrite<uint8_t[]>(n);
+}
+
+void KvCache::store(int64_t layer, int64_t pos, int64_t n, const float* k, const float* v) {
+  const KvKernels& kk = kv_kernels(type_);
+  const int64_t eb = kv_type_bytes(type_);
+  const int64_t off = (layer * n_ctx_ + pos) * kv_dim_ * eb;
+  kk.store(k, k_.get() + off, n * kv_dim_);
+  kk.store(v, v_.get() + off, n * kv_dim_);
+}
+
+KvView KvCache::layer(int64_t layer) const {
+  const int64_t off = layer * n_ctx_ * kv_dim_ * kv_type_bytes(type_);
+  return KvView{type_, k_.get() + off, v_.get() + off, kv_dim_};
+}
+
+}  // namespace bigdl::llm::detail

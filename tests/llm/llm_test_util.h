@@ -1,0 +1,83 @@
+// Helpers shared by the LLM tests that compare logits against a reference: the
+// transformers goldens of tests/llm/fixtures (tests/llm/gen_hf_golden.py), per-position
+// logits, their max difference / argmax agreement / spread, and a per-test temp folder.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "bigdl/llm/model.h"
+
+namespace llm_test {
+
+inline const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
+
+// A fixture's golden.json: the prompt, transformers' logits after every prompt position
+// [pos][vocab], and their standard deviation (the unit of the tolerances).
+struct Golden {
+  std::vector<int32_t> prompt;
+  std::vector<std::vector<float>> logits;
+  double std = 0;
+};
+inline Golden read_golden(const std::string& name) {
+  std::ifstream in(kFixtures + name + "/golden.json");
+  const auto j = nlohmann::json::parse(in);
+  return {j["prompt"].get<std::vector<int32_t>>(), j["logits"].get<std::vector<std::vector<float>>>(),
+          j["logits_std"].get<double>()};
+}
+
+// Logits after every position of seq, fed token by token (forward), [pos][vocab].
+inline std::vector<std::vector<float>> run(bigdl::llm::Model& m, const std::vector<int32_t>& seq) {
+  std::vector<std::vector<float>> r;
+  for (size_t p = 0; p < seq.size(); ++p) {
+    const float* l = m.forward(seq[p], static_cast<int64_t>(p));
+    r.emplace_back(l, l + m.config().n_vocab);
+  }
+  return r;
+}
+inline double max_diff(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  double d = 0;
+  for (size_t p = 0; p < a.size(); ++p)
+    for (size_t v = 0; v < a[p].size(); ++v) d = std::max(d, std::fabs(double(a[p][v]) - b[p][v]));
+  return d;
+}
+// Fraction of positions where the argmax agrees.
+inline double agreement(const std::vector<std::vector<float>>& a, const std::vector<std::vector<float>>& b) {
+  int same = 0;
+  for (size_t p = 0; p < a.size(); ++p)
+    same += bigdl::llm::argmax(a[p].data(), int64_t(a[p].size())) ==
+            bigdl::llm::argmax(b[p].data(), int64_t(b[p].size()));
+  return double(same) / double(a.size());
+}
+inline double stddev(const std::vector<std::vector<float>>& a) {
+  double s = 0, s2 = 0, n = 0;
+  for (const auto& r : a)
+    for (float v : r) s += v, s2 += double(v) * v, n += 1;
+  return std::sqrt(s2 / n - (s / n) * (s / n));
+}
+
+// A fixture whose tests get a fresh folder under the temp directory, removed afterwards.
+class TmpDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("bigdl_llm_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
+            std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string path(const std::string& f) const { return (dir_ / f).string(); }
+  std::filesystem::path dir_;
+};
+
+}  // namespace llm_test
