@@ -20,6 +20,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/csv.h"
 #include "bigdl/io/gzip.h"
+#include "test_util.h"
 
 namespace bigdl::io {
 namespace {
@@ -48,20 +49,6 @@ void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
-// Runs fn, which must throw ExcType; returns what().
-template <typename ExcType, typename Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const ExcType& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
-}
 
 TEST(Csv, DigitsGzLoads) {
   CsvTable t = read_csv(kSklearnData + "digits.csv.gz");
@@ -98,7 +85,7 @@ TEST(Csv, IrisSkipsSummaryLine) {
   EXPECT_FLOAT_EQ(t.at(149, 0), 5.9f);
   EXPECT_FLOAT_EQ(t.at(149, 4), 2.0f);
   // Without skip_rows the summary line's words are not numbers; the line number says so.
-  EXPECT_NE(error_of<FormatError>([] { read_csv(kSklearnData + "iris.csv"); })
+  EXPECT_NE(test_util::error_of<FormatError>([] { read_csv(kSklearnData + "iris.csv"); })
                 .find("iris.csv:1: field 3 'setosa' is not a number"),
             std::string::npos);
 }
@@ -187,17 +174,17 @@ TEST(Csv, NumbersAndDelimiterAndBlankLines) {
 TEST(Csv, WrongFieldCountNamesFileAndLine) {
   CsvOptions opts;
   opts.header = true;
-  std::string msg = error_of<FormatError>([&] { read_csv(kFixtures + "bad_count.csv", opts); });
+  std::string msg = test_util::error_of<FormatError>([&] { read_csv(kFixtures + "bad_count.csv", opts); });
   EXPECT_EQ(msg, "[read_csv] " + kFixtures + "bad_count.csv:3: expected 3 fields, found 2");
 }
 
 TEST(Csv, NotANumberNamesLineAndField) {
   CsvOptions opts;
   opts.header = true;
-  std::string msg = error_of<FormatError>([&] { read_csv(kFixtures + "bad_number.csv", opts); });
+  std::string msg = test_util::error_of<FormatError>([&] { read_csv(kFixtures + "bad_number.csv", opts); });
   EXPECT_EQ(msg, "[read_csv] " + kFixtures + "bad_number.csv:3: field 2 'abc' is not a number");
   for (const char* bad : {"1,", "1,+-2", "1,2x", "1,0x10", "1,1e", "1,--1", "1,1e400"}) {
-    std::string m = error_of<FormatError>([&] { parse_csv(bad, {}, "t.csv"); });
+    std::string m = test_util::error_of<FormatError>([&] { parse_csv(bad, {}, "t.csv"); });
     EXPECT_NE(m.find("[read_csv] t.csv:1: field 2 '"), std::string::npos) << bad << ": " << m;
   }
 }
@@ -206,11 +193,11 @@ TEST(Csv, UnterminatedQuoteNamesLine) {
   CsvOptions opts;
   opts.header = true;
   std::string msg =
-      error_of<FormatError>([&] { read_csv_strings(kFixtures + "bad_quote.csv", opts); });
+      test_util::error_of<FormatError>([&] { read_csv_strings(kFixtures + "bad_quote.csv", opts); });
   EXPECT_EQ(msg, "[read_csv_strings] " + kFixtures +
                      "bad_quote.csv:3: unterminated quoted field (field 2 opens a quote that "
                      "never closes)");
-  std::string junk = error_of<FormatError>([] { parse_csv_strings("a,b\n\"x\"y,2\n", {}, "j.csv"); });
+  std::string junk = test_util::error_of<FormatError>([] { parse_csv_strings("a,b\n\"x\"y,2\n", {}, "j.csv"); });
   EXPECT_EQ(junk, "[read_csv_strings] j.csv:2: field 1: unexpected character 'y' after closing quote");
 }
 
@@ -228,14 +215,14 @@ TEST(Csv, DigitsWithARowCutShort) {
   ASSERT_NE(gz, nullptr);
   ASSERT_EQ(gzwrite(gz, text.data(), static_cast<unsigned>(text.size())), static_cast<int>(text.size()));
   ASSERT_EQ(gzclose(gz), Z_OK);
-  std::string msg = error_of<FormatError>([&] { read_csv(path); });
+  std::string msg = test_util::error_of<FormatError>([&] { read_csv(path); });
   EXPECT_EQ(msg, "[read_csv] " + path + ":17: expected 65 fields, found 64");
 }
 
 TEST(Gzip, MissingFileIsIOError) {
-  std::string msg = error_of<IOError>([] { read_csv("/nonexistent/dir/x.csv"); });
+  std::string msg = test_util::error_of<IOError>([] { read_csv("/nonexistent/dir/x.csv"); });
   EXPECT_EQ(msg, "[read_file] /nonexistent/dir/x.csv: No such file or directory");
-  msg = error_of<IOError>([] { read_file_maybe_gzip("/tmp"); });
+  msg = test_util::error_of<IOError>([] { read_file_maybe_gzip("/tmp"); });
   EXPECT_EQ(msg, "[read_file] /tmp: Is a directory");
 }
 
@@ -254,7 +241,7 @@ TEST(Gzip, TruncatedAndCorruptGzip) {
   for (size_t keep : {size_t{2}, size_t{10}, gz.size() / 2, gz.size() - 4}) {
     const std::string path = temp_path("cut.csv.gz");
     write_bytes(path, std::vector<uint8_t>(gz.begin(), gz.begin() + keep));
-    std::string msg = error_of<FormatError>([&] { read_csv(path); });
+    std::string msg = test_util::error_of<FormatError>([&] { read_csv(path); });
     EXPECT_EQ(msg.rfind("[read_file] " + path + ": truncated gzip stream", 0), 0u)
         << keep << ": " << msg;
   }
@@ -262,7 +249,7 @@ TEST(Gzip, TruncatedAndCorruptGzip) {
   bad[bad.size() / 2] ^= 0x55;  // a flipped byte mid-stream: bad data or bad CRC32
   const std::string path = temp_path("bad.csv.gz");
   write_bytes(path, bad);
-  std::string msg = error_of<FormatError>([&] { read_file_maybe_gzip(path); });
+  std::string msg = test_util::error_of<FormatError>([&] { read_file_maybe_gzip(path); });
   EXPECT_EQ(msg.rfind("[read_file] " + path + ": corrupt gzip stream: ", 0), 0u) << msg;
 }
 

@@ -13,20 +13,9 @@
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
 #include "io_test_util.h"
+#include "test_util.h"
 
 namespace {
-
-template <typename E, typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "no exception";
-}
 
 // fuzz_tokenizer_json: one token id of 2e9 made the loader allocate 2e9 token strings
 // (64 GB; ASan: "allocator is out of memory trying to allocate 0xee6b28020 bytes").
@@ -40,7 +29,7 @@ TEST(FuzzRegressions, TokenizerJsonHugeSparseId) {
   };
   for (const char* json : inputs) {
     io_test::write_bytes(path, std::vector<uint8_t>(json, json + std::string(json).size()));
-    const std::string msg = error_of<bigdl::FormatError>([&] { bigdl::llm::Vocab::load_tokenizer_json(path); });
+    const std::string msg = test_util::error_of<bigdl::FormatError>([&] { bigdl::llm::Vocab::load_tokenizer_json(path); });
     EXPECT_NE(msg.find("[vocab] " + path + ": token id "), std::string::npos) << msg;
     EXPECT_NE(msg.find(" is far beyond the "), std::string::npos) << msg;
   }
@@ -62,11 +51,11 @@ TEST(FuzzRegressions, HfConfigIntegersOutOfRange) {
   io_test::write_bytes(dir.file("config.json"), std::vector<uint8_t>(config.begin(), config.end()));
   const bigdl::llm::HfCheckpoint ck = bigdl::llm::HfCheckpoint::open(dir.path());
   for (const char* field : {"a", "b", "e"}) {
-    const std::string msg = error_of<bigdl::FormatError>([&] { ck.get_int(field); });
+    const std::string msg = test_util::error_of<bigdl::FormatError>([&] { ck.get_int(field); });
     EXPECT_NE(msg.find("config.json: field '" + std::string(field) + "' is "), std::string::npos) << msg;
     EXPECT_NE(msg.find("expected an integer"), std::string::npos) << msg;
   }
-  const std::string msg = error_of<bigdl::FormatError>([&] { ck.get_int("c"); });
+  const std::string msg = test_util::error_of<bigdl::FormatError>([&] { ck.get_int("c"); });
   EXPECT_NE(msg.find("field 'c' is 18446744073709551615, expected an integer below 2^63"), std::string::npos) << msg;
   EXPECT_EQ(ck.get_int("d"), 4096);
 }
@@ -77,7 +66,7 @@ TEST(FuzzRegressions, ContextLengthPastTheLimit) {
   const std::string model = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
   bigdl::llm::LoadOptions lo;
   lo.n_ctx = int64_t(1) << 62;
-  const std::string msg = error_of<bigdl::ValueError>([&] { bigdl::llm::load_model(model, lo); });
+  const std::string msg = test_util::error_of<bigdl::ValueError>([&] { bigdl::llm::load_model(model, lo); });
   EXPECT_EQ(msg, "[load_model] " + model + ": n_ctx 4611686018427387904 exceeds the limit of 16777216 positions");
 }
 

@@ -13,6 +13,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gzip.h"
 #include "bigdl/io/idx.h"
+#include "test_util.h"
 
 namespace bigdl::io {
 namespace {
@@ -38,20 +39,6 @@ std::string temp_path(const std::string& name) {
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <typename Fn>
-std::string format_error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const FormatError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
 }
 
 std::vector<int> label_counts(const IdxArray& a) {
@@ -105,36 +92,36 @@ TEST(Idx, TruncatedFileNamesExpectedAndActualBytes) {
   ASSERT_EQ(raw.size(), 7840016u);
   const std::string path = temp_path("t10k-images-idx3-ubyte");
   write_bytes(path, std::vector<uint8_t>(raw.begin(), raw.begin() + 5000));
-  EXPECT_EQ(format_error_of([&] { read_idx(path); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_idx(path); }),
             "[read_idx] " + path +
                 ": truncated: expected 7840016 bytes for u8 [10000, 28, 28], found 5000");
   std::vector<uint8_t> longer = raw;
   longer.resize(raw.size() + 4);
   write_bytes(path, longer);
-  EXPECT_EQ(format_error_of([&] { read_idx(path); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_idx(path); }),
             "[read_idx] " + path +
                 ": expected 7840016 bytes for u8 [10000, 28, 28], found 7840020 (trailing data)");
   write_bytes(path, std::vector<uint8_t>(raw.begin(), raw.begin() + 10));
-  EXPECT_EQ(format_error_of([&] { read_idx(path); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_idx(path); }),
             "[read_idx] " + path +
                 ": truncated: expected at least 16 bytes for the header of a 3-dim array, found 10");
   write_bytes(path, {0, 0});
-  EXPECT_EQ(format_error_of([&] { read_idx(path); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_idx(path); }),
             "[read_idx] " + path + ": file has 2 bytes, too short for an IDX header (needs 4)");
 }
 
 TEST(Idx, BadMagicAndType) {
   const std::string path = temp_path("not-idx");
   write_bytes(path, {'0', ',', '0', ',', '5'});
-  EXPECT_EQ(format_error_of([&] { read_idx(path); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_idx(path); }),
             "[read_idx] " + path +
                 ": bad magic 0x302c302c (an IDX file starts with 00 00, a type code and ndims)");
   const uint8_t bad_type[] = {0, 0, 0x07, 1, 0, 0, 0, 1, 42};
-  EXPECT_EQ(format_error_of([&] { parse_idx(bad_type, sizeof(bad_type), "x.idx"); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { parse_idx(bad_type, sizeof(bad_type), "x.idx"); }),
             "[read_idx] x.idx: unknown element type code 0x07");
   const uint8_t huge[] = {0, 0, 0x0E, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
                           0xff, 0xff, 0xff};
-  EXPECT_NE(format_error_of([&] { parse_idx(huge, sizeof(huge), "h.idx"); })
+  EXPECT_NE(test_util::error_of<FormatError>([&] { parse_idx(huge, sizeof(huge), "h.idx"); })
                 .find("overflow a 64-bit size"),
             std::string::npos);
   EXPECT_THROW(read_idx("/nonexistent/t10k-images-idx3-ubyte.gz"), IOError);

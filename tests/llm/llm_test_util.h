@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bigdl/llm/model.h"
+#include "test_util.h"
 
 namespace llm_test {
 
@@ -68,16 +69,8 @@ inline double stddev(const std::vector<std::vector<float>>& a) {
 // A fixture whose tests get a fresh folder under the temp directory, removed afterwards.
 class TmpDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("bigdl_llm_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "_" +
-            std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string path(const std::string& f) const { return (dir_ / f).string(); }
-  std::filesystem::path dir_;
+  std::string path(const std::string& f) const { return dir_.file(f); }
+  test_util::TempDir dir_{std::string("llm_") + ::testing::UnitTest::GetInstance()->current_test_info()->name()};
 };
 
 }  // namespace llm_test

@@ -253,7 +253,7 @@ TEST_F(GgufWriterTest, FailingWriteLeavesNoFile) {
   std::string s;
   in >> s;
   EXPECT_EQ(s, "old");
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator{}), 1);  // no temp files left
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.path()), fs::directory_iterator{}), 1);  // no temp files left
   // A producer giving the wrong size fails the same way.
   io::GgufWriter w2;
   w2.add_tensor("short", {8}, io::GgufType::F32, [] { return std::vector<uint8_t>(4); });

@@ -21,6 +21,7 @@
 #include "bigdl/llm/convert.h"
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
+#include "test_util.h"
 
 namespace {
 
@@ -165,24 +166,12 @@ class HfErrors : public ::testing::Test {
   fs::path dir_;
 };
 
-template <class E, class F>
-std::string message_of(F f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("wrong exception type: ") + e.what();
-  }
-  return "no exception";
-}
-
 TEST_F(HfErrors, MissingConfigField) {
   const std::string d = copy("hf_llama");
   auto j = config();
   j.erase("hidden_size");
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: field 'hidden_size' missing");
 }
 
@@ -191,7 +180,7 @@ TEST_F(HfErrors, WrongFieldType) {
   auto j = config();
   j["num_hidden_layers"] = "two";
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: field 'num_hidden_layers' is \"two\", expected an integer");
 }
 
@@ -200,7 +189,7 @@ TEST_F(HfErrors, UnknownModelType) {
   auto j = config();
   j["model_type"] = "gpt2";
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: model_type 'gpt2' is not supported (supported: llama, mistral, qwen2)");
 }
 
@@ -209,7 +198,7 @@ TEST_F(HfErrors, UnsupportedRopeScaling) {
   auto j = config();
   j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 8.0}};
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: rope_scaling type 'yarn' is not supported (supported: linear, llama3)");
 }
 
@@ -218,12 +207,12 @@ TEST_F(HfErrors, Llama3RopeScalingFields) {
   auto j = config();
   j["rope_scaling"].erase("low_freq_factor");
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: field 'rope_scaling.low_freq_factor' missing");
   j = config();
   j["rope_scaling"]["low_freq_factor"] = 4.0;  // not below high_freq_factor
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/config.json: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < "
             "high_freq_factor and original_max_position_embeddings > 0 (got 8, 4, 4, 64)");
 }
@@ -295,31 +284,31 @@ TEST_F(HfErrors, Llama3RopeFreqsRoundTripThroughGguf) {
     return bad;
   };
   std::string bad = rewrite({1, 2, 8, 8, 8});
-  EXPECT_EQ(message_of<bigdl::ShapeError>([&] { load_model(bad); }),
+  EXPECT_EQ(test_util::error_of<bigdl::ShapeError>([&] { load_model(bad); }),
             "[load_model] " + bad + ": tensor 'rope_freqs.weight' has shape [5], expected [6]");
   bad = rewrite({1, 2, 8, 0, 8, 8});
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(bad); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(bad); }),
             "[load_model] " + bad + ": tensor 'rope_freqs.weight' holds 0, expected finite factors > 0");
 }
 
 TEST_F(HfErrors, MissingTensor) {
   const std::string d = copy("hf_llama");
   drop_tensor("model.safetensors", "model.layers.1.mlp.up_proj.weight");
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/model.safetensors: tensor 'model.layers.1.mlp.up_proj.weight' missing");
 }
 
 TEST_F(HfErrors, MissingLmHeadWhenUntied) {
   const std::string d = copy("hf_llama");
   drop_tensor("model.safetensors", "lm_head.weight");
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/model.safetensors: tensor 'lm_head.weight' missing");
 }
 
 TEST_F(HfErrors, MissingQwen2Bias) {
   const std::string d = copy("hf_qwen2");
   drop_tensor("model.safetensors", "model.layers.0.self_attn.k_proj.bias");
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/model.safetensors: tensor 'model.layers.0.self_attn.k_proj.bias' missing");
 }
 
@@ -329,7 +318,7 @@ TEST_F(HfErrors, ShardMissingIndexedTensor) {
   const auto idx = nlohmann::json::parse(in);
   const std::string shard = idx["weight_map"]["model.norm.weight"].get<std::string>();
   drop_tensor(shard, "model.norm.weight");
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + "/" + shard +
                 ": tensor 'model.norm.weight' missing (listed in model.safetensors.index.json)");
 }
@@ -337,7 +326,7 @@ TEST_F(HfErrors, ShardMissingIndexedTensor) {
 TEST_F(HfErrors, NoWeightsFile) {
   const std::string d = copy("hf_llama");
   fs::remove(dir_ / "model.safetensors");
-  EXPECT_EQ(message_of<bigdl::FormatError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load_model(d); }),
             "[load_model] " + d + ": no model.safetensors or model.safetensors.index.json");
 }
 
@@ -346,7 +335,7 @@ TEST_F(HfErrors, WrongShape) {
   auto j = config();
   j["intermediate_size"] = 32;
   write_config(j);
-  EXPECT_EQ(message_of<bigdl::ShapeError>([&] { load_model(d); }),
+  EXPECT_EQ(test_util::error_of<bigdl::ShapeError>([&] { load_model(d); }),
             "[load_model] " + d +
                 "/model.safetensors: tensor 'model.layers.0.mlp.gate_proj.weight' has shape [64, 48], expected [32, 48]");
 }
@@ -357,7 +346,7 @@ TEST_F(HfErrors, SlidingWindowRefusesLongerContext) {
   j["sliding_window"] = 8;
   write_config(j);
   EXPECT_EQ(load_model(d)->config().n_ctx, 8);  // default context capped at the window
-  EXPECT_EQ(message_of<bigdl::ValueError>([&] { load_model(d, {.n_ctx = 16}); }),
+  EXPECT_EQ(test_util::error_of<bigdl::ValueError>([&] { load_model(d, {.n_ctx = 16}); }),
             "[load_model] n_ctx 16 exceeds " + d + "/config.json sliding_window 8 (sliding-window attention is not implemented)");
 }
 

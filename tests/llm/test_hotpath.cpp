@@ -37,6 +37,7 @@
 #include "bigdl/tensor.h"
 #include "core/internal.h"
 #include "llm/kv_cache.h"
+#include "test_util.h"
 
 namespace {
 
@@ -351,8 +352,8 @@ std::string write_packed_model(quant::QType t, const std::string& path) {
 }
 
 TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
-  const std::string dir = (std::filesystem::temp_directory_path() / "bigdl_hotpath_test").string();
-  std::filesystem::create_directories(dir);
+  const test_util::TempDir tmp("hotpath");
+  const std::string& dir = tmp.path();
   const int before = bigdl::get_num_threads();
   for (quant::QType t : kPacked) {
     const std::string path = write_packed_model(t, dir + "/m-" + quant::qtype_info(t).ggml_name + ".gguf");
@@ -386,7 +387,6 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
     }
   }
   bigdl::set_num_threads(before);
-  std::filesystem::remove_all(dir);
 }
 
 // ---- KV storage error on a real model ----

@@ -17,6 +17,7 @@
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/vocab.h"
 #include "llm/vocab_vectors.h"
+#include "test_util.h"
 
 namespace {
 
@@ -120,16 +121,12 @@ std::string to_byte_level(const std::string& bytes) {
   return out;
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) : path(fs::temp_directory_path() / name) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& file, const std::string& text) const {
-    std::ofstream(path / file, std::ios::binary) << text;
-    return (path / file).string();
+// A temp folder that also writes text files into itself.
+struct TempDir : test_util::TempDir {
+  using test_util::TempDir::TempDir;
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name), std::ios::binary) << text;
+    return file(name);
   }
 };
 
@@ -168,7 +165,7 @@ const std::vector<std::string> kDecoys = {
 // Splits `text` with the probe tokenizer and returns the pieces (each must be one token).
 std::vector<std::string> pieces(const nlohmann::json& pre, const std::vector<std::string>& words,
                                 const std::string& text, const std::string& tag) {
-  TempDir dir("bigdl_tokjson_" + tag);
+  TempDir dir("tokjson_" + tag);
   std::vector<std::string> all = kDecoys;
   all.insert(all.end(), words.begin(), words.end());
   const Vocab v = Vocab::load_tokenizer_json(dir.write("tokenizer.json", split_probe(all, pre).dump()));
@@ -183,7 +180,7 @@ TEST(TokenizerJson, Llama3SplitsOnHandMadeStrings) {
   const std::vector<std::string> want = {"Hello", " WORLD", "'S", " ",  "123", "45",
                                          " x",    "\n\n",   " ",  " y", "!!\n", "(abc"};
   EXPECT_EQ(pieces(split_pre(kLlama3Regex), want, kProbeText, "llama3"), want);
-  TempDir dir("bigdl_tokjson_llama3_pre");
+  TempDir dir("tokjson_llama3_pre");
   const Vocab v = Vocab::load_tokenizer_json(dir.write("tokenizer.json", split_probe({}, split_pre(kLlama3Regex)).dump()));
   EXPECT_EQ(v.pre_tokenizer(), PreTokenizer::Llama3);
 }
@@ -210,7 +207,7 @@ TEST(TokenizerJson, MergesInListAndStringForm) {
   for (const bool list_form : {true, false}) {
     j["model"]["merges"] = list_form ? nlohmann::json::array({{"a", "b"}, {"ab", "c"}})
                                      : nlohmann::json::array({"a b", "ab c"});
-    TempDir dir("bigdl_tokjson_merges");
+    TempDir dir("tokjson_merges");
     const Vocab v = Vocab::load_tokenizer_json(dir.write("tokenizer.json", j.dump()));
     EXPECT_EQ(v.encode("abc"), (std::vector<TokenId>{301})) << list_form;
     EXPECT_EQ(v.encode("abd"), (std::vector<TokenId>{300, 'd'})) << list_form;
@@ -228,7 +225,7 @@ std::string format_error(F f) {
 }
 
 TEST(TokenizerJson, Errors) {
-  TempDir dir("bigdl_tokjson_errors");
+  TempDir dir("tokjson_errors");
   const std::string bad = dir.write("tokenizer.json", "{\"model\": {\"vocab\": ");
   std::string msg = format_error([&] { Vocab::load_tokenizer_json(bad); });
   EXPECT_NE(msg.find("[vocab] " + bad + ": invalid JSON"), std::string::npos) << msg;
@@ -236,24 +233,24 @@ TEST(TokenizerJson, Errors) {
   auto j = split_probe({}, split_pre(kQwen2Regex));
   j["model"].erase("vocab");
   const std::string no_vocab = dir.write("tokenizer.json", j.dump());
-  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path()); });
   EXPECT_NE(msg.find(no_vocab + ": field 'model.vocab' missing"), std::string::npos) << msg;
 
   j = split_probe({}, split_pre(R"(\p{L}+|\s+)"));
   dir.write("tokenizer.json", j.dump());
-  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path()); });
   EXPECT_NE(msg.find("is not a known pattern (known: gpt-2, llama3, qwen2)"), std::string::npos) << msg;
 
   j = split_probe({}, split_pre(kQwen2Regex));
   j["model"]["type"] = "Unigram";
   dir.write("tokenizer.json", j.dump());
-  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path()); });
   EXPECT_NE(msg.find("model.type \"Unigram\" is not supported"), std::string::npos) << msg;
 
   j = split_probe({}, split_pre(kQwen2Regex));
   j["normalizer"] = {{"type", "NFKC"}};
   dir.write("tokenizer.json", j.dump());
-  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+  msg = format_error([&] { Vocab::load_tokenizer_json(dir.path()); });
   EXPECT_NE(msg.find("normalizer \"NFKC\" is not supported"), std::string::npos) << msg;
 }
 
@@ -307,7 +304,7 @@ Vocab spm_metaspace(const std::string& scheme, bool split, const std::string& ta
   auto j = spm_json();
   j["normalizer"] = nullptr;
   j["pre_tokenizer"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", split}};
-  TempDir dir("bigdl_tokjson_spm_" + tag);
+  TempDir dir("tokjson_spm_" + tag);
   return Vocab::load_tokenizer_json(dir.write("tokenizer.json", j.dump()));
 }
 
@@ -406,7 +403,7 @@ nlohmann::json tiny_spm(const nlohmann::json& merges, bool fuse_unk) {
 }
 
 TEST(TokenizerJsonSpm, MergesByRankByteFallbackAndFuseUnk) {
-  TempDir dir("bigdl_tokjson_spm_tiny");
+  TempDir dir("tokjson_spm_tiny");
   const auto load = [&](const nlohmann::json& j) { return Vocab::load_tokenizer_json(dir.write("tokenizer.json", j.dump())); };
   const Vocab v = load(tiny_spm({"\u2581 a", "a b"}, true));
   EXPECT_EQ(v.encode("ab"), (std::vector<TokenId>{4, 3}));  // "▁ a" ranks first
@@ -430,10 +427,10 @@ TEST(TokenizerJsonSpm, MergesByRankByteFallbackAndFuseUnk) {
 }
 
 TEST(TokenizerJsonSpm, Errors) {
-  TempDir dir("bigdl_tokjson_spm_errors");
+  TempDir dir("tokjson_spm_errors");
   const auto message = [&](const nlohmann::json& j) {
     dir.write("tokenizer.json", j.dump());
-    return format_error([&] { Vocab::load_tokenizer_json(dir.path.string()); });
+    return format_error([&] { Vocab::load_tokenizer_json(dir.path()); });
   };
   const nlohmann::json good = tiny_spm({"\u2581 a", "a b"}, true);
   auto j = good;

@@ -13,6 +13,7 @@
 #include "bigdl/random.h"
 #include "bigdl/train/data.h"
 #include "bigdl/train/keras.h"
+#include "test_util.h"
 
 using namespace bigdl;
 namespace k = bigdl::keras;
@@ -25,18 +26,6 @@ double max_diff(const Tensor& a, const Tensor& b) {
   double m = 0;
   for (size_t i = 0; i < va.size() && i < vb.size(); ++i) m = std::max(m, double(std::fabs(va[i] - vb[i])));
   return m;
-}
-
-template <typename E, typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<other exception> ") + e.what();
-  }
-  return "<no exception>";
 }
 
 std::shared_ptr<nn::Linear> linear_of(const k::Layer& l) { return std::dynamic_pointer_cast<nn::Linear>(l->module()); }
@@ -303,7 +292,7 @@ TEST(KerasFunctional, SharedLayerSharesWeights) {
   EXPECT_EQ(seq.parameters()[2].impl(), L->weight.impl());
 
   // One set of weights means one input shape.
-  EXPECT_EQ(error_of<ShapeError>([&] { shared(k::Input({5})); }),
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { shared(k::Input({5})); }),
             "[Dense shared] was built for input shape [4] and cannot be called on [5] (a shared layer keeps one set "
             "of weights)");
 }
@@ -344,7 +333,7 @@ TEST(KerasErrors, ShapeErrorsNameTheLayer) {
   k::Sequential net;
   net.add(k::Dense(12, "relu", {.input_shape = {12}}));
   net.add(k::Reshape({3, 4}));
-  EXPECT_EQ(error_of<ShapeError>([&] { net.add(k::Dense(2)); }),
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { net.add(k::Dense(2)); }),
             "[Dense dense_2] expects a 1-D input shape, got [3, 4]");
   EXPECT_EQ(net.layers().size(), 2u);  // a failed add leaves the model as it was
   net.add(k::Flatten());
@@ -352,44 +341,44 @@ TEST(KerasErrors, ShapeErrorsNameTheLayer) {
   EXPECT_EQ(net.layers().back()->name(), "dense_2");
 
   k::Sequential c;
-  EXPECT_EQ(error_of<ShapeError>([&] {
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] {
               c.add(k::Conv2D(4, 5, 1, "valid", "linear", {.input_shape = {1, 3, 3}}));
             }),
             "[Conv2D conv2d_1] kernel 5x5 does not fit the input 3x3 with padding 'valid'");
-  EXPECT_EQ(error_of<ShapeError>([&] { c.add(k::Conv2D(4, 3, 1, "valid", "linear", {.input_shape = {9}})); }),
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { c.add(k::Conv2D(4, 3, 1, "valid", "linear", {.input_shape = {9}})); }),
             "[Conv2D conv2d_1] expects a 3-D input shape [C, H, W], got [9]");
-  EXPECT_EQ(error_of<ShapeError>([&] { c.add(k::LSTM(4, false, {.input_shape = {9}})); }),
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { c.add(k::LSTM(4, false, {.input_shape = {9}})); }),
             "[LSTM lstm_1] expects a 2-D input shape [T, F], got [9]");
-  EXPECT_EQ(error_of<ShapeError>([&] {
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] {
               c.add(k::Reshape({4, 4}, {.input_shape = {3, 5}}));
             }),
             "[Reshape reshape_1] cannot reshape [3, 5] (15 elements) to [4, 4]");
 
   auto a = k::Input({3, 4}), b = k::Input({3, 5});
-  EXPECT_EQ(error_of<ShapeError>([&] { k::Add()({a, b}); }), "[Add] inputs must have equal shapes, got [3, 4], [3, 5]");
-  EXPECT_EQ(error_of<ShapeError>([&] {
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { k::Add()({a, b}); }), "[Add] inputs must have equal shapes, got [3, 4], [3, 5]");
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] {
               k::Concatenate(1)({a, b});
             }),
             "[Concatenate] inputs must match except along axis 1, got [3, 4], [3, 5]");
   EXPECT_NO_THROW(k::Concatenate(-1)({a, b}));
-  EXPECT_EQ(error_of<ValueError>([&] {
+  EXPECT_EQ(test_util::error_of<ValueError>([&] {
               k::Concatenate(0)({a, b});
             }),
             "[Concatenate] cannot concatenate along the batch axis");
-  EXPECT_EQ(error_of<ValueError>([&] { k::Add()({a}); }), "[Add] merges two or more inputs, got 1");
+  EXPECT_EQ(test_util::error_of<ValueError>([&] { k::Add()({a}); }), "[Add] merges two or more inputs, got 1");
 
   // Inputs of the wrong shape at run time.
   auto x = k::Input({8});
   k::Model m(x, k::Dense(2)(x));
-  EXPECT_EQ(error_of<ShapeError>([&] {
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] {
               m.forward(randn({5, 7}));
             }),
             "[Model] input 'input_1' expects [B, 8], got [5, 7]");
-  EXPECT_EQ(error_of<ShapeError>([&] { net.forward(randn({12})); }), "[Sequential] input expects [B, 12], got [12]");
+  EXPECT_EQ(test_util::error_of<ShapeError>([&] { net.forward(randn({12})); }), "[Sequential] input expects [B, 12], got [12]");
 }
 
 TEST(KerasErrors, BadArgumentsAndGraphs) {
-  EXPECT_NE(error_of<ValueError>([] { k::Dense(3, "relux"); }).find("[activation] unknown activation 'relux'"),
+  EXPECT_NE(test_util::error_of<ValueError>([] { k::Dense(3, "relux"); }).find("[activation] unknown activation 'relux'"),
             std::string::npos);
   EXPECT_THROW(k::Activation("swish"), ValueError);
   EXPECT_THROW(k::Conv2D(4, 3, 1, "full"), ValueError);
@@ -397,11 +386,11 @@ TEST(KerasErrors, BadArgumentsAndGraphs) {
   EXPECT_THROW(k::Reshape({-1, -1}), ValueError);
 
   k::Sequential s;
-  EXPECT_EQ(error_of<ValueError>([&] { s.add(k::Dense(3)); }),
+  EXPECT_EQ(test_util::error_of<ValueError>([&] { s.add(k::Dense(3)); }),
             "[Sequential] the first layer (Dense) needs an input_shape");
   EXPECT_THROW(s.add(k::Add({.input_shape = {3}})), ValueError);  // merge layers need the functional API
   s.add(k::Dense(3, "relu", {.input_shape = {4}, .name = "hidden"}));
-  EXPECT_EQ(error_of<ValueError>([&] { s.add(k::Dense(3, "relu", {.name = "hidden"})); }),
+  EXPECT_EQ(test_util::error_of<ValueError>([&] { s.add(k::Dense(3, "relu", {.name = "hidden"})); }),
             "[Sequential] duplicate layer name 'hidden'");
   EXPECT_THROW(s.add(k::Dense(3, "relu", {.input_shape = {5}})), ShapeError);  // declared shape != actual
 
@@ -409,22 +398,22 @@ TEST(KerasErrors, BadArgumentsAndGraphs) {
   auto x1 = k::Input({4}), x2 = k::Input({4});
   auto y2 = k::Dense(2)(x2);
   EXPECT_NE(
-      error_of<ValueError>([&] { (void)k::Model(x1, y2); }).find("not among the model's inputs (graph disconnected)"),
+      test_util::error_of<ValueError>([&] { (void)k::Model(x1, y2); }).find("not among the model's inputs (graph disconnected)"),
       std::string::npos);
-  EXPECT_EQ(error_of<ValueError>([&] {
+  EXPECT_EQ(test_util::error_of<ValueError>([&] {
               (void)k::Model({x1, x2}, {y2});
             }),
             "[Model] input 'input_1' (shape [4]) is not used by any output");
   EXPECT_THROW((void)k::Model(y2, y2), ValueError);  // inputs must be Input nodes
   auto n1 = k::Dense(2, "linear", {.name = "same"})(x1), n2 = k::Dense(2, "linear", {.name = "same"})(x1);
-  EXPECT_EQ(error_of<ValueError>([&] {
+  EXPECT_EQ(test_util::error_of<ValueError>([&] {
               (void)k::Model(x1, k::Add()({n1, n2}));
             }),
             "[Model] two layers are named 'same'");
 
-  EXPECT_NE(error_of<ValueError>([] { k::make_optimizer("adamx", {}); }).find("unknown optimizer 'adamx'"),
+  EXPECT_NE(test_util::error_of<ValueError>([] { k::make_optimizer("adamx", {}); }).find("unknown optimizer 'adamx'"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([] { k::make_loss("hinge"); }).find("unknown loss 'hinge'"), std::string::npos);
+  EXPECT_NE(test_util::error_of<ValueError>([] { k::make_loss("hinge"); }).find("unknown loss 'hinge'"), std::string::npos);
   EXPECT_THROW(k::make_optimizer("sgd", {}, -0.5), ValueError);
 }
 

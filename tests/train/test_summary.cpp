@@ -14,43 +14,23 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gzip.h"
 #include "bigdl/train/summary.h"
+#include "test_util.h"
+#include "test_util.h"
 
 namespace bigdl::train {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct ScratchDir {
-  fs::path path = fs::temp_directory_path() / ("bigdl_test_summary_" + std::to_string(::getpid()));
-  ScratchDir() { fs::create_directories(path); }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 fs::path scratch() {
-  static ScratchDir dir;
-  return dir.path;
+  static test_util::TempDir dir("summary");
+  return dir.path();
 }
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-template <typename Fn>
-std::string format_error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const FormatError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception thrown";
-  return "";
 }
 
 TEST(Crc32c, KnownVectors) {
@@ -160,23 +140,23 @@ TEST(SummaryWriter, CorruptionIsDetected) {
     std::vector<uint8_t> b = good;
     b[i] ^= 0x20;
     write_bytes(bad, b);
-    std::string msg = format_error_of([&] { read_scalar_events(bad); });
+    std::string msg = test_util::error_of<FormatError>([&] { read_scalar_events(bad); });
     EXPECT_EQ(msg.rfind("[read_scalar_events] " + bad + ": ", 0), 0u) << "byte " << i << ": " << msg;
   }
   // The messages name the kind of damage and the record's offset.
   std::vector<uint8_t> b = good;
   b[first_len + 12] ^= 1;  // first data byte of the second record
   write_bytes(bad, b);
-  EXPECT_EQ(format_error_of([&] { read_scalar_events(bad); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_scalar_events(bad); }),
             "[read_scalar_events] " + bad + ": bad data CRC in record at offset " +
                 std::to_string(first_len));
   b = good;
   b[0] ^= 1;
   write_bytes(bad, b);
-  EXPECT_EQ(format_error_of([&] { read_scalar_events(bad); }),
+  EXPECT_EQ(test_util::error_of<FormatError>([&] { read_scalar_events(bad); }),
             "[read_scalar_events] " + bad + ": bad length CRC in record at offset 0");
   write_bytes(bad, std::vector<uint8_t>(good.begin(), good.end() - 3));
-  EXPECT_NE(format_error_of([&] { read_scalar_events(bad); }).find(": truncated record at offset "),
+  EXPECT_NE(test_util::error_of<FormatError>([&] { read_scalar_events(bad); }).find(": truncated record at offset "),
             std::string::npos);
 }
 

@@ -14,27 +14,12 @@
 #include "bigdl/train/model.h"
 #include "bigdl/train/summary.h"
 #include "bigdl/train/zoo.h"
+#include "test_util.h"
 
 using namespace bigdl;
 
 namespace {
 
-// A fresh folder under the system temp directory, removed again when the test ends.
-struct TmpDir {
-  explicit TmpDir(const std::string& name)
-      : path((std::filesystem::temp_directory_path() / ("bigdl_test_" + name + "_" + std::to_string(::getpid())))
-                 .string()) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TmpDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TmpDir(const TmpDir&) = delete;
-  TmpDir& operator=(const TmpDir&) = delete;
-  std::string path;
-};
 
 struct Digits {
   std::shared_ptr<train::TensorDataset> train, test;
@@ -105,8 +90,8 @@ TEST(RealWeights, TorchMnistMlpScores9831) {
 }
 
 TEST(Checkpoint, ResumeEqualsUninterrupted) {
-  const TmpDir tmp("resume");
-  const std::string& dir = tmp.path;
+  const test_util::TempDir tmp("resume");
+  const std::string& dir = tmp.path();
   auto run = [&](int64_t epochs, const std::string& resume, const std::string& save) {
     manual_seed(7);
     auto net = train::zoo::mlp({64, 32, 10});
@@ -130,8 +115,8 @@ TEST(Checkpoint, ResumeEqualsUninterrupted) {
 }
 
 TEST(Checkpoint, TruncatedFileIsAFormatError) {
-  const TmpDir tmp("trunc");
-  const std::string& dir = tmp.path;
+  const test_util::TempDir tmp("trunc");
+  const std::string& dir = tmp.path();
   auto net = train::zoo::mlp({64, 10});
   train::Model m = make_model(net);
   m.save_checkpoint(dir + "/c.safetensors", 1);
@@ -146,8 +131,8 @@ TEST(Checkpoint, TruncatedFileIsAFormatError) {
 }
 
 TEST(Checkpoint, WrongShapeNamesTheKey) {
-  const TmpDir tmp("shape");
-  const std::string& dir = tmp.path;
+  const test_util::TempDir tmp("shape");
+  const std::string& dir = tmp.path();
   train::Model small = make_model(train::zoo::mlp({64, 10}));
   small.save_checkpoint(dir + "/c.safetensors", 1);
   train::Model big = make_model(train::zoo::mlp({64, 20, 10}));
@@ -155,8 +140,8 @@ TEST(Checkpoint, WrongShapeNamesTheKey) {
 }
 
 TEST(Fit, WritesTensorBoardSummaries) {
-  const TmpDir tmp("tb");
-  const std::string& dir = tmp.path;
+  const test_util::TempDir tmp("tb");
+  const std::string& dir = tmp.path();
   manual_seed(1);
   train::Model m = make_model(train::zoo::mlp({64, 16, 10}));
   train::FitOptions fo;
@@ -240,8 +225,8 @@ TEST(DataLoader, EveryEpochVisitsEverySampleOnceInSeededOrder) {
 }
 
 TEST(DataLoader, FileBackedDatasetMatchesInMemory) {
-  const TmpDir tmp("ds");
-  const std::string& dir = tmp.path;
+  const test_util::TempDir tmp("ds");
+  const std::string& dir = tmp.path();
   const auto& d = *digits().test;
   train::save_dataset(dir + "/digits.safetensors", d.x(), d.y());
   train::SafetensorsDataset f(dir + "/digits.safetensors");
