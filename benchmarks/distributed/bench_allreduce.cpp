@@ -47,26 +47,13 @@
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "bigdl/dist/group.h"
 
 namespace {
 
-// Bad options: every rank parsed the same ones and fails the same way, so each exits
-// (MPI is finalised at exit) and only rank 0 prints the line.
-int g_rank = 0;
-[[noreturn]] void usage_error(const std::string& msg) {
-  if (g_rank == 0) std::fprintf(stderr, "bench_allreduce: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-// A failure on some ranks only: one line, and MPI_Abort ends every rank, so that none
-// waits forever in a collective.
-[[noreturn]] void fail(const std::string& msg) {
-  std::fprintf(stderr, "bench_allreduce: %s\n", msg.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 2);
-  std::exit(2);
-}
+using bench::fail;
+using bench::usage_error;
 
 std::vector<double> parse_list(const char* flag, const std::string& s) {
   std::vector<double> v;
@@ -242,6 +229,7 @@ void check(const std::vector<float>& buf, int ranks, const std::string& algo) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::g_prog = "bench_allreduce";
   // dist::init starts MPI (MPI_THREAD_SERIALIZED) and finalises it at exit
   bigdl::dist::GroupPtr g;
   try {
@@ -251,7 +239,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int rank = g->rank(), ranks = g->size();
-  g_rank = rank;
+  bench::g_rank = rank;
   const Options opt = parse(argc, argv);
   const double link_bytes_per_s = opt.link_gbit * 1e9 / 8;
 

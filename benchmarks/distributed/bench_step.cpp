@@ -46,6 +46,7 @@
 #include <vector>
 
 #include "bigdl/dist/all_reduce_parameter.h"
+#include "bench_common.h"
 #include "bigdl/dist/group.h"
 #include "bigdl/nn/loss.h"
 #include "bigdl/optim/optimizer.h"
@@ -56,22 +57,8 @@ using namespace bigdl;
 
 namespace {
 
-// Bad options: every rank parsed the same ones and fails the same way, so each exits
-// (MPI is finalised at exit) and only rank 0 prints the line.
-int g_rank = 0;
-[[noreturn]] void usage_error(const std::string& msg) {
-  if (g_rank == 0) std::fprintf(stderr, "bench_step: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-// A failure on some ranks only: one line, and MPI_Abort ends every rank, so that none
-// waits forever in a collective.
-[[noreturn]] void fail(const std::string& msg) {
-  std::fprintf(stderr, "bench_step: %s\n", msg.c_str());
-  std::fflush(stderr);
-  MPI_Abort(MPI_COMM_WORLD, 2);
-  std::exit(2);
-}
+using bench::fail;
+using bench::usage_error;
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -151,6 +138,7 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::g_prog = "bench_step";
   dist::GroupPtr g;
   try {
     g = dist::init(dist::Backend::mpi);  // starts MPI; finalised at exit
@@ -159,7 +147,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int rank = g->rank(), n = g->size();
-  g_rank = rank;
+  bench::g_rank = rank;
   const Options opt = parse(argc, argv);
   if (opt.global_batch % n != 0)
     usage_error("--global-batch " + std::to_string(opt.global_batch) + " is not divisible by " + std::to_string(n) +

@@ -31,9 +31,11 @@ of each (on a shared machine a burst of other load then cannot land on one engin
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from machine import cpu_name  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -73,17 +75,6 @@ for _ in range(reps):
 print(json.dumps({"prefill_tok_s": n_prompt / best_prefill, "decode_tok_s": n_gen / best_decode,
                   "version": getattr(llama_cpp, "__version__", "?")}))
 '''
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def last_json(cmd, what, env=None):

@@ -15,9 +15,11 @@ usage: benchmarks/train/run.py [--seconds 3] [--models mlp,lenet5,resnet,lstm] [
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from machine import cpu_name  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -54,17 +56,6 @@ while True:
         break
 print(json.dumps({"samples_per_s": n * b / el, "steps": n}))
 '''
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def has_avx512():

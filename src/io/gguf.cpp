@@ -1,3 +1,4 @@
+#include "bigdl/tensor.h"  // shape_str
 #include "bigdl/io/gguf.h"
 
 #include <fcntl.h>
@@ -68,16 +69,6 @@ const GgufTypeTraits kTypeTable[] = {
     {GgufType::BIGDL_FP8_E5M2, "fp8_e5m2", 32, 2 + 32},
 };
 
-// Byte size of a scalar value type; 0 for string, array and unknown ids.
-uint64_t scalar_size(GgufValueType t) {
-  switch (t) {
-    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-    case GgufValueType::U16: case GgufValueType::I16: return 2;
-    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
-    default: return 0;
-  }
-}
 
 bool known_value_type(uint32_t t) { return t <= uint32_t(GgufValueType::F64); }
 
@@ -193,7 +184,7 @@ GgufValue read_array(Reader& r, const std::string& key, int depth) {
   v.count = r.u64("metadata key '" + key + "' array count");
   // Every element takes at least its scalar size, or 8 (a length or count) for strings
   // and 12 for arrays, so a count beyond that is corrupt; checked before reserving.
-  const uint64_t esize = scalar_size(v.elem_type);
+  const uint64_t esize = gguf_value_size(v.elem_type);
   const uint64_t min_bytes = esize ? esize : v.elem_type == GgufValueType::STRING ? 8 : 12;
   if (v.count > r.remaining() / min_bytes)
     r.fail("metadata key '", key, "' array of ", v.count, " ", gguf_value_type_name(v.elem_type),
@@ -228,20 +219,24 @@ GgufValue read_value(Reader& r, uint32_t type_id, const std::string& key, int de
   if (t == GgufValueType::STRING) {
     v.str = r.str("metadata key '" + key + "' string");
   } else {
-    v.bits = r.uint(scalar_size(t), "metadata key '" + key + "' value");
+    v.bits = r.uint(gguf_value_size(t), "metadata key '" + key + "' value");
     if (t == GgufValueType::BOOL && v.bits > 1)
       r.fail("metadata key '", key, "' has bool value ", v.bits);
   }
   return v;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 }  // namespace
+
+uint64_t gguf_value_size(GgufValueType t) {
+  switch (t) {
+    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
+    case GgufValueType::U16: case GgufValueType::I16: return 2;
+    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
+    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
+    default: return 0;
+  }
+}
 
 const char* gguf_value_type_name(GgufValueType t) {
   static const char* const names[] = {"u8",  "i8",     "u16",   "i16", "u32", "i32", "f32",
@@ -264,7 +259,7 @@ int64_t GgufTensorInfo::numel() const {
 // ---- GgufValue ----
 
 bool GgufValue::is_integer() const {
-  return scalar_size(type) != 0 && type != GgufValueType::BOOL && !is_float();
+  return gguf_value_size(type) != 0 && type != GgufValueType::BOOL && !is_float();
 }
 
 bool GgufValue::is_float() const { return type == GgufValueType::F32 || type == GgufValueType::F64; }
@@ -316,7 +311,7 @@ std::vector<int64_t> GgufValue::as_int_array(const std::string& where) const {
   elem.type = elem_type;
   if (type != GgufValueType::ARRAY || !elem.is_integer())
     type_error(where, *this, "an array of integers");
-  const uint64_t esize = scalar_size(elem_type);
+  const uint64_t esize = gguf_value_size(elem_type);
   std::vector<int64_t> out;
   out.reserve(size_t(count));
   for (uint64_t i = 0; i < count; ++i) {
@@ -333,7 +328,7 @@ std::vector<float> GgufValue::as_float_array(const std::string& where) const {
   if (type != GgufValueType::ARRAY ||
       (elem_type != GgufValueType::F32 && elem_type != GgufValueType::F64))
     type_error(where, *this, "array[f32] or array[f64]");
-  const uint64_t esize = scalar_size(elem_type);
+  const uint64_t esize = gguf_value_size(elem_type);
   std::vector<float> out;
   out.reserve(size_t(count));
   for (uint64_t i = 0; i < count; ++i)

@@ -14,16 +14,6 @@ constexpr uint64_t kAlign = 32;
 
 uint64_t pad(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-uint64_t scalar_bytes(GgufValueType t) {
-  switch (t) {
-    case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-    case GgufValueType::U16: case GgufValueType::I16: return 2;
-    case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-    case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
-    default: return 0;
-  }
-}
-
 GgufValue scalar(GgufValueType t, uint64_t bits) {
   GgufValue v;
   v.type = t;
@@ -55,13 +45,13 @@ void put_value(std::vector<uint8_t>& out, const GgufValue& v, const std::string&
         put_value(out, a, key);
       }
     } else {
-      const uint64_t es = scalar_bytes(v.elem_type);
+      const uint64_t es = gguf_value_size(v.elem_type);
       BIGDL_CHECK(es != 0 && v.raw.size() == v.count * es, ValueError, kOp, "key '", key,
                   "': array of ", v.count, " ", gguf_value_type_name(v.elem_type), " has ", v.raw.size(), " bytes");
       out.insert(out.end(), v.raw.begin(), v.raw.end());
     }
   } else {
-    const uint64_t n = scalar_bytes(v.type);
+    const uint64_t n = gguf_value_size(v.type);
     BIGDL_CHECK(n != 0, ValueError, kOp, "key '", key, "': unknown value type ", static_cast<uint32_t>(v.type));
     put_le(out, v.bits, n);
   }
@@ -102,7 +92,7 @@ GgufValue gguf_string_array(std::vector<std::string> s) {
   return v;
 }
 GgufValue gguf_scalar_array(GgufValueType elem, uint64_t count, std::vector<uint8_t> raw) {
-  const uint64_t es = scalar_bytes(elem);
+  const uint64_t es = gguf_value_size(elem);
   BIGDL_CHECK(es != 0 && raw.size() == count * es, ValueError, kOp, "array of ", count, " ",
               gguf_value_type_name(elem), " needs ", count * es, " bytes, got ", raw.size());
   GgufValue v;

@@ -1,3 +1,4 @@
+#include "bigdl/tensor.h"  // shape_str
 #include "bigdl/io/idx.h"
 
 #include <algorithm>
@@ -57,12 +58,6 @@ std::string hex(uint32_t v, int digits) {
   std::string s = "0x";
   for (int i = digits - 1; i >= 0; --i) s += kHex[(v >> (4 * i)) & 0xf];
   return s;
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 }  // namespace

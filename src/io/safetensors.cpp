@@ -1,3 +1,4 @@
+#include "bigdl/tensor.h"  // shape_str
 #include "bigdl/io/safetensors.h"
 
 #include <sys/stat.h>
@@ -39,12 +40,6 @@ uint64_t read_u64_le(const uint8_t* p) {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
   return v;
-}
-
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 // Rejects deep nesting before nlohmann builds (and later destroys) the tree, and NULs.

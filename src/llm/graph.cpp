@@ -10,6 +10,7 @@
 
 #include "bigdl/dtype.h"  // half_to_float, bf16_to_float
 #include "backend/cpu/quant/qgemm.h"
+#include "bigdl/tensor.h"  // shape_str
 #include "bigdl/error.h"
 #include "core/internal.h"
 
@@ -31,12 +32,6 @@ constexpr int64_t kMinSgemmTokens = 16;
 constexpr int64_t kTileRows = 64;
 
 namespace {
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
-}
-
 // The quant type of a GGUF tensor type id, or false when no quant kernel reads it:
 // q4_0..q8_0, F16 (fp16), BF16 (bf16) and bigdl's own ids 1024+ (nf4, nf3, fp4, fp8_*).
 bool qtype_of(io::GgufType t, quant::QType& out) {

@@ -47,6 +47,8 @@ enum class GgufValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
   STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 };
+// Byte size of one value of a scalar type (1, 2, 4 or 8); 0 for STRING, ARRAY and unknown ids.
+uint64_t gguf_value_size(GgufValueType t);
 
 // "u32", "string", "array"...; "unknown" for ids outside the enum.
 const char* gguf_value_type_name(GgufValueType t);

@@ -9,17 +9,7 @@
 #error "kernels_avx512.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c"
 #endif
 
-// GCC 12 warns about the deliberately undefined pass-through operand inside its own
-// AVX-512 intrinsics (GCC bug 105593); the warning points into the header.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "backend/cpu/avx512_intrin.h"
 
 #include <cstdint>
 

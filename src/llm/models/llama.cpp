@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "backend/cpu/quant/qgemm.h"
+#include "bigdl/tensor.h"  // shape_str
 #include "bigdl/error.h"
 #include "bigdl/io/gguf_writer.h"
 #include "llm/arch.h"
@@ -376,12 +377,6 @@ const float* LlamaModel::run_batch(const int32_t* tokens, int64_t n, int64_t pos
   grow(blogits_, n * c.n_vocab);
   matmul(output_, xb, n, blogits_.data());
   return blogits_.data();
-}
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string r = "[";
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
-  return r + "]";
 }
 
 Weight LlamaModel::hf_matrix(const HfCheckpoint& ck, const std::string& name, int64_t rows, int64_t cols,

@@ -260,6 +260,16 @@ struct QuantKernels {
   VecDotQ8Fn vec_dot_q8[kNumQTypes];   // weights x int8 activations (BlockQ8A)
 };
 
+// The initializer of a QuantKernels table from the kernels the including file defines for
+// every type (dequantize_<type>, vec_dot_<type>, vec_dot_q8_<type>) and its activation
+// quantizer: `static const QuantKernels t = BIGDL_QUANT_KERNEL_TABLE("avx2", quantize_act);`
+#define BIGDL_QUANT_TABLE_DEQ(name, ggml, Block, id, i8) dequantize_##name,
+#define BIGDL_QUANT_TABLE_DOT(name, ggml, Block, id, i8) vec_dot_##name,
+#define BIGDL_QUANT_TABLE_DOT_Q8(name, ggml, Block, id, i8) vec_dot_q8_##name,
+#define BIGDL_QUANT_KERNEL_TABLE(isa_name, quantize_act_fn)                                    \
+  {isa_name, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DEQ)}, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DOT)}, \
+   quantize_act_fn, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DOT_Q8)}}
+
 // The table for the ISA that cpu_kernels() uses (so BIGDL_ISA caps both the same way).
 const QuantKernels& quant_kernels();
 // A specific table, or nullptr when the CPU (or this build) lacks the ISA.

@@ -285,19 +285,7 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 }  // namespace
 
 const QuantKernels& quant_kernels_avx2() {
-  static const QuantKernels table = {
-      "avx2",
-#define BIGDL_QUANT_DEQ(name, ggml, Block, id, i8) dequantize_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DEQ)},
-#undef BIGDL_QUANT_DEQ
-#define BIGDL_QUANT_DOT(name, ggml, Block, id, i8) vec_dot_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
-#undef BIGDL_QUANT_DOT
-      quantize_act,
-#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id, i8) vec_dot_q8_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
-#undef BIGDL_QUANT_DOT_Q8
-  };
+  static const QuantKernels table = BIGDL_QUANT_KERNEL_TABLE("avx2", quantize_act);
   return table;
 }
 

@@ -11,17 +11,7 @@
 #error "quant_avx512.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mfma -mf16c"
 #endif
 
-// GCC 12 warns about the deliberately undefined pass-through operand inside its own
-// AVX-512 intrinsics (GCC bug 105593); the warning points into the header.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#endif
-#include <immintrin.h>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "backend/cpu/avx512_intrin.h"
 
 #include <cstdint>
 
@@ -259,19 +249,7 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 }  // namespace
 
 const QuantKernels& quant_kernels_avx512() {
-  static const QuantKernels table = {
-      "avx512",
-#define BIGDL_QUANT_DEQ(name, ggml, Block, id, i8) dequantize_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DEQ)},
-#undef BIGDL_QUANT_DEQ
-#define BIGDL_QUANT_DOT(name, ggml, Block, id, i8) vec_dot_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
-#undef BIGDL_QUANT_DOT
-      quantize_act,
-#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id, i8) vec_dot_q8_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
-#undef BIGDL_QUANT_DOT_Q8
-  };
+  static const QuantKernels table = BIGDL_QUANT_KERNEL_TABLE("avx512", quantize_act);
   return table;
 }
 

@@ -687,19 +687,7 @@ const QTypeInfo kInfo[kNumQTypes] = {
 const QTypeInfo& qtype_info(QType type) { return kInfo[static_cast<int>(type)]; }
 
 const QuantKernels& quant_kernels_ref() {
-  static const QuantKernels table = {
-      "scalar",
-#define BIGDL_QUANT_DEQ(name, ggml, Block, id, i8) dequantize_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DEQ)},
-#undef BIGDL_QUANT_DEQ
-#define BIGDL_QUANT_DOT(name, ggml, Block, id, i8) vec_dot_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT)},
-#undef BIGDL_QUANT_DOT
-      quantize_act_ref,
-#define BIGDL_QUANT_DOT_Q8(name, ggml, Block, id, i8) vec_dot_q8_##name,
-      {BIGDL_QUANT_TYPES(BIGDL_QUANT_DOT_Q8)},
-#undef BIGDL_QUANT_DOT_Q8
-  };
+  static const QuantKernels table = BIGDL_QUANT_KERNEL_TABLE("scalar", quantize_act_ref);
   return table;
 }
 
