@@ -210,6 +210,22 @@ TEST(QuantDispatch, tables) {
   }
   EXPECT_NE(k.quantize_act, nullptr);
   if (detect_isa() == Isa::scalar) EXPECT_EQ(quant_kernels_for(Isa::avx2), nullptr);
+  EXPECT_EQ(&quant_kernels(), quant_kernels_for(chosen_isa()));
+  EXPECT_STREQ(k.name, isa_name(chosen_isa()));
+  for (Isa isa : kAllIsas) EXPECT_EQ(quant_kernels_for(isa) != nullptr, static_cast<int>(isa) <= static_cast<int>(detect_isa()));
+}
+
+TEST(QuantDispatch, vnni_table_replaces_only_the_int8_kernels) {
+  const QuantKernels* vnni = quant_kernels_for(Isa::avx512vnni);
+  if (vnni == nullptr) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  const QuantKernels* base = quant_kernels_for(Isa::avx512);
+  ASSERT_NE(base, nullptr);
+  for (int t = 0; t < kNumQTypes; ++t) {
+    EXPECT_EQ(vnni->dequantize_row[t], base->dequantize_row[t]);
+    EXPECT_EQ(vnni->vec_dot[t], base->vec_dot[t]);
+    // The float formats keep the avx512 widening path; every int8 format has its own.
+    EXPECT_EQ(vnni->vec_dot_q8[t] == base->vec_dot_q8[t], !qtype_info(static_cast<QType>(t)).int8_act) << t;
+  }
 }
 
 // ---------------------------------------------------------------- known blocks
@@ -351,7 +367,7 @@ std::string simd_name(const testing::TestParamInfo<SimdCase>& p) {
 }
 std::vector<SimdCase> simd_cases() {
   std::vector<SimdCase> v;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512})
+  for (Isa isa : kAllIsas)
     for (QType t : kAllTypes) v.push_back({isa, t});
   return v;
 }
@@ -477,8 +493,6 @@ std::vector<BlockQ8A> quantize_act(const QuantKernels& k, const float* x, int64_
   k.quantize_act(x, q.data(), n);
   return q;
 }
-
-const Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512};
 
 TEST(QuantAct, reference_rule) {
   // amax 127 gives d = 1, so q = round_half_even(x): 2.5 -> 2, 3.5 -> 4, -2.5 -> -2.
@@ -788,7 +802,8 @@ void check_against_f32(const GgufFile& qf, const GgufFile& ff, const std::string
   const int64_t n = static_cast<int64_t>(qt.n_elements());
   ASSERT_EQ(n % 32, 0);
   const float* ref = reinterpret_cast<const float*>(ft.data);
-  for (const QuantKernels* k : {quant_kernels_for(Isa::scalar), quant_kernels_for(Isa::avx2), quant_kernels_for(Isa::avx512)}) {
+  for (Isa isa : kAllIsas) {
+    const QuantKernels* k = quant_kernels_for(isa);
     if (k == nullptr) continue;
     std::vector<float> w(static_cast<size_t>(n));
     k->dequantize_row[static_cast<int>(t)](qt.data, w.data(), n);
@@ -877,7 +892,7 @@ TEST(QuantBench, DISABLED_gemv_4096x4096_one_thread) {
     Data d = make_data(t, rows * cols, 0, 0, 5);
     std::vector<float> y(rows);
     const double gbytes = static_cast<double>(row_bytes(t, cols) * rows) / 1e9;
-    for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+    for (Isa isa : kAllIsas) {
       const QuantKernels* k = quant_kernels_for(isa);
       if (k == nullptr) continue;
       gemv(t, rows, cols, d.w, d.x, y.data(), *k);  // warm up

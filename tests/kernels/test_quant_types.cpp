@@ -28,7 +28,6 @@
 namespace bigdl::detail::quant {
 namespace {
 
-const Isa kIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512};
 
 std::vector<uint8_t> quantize(QType t, const std::vector<float>& x) {
   std::vector<uint8_t> q(static_cast<size_t>(row_bytes(t, static_cast<int64_t>(x.size()))));
@@ -85,7 +84,7 @@ TEST_P(QuantGolden, bytes_and_dequant_match_generator) {
     diff += got[i] != want[i];
     EXPECT_EQ(got[i], want[i]) << name << " byte " << i << " (block " << i / qtype_info(t).block_bytes << ")";
   }
-  for (Isa isa : kIsas) {
+  for (Isa isa : kAllIsas) {
     const QuantKernels* k = quant_kernels_for(isa);
     if (k == nullptr) continue;
     const auto w = dequantize(*k, t, want.data(), n);
@@ -140,7 +139,7 @@ TEST(QuantTypes, nf3_packing) {
   EXPECT_EQ(q[0] | q[1] << 8, 0x3C00);
   for (int j = 0; j < 8; ++j) EXPECT_EQ(q[2 + j], (j & 3) * 0x55) << j;
   for (int k = 0; k < 4; ++k) EXPECT_EQ(q[10 + k], 0xF0) << k;
-  for (Isa isa : kIsas) {
+  for (Isa isa : kAllIsas) {
     const QuantKernels* k = quant_kernels_for(isa);
     if (k == nullptr) continue;
     const auto w = dequantize(*k, QType::nf3, q.data(), 32);
@@ -160,7 +159,7 @@ TEST(QuantTypes, fp4_rounds_to_nearest_even_and_never_writes_minus_zero) {
   // Code 8 (-0) is never written but reads as +0 in every table.
   std::vector<uint8_t> blk(q);
   blk[2] = 0x88;
-  for (Isa isa : kIsas) {
+  for (Isa isa : kAllIsas) {
     const QuantKernels* k = quant_kernels_for(isa);
     if (k == nullptr) continue;
     const auto w = dequantize(*k, QType::fp4, blk.data(), 32);
@@ -194,7 +193,7 @@ TEST(QuantTypes, fp8_every_code_decodes_bit_exactly) {
     if (c.t == QType::fp8_e5m2) EXPECT_TRUE(std::isinf(ref[0x7C]));
     // Ascending: positive codes 0..max_code (the quantizer's binary search relies on it).
     for (int b = 1; b <= c.max_code; ++b) EXPECT_LT(ref[b - 1], ref[b]) << b;
-    for (Isa isa : kIsas) {
+    for (Isa isa : kAllIsas) {
       const QuantKernels* k = quant_kernels_for(isa);
       if (k == nullptr) continue;
       const auto w = dequantize(*k, c.t, blocks.data(), 256);
@@ -214,7 +213,7 @@ TEST(QuantTypes, fp16_bf16_every_pattern_decodes_bit_exactly) {
   std::vector<uint16_t> all(65536);
   for (int i = 0; i < 65536; ++i) all[i] = static_cast<uint16_t>(i);
   for (QType t : {QType::fp16, QType::bf16}) {
-    for (Isa isa : kIsas) {
+    for (Isa isa : kAllIsas) {
       const QuantKernels* k = quant_kernels_for(isa);
       if (k == nullptr) continue;
       const auto w = dequantize(*k, t, reinterpret_cast<const uint8_t*>(all.data()), 65536);

@@ -86,9 +86,29 @@ TEST(Hotpath, PackUnpackRoundTrips) {
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int8), 272);
 }
 
+// A SIMD packed table against the reference table (bit for bit) and vec_dot_q8.
+void check_packed_gemm(const quant::PackedKernels* simd);
+
 TEST(Hotpath, PackedGemmSimdEqualsReferenceAndVecDot) {
-  const quant::PackedKernels* simd = quant::packed_kernels_for(Isa::avx2);
-  if (!simd) GTEST_SKIP() << "no AVX2";
+  int tested = 0;
+  for (Isa isa : bigdl::detail::kAllIsas) {
+    const quant::PackedKernels* simd = quant::packed_kernels_for(isa);
+    if (!simd || isa == Isa::scalar) continue;
+    ++tested;
+    SCOPED_TRACE(simd->name);
+    check_packed_gemm(simd);
+  }
+  if (tested == 0) GTEST_SKIP() << "no AVX2";
+}
+
+TEST(Hotpath, PackedKernelsFollowTheChosenIsa) {
+  const Isa isa = bigdl::detail::chosen_isa();
+  // An AVX-512 CPU without VNNI runs the 256-bit AVX2 kernels.
+  const char* want = isa == Isa::avx512 ? "avx2" : bigdl::detail::isa_name(isa);
+  EXPECT_STREQ(quant::packed_kernels().name, want);
+}
+
+void check_packed_gemm(const quant::PackedKernels* simd) {
   const auto& ref = quant::packed_kernels_ref();
   const auto& qk = quant::quant_kernels_ref();
   for (quant::QType t : kPacked) {

@@ -2,7 +2,7 @@
 //
 // A table is usable when cpuid reports every instruction set its translation unit
 // was compiled for AND the OS saves the matching register state on context switches
-// (XCR0, read with xgetbv). BIGDL_ISA=scalar|avx2|avx512 caps the choice made by
+// (XCR0, read with xgetbv). BIGDL_ISA=scalar|avx2|avx512|avx512vnni caps the choice made by
 // cpu_kernels(); asking for more than the CPU has falls back to what it has.
 #include <cstdlib>
 #include <cstring>
@@ -48,21 +48,22 @@ Isa detect_isa_uncached() {
   const bool avx512bw = ebx & (1u << 30);
   const bool avx512vl = ebx & (1u << 31);
   if (!avx2) return Isa::scalar;
-  if (os_zmm && avx512f && avx512dq && avx512bw && avx512vl) return Isa::avx512;
+  const bool avx512vnni = ecx & (1u << 11);
+  if (os_zmm && avx512f && avx512dq && avx512bw && avx512vl) return avx512vnni ? Isa::avx512vnni : Isa::avx512;
   return Isa::avx2;
 }
 #else
 Isa detect_isa_uncached() { return Isa::scalar; }
 #endif
 
-// The cap from BIGDL_ISA, or avx512 (no cap) when unset.
+// The cap from BIGDL_ISA, or the highest ISA (no cap) when unset.
 Isa isa_cap_from_env() {
   const char* v = std::getenv("BIGDL_ISA");
-  if (v == nullptr || *v == '\0') return Isa::avx512;
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avx512}) {
+  if (v == nullptr || *v == '\0') return Isa::avx512vnni;
+  for (Isa isa : kAllIsas) {
     if (std::strcmp(v, isa_name(isa)) == 0) return isa;
   }
-  throw ValueError(cat("[cpu_kernels] BIGDL_ISA=", v, " is not one of scalar, avx2, avx512"));
+  throw ValueError(cat("[cpu_kernels] BIGDL_ISA=", v, " is not one of scalar, avx2, avx512, avx512vnni"));
 }
 
 }  // namespace
@@ -75,6 +76,8 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::avx512:
       return "avx512";
+    case Isa::avx512vnni:
+      return "avx512vnni";
   }
   return "unknown";
 }
@@ -92,17 +95,23 @@ const CpuKernels* cpu_kernels_for(Isa isa) {
     case Isa::avx2:
       return &kernels_avx2();
     case Isa::avx512:
+    case Isa::avx512vnni:  // VNNI is integer-only: no f32 kernel uses it
       return &kernels_avx512();
   }
   return nullptr;
 }
 
-const CpuKernels& cpu_kernels() {
-  static const CpuKernels* const table = [] {
+Isa chosen_isa() {
+  static const Isa isa = [] {
     const Isa cap = isa_cap_from_env();
     const Isa hw = detect_isa();
-    return cpu_kernels_for(static_cast<int>(cap) < static_cast<int>(hw) ? cap : hw);
+    return static_cast<int>(cap) < static_cast<int>(hw) ? cap : hw;
   }();
+  return isa;
+}
+
+const CpuKernels& cpu_kernels() {
+  static const CpuKernels* const table = cpu_kernels_for(chosen_isa());
   return *table;
 }
 

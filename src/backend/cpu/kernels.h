@@ -13,7 +13,12 @@
 
 namespace bigdl::detail {
 
-enum class Isa { scalar = 0, avx2 = 1, avx512 = 2 };
+// Ordered: each level has everything the one before it has. avx512vnni adds only
+// integer dot-product instructions (vpdpbusd), so its f32 table is the avx512 one; the
+// low-bit int8 kernels (quant/) have their own VNNI tables.
+enum class Isa { scalar = 0, avx2 = 1, avx512 = 2, avx512vnni = 3 };
+// Every Isa, in order (tests loop over it).
+constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512vnni};
 
 struct CpuKernels {
   const char* name;
@@ -51,10 +56,14 @@ struct CpuKernels {
 
 // The best table this CPU supports (cached after the first call).
 const CpuKernels& cpu_kernels();
-// A specific table, or nullptr when this CPU (or this build) lacks the ISA.
+// A specific table, or nullptr when this CPU (or this build) lacks the ISA
+// (cpu_kernels_for(Isa::avx512vnni) is the avx512 table).
 const CpuKernels* cpu_kernels_for(Isa isa);
 // Best ISA that cpuid reports and the OS enables (XSAVE state checked).
 Isa detect_isa();
+// The ISA every dispatched table uses: min(detect_isa(), BIGDL_ISA); chosen once.
+// Throws bigdl::ValueError for a BIGDL_ISA that names no ISA.
+Isa chosen_isa();
 const char* isa_name(Isa isa);
 
 // Per-ISA tables, defined in their own translation units.

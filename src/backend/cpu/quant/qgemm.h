@@ -62,15 +62,21 @@ void unpack_row(QType type, const void* packed, int64_t cols, int64_t r, void* d
 using PackedGemmFn = void (*)(int64_t nb, const void* group, const BlockQ8A* x, int64_t n, float* y, int64_t ldy);
 
 struct PackedKernels {
-  const char* name;                    // "scalar", "avx2"
+  const char* name;                    // "scalar", "avx2", "avx512vnni"
   PackedGemmFn gemm[kNumQTypes];       // nullptr for the types without an x8 layout
 };
 
-// The table for the ISA quant_kernels() uses (an AVX-512 machine runs the AVX2 table).
+// A table of the three packed kernels (sym_int4, asym_int4, sym_int8); the others null.
+// Defined in the baseline file qgemm_ref.cpp, so the ISA files call it, not inline it.
+PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int8);
+
+// The table for chosen_isa() (BIGDL_ISA applies): an AVX-512 machine without VNNI runs
+// the AVX2 table (the kernels are 256-bit); one with VNNI runs the avx512vnni table.
 const PackedKernels& packed_kernels();
 // A specific table, or nullptr when the CPU (or this build) lacks the ISA.
 const PackedKernels* packed_kernels_for(Isa isa);
 const PackedKernels& packed_kernels_ref();
 const PackedKernels& packed_kernels_avx2();
+const PackedKernels& packed_kernels_avx512vnni();
 
 }  // namespace bigdl::detail::quant

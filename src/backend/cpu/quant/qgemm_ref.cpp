@@ -135,15 +135,17 @@ void unpack_row(QType type, const void* packed, int64_t cols, int64_t r, void* d
   for (int64_t k = 0; k < nb; ++k) get_block(p, g + k * tb, r % kPackRows, static_cast<uint8_t*>(dst) + k * bb);
 }
 
+PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int8) {
+  PackedKernels t{};
+  t.name = name;
+  t.gemm[static_cast<int>(QType::sym_int4)] = sym_int4;
+  t.gemm[static_cast<int>(QType::asym_int4)] = asym_int4;
+  t.gemm[static_cast<int>(QType::sym_int8)] = sym_int8;
+  return t;
+}
+
 const PackedKernels& packed_kernels_ref() {
-  static const PackedKernels table = [] {
-    PackedKernels t{};
-    t.name = "scalar";
-    t.gemm[static_cast<int>(QType::sym_int4)] = gemm_ref_sym_int4;
-    t.gemm[static_cast<int>(QType::asym_int4)] = gemm_ref_asym_int4;
-    t.gemm[static_cast<int>(QType::sym_int8)] = gemm_ref_sym_int8;
-    return t;
-  }();
+  static const PackedKernels table = make_packed_kernels("scalar", gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int8);
   return table;
 }
 
@@ -152,17 +154,17 @@ const PackedKernels* packed_kernels_for(Isa isa) {
   switch (isa) {
     case Isa::scalar: return &packed_kernels_ref();
     case Isa::avx2: return &packed_kernels_avx2();
-    case Isa::avx512: return nullptr;  // no AVX-512 variant: packed_kernels() uses the AVX2 one there
+    case Isa::avx512: return nullptr;  // no 512-bit variant: packed_kernels() uses the AVX2 one there
+    case Isa::avx512vnni: return &packed_kernels_avx512vnni();
   }
   return nullptr;
 }
 
 const PackedKernels& packed_kernels() {
-  // Follow quant_kernels() (which follows cpu_kernels() and BIGDL_ISA).
   static const PackedKernels* const table = [] {
-    const QuantKernels* chosen = &quant_kernels();
-    if (chosen == &quant_kernels_ref()) return &packed_kernels_ref();
-    return &packed_kernels_avx2();
+    const Isa isa = chosen_isa();
+    if (isa == Isa::avx512) return packed_kernels_for(Isa::avx2);
+    return packed_kernels_for(isa);
   }();
   return *table;
 }

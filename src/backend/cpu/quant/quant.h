@@ -253,7 +253,7 @@ BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
 
 // Per-ISA table, indexed by static_cast<int>(QType).
 struct QuantKernels {
-  const char* name;  // "scalar", "avx2", "avx512"
+  const char* name;  // "scalar", "avx2", "avx512", "avx512vnni"
   DequantizeRowFn dequantize_row[kNumQTypes];
   VecDotFn vec_dot[kNumQTypes];        // weights x f32 activations
   QuantizeActFn quantize_act;          // f32 activations -> BlockQ8A; bit-exact with the reference
@@ -278,6 +278,9 @@ const QuantKernels* quant_kernels_for(Isa isa);
 const QuantKernels& quant_kernels_ref();
 const QuantKernels& quant_kernels_avx2();
 const QuantKernels& quant_kernels_avx512();
+// The avx512 table with VNNI (vpdpbusd) int8-activation kernels: quantize_act and
+// vec_dot_q8 of the int8_act types; the f32 entries are the avx512 ones.
+const QuantKernels& quant_kernels_avx512vnni();
 
 // y[r] = sum_c W[r, c] * x[c] for a row-major [rows, cols] matrix of `type` blocks
 // (row r starts at byte r * row_bytes(type, cols)). cols must be a multiple of 32;

@@ -703,19 +703,14 @@ const QuantKernels* quant_kernels_for(Isa isa) {
       return &quant_kernels_avx2();
     case Isa::avx512:
       return &quant_kernels_avx512();
+    case Isa::avx512vnni:
+      return &quant_kernels_avx512vnni();
   }
   return nullptr;
 }
 
 const QuantKernels& quant_kernels() {
-  // Follow the f32 table's choice, which already applies BIGDL_ISA.
-  static const QuantKernels* const table = [] {
-    const CpuKernels* chosen = &cpu_kernels();
-    for (Isa isa : {Isa::avx512, Isa::avx2, Isa::scalar}) {
-      if (cpu_kernels_for(isa) == chosen) return quant_kernels_for(isa);
-    }
-    return &quant_kernels_ref();
-  }();
+  static const QuantKernels* const table = quant_kernels_for(chosen_isa());
   return *table;
 }
 

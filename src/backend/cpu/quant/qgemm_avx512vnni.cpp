@@ -1,0 +1,29 @@
+// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q8_0
+// (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
+// on 256-bit vectors (AVX512VL). Same int32 sums and f32 operations as the AVX2 and
+// scalar kernels, so the results are bit-identical to theirs.
+//
+// Built with the AVX-512 flags plus -mavx512vnni (CMake, *_avx512vnni.cpp); reached only
+// through packed_kernels() / packed_kernels_for(Isa::avx512vnni) after cpuid. Same rules
+// as ../kernels_avx2.cpp: intrinsics and anonymous-namespace code only.
+#if !defined(__AVX512VNNI__) || !defined(__AVX512VL__) || !defined(__AVX2__) || !defined(__FMA__) || !defined(__F16C__)
+#error "qgemm_avx512vnni.cpp must be compiled with -mavx512vnni -mavx512vl -mavx2 -mfma -mf16c (CMake adds them)"
+#endif
+
+#include "backend/cpu/avx512_intrin.h"
+
+#include <cstdint>
+
+#include "backend/cpu/quant/qgemm.h"
+
+namespace bigdl::detail::quant {
+namespace {
+#include "backend/cpu/quant/qgemm_x86.inc"
+}  // namespace
+
+const PackedKernels& packed_kernels_avx512vnni() {
+  static const PackedKernels table = make_packed_kernels("avx512vnni", gemm_sym_int4, gemm_asym_int4, gemm_sym_int8);
+  return table;
+}
+
+}  // namespace bigdl::detail::quant
