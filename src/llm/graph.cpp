@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 
@@ -150,11 +151,57 @@ void matvec_plain(const Weight& w, const float* x, float* y) {
 
 }  // namespace
 
-int64_t pack_weight(Weight& w, std::vector<std::vector<uint8_t>>& store, bool release_source) {
+namespace {
+constexpr int64_t kHugePage = int64_t(2) << 20;
+constexpr int64_t kSliceAlign = 64;
+int64_t round_up(int64_t n, int64_t a) { return (n + a - 1) / a * a; }
+}  // namespace
+
+PackedArena::~PackedArena() {
+  if (base_ != nullptr) munmap(base_, static_cast<size_t>(size_));
+}
+
+void PackedArena::reserve(int64_t bytes) {
+  BIGDL_ASSERT(base_ == nullptr && bytes >= 0);
+  if (bytes == 0) return;
+  // Over-map by one huge page so the usable start can be 2 MiB aligned (THP needs
+  // aligned 2 MiB ranges); the unused head and tail are unmapped again.
+  const int64_t want = round_up(bytes, kHugePage);
+  const size_t map_size = static_cast<size_t>(want + kHugePage);
+  void* p = mmap(nullptr, map_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    throw bigdl::Error(bigdl::detail::cat("[llm] cannot map ", bytes, " bytes for packed weights: ", std::strerror(errno)));
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t start = (a + kHugePage - 1) / kHugePage * kHugePage;
+  if (start > a) munmap(p, start - a);
+  const uintptr_t end = a + map_size, used_end = start + static_cast<uintptr_t>(want);
+  if (end > used_end) munmap(reinterpret_cast<void*>(used_end), end - used_end);
+  base_ = reinterpret_cast<uint8_t*>(start);
+  size_ = want;
+#ifdef MADV_HUGEPAGE
+  madvise(base_, static_cast<size_t>(size_), MADV_HUGEPAGE);  // advisory: a failure changes nothing
+#endif
+}
+
+uint8_t* PackedArena::take(int64_t bytes) {
+  const int64_t n = round_up(bytes, kSliceAlign);
+  BIGDL_ASSERT(base_ != nullptr && used_ + n <= size_);
+  uint8_t* p = base_ + used_;
+  used_ += n;
+  return p;
+}
+
+int64_t packed_weight_bytes(const Weight& w) {
   if (w.is_f32 || w.packed || !quant::packable(w.qtype) || w.rows < quant::kPackRows ||
       w.cols % quant::kBlockSize != 0)
     return 0;
-  std::vector<uint8_t> buf(static_cast<size_t>(quant::packed_bytes(w.qtype, w.rows, w.cols)));
+  return round_up(quant::packed_bytes(w.qtype, w.rows, w.cols), kSliceAlign);
+}
+
+int64_t pack_weight(Weight& w, PackedArena& arena, bool release_source) {
+  if (packed_weight_bytes(w) == 0) return 0;
+  const int64_t bytes = quant::packed_bytes(w.qtype, w.rows, w.cols);
+  uint8_t* const buf = arena.take(bytes);
   // In slices of about 1 MiB of source, each released right after it is packed, so the
   // peak memory is the packed copy plus one slice (not plus the whole matrix).
   const int64_t rb = quant::row_bytes(w.qtype, w.cols), R = quant::kPackRows;
@@ -162,14 +209,13 @@ int64_t pack_weight(Weight& w, std::vector<std::vector<uint8_t>>& store, bool re
   const int64_t packed_rows = w.rows / R * R;
   for (int64_t r0 = 0; r0 < packed_rows; r0 += slice) {
     const int64_t n = std::min(slice, packed_rows - r0);
-    quant::pack_rows(w.qtype, w.data + r0 * rb, n, w.cols, buf.data() + r0 / R * group_bytes(w));
+    quant::pack_rows(w.qtype, w.data + r0 * rb, n, w.cols, buf + r0 / R * group_bytes(w));
     if (release_source) release_mapped_pages(w.data + r0 * rb, static_cast<uint64_t>(n * rb));
   }
   if (release_source && packed_rows < w.rows)
     release_mapped_pages(w.data + packed_rows * rb, static_cast<uint64_t>((w.rows - packed_rows) * rb));
-  store.push_back(std::move(buf));
-  w.packed = store.back().data();
-  return static_cast<int64_t>(store.back().size());
+  w.packed = buf;
+  return bytes;
 }
 
 void release_mapped_pages(const void* p, uint64_t n) {

@@ -64,11 +64,39 @@ class WeightLoader {
 // of tokens, so for packed weights forward() and forward_batch() agree bit for bit.
 // Parallel regions use detail::parallel_for in chunks of at least 32 KiB of weights.
 
-// Packs w for the x8 kernels when it is a Q4_0 / Q4_1 / Q8_0 matrix with at least 8
-// rows (sets w.packed; the bytes are appended to `store`). Returns the packed bytes (0:
-// not packable). release_source: w.data is an unmodified file mapping whose pages are
-// released (release_mapped_pages) slice by slice as they are packed.
-int64_t pack_weight(Weight& w, std::vector<std::vector<uint8_t>>& store, bool release_source = false);
+// The memory every packed weight of a model lives in: one anonymous mapping, 2 MiB
+// aligned, with transparent huge pages asked for (madvise MADV_HUGEPAGE; advisory, so
+// a kernel with THP off just gives 4 KiB pages). Why: decode streams every weight once
+// per token, and with 4 KiB pages the hardware prefetchers restart at every page
+// boundary; on the Zen 3 of benchmarks/README.md huge pages raise one thread's read
+// bandwidth from ~20 to ~23 GB/s (docs/llm.md). reserve() sizes it once (pages are
+// committed only as they are written); take() hands out 64-byte aligned slices of it.
+class PackedArena {
+ public:
+  PackedArena() = default;
+  PackedArena(const PackedArena&) = delete;
+  PackedArena& operator=(const PackedArena&) = delete;
+  ~PackedArena();
+  // Maps `bytes` (rounded up to 2 MiB). Once; throws bigdl::Error when the
+  // mapping fails ("[llm] cannot map N bytes for packed weights: ...").
+  void reserve(int64_t bytes);
+  // The next `bytes` of the reservation, 64-byte aligned; BIGDL_ASSERTs that it fits.
+  uint8_t* take(int64_t bytes);
+  int64_t used() const { return used_; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  int64_t size_ = 0, used_ = 0;
+};
+
+// Bytes pack_weight gives w (0 when w is not packed: f32, not Q4_0 / Q4_1 / Q8_0, fewer
+// than 8 rows, or already packed), plus the 64-byte alignment a PackedArena slice takes.
+int64_t packed_weight_bytes(const Weight& w);
+// Packs w for the x8 kernels when packed_weight_bytes(w) > 0 (sets w.packed to a slice of
+// `arena`). Returns the packed bytes (0: not packable). release_source: w.data is an
+// unmodified file mapping whose pages are released (release_mapped_pages) slice by slice
+// as they are packed.
+int64_t pack_weight(Weight& w, PackedArena& arena, bool release_source = false);
 // Drops the resident pages of [p, p + n) from a read-only file mapping (madvise
 // MADV_DONTNEED on the whole pages inside it); a later read faults them back in from
 // the file. Only for memory that is a mapping of an unmodified file.

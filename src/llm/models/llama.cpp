@@ -235,9 +235,14 @@ class LlamaModel final : public Model, public GgufExportable {
           return;
         }
     };
+    std::vector<Weight*> all;
     for (auto& L : layers_)
-      for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) pack(*w);
-    pack(output_);
+      for (Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) all.push_back(w);
+    all.push_back(&output_);
+    int64_t total = 0;
+    for (const Weight* w : all) total += packed_weight_bytes(*w);
+    packed_.reserve(total);
+    for (Weight* w : all) pack(*w);
   }
 
   // forward_batch / forward_batch_all: logits of the last token, or of all n (all_logits).
@@ -258,7 +263,7 @@ class LlamaModel final : public Model, public GgufExportable {
   std::vector<LlamaLayer> layers_;
   const float* output_norm_ = nullptr;
   Weight output_;
-  std::vector<std::vector<uint8_t>> packed_;  // the x8 copies every Weight::packed points into
+  PackedArena packed_;  // the x8 copies every Weight::packed points into
   KvCache kv_;                                // [n_layer][n_ctx][kv_dim] K and V
   std::vector<float> x_, xb_, xb2_, q_, k_, v_, hb_, scores_, logits_;
   std::vector<float> rope_cos_, rope_sin_;  // [n_ctx][head_dim/2]
