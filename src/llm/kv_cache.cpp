@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <new>
 
 #include "backend/cpu/kernels.h"
 #include "bigdl/dtype.h"
@@ -128,12 +129,23 @@ void KvCache::allocate(KvType type, int64_t n_layer, int64_t n_ctx, int64_t kv_d
   n_layer_ = n_layer;
   n_ctx_ = n_ctx;
   kv_dim_ = kv_dim;
-  const auto n = static_cast<size_t>(n_layer * n_ctx * kv_dim * kv_type_bytes(type));
+  int64_t bytes = 0;
+  const bool overflow = n_layer < 0 || n_ctx < 0 || kv_dim < 0 || __builtin_mul_overflow(n_layer, n_ctx, &bytes) ||
+                        __builtin_mul_overflow(bytes, kv_dim, &bytes) ||
+                        __builtin_mul_overflow(bytes, int64_t(kv_type_bytes(type)), &bytes);
+  BIGDL_CHECK(!overflow, ValueError, "llm", "KV cache of ", n_layer, " layers x ", n_ctx, " positions x ", kv_dim,
+              " values does not fit in 64 bits");
   // Not value-initialised: a large allocation is fresh mmap'd memory whose pages are
   // only made resident when a position is first written (attention never reads a row
   // before it is written).
-  k_ = std::make_unique_for_overwrite<uint8_t[]>(n);
-  v_ = std::make_unique_for_overwrite<uint8_t[]>(n);
+  try {
+    k_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(bytes));
+    v_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(bytes));
+  } catch (const std::bad_alloc&) {
+    k_.reset();
+    throw ValueError(bigdl::detail::cat("[llm] cannot allocate the KV cache: 2 x ", bytes, " bytes for a context of ",
+                                        n_ctx, " (use a smaller --ctx, or --kv-type fp8)"));
+  }
 }
 
 void KvCache::store(int64_t layer, int64_t pos, int64_t n, const float* k, const float* v) {

@@ -49,6 +49,15 @@ a=$(run 7); b=$(run 7); c=$(run 8)
 if [[ -n "$a" && "$a" == "$b" ]]; then ok sampled_reproducible; else echo "run1: $a"; echo "run2: $b"; fail sampled_reproducible; fi
 if [[ "$a" != "$c" ]]; then ok sampled_seed_matters; else fail sampled_seed_matters; fi
 
+# --kv-type: every cache type generates (f32 and the f16 default give llama.cpp's greedy
+# text; fp8's coarser keys still start the same story), a bogus one is a one-line error.
+for kv in f16 f32 fp8; do
+  check "generate_kv_$kv" 0 '^Once upon a time, there was a little girl' -- "$BIGDL" llm generate --model "$MODEL" --prompt "Once upon a time" --temperature 0 --n-predict 12 --kv-type "$kv"
+done
+check generate_kv_bogus 1 "^bigdl: error: \[load_model\] unknown kv_type 'q8' \(known: f16, f32, fp8\)$" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --kv-type q8
+one_line_error generate_kv_bogus
+check bench_kv_fp8 0 '^decode: 8 tokens, [0-9.]+ tok/s' -- "$BIGDL" llm bench --model "$MODEL" --reps 1 --n-gen 8 --kv-type fp8
+
 check bench 0 '^decode: 64 tokens, [0-9.]+ tok/s' -- "$BIGDL" llm bench --model "$MODEL" --reps 1
 for k in 'prefill: 32 tokens' 'first-token latency: [0-9.]+ ms' 'peak RSS: [0-9.]+ MiB'; do
   if grep -qE "$k" "$tmp/out"; then ok "bench $k"; else fail "bench $k"; fi

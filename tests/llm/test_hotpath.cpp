@@ -261,6 +261,20 @@ TEST(Hotpath, KvTypeNamesAndErrors) {
 
 // ---- thread pool ----
 
+TEST(Hotpath, KvCacheSizeErrorsAreOneLine) {
+  bigdl::llm::detail::KvCache kv;
+  // The size does not fit in 64 bits: checked before any allocation.
+  const std::string overflow =
+      test_util::error_of<bigdl::ValueError>([&] { kv.allocate(KvType::f16, int64_t(1) << 20, int64_t(1) << 24, int64_t(1) << 20); });
+  EXPECT_NE(overflow.find("KV cache of 1048576 layers x 16777216 positions"), std::string::npos) << overflow;
+  // Fits in 64 bits but not in any machine (2 x 512 TiB): the allocation's failure is
+  // reported with the context size and what to change.
+  const std::string oom =
+      test_util::error_of<bigdl::ValueError>([&] { kv.allocate(KvType::f16, 1, int64_t(1) << 24, int64_t(1) << 24); });
+  EXPECT_NE(oom.find("cannot allocate the KV cache"), std::string::npos) << oom;
+  EXPECT_NE(oom.find("--ctx"), std::string::npos) << oom;
+}
+
 TEST(Hotpath, ThreadPoolManyShortRegions) {
   const int before = bigdl::get_num_threads();
   for (int threads : {2, 3}) {
