@@ -168,6 +168,33 @@ TEST(LlamaStories, Q8_0DivergenceComesFromTheWeights) {
   EXPECT_EQ(nq, nd);
 }
 
+TEST(LlamaStories, Q8_0LeavesTheGoldenWhereLlamaCppDoes) {
+  // The peer's answer: llama.cpp's own greedy ids for the same files (llama-cpp-python
+  // 0.3.36, n_ctx 512, fixtures/llamacpp_stories/make_fixture.py). It reproduces the f32
+  // golden for all 256 ids but leaves it on q8_0 at the same token as we do, so "q8_0
+  // equals the f32 golden" is not something any exact Q8_0 engine can show on this file.
+  std::ifstream in(std::string(BIGDL_TEST_DIR) + "/llm/fixtures/llamacpp_stories/greedy_ids.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json j = nlohmann::json::parse(in);
+  const auto lc_f32 = j["f32"].get<std::vector<int32_t>>();
+  const auto lc_q8 = j["q8_0"].get<std::vector<int32_t>>();
+  const auto& g = golden();
+  EXPECT_EQ(agreement(lc_f32, g.ids), 256u);
+  const size_t lc_gold = agreement(lc_q8, g.ids);
+  EXPECT_EQ(lc_gold, 114u);  // the fixture as generated
+  auto f = load_model(kDir + "stories260K-f32.gguf", LoadOptions{512});
+  EXPECT_EQ(agreement(greedy_from_bos(*f, 256), lc_f32), 256u);
+  auto q = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{.n_ctx = 512, .kv_type = "f32"});
+  const auto ours = greedy_from_bos(*q, 256);
+  const size_t with_lc = agreement(ours, lc_q8);
+  std::printf("[llm] q8_0 greedy, 256 ids: leaves the golden at %zu (llama.cpp: %zu), equals llama.cpp's for %zu\n",
+              agreement(ours, g.ids), lc_gold, with_lc);
+  EXPECT_EQ(agreement(ours, g.ids), lc_gold);
+  // Past 114 both runs follow their own near-ties (llama.cpp's cache is f16, its
+  // activation scales fp16); they still agree well beyond the golden's divergence.
+  EXPECT_GE(with_lc, 130u);
+}
+
 TEST(LlamaStories, Q8_0ArgmaxFlipsOnlyAtNearTies) {
   // Teacher-forced along the golden ids: wherever q8_0 picks a different token than
   // f32, the f32 top-2 logit gap must be below q8_0's logit error there, i.e. the flip
