@@ -242,8 +242,8 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 #undef BIGDL_ASYM_KERNELS
 #undef BIGDL_RAW_KERNELS
 
-// ---- int8 activations: the AVX2 code (256-bit), compiled with this file's flags. A
-// 512-bit / VNNI version is the next step (docs/quant.md).
+// ---- int8 activations: the AVX2 code (256-bit), compiled with this file's flags; the
+// VNNI build of the same code is quant_avx512vnni.cpp (docs/quant.md).
 #include "backend/cpu/quant/quant_q8_x86.inc"
 
 }  // namespace
