@@ -48,7 +48,8 @@ using bigdl::llm::load_model;
 using bigdl::llm::detail::KvKernels;
 using bigdl::llm::detail::KvType;
 
-const quant::QType kPacked[] = {quant::QType::sym_int4, quant::QType::asym_int4, quant::QType::sym_int8};
+const quant::QType kPacked[] = {quant::QType::sym_int4, quant::QType::asym_int4, quant::QType::sym_int5,
+                                quant::QType::asym_int5, quant::QType::sym_int8};
 
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -80,10 +81,77 @@ TEST(Hotpath, PackUnpackRoundTrips) {
       EXPECT_EQ(0, std::memcmp(row.data(), q.data() + r * rb, size_t(rb))) << quant::qtype_info(t).name << " row " << r;
     }
   }
-  EXPECT_FALSE(quant::packable(quant::QType::sym_int5));
+  EXPECT_FALSE(quant::packable(quant::QType::nf4));
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::nf4), 0);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int4), 144);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::asym_int4), 160);
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int5), 176);
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::asym_int5), 192);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int8), 272);
+}
+
+TEST(Hotpath, PackedQ5FifthBitsLandWhereTheLayoutSays) {
+  // One Q5_0 block per row with a single fifth bit set, at every weight index i: after
+  // packing, exactly the qh2 bit that qgemm.h names for (row, i) is set, and the
+  // reference GEMM against a one-hot activation sees level 16 + nibble there.
+  const int64_t cols = 32, rows = 8, rb = quant::row_bytes(quant::QType::sym_int5, cols);
+  for (int i = 0; i < 32; ++i) {
+    std::vector<uint8_t> q(static_cast<size_t>(rows * rb), 0);
+    for (int64_t r = 0; r < rows; ++r) {
+      auto* b = reinterpret_cast<quant::BlockQ5_0*>(q.data() + r * rb);
+      b->d = 0x3C00;  // 1.0
+      const uint32_t qh = (r == 3) ? (1u << i) : 0u;
+      std::memcpy(b->qh, &qh, 4);
+    }
+    std::vector<uint8_t> p(static_cast<size_t>(quant::packed_bytes(quant::QType::sym_int5, rows, cols)));
+    quant::pack_rows(quant::QType::sym_int5, q.data(), rows, cols, p.data());
+    const uint8_t* qh2 = p.data() + 16;
+    const int j = (i % 16) / 4, b = i % 4, bit = i < 16 ? j : 4 + j;
+    for (int byte = 0; byte < 32; ++byte)
+      EXPECT_EQ(qh2[byte], byte == 4 * 3 + b ? (1 << bit) : 0) << "weight " << i << " byte " << byte;
+    quant::BlockQ8A x{};
+    x.d = 1.0f;
+    x.qs[i] = 1;
+    x.s = 1.0f;
+    float y[8];
+    quant::packed_kernels_ref().gemm[static_cast<int>(quant::QType::sym_int5)](1, p.data(), &x, 1, y, 0);
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y[r], r == 3 ? 0.0f : -16.0f) << "weight " << i << " row " << r;
+  }
+}
+
+TEST(Hotpath, PackedKernelsAtTheIntegerBounds) {
+  // Every level at its maximum (15 / 31 / 127) or Q8_0's minimum (-128) against
+  // activations of +-127: the int16 stages of the AVX2 kernels sit at their limits, the
+  // results must still equal the reference exactly.
+  const int64_t cols = 64, rows = 8, nb = cols / 32;
+  for (quant::QType t : kPacked) {
+    const int64_t rb = quant::row_bytes(t, cols), bb = quant::qtype_info(t).block_bytes;
+    for (int sign : {1, -1}) {
+      std::vector<uint8_t> q(static_cast<size_t>(rows * rb), 0xFF);
+      for (int64_t b = 0; b < rows * nb; ++b) {
+        const uint16_t one = 0x3C00;
+        std::memcpy(q.data() + b * bb, &one, 2);                                 // d = 1
+        if (t == quant::QType::asym_int4 || t == quant::QType::asym_int5) std::memcpy(q.data() + b * bb + 2, &one, 2);
+        if (t == quant::QType::sym_int8) std::memset(q.data() + b * bb + 2, sign > 0 ? 0x7F : 0x80, 32);
+      }
+      std::vector<uint8_t> p(static_cast<size_t>(quant::packed_bytes(t, rows, cols)));
+      quant::pack_rows(t, q.data(), rows, cols, p.data());
+      std::vector<quant::BlockQ8A> x(static_cast<size_t>(4 * nb));
+      for (auto& b : x) {
+        b.d = 1.0f;
+        for (auto& v : b.qs) v = static_cast<int8_t>(127 * sign);
+        b.s = 32.0f * 127 * sign;
+      }
+      std::vector<float> want(32), got(32);
+      quant::packed_kernels_ref().gemm[static_cast<int>(t)](nb, p.data(), x.data(), 4, want.data(), rows);
+      for (Isa isa : bigdl::detail::kAllIsas) {
+        const quant::PackedKernels* k = quant::packed_kernels_for(isa);
+        if (!k || isa == Isa::scalar) continue;
+        k->gemm[static_cast<int>(t)](nb, p.data(), x.data(), 4, got.data(), rows);
+        EXPECT_EQ(0, std::memcmp(got.data(), want.data(), 32 * 4)) << k->name << " " << quant::qtype_info(t).name << " sign " << sign;
+      }
+    }
+  }
 }
 
 // A SIMD packed table against the reference table (bit for bit) and vec_dot_q8.
@@ -116,7 +184,7 @@ void check_packed_gemm(const quant::PackedKernels* simd) {
     for (int64_t cols : {32, 96, 576}) {
       const int64_t rows = 16, nb = cols / 32, rb = quant::row_bytes(t, cols);
       // Activations of very different sizes per block exercise the int16 sums near their
-      // bound (levels 15 times +-127).
+      // bound (levels 15 or 31 times +-127).
       auto xs = randn(size_t(9 * cols), 7 + uint32_t(cols));
       for (size_t i = 0; i < xs.size(); i += 97) xs[i] *= 50.0f;
       const auto q = quantize_matrix(t, randn(size_t(rows * cols), 3 + uint32_t(cols), 0.05f), rows, cols);

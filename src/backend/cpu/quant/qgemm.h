@@ -1,4 +1,4 @@
-// Row-interleaved ("x8") copies of Q4_0 / Q4_1 / Q8_0 matrices and the int8-activation
+// Row-interleaved ("x8") copies of Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 matrices and the int8-activation
 // GEMM/GEMV that reads them: the decode and prefill hot path of bigdl-llm.
 //
 // Why: the in-place kernels of quant.h (vec_dot_q8) treat one row at a time, so every
@@ -16,22 +16,28 @@
 //   type   tile bytes  layout (byte offsets)
 //   Q4_0   144         d[8] fp16 0-15, qs 16-143
 //   Q4_1   160         d[8] fp16 0-15, m[8] fp16 16-31, qs 32-159
+//   Q5_0   176         d[8] fp16 0-15, qh2 16-47, qs 48-175
+//   Q5_1   192         d[8] fp16 0-15, m[8] fp16 16-31, qh2 32-63, qs 64-191
 //   Q8_0   272         d[8] fp16 0-15, qs 16-271
 //
 //   d[r] / m[r] are row r's block scale / minimum. qs is cut in 32-byte vectors; in
-//   vector j, bytes 4r..4r+3 are bytes 4j..4j+3 of row r's block qs (Q4_0 / Q4_1: j =
-//   0..3, each byte carrying weights i and i + 16 in its nibbles as in GGUF; Q8_0: j =
-//   0..7, int8 weights 4j..4j+3).
+//   vector j, bytes 4r..4r+3 are bytes 4j..4j+3 of row r's block qs (4- and 5-bit: j =
+//   0..3, each byte carrying the low 4 bits of weights i and i + 16 in its nibbles as in
+//   GGUF; Q8_0: j = 0..7, int8 weights 4j..4j+3). qh2 holds the 5-bit types' fifth bits
+//   regrouped so that one AND and one shift give the bits of a whole qs vector: byte
+//   4r + b has in bit j (j = 0..3) the fifth bit of weight 4j + b of row r and in bit
+//   4 + j that of weight 16 + 4j + b (a bit permutation of the row's 32-bit qh).
 //
 // Arithmetic (identical in the reference and in every SIMD variant, so they agree bit
 // for bit): for each row r and activation row t (BlockQ8A, quant.h), over the blocks k
 // in order,
 //   isum  = sum_i q_i * qx_i  (exact int32; q = the stored level: 0..15 for Q4_x,
-//                              -128..127 for Q8_0)
+//                              0..31 for Q5_x, -128..127 for Q8_0)
 //   acc   = fma(f16(d) * x.d, float(isum), acc)
-//   corr  = fma(f16(d), x.s, corr)   (Q4_0: the zero point 8)
-//   corr  = fma(f16(m), x.s, corr)   (Q4_1: the minimum)
-// and y = fma(-8, corr, acc) for Q4_0, acc + corr for Q4_1, acc for Q8_0. This is the
+//   corr  = fma(f16(d), x.s, corr)   (Q4_0 / Q5_0: the zero point, 8 / 16)
+//   corr  = fma(f16(m), x.s, corr)   (Q4_1 / Q5_1: the minimum)
+// and y = fma(-8, corr, acc) for Q4_0, fma(-16, corr, acc) for Q5_0, acc + corr for
+// Q4_1 / Q5_1, acc for Q8_0. This is the
 // sum vec_dot_q8 computes, in another f32 order, so results differ from it only by f32
 // rounding (~1e-7 relative).
 #pragma once
@@ -44,7 +50,7 @@ namespace bigdl::detail::quant {
 
 constexpr int64_t kPackRows = 8;
 
-// Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int8).
+// Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8).
 bool packable(QType type);
 // Bytes of one tile (8 rows x 32 weights); 0 when !packable(type).
 int64_t packed_tile_bytes(QType type);
@@ -66,9 +72,10 @@ struct PackedKernels {
   PackedGemmFn gemm[kNumQTypes];       // nullptr for the types without an x8 layout
 };
 
-// A table of the three packed kernels (sym_int4, asym_int4, sym_int8); the others null.
-// Defined in the baseline file qgemm_ref.cpp, so the ISA files call it, not inline it.
-PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int8);
+// A table of the five packed kernels; the other types' entries null. Defined in the
+// baseline file qgemm_ref.cpp, so the ISA files call it, not inline it.
+PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int5,
+                                  PackedGemmFn asym_int5, PackedGemmFn sym_int8);
 
 // The table for chosen_isa() (BIGDL_ISA applies): an AVX-512 machine without VNNI runs
 // the AVX2 table (the kernels are 256-bit); one with VNNI runs the avx512vnni table.

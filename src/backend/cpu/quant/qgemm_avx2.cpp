@@ -1,4 +1,4 @@
-// AVX2 packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q8_0 (qgemm.h);
+// AVX2 packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 (qgemm.h);
 // the kernels are qgemm_x86.inc.
 //
 // Built with -mavx2 -mfma -mf16c (CMake, *_avx2.cpp); reached only through
@@ -20,7 +20,8 @@ namespace {
 }  // namespace
 
 const PackedKernels& packed_kernels_avx2() {
-  static const PackedKernels table = make_packed_kernels("avx2", gemm_sym_int4, gemm_asym_int4, gemm_sym_int8);
+  static const PackedKernels table = make_packed_kernels("avx2", gemm_sym_int4, gemm_asym_int4, gemm_sym_int5,
+                                                        gemm_asym_int5, gemm_sym_int8);
   return table;
 }
 

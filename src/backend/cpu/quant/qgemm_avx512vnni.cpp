@@ -1,4 +1,4 @@
-// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q8_0
+// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0
 // (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
 // on 256-bit vectors (AVX512VL). Same int32 sums and f32 operations as the AVX2 and
 // scalar kernels, so the results are bit-identical to theirs.
@@ -22,7 +22,8 @@ namespace {
 }  // namespace
 
 const PackedKernels& packed_kernels_avx512vnni() {
-  static const PackedKernels table = make_packed_kernels("avx512vnni", gemm_sym_int4, gemm_asym_int4, gemm_sym_int8);
+  static const PackedKernels table = make_packed_kernels("avx512vnni", gemm_sym_int4, gemm_asym_int4, gemm_sym_int5,
+                                                        gemm_asym_int5, gemm_sym_int8);
   return table;
 }
 

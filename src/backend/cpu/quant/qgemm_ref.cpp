@@ -11,35 +11,70 @@ namespace bigdl::detail::quant {
 
 namespace {
 
-// Per type: bytes of the block's header fields (d, and m for Q4_1) and of its qs, and
-// the width of one qs "column" group copied per row into a 32-byte vector (4 bytes).
+// Per type: the block's fp16 header fields (d, and m for the asym types), whether a
+// 32-bit qh of fifth bits follows them, and the bytes of its qs.
 struct PackInfo {
   int64_t n_scales;  // fp16 fields per block (1: d; 2: d, m)
-  int64_t qs_bytes;  // 16 (4-bit) or 32 (8-bit)
+  bool qh;           // Q5_0 / Q5_1: 4 bytes of fifth bits before qs
+  int64_t qs_bytes;  // 16 (4-bit nibbles) or 32 (8-bit)
 };
 
 bool pack_info(QType type, PackInfo& p) {
   switch (type) {
-    case QType::sym_int4: p = {1, 16}; return true;
-    case QType::asym_int4: p = {2, 16}; return true;
-    case QType::sym_int8: p = {1, 32}; return true;
+    case QType::sym_int4: p = {1, false, 16}; return true;
+    case QType::asym_int4: p = {2, false, 16}; return true;
+    case QType::sym_int5: p = {1, true, 16}; return true;
+    case QType::asym_int5: p = {2, true, 16}; return true;
+    case QType::sym_int8: p = {1, false, 32}; return true;
     default: return false;
   }
 }
 
-// Block `blk` (its qtype_info block_bytes bytes: fp16 fields first, then qs) into slot r
-// of `tile`.
+int64_t tile_qh_offset(const PackInfo& p) { return 16 * p.n_scales; }
+int64_t tile_qs_offset(const PackInfo& p) { return 16 * p.n_scales + (p.qh ? 32 : 0); }
+
+// The qh2 byte of row r, lane byte b (0..3) from the row's 32 fifth bits: bit j (j = 0..3)
+// is weight 4j + b's, bit 4 + j is weight 16 + 4j + b's (qgemm.h).
+uint8_t qh2_byte(uint32_t qh, int b) {
+  uint8_t v = 0;
+  for (int j = 0; j < 4; ++j) {
+    v = static_cast<uint8_t>(v | (((qh >> (4 * j + b)) & 1u) << j));
+    v = static_cast<uint8_t>(v | (((qh >> (16 + 4 * j + b)) & 1u) << (4 + j)));
+  }
+  return v;
+}
+
+// Block `blk` (its qtype_info block_bytes bytes: fp16 fields, [qh], qs) into slot r of
+// `tile`.
 void put_block(const PackInfo& p, const uint8_t* blk, int64_t r, uint8_t* tile) {
   for (int64_t f = 0; f < p.n_scales; ++f) std::memcpy(tile + f * 16 + 2 * r, blk + 2 * f, 2);
-  const uint8_t* qs = blk + 2 * p.n_scales;
-  uint8_t* tq = tile + 16 * p.n_scales;
-  for (int64_t j = 0; j < p.qs_bytes / 4; ++j) std::memcpy(tq + 32 * j + 4 * r, qs + 4 * j, 4);
+  const uint8_t* src = blk + 2 * p.n_scales;
+  if (p.qh) {
+    uint32_t qh;
+    std::memcpy(&qh, src, 4);
+    for (int b = 0; b < 4; ++b) tile[tile_qh_offset(p) + 4 * r + b] = qh2_byte(qh, b);
+    src += 4;
+  }
+  uint8_t* tq = tile + tile_qs_offset(p);
+  for (int64_t j = 0; j < p.qs_bytes / 4; ++j) std::memcpy(tq + 32 * j + 4 * r, src + 4 * j, 4);
 }
 void get_block(const PackInfo& p, const uint8_t* tile, int64_t r, uint8_t* blk) {
   for (int64_t f = 0; f < p.n_scales; ++f) std::memcpy(blk + 2 * f, tile + f * 16 + 2 * r, 2);
-  uint8_t* qs = blk + 2 * p.n_scales;
-  const uint8_t* tq = tile + 16 * p.n_scales;
-  for (int64_t j = 0; j < p.qs_bytes / 4; ++j) std::memcpy(qs + 4 * j, tq + 32 * j + 4 * r, 4);
+  uint8_t* dst = blk + 2 * p.n_scales;
+  if (p.qh) {
+    uint32_t qh = 0;
+    for (int b = 0; b < 4; ++b) {
+      const uint32_t v = tile[tile_qh_offset(p) + 4 * r + b];
+      for (int j = 0; j < 4; ++j) {
+        qh |= ((v >> j) & 1u) << (4 * j + b);
+        qh |= ((v >> (4 + j)) & 1u) << (16 + 4 * j + b);
+      }
+    }
+    std::memcpy(dst, &qh, 4);
+    dst += 4;
+  }
+  const uint8_t* tq = tile + tile_qs_offset(p);
+  for (int64_t j = 0; j < p.qs_bytes / 4; ++j) std::memcpy(dst + 4 * j, tq + 32 * j + 4 * r, 4);
 }
 
 float h2f(const uint8_t* p) {
@@ -54,12 +89,23 @@ int level_q4(const uint8_t* qs, int64_t r, int i) {
   const uint8_t byte = qs[32 * j + 4 * r + i % 4];
   return i < 16 ? (byte & 0x0F) : (byte >> 4);
 }
+// Q5: the nibble plus 16 times the fifth bit from the tile's qh2.
+int level_q5(const uint8_t* qh2, const uint8_t* qs, int64_t r, int i) {
+  const int j = (i % 16) / 4, b = i % 4;
+  const int bit = (qh2[4 * r + b] >> (i < 16 ? j : 4 + j)) & 1;
+  return level_q4(qs, r, i) | (bit << 4);
+}
 int level_q8(const uint8_t* qs, int64_t r, int i) {
   return static_cast<int8_t>(qs[32 * (i / 4) + 4 * r + i % 4]);
 }
 
 void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) {
+  PackInfo p;
+  pack_info(type, p);
   const int64_t tb = packed_tile_bytes(type);
+  const bool asym = p.n_scales == 2;
+  // The zero point of the sym types' unsigned levels (Q8_0's levels are signed: none).
+  const float zero = type == QType::sym_int4 ? 8.0f : type == QType::sym_int5 ? 16.0f : 0.0f;
   const auto* g = static_cast<const uint8_t*>(group);
   for (int64_t t = 0; t < n; ++t) {
     const BlockQ8A* xt = x + t * nb;
@@ -67,35 +113,37 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
       float acc = 0.0f, corr = 0.0f;
       for (int64_t k = 0; k < nb; ++k) {
         const uint8_t* tile = g + k * tb;
+        const uint8_t* qs = tile + tile_qs_offset(p);
         const float d = h2f(tile + 2 * r);
         int32_t isum = 0;
-        if (type == QType::sym_int8) {
-          for (int i = 0; i < 32; ++i) isum += level_q8(tile + 16, r, i) * xt[k].qs[i];
-        } else {
-          const uint8_t* qs = tile + (type == QType::asym_int4 ? 32 : 16);
-          for (int i = 0; i < 32; ++i) isum += level_q4(qs, r, i) * xt[k].qs[i];
+        for (int i = 0; i < 32; ++i) {
+          const int q = type == QType::sym_int8 ? level_q8(qs, r, i)
+                        : p.qh                  ? level_q5(tile + tile_qh_offset(p), qs, r, i)
+                                                : level_q4(qs, r, i);
+          isum += q * xt[k].qs[i];
         }
         acc = std::fma(d * xt[k].d, static_cast<float>(isum), acc);
-        if (type == QType::sym_int4) corr = std::fma(d, xt[k].s, corr);
-        if (type == QType::asym_int4) corr = std::fma(h2f(tile + 16 + 2 * r), xt[k].s, corr);
+        if (zero != 0.0f) corr = std::fma(d, xt[k].s, corr);
+        if (asym) corr = std::fma(h2f(tile + 16 + 2 * r), xt[k].s, corr);
       }
       float out = acc;
-      if (type == QType::sym_int4) out = std::fma(-8.0f, corr, acc);
-      if (type == QType::asym_int4) out = acc + corr;
+      if (zero != 0.0f) out = std::fma(-zero, corr, acc);
+      if (asym) out = acc + corr;
       y[t * ldy + r] = out;
     }
   }
 }
 
-void gemm_ref_sym_int4(int64_t nb, const void* g, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) {
-  gemm_ref(QType::sym_int4, nb, g, x, n, y, ldy);
-}
-void gemm_ref_asym_int4(int64_t nb, const void* g, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) {
-  gemm_ref(QType::asym_int4, nb, g, x, n, y, ldy);
-}
-void gemm_ref_sym_int8(int64_t nb, const void* g, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) {
-  gemm_ref(QType::sym_int8, nb, g, x, n, y, ldy);
-}
+#define BIGDL_GEMM_REF(name)                                                                          \
+  void gemm_ref_##name(int64_t nb, const void* g, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) { \
+    gemm_ref(QType::name, nb, g, x, n, y, ldy);                                                       \
+  }
+BIGDL_GEMM_REF(sym_int4)
+BIGDL_GEMM_REF(asym_int4)
+BIGDL_GEMM_REF(sym_int5)
+BIGDL_GEMM_REF(asym_int5)
+BIGDL_GEMM_REF(sym_int8)
+#undef BIGDL_GEMM_REF
 
 }  // namespace
 
@@ -107,7 +155,7 @@ bool packable(QType type) {
 int64_t packed_tile_bytes(QType type) {
   PackInfo p;
   if (!pack_info(type, p)) return 0;
-  return kPackRows * (2 * p.n_scales + p.qs_bytes);
+  return kPackRows * (2 * p.n_scales + (p.qh ? 4 : 0) + p.qs_bytes);
 }
 
 int64_t packed_bytes(QType type, int64_t rows, int64_t cols) {
@@ -135,17 +183,21 @@ void unpack_row(QType type, const void* packed, int64_t cols, int64_t r, void* d
   for (int64_t k = 0; k < nb; ++k) get_block(p, g + k * tb, r % kPackRows, static_cast<uint8_t*>(dst) + k * bb);
 }
 
-PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int8) {
+PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int5,
+                                  PackedGemmFn asym_int5, PackedGemmFn sym_int8) {
   PackedKernels t{};
   t.name = name;
   t.gemm[static_cast<int>(QType::sym_int4)] = sym_int4;
   t.gemm[static_cast<int>(QType::asym_int4)] = asym_int4;
+  t.gemm[static_cast<int>(QType::sym_int5)] = sym_int5;
+  t.gemm[static_cast<int>(QType::asym_int5)] = asym_int5;
   t.gemm[static_cast<int>(QType::sym_int8)] = sym_int8;
   return t;
 }
 
 const PackedKernels& packed_kernels_ref() {
-  static const PackedKernels table = make_packed_kernels("scalar", gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int8);
+  static const PackedKernels table = make_packed_kernels("scalar", gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5,
+                                                        gemm_ref_asym_int5, gemm_ref_sym_int8);
   return table;
 }
 
