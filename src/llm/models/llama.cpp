@@ -132,7 +132,13 @@ class LlamaModel final : public Model, public GgufExportable {
     token_embd_ = apply_low_bit(w.matrix("token_embd.weight", c.n_vocab, c.n_embd),
                                 lb.kind == LowBit::f32 ? lb : LowBit{}, owned_bytes_);
     const auto mat = [&](const std::string& name, int64_t rows, int64_t cols) {
-      return apply_low_bit(w.matrix(name, rows, cols), lb, owned_bytes_);
+      const Weight src = w.matrix(name, rows, cols);
+      Weight out = apply_low_bit(src, lb, owned_bytes_);
+      // Converted: nothing reads the file's copy any more, so its pages go (they fault back
+      // in from the page cache if anything did); a 1B model converted at load then holds
+      // one copy of its weights instead of the file's plus ours.
+      if (out.data != src.data) release_mapped_pages(src.data, f.tensor(name)->nbytes);
+      return out;
     };
     const int64_t kv_dim = c.n_head_kv * c.head_dim;
     layers_.resize(c.n_layer);
