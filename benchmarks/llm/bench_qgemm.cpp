@@ -4,7 +4,7 @@
 //
 //   bench_qgemm [--rows 4096] [--cols 4096] [--threads 1] [--reps 5]
 //
-// For sym_int4 / asym_int4 / sym_int8 and n = 1 (decode: one activation row) and
+// For every packed type (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8) and n = 1 (decode: one activation row) and
 // n = 16, 64 (prefill), prints the best-of---reps time, the weight bytes read per second
 // and the integer multiply-adds per second (2 * rows * cols * n ops), plus the ratio to
 // the avx2 row. Threads split the row groups evenly (std::thread, started per pass). A
@@ -84,7 +84,9 @@ int main(int argc, char** argv) {
   std::vector<quant::BlockQ8A> xq(static_cast<size_t>(nmax * cols / 32));
   for (int64_t r = 0; r < nmax; ++r) quant::quantize_act_ref(xf.data() + r * cols, xq.data() + r * cols / 32, cols);
   int mismatches = 0;
-  for (quant::QType t : {quant::QType::sym_int4, quant::QType::asym_int4, quant::QType::sym_int8}) {
+  for (int ti = 0; ti < quant::kNumQTypes; ++ti) {
+    const auto t = static_cast<quant::QType>(ti);
+    if (!quant::packable(t)) continue;
     const quant::QTypeInfo& info = quant::qtype_info(t);
     std::vector<uint8_t> q(static_cast<size_t>(quant::row_bytes(t, cols) * rows));
     std::vector<float> wrow(static_cast<size_t>(cols));
