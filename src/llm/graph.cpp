@@ -248,13 +248,32 @@ void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x
   int64_t first[5] = {0};  // first global group of each matrix
   for (int i = 0; i < n; ++i) first[i + 1] = first[i] + w[i]->rows / quant::kPackRows;
   const auto& pk = quant::packed_kernels();
+  bool same_type = true;
+  for (int i = 1; i < n; ++i) same_type = same_type && w[i]->qtype == w[0]->qtype;
   bigdl::detail::parallel_for(first[n], group_grain(*w[0], 1), [&](int64_t g0, int64_t g1) {
-    int i = 0;
-    for (int64_t g = g0; g < g1; ++g) {
+    // Global group g -> its matrix, packed bytes and outputs.
+    const auto locate = [&](int64_t g, const uint8_t*& packed, float*& out) {
+      int i = 0;
       while (g >= first[i + 1]) ++i;
-      const Weight& wi = *w[i];
       const int64_t lg = g - first[i];
-      pk.gemm[static_cast<int>(wi.qtype)](nb, wi.packed + lg * group_bytes(wi), xq, 1, y[i] + lg * quant::kPackRows, 0);
+      packed = w[i]->packed + lg * group_bytes(*w[i]);
+      out = y[i] + lg * quant::kPackRows;
+      return i;
+    };
+    // The chunk's two halves in step (gemv2: two memory streams), then an odd last group.
+    const int64_t half = same_type ? (g1 - g0) / 2 : 0;
+    for (int64_t k = 0; k < half; ++k) {
+      const uint8_t *pa = nullptr, *pb = nullptr;
+      float *ya = nullptr, *yb = nullptr;
+      locate(g0 + k, pa, ya);
+      locate(g0 + half + k, pb, yb);
+      pk.gemv2[static_cast<int>(w[0]->qtype)](nb, pa, pb, xq, ya, yb);
+    }
+    for (int64_t g = g0 + 2 * half; g < g1; ++g) {
+      const uint8_t* p = nullptr;
+      float* out = nullptr;
+      const int i = locate(g, p, out);
+      pk.gemm[static_cast<int>(w[i]->qtype)](nb, p, xq, 1, out, 0);
     }
   });
   for (int i = 0; i < n; ++i) tail_rows(*w[i], xq, 1, y[i], 0);
@@ -274,11 +293,17 @@ void matvec_swiglu(const Weight& wg, const Weight& wu, const float* x, float* h)
   const quant::BlockQ8A* xq = quantize_rows(x, 1, wg.cols);
   const auto& pk = quant::packed_kernels();
   const auto gate = pk.gemm[static_cast<int>(wg.qtype)], upk = pk.gemm[static_cast<int>(wu.qtype)];
+  // Gate and up groups of the same rows read in step (gemv2) when they share a type.
+  const auto both = wg.qtype == wu.qtype ? pk.gemv2[static_cast<int>(wg.qtype)] : nullptr;
   bigdl::detail::parallel_for(wg.rows / R, std::max<int64_t>(1, group_grain(wg, 1) / 2), [&](int64_t g0, int64_t g1) {
     float up[quant::kPackRows];
     for (int64_t g = g0; g < g1; ++g) {
-      gate(nb, wg.packed + g * group_bytes(wg), xq, 1, h + g * R, 0);
-      upk(nb, wu.packed + g * group_bytes(wu), xq, 1, up, 0);
+      if (both != nullptr) {
+        both(nb, wg.packed + g * group_bytes(wg), wu.packed + g * group_bytes(wu), xq, h + g * R, up);
+      } else {
+        gate(nb, wg.packed + g * group_bytes(wg), xq, 1, h + g * R, 0);
+        upk(nb, wu.packed + g * group_bytes(wu), xq, 1, up, 0);
+      }
       swiglu(h + g * R, up, R);
     }
   });

@@ -154,6 +154,35 @@ TEST(Hotpath, PackedKernelsAtTheIntegerBounds) {
   }
 }
 
+TEST(Hotpath, PackedGemv2EqualsTwoGemms) {
+  // gemv2 (two groups in step, the decode path) gives exactly what gemm gives for each
+  // group alone, in every table; and the SIMD gemv2 equals the reference's.
+  const int64_t rows = 16, cols = 320, nb = cols / 32;
+  for (quant::QType t : kPacked) {
+    const auto q = quantize_matrix(t, randn(size_t(rows * cols), 11, 0.05f), rows, cols);
+    std::vector<uint8_t> p(static_cast<size_t>(quant::packed_bytes(t, rows, cols)));
+    quant::pack_rows(t, q.data(), rows, cols, p.data());
+    const auto xs = randn(size_t(cols), 12);
+    std::vector<quant::BlockQ8A> xq(static_cast<size_t>(nb));
+    quant::quantize_act_ref(xs.data(), xq.data(), cols);
+    const uint8_t* ga = p.data();
+    const uint8_t* gb = p.data() + nb * quant::packed_tile_bytes(t);
+    float want[16];
+    quant::packed_kernels_ref().gemm[static_cast<int>(t)](nb, ga, xq.data(), 1, want, 0);
+    quant::packed_kernels_ref().gemm[static_cast<int>(t)](nb, gb, xq.data(), 1, want + 8, 0);
+    for (Isa isa : bigdl::detail::kAllIsas) {
+      const quant::PackedKernels* k = quant::packed_kernels_for(isa);
+      if (!k) continue;
+      float two[16], one[16];
+      k->gemv2[static_cast<int>(t)](nb, ga, gb, xq.data(), two, two + 8);
+      k->gemm[static_cast<int>(t)](nb, ga, xq.data(), 1, one, 0);
+      k->gemm[static_cast<int>(t)](nb, gb, xq.data(), 1, one + 8, 0);
+      EXPECT_EQ(0, std::memcmp(two, one, sizeof two)) << k->name << " " << quant::qtype_info(t).name;
+      EXPECT_EQ(0, std::memcmp(two, want, sizeof two)) << k->name << " " << quant::qtype_info(t).name;
+    }
+  }
+}
+
 // A SIMD packed table against the reference table (bit for bit) and vec_dot_q8.
 void check_packed_gemm(const quant::PackedKernels* simd);
 

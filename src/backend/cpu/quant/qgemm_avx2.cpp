@@ -20,8 +20,9 @@ namespace {
 }  // namespace
 
 const PackedKernels& packed_kernels_avx2() {
-  static const PackedKernels table = make_packed_kernels("avx2", gemm_sym_int4, gemm_asym_int4, gemm_sym_int5,
-                                                        gemm_asym_int5, gemm_sym_int8);
+  static const PackedKernels table =
+      make_packed_kernels("avx2", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8},
+                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8});
   return table;
 }
 

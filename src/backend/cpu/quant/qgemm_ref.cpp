@@ -137,6 +137,10 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
 #define BIGDL_GEMM_REF(name)                                                                          \
   void gemm_ref_##name(int64_t nb, const void* g, const BlockQ8A* x, int64_t n, float* y, int64_t ldy) { \
     gemm_ref(QType::name, nb, g, x, n, y, ldy);                                                       \
+  }                                                                                                   \
+  void gemv2_ref_##name(int64_t nb, const void* ga, const void* gb, const BlockQ8A* x, float* ya, float* yb) { \
+    gemm_ref(QType::name, nb, ga, x, 1, ya, 0);                                                       \
+    gemm_ref(QType::name, nb, gb, x, 1, yb, 0);                                                       \
   }
 BIGDL_GEMM_REF(sym_int4)
 BIGDL_GEMM_REF(asym_int4)
@@ -183,21 +187,21 @@ void unpack_row(QType type, const void* packed, int64_t cols, int64_t r, void* d
   for (int64_t k = 0; k < nb; ++k) get_block(p, g + k * tb, r % kPackRows, static_cast<uint8_t*>(dst) + k * bb);
 }
 
-PackedKernels make_packed_kernels(const char* name, PackedGemmFn sym_int4, PackedGemmFn asym_int4, PackedGemmFn sym_int5,
-                                  PackedGemmFn asym_int5, PackedGemmFn sym_int8) {
+PackedKernels make_packed_kernels(const char* name, const PackedGemmFn (&gemm)[kNumPackedTypes],
+                                  const PackedGemv2Fn (&gemv2)[kNumPackedTypes]) {
   PackedKernels t{};
   t.name = name;
-  t.gemm[static_cast<int>(QType::sym_int4)] = sym_int4;
-  t.gemm[static_cast<int>(QType::asym_int4)] = asym_int4;
-  t.gemm[static_cast<int>(QType::sym_int5)] = sym_int5;
-  t.gemm[static_cast<int>(QType::asym_int5)] = asym_int5;
-  t.gemm[static_cast<int>(QType::sym_int8)] = sym_int8;
+  for (int i = 0; i < kNumPackedTypes; ++i) {
+    t.gemm[static_cast<int>(kPackedTypes[i])] = gemm[i];
+    t.gemv2[static_cast<int>(kPackedTypes[i])] = gemv2[i];
+  }
   return t;
 }
 
 const PackedKernels& packed_kernels_ref() {
-  static const PackedKernels table = make_packed_kernels("scalar", gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5,
-                                                        gemm_ref_asym_int5, gemm_ref_sym_int8);
+  static const PackedKernels table =
+      make_packed_kernels("scalar", {gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5, gemm_ref_asym_int5, gemm_ref_sym_int8},
+                          {gemv2_ref_sym_int4, gemv2_ref_asym_int4, gemv2_ref_sym_int5, gemv2_ref_asym_int5, gemv2_ref_sym_int8});
   return table;
 }
 
