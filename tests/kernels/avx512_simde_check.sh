@@ -3,8 +3,11 @@
 # without AVX-512, through SIMDe's portable AVX-512 emulation, against the scalar
 # reference: dequantize bit-exact (quantized and random bytes), vec_dot within 1e-5 *
 # sum |w x|, quantize_act bit-exact, vec_dot_q8 within 1.1e-5 * sum |w x|, for every
-# quant type and n = 32, 64, 96, 4096 with 2-byte-offset blocks. test_kernels skips
-# the AVX-512 cases on such a CPU; this is the check to run instead.
+# quant type and n = 32, 64, 96, 4096 with 2-byte-offset blocks. Then the AVX-512 VNNI
+# packed kernels (qgemm_avx512vnni.cpp, vpdpbusd emulated) against the packed reference,
+# bit for bit: gemm for 1..9 activation rows and gemv2, every packed type, random data
+# and every level at its bound. test_kernels / test_llm skip the AVX-512 cases on such a
+# CPU; this is the check to run instead.
 #
 #   tests/kernels/avx512_simde_check.sh SIMDE_DIR BUILD_DIR
 #
@@ -17,11 +20,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The ISA guard goes, <immintrin.h> becomes SIMDe with native names, the table gets its
+# The ISA guard goes, the AVX-512 include (avx512_intrin.h) becomes SIMDe with native names, the table gets its
 # own name (libbigdl.a has the real one), and the asm "+v" register constraint (an
 # AVX-512 register class) becomes a memory operand.
 sed -e '/^#if !defined(__AVX512F__)/,/^#endif/d' \
-    -e 's|^#include <immintrin.h>|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
+    -e 's|^#include "backend/cpu/avx512_intrin.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
     -e 's|quant_kernels_avx512()|quant_kernels_avx512_emul()|' \
     -e "s|#include \"backend/cpu/quant/quant_q8_x86.inc\"|#include \"$root/src/backend/cpu/quant/quant_q8_x86.inc\"|" \
     -e 's|__asm__("" : "+v"(v));|__asm__("" : "+m"(v));|' \
@@ -98,4 +101,85 @@ flags="-std=c++20 -O1 -mavx2 -mfma -mf16c -I$root/src -I$root/include"
 g++ $flags -I"$simde" -w -c "$work/avx512_emul.cpp" -o "$work/avx512_emul.o"
 g++ $flags -c "$work/harness.cpp" -o "$work/harness.o"
 g++ "$work/harness.o" "$work/avx512_emul.o" "$build/libbigdl.a" -o "$work/harness" -lopenblas -ldnnl -lz -lpthread
-"$work/harness"
+status=0
+"$work/harness" || status=1
+
+# ---- AVX-512 VNNI packed kernels: the .inc's VNNI branch is forced on (the compiler
+# flags, and so __AVX512VNNI__, stay AVX2: SIMDe supplies vpdpbusd).
+sed -e 's|^#if defined(__AVX512VNNI__) \&\& defined(__AVX512VL__)|#if 1|' \
+    "$root/src/backend/cpu/quant/qgemm_x86.inc" > "$work/qgemm_x86_vnni.inc"
+sed -e '/^#if !defined(__AVX512VNNI__)/,/^#endif/d' \
+    -e 's|^#include "backend/cpu/avx512_intrin.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
+    -e 's|packed_kernels_avx512vnni()|packed_kernels_avx512vnni_emul()|' \
+    -e "s|#include \"backend/cpu/quant/qgemm_x86.inc\"|#include \"$work/qgemm_x86_vnni.inc\"|" \
+    "$root/src/backend/cpu/quant/qgemm_avx512vnni.cpp" > "$work/qgemm_vnni_emul.cpp"
+grep -q "^#if 1" "$work/qgemm_x86_vnni.inc" || { echo "qgemm_x86.inc: VNNI branch not found"; exit 1; }
+
+cat > "$work/harness_qgemm.cpp" <<'CPP'
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/quant/qgemm.h"
+namespace bigdl::detail::quant { const PackedKernels& packed_kernels_avx512vnni_emul(); }
+using namespace bigdl::detail::quant;
+
+int main() {
+  const PackedKernels& e = packed_kernels_avx512vnni_emul();
+  const PackedKernels& r = packed_kernels_ref();
+  int bad = 0;
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0, 1);
+  for (QType t : kPackedTypes) {
+    const QTypeInfo& info = qtype_info(t);
+    const int ti = static_cast<int>(t);
+    for (int bound = 0; bound < 2; ++bound)
+      for (int64_t cols : {32, 96, 576}) {
+        const int64_t rows = 16, nb = cols / 32, rb = row_bytes(t, cols);
+        std::vector<uint8_t> q(static_cast<size_t>(rows * rb));
+        std::vector<float> w(static_cast<size_t>(cols));
+        for (int64_t i = 0; i < rows; ++i) {
+          for (auto& v : w) v = 0.05f * nd(rng);
+          info.quantize_row(w.data(), q.data() + i * rb, cols);
+        }
+        if (bound)  // every stored level at its maximum (nibbles, fifth bits, Q8_0 127)
+          for (int64_t b = 0; b < rows * nb; ++b) {
+            uint8_t* blk = q.data() + b * info.block_bytes;
+            const int64_t hdr = (t == QType::asym_int4 || t == QType::asym_int5) ? 4 : 2;
+            std::memset(blk + hdr, t == QType::sym_int8 ? 0x7F : 0xFF, static_cast<size_t>(info.block_bytes - hdr));
+          }
+        std::vector<uint8_t> p(static_cast<size_t>(packed_bytes(t, rows, cols)));
+        pack_rows(t, q.data(), rows, cols, p.data());
+        std::vector<BlockQ8A> x(static_cast<size_t>(9 * nb));
+        std::vector<float> xf(static_cast<size_t>(cols));
+        for (int64_t i = 0; i < 9; ++i) {
+          for (auto& v : xf) v = bound ? (i % 2 ? -1.0f : 1.0f) : nd(rng) * (i == 3 ? 50.0f : 1.0f);
+          quantize_act_ref(xf.data(), x.data() + i * nb, cols);
+        }
+        const int64_t tb = packed_tile_bytes(t);
+        for (int64_t n = 1; n <= 9; ++n) {
+          std::vector<float> y0(static_cast<size_t>(n * rows)), y1(y0.size());
+          for (int64_t g = 0; g < rows / 8; ++g) {
+            r.gemm[ti](nb, p.data() + g * nb * tb, x.data(), n, y0.data() + 8 * g, rows);
+            e.gemm[ti](nb, p.data() + g * nb * tb, x.data(), n, y1.data() + 8 * g, rows);
+          }
+          if (std::memcmp(y0.data(), y1.data(), y0.size() * 4))
+            std::printf("gemm %s cols %lld n %lld bound %d differs\n", info.name, (long long)cols, (long long)n, bound), ++bad;
+        }
+        float a0[16], a1[16];
+        r.gemv2[ti](nb, p.data(), p.data() + nb * tb, x.data(), a0, a0 + 8);
+        e.gemv2[ti](nb, p.data(), p.data() + nb * tb, x.data(), a1, a1 + 8);
+        if (std::memcmp(a0, a1, sizeof a0)) std::printf("gemv2 %s cols %lld bound %d differs\n", info.name, (long long)cols, bound), ++bad;
+      }
+    std::printf("%-9s packed %s\n", info.name, bad ? "FAILED" : "ok");
+  }
+  std::printf("%s\n", bad ? "avx512vnni packed (SIMDe) vs reference: FAILED" : "avx512vnni packed (SIMDe) vs reference: all match");
+  return bad != 0;
+}
+CPP
+g++ $flags -I"$simde" -w -c "$work/qgemm_vnni_emul.cpp" -o "$work/qgemm_vnni_emul.o"
+g++ $flags -c "$work/harness_qgemm.cpp" -o "$work/harness_qgemm.o"
+g++ "$work/harness_qgemm.o" "$work/qgemm_vnni_emul.o" "$build/libbigdl.a" -o "$work/harness_qgemm" -lopenblas -ldnnl -lz -lpthread
+"$work/harness_qgemm" || status=1
+exit $status
