@@ -49,7 +49,8 @@ using bigdl::llm::detail::KvKernels;
 using bigdl::llm::detail::KvType;
 
 const quant::QType kPacked[] = {quant::QType::sym_int4, quant::QType::asym_int4, quant::QType::sym_int5,
-                                quant::QType::asym_int5, quant::QType::sym_int8};
+                                quant::QType::asym_int5, quant::QType::sym_int8,  quant::QType::nf4,
+                                quant::QType::fp4};
 
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);
@@ -81,8 +82,10 @@ TEST(Hotpath, PackUnpackRoundTrips) {
       EXPECT_EQ(0, std::memcmp(row.data(), q.data() + r * rb, size_t(rb))) << quant::qtype_info(t).name << " row " << r;
     }
   }
-  EXPECT_FALSE(quant::packable(quant::QType::nf4));
-  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::nf4), 0);
+  EXPECT_FALSE(quant::packable(quant::QType::nf3));
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::nf3), 0);
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::nf4), 144);
+  EXPECT_EQ(quant::packed_tile_bytes(quant::QType::fp4), 144);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int4), 144);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::asym_int4), 160);
   EXPECT_EQ(quant::packed_tile_bytes(quant::QType::sym_int5), 176);

@@ -101,7 +101,7 @@ class Model {
 
   // forward_batch() that returns the logits of EVERY position: [n][n_vocab], row t the
   // logits after tokens[t] (for perplexity). The same values as n forward() calls up to
-  // f32 summation order (bit-identical for packed Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 weights; see
+  // f32 summation order (bit-identical for packed Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 weights; see
   // docs/llm.md). Costs one classifier matmul over the n tokens and n * n_vocab floats of
   // scratch (kept and reused), so feed long texts in chunks. Same errors as
   // forward_batch(); the pointer stays valid until the next forward*() call.

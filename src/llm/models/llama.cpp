@@ -220,7 +220,7 @@ class LlamaModel final : public Model, public GgufExportable {
     pack_weights();
   }
 
-  // Interleaved copies of the Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 projections and classifier (graph.h,
+  // Interleaved copies of the Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 projections and classifier (graph.h,
   // pack_weight). A matrix used in place from the GGUF mapping then has its pages
   // released, so the process holds one copy of the weights; they fault back in from the
   // file if export_gguf() or copy_row() reads them. A matrix that low_bit converted is

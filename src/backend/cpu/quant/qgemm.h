@@ -1,4 +1,4 @@
-// Row-interleaved ("x8") copies of Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 matrices and the int8-activation
+// Row-interleaved ("x8") copies of Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 matrices and the int8-activation
 // GEMM/GEMV that reads them: the decode and prefill hot path of bigdl-llm.
 //
 // Why: the in-place kernels of quant.h (vec_dot_q8) treat one row at a time, so every
@@ -19,6 +19,8 @@
 //   Q5_0   176         d[8] fp16 0-15, qh2 16-47, qs 48-175
 //   Q5_1   192         d[8] fp16 0-15, m[8] fp16 16-31, qh2 32-63, qs 64-191
 //   Q8_0   272         d[8] fp16 0-15, qs 16-271
+//   nf4    144         as Q4_0 (the nibbles are codes)
+//   fp4    144         as Q4_0
 //
 //   d[r] / m[r] are row r's block scale / minimum. qs is cut in 32-byte vectors; in
 //   vector j, bytes 4r..4r+3 are bytes 4j..4j+3 of row r's block qs (4- and 5-bit: j =
@@ -37,7 +39,8 @@
 //   corr  = fma(f16(d), x.s, corr)   (Q4_0 / Q5_0: the zero point, 8 / 16)
 //   corr  = fma(f16(m), x.s, corr)   (Q4_1 / Q5_1: the minimum)
 // and y = fma(-8, corr, acc) for Q4_0, fma(-16, corr, acc) for Q5_0, acc + corr for
-// Q4_1 / Q5_1, acc for Q8_0. This is the
+// Q4_1 / Q5_1, acc for Q8_0, acc / 127 for nf4 and acc / 12 for fp4, whose q is the int8
+// level of the code (kNf4Levels8 / kFp4Levels8, quant.h) as in vec_dot_q8. This is the
 // sum vec_dot_q8 computes, in another f32 order, so results differ from it only by f32
 // rounding (~1e-7 relative).
 #pragma once
@@ -50,7 +53,8 @@ namespace bigdl::detail::quant {
 
 constexpr int64_t kPackRows = 8;
 
-// Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8).
+// Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8, nf4,
+// fp4).
 bool packable(QType type);
 // Bytes of one tile (8 rows x 32 weights); 0 when !packable(type).
 int64_t packed_tile_bytes(QType type);
@@ -76,8 +80,9 @@ using PackedGemv2Fn = void (*)(int64_t nb, const void* group_a, const void* grou
                                float* yb);
 
 // The packed types, in the order make_packed_kernels takes their kernels.
-constexpr QType kPackedTypes[] = {QType::sym_int4, QType::asym_int4, QType::sym_int5, QType::asym_int5, QType::sym_int8};
-constexpr int kNumPackedTypes = 5;
+constexpr QType kPackedTypes[] = {QType::sym_int4, QType::asym_int4, QType::sym_int5, QType::asym_int5,
+                                   QType::sym_int8,  QType::nf4,       QType::fp4};
+constexpr int kNumPackedTypes = 7;
 
 struct PackedKernels {
   const char* name;                    // "scalar", "avx2", "avx512vnni"

@@ -1,4 +1,4 @@
-// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0
+// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4
 // (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
 // on 256-bit vectors (AVX512VL). Same int32 sums and f32 operations as the AVX2 and
 // scalar kernels, so the results are bit-identical to theirs.
@@ -23,8 +23,8 @@ namespace {
 
 const PackedKernels& packed_kernels_avx512vnni() {
   static const PackedKernels table =
-      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8},
-                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8});
+      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4},
+                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4});
   return table;
 }
 

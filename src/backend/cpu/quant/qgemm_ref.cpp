@@ -17,6 +17,8 @@ struct PackInfo {
   int64_t n_scales;  // fp16 fields per block (1: d; 2: d, m)
   bool qh;           // Q5_0 / Q5_1: 4 bytes of fifth bits before qs
   int64_t qs_bytes;  // 16 (4-bit nibbles) or 32 (8-bit)
+  const int8_t* lut = nullptr;  // nf4 / fp4: the int8 level of each 4-bit code
+  float divisor = 1.0f;         // nf4 / fp4: the final division (127 / 12), as vec_dot_q8
 };
 
 bool pack_info(QType type, PackInfo& p) {
@@ -26,6 +28,8 @@ bool pack_info(QType type, PackInfo& p) {
     case QType::sym_int5: p = {1, true, 16}; return true;
     case QType::asym_int5: p = {2, true, 16}; return true;
     case QType::sym_int8: p = {1, false, 32}; return true;
+    case QType::nf4: p = {1, false, 16, kNf4Levels8, 127.0f}; return true;
+    case QType::fp4: p = {1, false, 16, kFp4Levels8, 12.0f}; return true;
     default: return false;
   }
 }
@@ -104,7 +108,8 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
   pack_info(type, p);
   const int64_t tb = packed_tile_bytes(type);
   const bool asym = p.n_scales == 2;
-  // The zero point of the sym types' unsigned levels (Q8_0's levels are signed: none).
+  // The zero point of the sym types' unsigned levels (Q8_0's and the codebooks' levels are
+  // signed: none).
   const float zero = type == QType::sym_int4 ? 8.0f : type == QType::sym_int5 ? 16.0f : 0.0f;
   const auto* g = static_cast<const uint8_t*>(group);
   for (int64_t t = 0; t < n; ++t) {
@@ -119,6 +124,7 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
         for (int i = 0; i < 32; ++i) {
           const int q = type == QType::sym_int8 ? level_q8(qs, r, i)
                         : p.qh                  ? level_q5(tile + tile_qh_offset(p), qs, r, i)
+                        : p.lut                 ? p.lut[level_q4(qs, r, i)]
                                                 : level_q4(qs, r, i);
           isum += q * xt[k].qs[i];
         }
@@ -129,6 +135,7 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
       float out = acc;
       if (zero != 0.0f) out = std::fma(-zero, corr, acc);
       if (asym) out = acc + corr;
+      if (p.lut) out = acc / p.divisor;
       y[t * ldy + r] = out;
     }
   }
@@ -147,6 +154,8 @@ BIGDL_GEMM_REF(asym_int4)
 BIGDL_GEMM_REF(sym_int5)
 BIGDL_GEMM_REF(asym_int5)
 BIGDL_GEMM_REF(sym_int8)
+BIGDL_GEMM_REF(nf4)
+BIGDL_GEMM_REF(fp4)
 #undef BIGDL_GEMM_REF
 
 }  // namespace
@@ -200,8 +209,11 @@ PackedKernels make_packed_kernels(const char* name, const PackedGemmFn (&gemm)[k
 
 const PackedKernels& packed_kernels_ref() {
   static const PackedKernels table =
-      make_packed_kernels("scalar", {gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5, gemm_ref_asym_int5, gemm_ref_sym_int8},
-                          {gemv2_ref_sym_int4, gemv2_ref_asym_int4, gemv2_ref_sym_int5, gemv2_ref_asym_int5, gemv2_ref_sym_int8});
+      make_packed_kernels("scalar",
+                          {gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5, gemm_ref_asym_int5, gemm_ref_sym_int8,
+                           gemm_ref_nf4, gemm_ref_fp4},
+                          {gemv2_ref_sym_int4, gemv2_ref_asym_int4, gemv2_ref_sym_int5, gemv2_ref_asym_int5,
+                           gemv2_ref_sym_int8, gemv2_ref_nf4, gemv2_ref_fp4});
   return table;
 }
 
