@@ -82,7 +82,6 @@ class PackedArena {
   void reserve(int64_t bytes);
   // The next `bytes` of the reservation, 64-byte aligned; BIGDL_ASSERTs that it fits.
   uint8_t* take(int64_t bytes);
-  int64_t used() const { return used_; }
 
  private:
   uint8_t* base_ = nullptr;

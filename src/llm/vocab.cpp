@@ -19,6 +19,19 @@ namespace {
 constexpr const char* kOp = "[vocab] ";
 constexpr char kMergeSep = '\xff';  // never inside valid UTF-8, so "a\xffb" is unambiguous
 
+// The merge "l r"'s rank in `ranks` ("l\xffr" -> rank) as a merge priority, lowest rank
+// first; false when the pair is not a merge. `key` is the caller's reused scratch.
+bool merge_rank_priority(const std::unordered_map<std::string, int32_t>& ranks, std::string& key, std::string_view l,
+                         std::string_view r, double* priority) {
+  key.assign(l);
+  key += kMergeSep;
+  key += r;
+  const auto it = ranks.find(key);
+  if (it == ranks.end()) return false;
+  *priority = it->second;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------
 // UTF-8 helpers
 
@@ -1134,15 +1147,7 @@ std::vector<TokenId> Vocab::encode_spm(const std::string& text) const {
   std::string key;
   const auto symbols = merge_symbols(
       text, [&](std::string_view merged, std::string_view l, std::string_view r, double* priority) {
-        if (by_rank) {
-          key.assign(l);
-          key += kMergeSep;
-          key += r;
-          const auto it = merge_rank_.find(key);
-          if (it == merge_rank_.end()) return false;
-          *priority = it->second;  // lowest rank first
-          return true;
-        }
+        if (by_rank) return merge_rank_priority(merge_rank_, key, l, r, priority);
         const auto it = token_to_id_.find(std::string(merged));
         if (it == token_to_id_.end()) return false;
         *priority = -double(scores_[it->second]);  // highest score first
@@ -1199,13 +1204,7 @@ void Vocab::encode_bpe(const std::string& text, std::vector<TokenId>& out) const
     }
     const auto symbols = merge_symbols(
         word, [&](std::string_view, std::string_view l, std::string_view r, double* priority) {
-          key.assign(l);
-          key += kMergeSep;
-          key += r;
-          const auto it = merge_rank_.find(key);
-          if (it == merge_rank_.end()) return false;
-          *priority = it->second;  // lowest rank first
-          return true;
+          return merge_rank_priority(merge_rank_, key, l, r, priority);
         });
     for (const Symbol& s : symbols) {
       const std::string piece = word.substr(s.offset, s.n);

@@ -161,16 +161,7 @@ void levels(const BlockBF16& b, __m256 f[4]) {
   }
 }
 
-// The f32 block scale (quant.h): d, or d / top for the minifloat formats (the same f32
-// division as the reference).
-float scale(const BlockQ4_0& b) { return h2f(b.d); }
-float scale(const BlockQ5_0& b) { return h2f(b.d); }
-float scale(const BlockQ8_0& b) { return h2f(b.d); }
-float scale(const BlockNF4& b) { return h2f(b.d); }
-float scale(const BlockNF3& b) { return h2f(b.d); }
-float scale(const BlockFP4& b) { return h2f(b.d) / 6.0f; }
-float scale(const BlockFP8E4M3& b) { return h2f(b.d) / 448.0f * 256.0f; }  // levels() gives v / 256
-float scale(const BlockFP8E5M2& b) { return h2f(b.d) / 57344.0f; }
+#include "backend/cpu/quant/quant_scale_x86.inc"
 
 // sum_i level_i * x_i for one block, as 8 partial sums.
 __m256 block_dot(const __m256 f[4], const float* x) {

@@ -134,16 +134,7 @@ void levels(const BlockBF16& b, __m512 f[2]) {
   }
 }
 
-// The f32 block scale (quant.h): d, or d / top for the minifloat formats (the same f32
-// division as the reference).
-float scale(const BlockQ4_0& b) { return h2f(b.d); }
-float scale(const BlockQ5_0& b) { return h2f(b.d); }
-float scale(const BlockQ8_0& b) { return h2f(b.d); }
-float scale(const BlockNF4& b) { return h2f(b.d); }
-float scale(const BlockNF3& b) { return h2f(b.d); }
-float scale(const BlockFP4& b) { return h2f(b.d) / 6.0f; }
-float scale(const BlockFP8E4M3& b) { return h2f(b.d) / 448.0f * 256.0f; }  // levels() gives v / 256
-float scale(const BlockFP8E5M2& b) { return h2f(b.d) / 57344.0f; }
+#include "backend/cpu/quant/quant_scale_x86.inc"
 
 __m512 block_dot(const __m512 f[2], const float* x) {
   return _mm512_fmadd_ps(f[1], _mm512_loadu_ps(x + 16), _mm512_mul_ps(f[0], _mm512_loadu_ps(x)));

@@ -146,22 +146,18 @@ struct Fp8Table {
   float value[256];  // decoded value of every byte
   int max_code;      // largest finite positive code (0x7E = 448, 0x7B = 57344)
 };
+Fp8Table make_fp8_table(float (*decode)(uint8_t), int max_code) {
+  Fp8Table r{};
+  for (int b = 0; b < 256; ++b) r.value[b] = decode(static_cast<uint8_t>(b));
+  r.max_code = max_code;
+  return r;
+}
 const Fp8Table& e4m3_table() {
-  static const Fp8Table t = [] {
-    Fp8Table r{};
-    for (int b = 0; b < 256; ++b) r.value[b] = e4m3_value(static_cast<uint8_t>(b));
-    r.max_code = 0x7E;
-    return r;
-  }();
+  static const Fp8Table t = make_fp8_table(e4m3_value, 0x7E);
   return t;
 }
 const Fp8Table& e5m2_table() {
-  static const Fp8Table t = [] {
-    Fp8Table r{};
-    for (int b = 0; b < 256; ++b) r.value[b] = e5m2_value(static_cast<uint8_t>(b));
-    r.max_code = 0x7B;
-    return r;
-  }();
+  static const Fp8Table t = make_fp8_table(e5m2_value, 0x7B);
   return t;
 }
 
