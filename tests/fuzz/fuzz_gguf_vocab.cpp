@@ -11,6 +11,7 @@
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
 #include "bigdl/llm/vocab.h"
+#include "fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using bigdl::llm::TokenId;
@@ -22,17 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "Once upon a time, there was a little girl.", " \n\t<s></s><|im_start|>x<0x0A> \xe2\x96\x81",
         "caf\xc3\xa9 \xf0\x9f\x98\x80 12345 don't",
         std::string_view(reinterpret_cast<const char*>(data + size - tail), tail)};
-    for (const std::string_view text : texts) {
-      for (const bool special : {false, true}) {
-        const std::vector<TokenId> ids = v.encode(text, v.add_bos(), special);
-        for (const TokenId id : ids)
-          if (id < 0 || id >= v.size()) __builtin_trap();
-        (void)v.decode(ids, special);
-        bigdl::llm::StreamDecoder stream(v);
-        for (const TokenId id : ids) (void)stream.push(id);
-        (void)stream.flush();
-      }
-    }
+    for (const std::string_view text : texts) fuzz::encode_decode(v, text);
     for (TokenId id = 0; id < std::min<TokenId>(v.size(), 300); ++id) (void)v.token_to_piece(id, true);
   } catch (const bigdl::Error&) {
   }

@@ -21,6 +21,11 @@
 namespace llm_test {
 
 inline const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
+// The shared stories260K files (../shared/data/llm/stories260K) and the f32 one.
+inline const std::string kStoriesDir = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+inline const std::string kStoriesF32 = kStoriesDir + "stories260K-f32.gguf";
+// The transformers golden fixtures of the four architectures.
+inline const char* const kHfFixtures[] = {"hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2"};
 
 // A fixture's golden.json: the prompt, transformers' logits after every prompt position
 // [pos][vocab], and their standard deviation (the unit of the tolerances).

@@ -18,6 +18,7 @@
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
@@ -108,7 +109,7 @@ using bigdl::llm::Model;
 using bigdl::llm::TokenId;
 using bigdl::llm::Vocab;
 
-const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
+const std::string& kStories = llm_test::kStoriesF32;
 
 // Passes every call to a real model and counts what is fed, so a test sees exactly
 // which positions a turn recomputes.

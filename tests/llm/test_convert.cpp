@@ -26,8 +26,6 @@ namespace fs = std::filesystem;
 using namespace bigdl;
 using bigdl::llm::load_model;
 
-const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
-const char* kHf[] = {"hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2"};
 
 using namespace llm_test;
 using Tmp = TmpDirTest;
@@ -36,7 +34,7 @@ using ConvertHf = Tmp;
 
 // f32: the converted file reloads to exactly the HF-loaded model's logits.
 TEST_F(ConvertHf, F32RoundTripIsExact) {
-  for (const char* name : kHf) {
+  for (const char* name : kHfFixtures) {
     const Golden g = read_golden(name);
     auto hf = load_model(kFixtures + name);
     const auto ref = run(*hf, g.prompt);
@@ -70,7 +68,7 @@ const QCase kQ[] = {{"sym_int8", 0.1}, {"sym_int4", 0.6}};
 
 TEST_F(ConvertHf, LowBitLoadEqualsConvertAndIsBounded) {
   for (const auto& q : kQ)
-    for (const char* name : kHf) {
+    for (const char* name : kHfFixtures) {
       const Golden g = read_golden(name);
       llm::LoadOptions lo;
       lo.low_bit = q.low_bit;
@@ -96,12 +94,12 @@ TEST_F(ConvertHf, LowBitLoadEqualsConvertAndIsBounded) {
 // stories260K (64 wide): every matrix but ffn_down (172 columns) is quantized. Reference:
 // the f32 model's logits over a 64-token greedy sequence.
 TEST_F(ConvertHf, Stories260KAllTypes) {
-  if (!fs::exists(kStories)) GTEST_SKIP() << kStories << " missing";
-  auto f32 = load_model(kStories);
+  if (!fs::exists(kStoriesF32)) GTEST_SKIP() << kStoriesF32 << " missing";
+  auto f32 = load_model(kStoriesF32);
   std::vector<int32_t> seq = {1, 403, 407, 261, 378};
   const auto more = llm::generate_greedy(*f32, seq, 59);
   seq.insert(seq.end(), more.begin(), more.end());
-  f32 = load_model(kStories);
+  f32 = load_model(kStoriesF32);
   const auto ref = run(*f32, seq);
   const double sd = stddev(ref);
   // Measured max abs err x std (docs/llm.md), asserted with about 2x margin.
@@ -110,9 +108,9 @@ TEST_F(ConvertHf, Stories260KAllTypes) {
   for (const auto& [lb, bound] : cases) {
     llm::LoadOptions lo;
     lo.low_bit = lb;
-    auto q = load_model(kStories, lo);
+    auto q = load_model(kStoriesF32, lo);
     const auto a = run(*q, seq);
-    const auto st = llm::convert(kStories, path("s.gguf"), lb);
+    const auto st = llm::convert(kStoriesF32, path("s.gguf"), lb);
     auto r = load_model(path("s.gguf"));
     EXPECT_EQ(max_diff(run(*r, seq), a), 0.0) << lb;
     const double err = max_diff(a, ref) / sd;
@@ -126,7 +124,7 @@ TEST_F(ConvertHf, Stories260KAllTypes) {
     EXPECT_EQ(f.get_string("bigdl.low_bit"), lb);
   }
   // "fp32" from a quantized file dequantizes; "" keeps it as stored (no re-quantization).
-  llm::convert(kStories, path("q8.gguf"), "sym_int8");
+  llm::convert(kStoriesF32, path("q8.gguf"), "sym_int8");
   llm::convert(path("q8.gguf"), path("kept.gguf"), "");
   EXPECT_EQ(fs::file_size(path("kept.gguf")), fs::file_size(path("q8.gguf")));
   llm::convert(path("q8.gguf"), path("deq.gguf"), "fp32");

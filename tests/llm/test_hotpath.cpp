@@ -38,6 +38,7 @@
 #include "core/internal.h"
 #include "llm/kv_cache.h"
 #include "test_util.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
@@ -352,7 +353,7 @@ TEST(Hotpath, KvTypeNamesAndErrors) {
   } catch (const bigdl::ValueError& e) {
     EXPECT_STREQ(e.what(), "[load_model] unknown kv_type 'q8' (known: f16, f32, fp8)");
   }
-  const std::string dir = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+  const std::string& dir = llm_test::kStoriesDir;
   LoadOptions o;
   o.kv_type = "bf16";
   EXPECT_THROW(load_model(dir + "stories260K-f32.gguf", o), bigdl::ValueError);
@@ -539,7 +540,7 @@ TEST(Hotpath, F16CacheBatchCloseToSerialOnF32Models) {
   // cache can turn into one f16 ulp of a cached value; bounded by 2e-3 x std (measured up
   // to 1.6e-4). Test_prefill checks the f32 cache at 1e-4.
   const std::string fx = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
-  const std::string st = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
+  const std::string& st = llm_test::kStoriesF32;
   for (const std::string& path : {st, fx + "hf_llama", fx + "hf_llama_tied", fx + "hf_qwen2"}) {
     LoadOptions o{.n_ctx = 128};
     auto a = load_model(path, o), b = load_model(path, o);
@@ -559,7 +560,7 @@ TEST(Hotpath, KvTypesStayCloseToF32OnStories260K) {
   // Teacher-forced on the f32-cache model's greedy ids from BOS. stories260K has head_dim
   // 8, so E5M2's 2 mantissa bits (<= 12.5% per cached value) move its logits a lot more
   // than they would a real model's; the bounds are what this tiny model gives with margin.
-  const std::string dir = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+  const std::string& dir = llm_test::kStoriesDir;
   LoadOptions o32{.n_ctx = 128, .kv_type = "f32"}, o16{.n_ctx = 128, .kv_type = "f16"},
       o8{.n_ctx = 128, .kv_type = "fp8"};
   auto a = load_model(dir + "stories260K-f32.gguf", o32);

@@ -15,13 +15,14 @@
 
 #include "bigdl/error.h"
 #include "bigdl/llm/model.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
 using bigdl::llm::LoadOptions;
 using bigdl::llm::load_model;
 
-const std::string kDir = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+const std::string& kDir = llm_test::kStoriesDir;
 
 struct Golden {
   std::vector<int32_t> ids;

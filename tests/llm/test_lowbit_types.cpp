@@ -31,8 +31,6 @@ namespace fs = std::filesystem;
 using namespace bigdl;
 using bigdl::llm::load_model;
 
-const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
-const char* kHf[] = {"hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2"};
 
 // The weights' rounding is what is measured, so the KV cache is f32 (the f16 default
 // alone moves the logits by ~1e-3 x std).
@@ -69,7 +67,7 @@ const TypeCase kTypes[] = {
 // -> reload (our GGUF with the type's id) gives the same logits bit for bit.
 TEST_F(LowBitTypes, HfFixturesWithinBoundOfTransformers) {
   for (const auto& c : kTypes)
-    for (const char* name : kHf) {
+    for (const char* name : kHfFixtures) {
       const Golden g = read_golden(name);
       auto m = load_model(kFixtures + name, options(c.low_bit));
       const auto a = run(*m, g.prompt);
@@ -106,19 +104,37 @@ TEST(LowBitNames, Fp8IsE5m2AndNamesAreListed) {
   }
 }
 
+// The f32 stories260K reference the types are measured against: BOS + "Once upon a time"
+// and the model's own 59-token greedy continuation, and the f32 model's logits along it
+// (a fresh model, so the cache holds only this sequence). Computed once per process.
+struct StoriesReference {
+  std::vector<int32_t> seq;
+  std::vector<std::vector<float>> logits;
+  double std = 0;
+};
+const StoriesReference& stories_reference() {
+  static const StoriesReference r = [] {
+    StoriesReference s;
+    s.seq = {1, 403, 407, 261, 378};
+    const auto more = llm::generate_greedy(*load_model(kStoriesF32, options()), s.seq, 59);
+    s.seq.insert(s.seq.end(), more.begin(), more.end());
+    s.logits = run(*load_model(kStoriesF32, options()), s.seq);
+    s.std = stddev(s.logits);
+    return s;
+  }();
+  return r;
+}
+
 // stories260K (64 wide): every matrix but ffn_down (172 columns) takes the type.
 // Reference: the f32 model over a 64-token greedy sequence.
 TEST_F(LowBitTypes, Stories260KAllNewTypes) {
-  if (!fs::exists(kStories)) GTEST_SKIP() << kStories << " missing";
-  auto f32 = load_model(kStories, options());
-  std::vector<int32_t> seq = {1, 403, 407, 261, 378};
-  const auto more = llm::generate_greedy(*f32, seq, 59);
-  seq.insert(seq.end(), more.begin(), more.end());
-  f32 = load_model(kStories, options());
-  const auto ref = run(*f32, seq);
-  const double sd = stddev(ref);
+  if (!fs::exists(kStoriesF32)) GTEST_SKIP() << kStoriesF32 << " missing";
+  const StoriesReference& sr = stories_reference();
+  const auto& seq = sr.seq;
+  const auto& ref = sr.logits;
+  const double sd = sr.std;
   for (const auto& c : kTypes) {
-    auto q = load_model(kStories, options(c.low_bit));
+    auto q = load_model(kStoriesF32, options(c.low_bit));
     const auto a = run(*q, seq);
     const double err = max_diff(a, ref) / sd;
     EXPECT_LE(err, c.stories_bound) << c.low_bit;
@@ -126,7 +142,7 @@ TEST_F(LowBitTypes, Stories260KAllNewTypes) {
     // Batched prefill reads the same weights (the few-token and the tiled paths): the
     // last logits agree with token-by-token decoding up to activation rounding.
     for (int64_t n : {8, 64}) {
-      auto b = load_model(kStories, options(c.low_bit));
+      auto b = load_model(kStoriesF32, options(c.low_bit));
       const float* l = b->forward_batch(seq.data(), n, 0);
       double d = 0;
       for (int64_t v = 0; v < b->config().n_vocab; ++v) d = std::max(d, std::fabs(double(l[v]) - a[n - 1][v]));
@@ -134,7 +150,7 @@ TEST_F(LowBitTypes, Stories260KAllNewTypes) {
       std::printf("[ low-bit ] stories260K    %-9s forward_batch(%2lld) vs forward: max abs diff %.3g x std\n",
                   c.low_bit, static_cast<long long>(n), d / sd);
     }
-    const auto st = llm::convert(kStories, path("s.gguf"), c.low_bit);
+    const auto st = llm::convert(kStoriesF32, path("s.gguf"), c.low_bit);
     const io::GgufFile f = io::GgufFile::open(path("s.gguf"));
     EXPECT_EQ(f.tensor("blk.0.attn_q.weight")->type, c.gguf) << c.low_bit;
     EXPECT_EQ(f.tensor("blk.0.ffn_down.weight")->type, io::GgufType::F32) << c.low_bit;  // 172 columns
@@ -173,20 +189,17 @@ void write_16bit_copy(const std::string& src, const std::string& dst, io::GgufTy
 }
 
 TEST_F(LowBitTypes, GgufF16AndBf16FilesMatchF32File) {
-  if (!fs::exists(kStories)) GTEST_SKIP() << kStories << " missing";
-  auto f32 = load_model(kStories, options());
-  std::vector<int32_t> seq = {1, 403, 407, 261, 378};
-  const auto more = llm::generate_greedy(*f32, seq, 59);
-  seq.insert(seq.end(), more.begin(), more.end());
-  f32 = load_model(kStories, options());
-  const auto ref = run(*f32, seq);
-  const double sd = stddev(ref);
+  if (!fs::exists(kStoriesF32)) GTEST_SKIP() << kStoriesF32 << " missing";
+  const StoriesReference& sr = stories_reference();
+  const auto& seq = sr.seq;
+  const auto& ref = sr.logits;
+  const double sd = sr.std;
   // Measured 1.5e-3 (F16) and 1.2e-2 (BF16) x std: the weights' own rounding (2^-11,
   // 2^-8 relative); asserted with about 2x margin.
   const std::pair<io::GgufType, double> cases[] = {{io::GgufType::F16, 3e-3}, {io::GgufType::BF16, 3e-2}};
   for (const auto& [type, bound] : cases) {
     const char* tname = io::gguf_type_traits(type)->name;
-    write_16bit_copy(kStories, path("h.gguf"), type);
+    write_16bit_copy(kStoriesF32, path("h.gguf"), type);
     auto m = load_model(path("h.gguf"), options());
     const auto a = run(*m, seq);
     const double err = max_diff(a, ref) / sd;
@@ -213,8 +226,8 @@ TEST_F(LowBitTypes, GgufF16AndBf16FilesMatchF32File) {
 // An F16 matrix whose shape does not match is still a ShapeError naming the tensor, and
 // an unknown type id names the supported ones.
 TEST_F(LowBitTypes, UnsupportedTypeNamesSupportedOnes) {
-  if (!fs::exists(kStories)) GTEST_SKIP() << kStories << " missing";
-  const io::GgufFile f = io::GgufFile::open(kStories);
+  if (!fs::exists(kStoriesF32)) GTEST_SKIP() << kStoriesF32 << " missing";
+  const io::GgufFile f = io::GgufFile::open(kStoriesF32);
   io::GgufWriter w;
   for (const auto& [key, value] : f.metadata()) w.set(key, value);
   for (const auto& t : f.tensors()) {

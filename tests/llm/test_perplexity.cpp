@@ -15,12 +15,13 @@
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/perplexity.h"
 #include "bigdl/llm/vocab.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
 using namespace bigdl::llm;
 
-const std::string kLlm = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+const std::string& kLlm = llm_test::kStoriesDir;
 
 // The first 4 KB of tiny shakespeare (about 2,000 stories260K tokens).
 std::string shakespeare_4k() {

@@ -18,6 +18,7 @@
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
+#include "llm/llm_test_util.h"
 
 namespace {
 
@@ -25,7 +26,7 @@ using bigdl::llm::LoadOptions;
 using bigdl::llm::load_model;
 using bigdl::llm::Model;
 
-const std::string kStories = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/";
+const std::string& kStories = llm_test::kStoriesDir;
 const std::string kFixtures = std::string(BIGDL_TEST_DIR) + "/llm/fixtures/";
 
 struct Case {
