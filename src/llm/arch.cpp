@@ -1,115 +1,194 @@
+// The architecture registry (arch.h) and the config readers the model files share.
 #include "llm/arch.h"
 
-#include <new>
+#include <cmath>
 #include <string>
 
 #include "bigdl/error.h"
+#include "bigdl/io/gguf.h"
 
-namespace bigdl::llm {
+namespace bigdl::llm::detail {
+
+// One line per architecture: its ArchDef is `kArch_<name>` in models/<name>.cpp. GGUF
+// loading takes the first gguf_primary entry for a general.architecture; HF loading the
+// entry that lists the config.json model_type.
+#define BIGDL_LLM_ARCHS(X) \
+  X(llama)                 \
+  X(mistral)               \
+  X(qwen2)
+
+#define BIGDL_LLM_ARCH_DECL(name) extern const ArchDef kArch_##name;
+BIGDL_LLM_ARCHS(BIGDL_LLM_ARCH_DECL)
+#undef BIGDL_LLM_ARCH_DECL
 
 namespace {
-struct ArchRow {
-  const char* name;  // general.architecture
-  detail::ModelFactory load;
-};
-constexpr ArchRow kArchs[] = {
-    {"llama", &detail::load_llama},
-};
-struct HfArchRow {
-  const char* model_type;  // config.json "model_type"
-  detail::HfModelFactory load;
-};
-constexpr HfArchRow kHfArchs[] = {
-    {"llama", &detail::load_llama_hf},
-    {"mistral", &detail::load_llama_hf},
-    {"qwen2", &detail::load_llama_hf},
-};
+#define BIGDL_LLM_ARCH_PTR(name) &kArch_##name,
+const ArchDef* const kArchs[] = {BIGDL_LLM_ARCHS(BIGDL_LLM_ARCH_PTR)};
+#undef BIGDL_LLM_ARCH_PTR
 
-// The KV cache and RoPE tables are sized n_ctx times a per-position size: a context
-// past 2^24 positions (longer than any model's) would overflow those sizes or ask for
-// more memory than a machine has, so it is refused before anything is allocated.
-constexpr int64_t kMaxContext = int64_t(1) << 24;
-
-void check_context(int64_t n_ctx, const std::string& where) {
-  BIGDL_CHECK(n_ctx <= kMaxContext, ValueError, "load_model", where, " ", n_ctx,
-              " exceeds the limit of ", kMaxContext, " positions");
-}
-
-// A model whose buffers do not fit in memory: one line naming the context, not bad_alloc.
-template <typename Load>
-std::unique_ptr<Model> load_checked(const std::string& path, const LoadOptions& options, Load load) {
-  try {
-    return load();
-  } catch (const std::bad_alloc&) {
-    throw ValueError(bigdl::detail::cat("[load_model] ", path, ": out of memory allocating the model",
-                                        options.n_ctx > 0 ? " with n_ctx " + std::to_string(options.n_ctx) : "",
-                                        " (the KV cache grows with the context; try a smaller --ctx)"));
-  }
-}
+constexpr const char* kOp = "load_model";
 }  // namespace
 
-std::vector<std::string> supported_architectures() {
-  std::vector<std::string> r;
-  for (const auto& a : kArchs) r.emplace_back(a.name);
+const ArchDef* find_gguf_arch(const std::string& arch) {
+  for (const ArchDef* d : kArchs)
+    if (d->gguf_primary && arch == d->gguf_arch) return d;
+  return nullptr;
+}
+
+const ArchDef* find_hf_arch(const std::string& model_type) {
+  for (const ArchDef* d : kArchs)
+    for (const char* t : d->hf_types)
+      if (model_type == t) return d;
+  return nullptr;
+}
+
+std::string gguf_arch_names() {
+  std::string r;
+  for (const ArchDef* d : kArchs)
+    if (d->gguf_primary) r += (r.empty() ? "" : ", ") + std::string(d->gguf_arch);
   return r;
 }
 
-std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options) {
-  check_context(options.n_ctx, gguf_path + ": n_ctx");
-  if (is_hf_checkpoint(gguf_path)) {  // a Hugging Face folder (bigdl/llm/hf.h)
-    const HfCheckpoint ckpt = HfCheckpoint::open(gguf_path);
-    if (options.n_ctx == 0 && ckpt.has("max_position_embeddings"))
-      check_context(ckpt.get_int("max_position_embeddings"),
-                    ckpt.config_path() + ": field 'max_position_embeddings'");
-    for (const auto& a : kHfArchs)
-      if (ckpt.model_type() == a.model_type)
-        return load_checked(gguf_path, options, [&] { return a.load(ckpt, options); });
-    std::string names;
-    for (const auto& a : kHfArchs) names += (names.empty() ? "" : ", ") + std::string(a.model_type);
-    throw FormatError(bigdl::detail::cat("[load_model] ", ckpt.config_path(), ": model_type '",
-                                         ckpt.model_type(), "' is not supported (supported: ", names, ")"));
+std::string hf_type_names() {
+  std::string r;
+  for (const ArchDef* d : kArchs)
+    for (const char* t : d->hf_types) r += (r.empty() ? "" : ", ") + std::string(t);
+  return r;
+}
+
+// ---- GgufMeta ----
+
+bool GgufMeta::has(const std::string& key) const { return f_.find(arch_ + "." + key) != nullptr; }
+
+int64_t GgufMeta::get_int(const std::string& key) const { return f_.get_int(arch_ + "." + key); }
+int64_t GgufMeta::get_int(const std::string& key, int64_t fallback) const {
+  return has(key) ? get_int(key) : fallback;
+}
+double GgufMeta::get_float(const std::string& key) const { return f_.get_float(arch_ + "." + key); }
+double GgufMeta::get_float(const std::string& key, double fallback) const {
+  return has(key) ? get_float(key) : fallback;
+}
+bool GgufMeta::get_bool(const std::string& key, bool fallback) const {
+  return has(key) ? f_.get_bool(arch_ + "." + key) : fallback;
+}
+std::string GgufMeta::get_string(const std::string& key, const std::string& fallback) const {
+  return has(key) ? f_.get_string(arch_ + "." + key) : fallback;
+}
+
+// ---- shared config readers ----
+
+void check_config(const ModelConfig& c, const std::string& where) {
+  const auto positive = [&](int64_t v, const char* what) {
+    BIGDL_CHECK(v > 0, FormatError, kOp, where, ": ", what, " is ", v, ", expected > 0");
+  };
+  positive(c.n_vocab, "the vocabulary size");
+  positive(c.n_embd, "the embedding length");
+  positive(c.n_layer, "the layer count");
+  positive(c.n_head, "the head count");
+  positive(c.n_head_kv, "the KV head count");
+  positive(c.head_dim, "the head size");
+  positive(c.n_ctx_train, "the context length");
+  if (c.n_expert == 0) positive(c.n_ff, "the feed-forward length");
+  BIGDL_CHECK(c.n_head % c.n_head_kv == 0, FormatError, kOp, where, ": head count ", c.n_head,
+              " is not a multiple of the KV head count ", c.n_head_kv);
+  BIGDL_CHECK(c.n_rot >= 0 && c.n_rot <= c.head_dim && c.n_rot % 2 == 0, FormatError, kOp, where,
+              ": rotary dimensions ", c.n_rot, " must be even and at most the head size ", c.head_dim);
+  BIGDL_CHECK(c.n_expert >= 0 && c.n_expert_used >= 0 && c.n_expert_used <= c.n_expert &&
+                  (c.n_expert == 0 || c.n_expert_used > 0),
+              FormatError, kOp, where, ": ", c.n_expert_used, " experts used of ", c.n_expert,
+              " is not a valid mixture of experts");
+  BIGDL_CHECK(std::isfinite(c.norm_eps) && c.norm_eps >= 0, FormatError, kOp, where, ": norm epsilon ", c.norm_eps,
+              " is not a finite value >= 0");
+  BIGDL_CHECK(std::isfinite(c.rope_freq_base) && c.rope_freq_base > 0, FormatError, kOp, where, ": rope base ",
+              c.rope_freq_base, " is not a finite value > 0");
+  BIGDL_CHECK(c.sliding_window >= 0, FormatError, kOp, where, ": sliding window ", c.sliding_window, " is negative");
+}
+
+void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, const char* eps_key) {
+  const std::string cfg = ck.config_path();
+  const auto need_positive = [&](const char* f) {
+    const int64_t v = ck.get_int(f);
+    BIGDL_CHECK(v > 0, FormatError, kOp, cfg, ": field '", f, "' is ", v, ", expected > 0");
+    return v;
+  };
+  c.n_vocab = need_positive("vocab_size");
+  c.n_embd = need_positive("hidden_size");
+  c.n_layer = need_positive("num_hidden_layers");
+  c.n_head = need_positive("num_attention_heads");
+  c.n_head_kv = ck.has("num_key_value_heads") ? need_positive("num_key_value_heads") : c.n_head;
+  if (ck.has("intermediate_size")) c.n_ff = need_positive("intermediate_size");
+  c.n_ctx_train = need_positive("max_position_embeddings");
+  BIGDL_CHECK(c.n_embd % c.n_head == 0 || ck.has("head_dim"), FormatError, kOp, cfg, ": hidden_size ", c.n_embd,
+              " is not a multiple of num_attention_heads ", c.n_head);
+  c.head_dim = ck.has("head_dim") ? need_positive("head_dim") : c.n_embd / c.n_head;
+  BIGDL_CHECK(c.n_head % c.n_head_kv == 0, FormatError, kOp, cfg, ": num_attention_heads ", c.n_head,
+              " is not a multiple of num_key_value_heads ", c.n_head_kv);
+  c.n_rot = c.head_dim;
+  c.norm_eps = static_cast<float>(ck.get_float(eps_key));
+  c.rope_freq_base = static_cast<float>(ck.get_float("rope_theta", 10000.0));
+  c.tied_output = ck.get_bool("tie_word_embeddings", false);
+
+  // RoPE scaling (transformers' modeling_rope_utils): none, "linear" (positions divided by
+  // factor), "llama3" (a divisor per frequency pair), "yarn", "longrope" (Phi-3; "su" is its
+  // old name). "default" means none; "dynamic" (NTK) changes with the sequence length and
+  // is refused.
+  if (!ck.has("rope_scaling")) return;
+  const std::string st = ck.has("rope_scaling.rope_type") ? ck.get_string("rope_scaling.rope_type")
+                                                           : ck.get_string("rope_scaling.type");
+  RopeScaling& rs = spec.rope_scaling;
+  const auto factor = [&] {
+    const double f = ck.get_float("rope_scaling.factor");
+    BIGDL_CHECK(std::isfinite(f) && f > 0, FormatError, kOp, cfg, ": field 'rope_scaling.factor' is ", f,
+                ", expected > 0");
+    return f;
+  };
+  if (st == "default") return;
+  if (st == "linear") {
+    c.rope_scaling = "linear";
+    rs.factor = factor();
+  } else if (st == "llama3") {
+    c.rope_scaling = "llama3";
+    rs.factor = factor();
+    rs.low_freq = ck.get_float("rope_scaling.low_freq_factor");
+    rs.high_freq = ck.get_float("rope_scaling.high_freq_factor");
+    rs.orig_ctx = ck.get_float("rope_scaling.original_max_position_embeddings");
+    BIGDL_CHECK(rs.low_freq > 0 && rs.high_freq > rs.low_freq && rs.orig_ctx > 0, FormatError, kOp, cfg,
+                ": rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                "original_max_position_embeddings > 0 (got ", rs.factor, ", ", rs.low_freq, ", ", rs.high_freq, ", ",
+                rs.orig_ctx, ")");
+  } else if (st == "yarn") {
+    c.rope_scaling = "yarn";
+    rs.factor = factor();
+    rs.orig_ctx = ck.get_float("rope_scaling.original_max_position_embeddings", double(c.n_ctx_train));
+    rs.beta_fast = ck.get_float("rope_scaling.beta_fast", 32.0);
+    rs.beta_slow = ck.get_float("rope_scaling.beta_slow", 1.0);
+    rs.attn_factor = ck.get_float("rope_scaling.attention_factor", 0.0);
+    BIGDL_CHECK(rs.orig_ctx > 0 && rs.beta_fast > 0 && rs.beta_slow > 0, FormatError, kOp, cfg,
+                ": rope_scaling yarn needs original_max_position_embeddings, beta_fast and beta_slow > 0");
+  } else if (st == "longrope" || st == "su") {
+    c.rope_scaling = "longrope";
+    rs.orig_ctx = ck.has("original_max_position_embeddings")
+                      ? double(ck.get_int("original_max_position_embeddings"))
+                      : ck.get_float("rope_scaling.original_max_position_embeddings", double(c.n_ctx_train));
+    rs.attn_factor = ck.get_float("rope_scaling.attention_factor", 0.0);
+    rs.factor = ck.has("rope_scaling.factor") ? factor() : double(c.n_ctx_train) / rs.orig_ctx;
+    const auto read_factors = [&](const char* key, std::vector<float>& out) {
+      const std::vector<double> v = ck.get_float_array(std::string("rope_scaling.") + key);
+      BIGDL_CHECK(int64_t(v.size()) == c.head_dim / 2, FormatError, kOp, cfg, ": field 'rope_scaling.", key,
+                  "' has ", v.size(), " values, expected ", c.head_dim / 2, " (head_dim / 2)");
+      for (double x : v) {
+        BIGDL_CHECK(std::isfinite(x) && x > 0, FormatError, kOp, cfg, ": field 'rope_scaling.", key, "' holds ", x,
+                    ", expected finite values > 0");
+        out.push_back(static_cast<float>(x));
+      }
+    };
+    read_factors("short_factor", rs.short_factors);
+    read_factors("long_factor", rs.long_factors);
+  } else {
+    throw FormatError(bigdl::detail::cat("[", kOp, "] ", cfg, ": rope_scaling type '", st,
+                                         "' is not supported (supported: linear, llama3, yarn, longrope)"));
   }
-  io::GgufFile file = io::GgufFile::open(gguf_path);
-  const std::string& arch = file.get_string("general.architecture");
-  const std::string ctx_key = arch + ".context_length";
-  if (const io::GgufValue* v = file.find(ctx_key); v != nullptr && options.n_ctx == 0 && v->is_integer())
-    check_context(v->as_int(gguf_path + ": metadata key '" + ctx_key + "'"),
-                  gguf_path + ": metadata key '" + ctx_key + "'");
-  for (const auto& a : kArchs)
-    if (arch == a.name)
-      return load_checked(gguf_path, options, [&] { return a.load(std::move(file), options); });
-  std::string names;
-  for (const auto& a : kArchs) names += (names.empty() ? "" : ", ") + std::string(a.name);
-  throw FormatError(bigdl::detail::cat("[load_model] ", gguf_path, ": architecture '", arch,
-                                       "' is not supported (supported: ", names, ")"));
+  c.rope_scaling_factor = static_cast<float>(rs.factor);
 }
 
-int32_t argmax(const float* logits, int64_t n) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < n; ++i)
-    if (logits[i] > logits[best]) best = i;
-  return static_cast<int32_t>(best);
-}
-
-std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& prompt,
-                                     int64_t max_new_tokens) {
-  const int64_t n_ctx = model.config().n_ctx;
-  const int64_t n_prompt = static_cast<int64_t>(prompt.size());
-  BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
-  BIGDL_CHECK(n_prompt <= n_ctx, ValueError, "llm", "prompt of ", n_prompt,
-              " tokens exceeds the context length ", n_ctx);
-  std::vector<int32_t> out;
-  if (max_new_tokens <= 0) return out;
-  const float* logits = nullptr;
-  for (int64_t p = 0; p < n_prompt; ++p) logits = model.forward(prompt[p], p);
-  int64_t pos = n_prompt;
-  for (;;) {
-    const int32_t next = argmax(logits, model.config().n_vocab);
-    out.push_back(next);
-    if (static_cast<int64_t>(out.size()) >= max_new_tokens || pos >= n_ctx) break;
-    logits = model.forward(next, pos++);
-  }
-  return out;
-}
-
-}  // namespace bigdl::llm
+}  // namespace bigdl::llm::detail

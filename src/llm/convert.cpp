@@ -8,13 +8,12 @@
 #include "bigdl/io/gguf_writer.h"
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
-#include "llm/graph.h"
+#include "llm/model_impl.h"
 
 namespace bigdl::llm {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> low_bit_types() { return detail::low_bit_names(); }
 
 namespace {
 // llama.cpp's LLAMA_FTYPE ("mostly X"): the most frequent quant type among the
@@ -49,20 +48,15 @@ uint64_t source_bytes(const std::string& src) {
 }
 }  // namespace
 
-ConvertStats convert(const std::string& src, const std::string& dst, const std::string& low_bit,
+ConvertStats convert(const std::string& src, const std::string& dst, const LowBit& low_bit,
                      const ConvertCallback& progress) {
   const auto t0 = std::chrono::steady_clock::now();
-  detail::parse_low_bit(low_bit, "convert");  // fail before loading anything
   BIGDL_CHECK(!dst.empty(), ValueError, "convert", "the output path is empty");
   LoadOptions lo;
   lo.low_bit = low_bit;
-  lo.n_ctx = 1;  // the KV cache is not needed to export weights
-  const std::unique_ptr<Model> model = load_model(src, lo);
-  const auto* exportable = dynamic_cast<const detail::GgufExportable*>(model.get());
-  BIGDL_CHECK(exportable != nullptr, ValueError, "convert", src, ": architecture '", model->config().arch,
-              "' cannot be written as GGUF");
+  const std::shared_ptr<const Model> model = load_model(src, lo);
   io::GgufWriter w;
-  exportable->export_gguf(w);
+  model->impl().export_gguf(w);
   if (is_hf_checkpoint(src)) {
     const HfCheckpoint ck = HfCheckpoint::open(src);
     std::string dir = src;
@@ -75,7 +69,7 @@ ConvertStats convert(const std::string& src, const std::string& dst, const std::
       if (fs::exists(fs::path(dir) / f)) tok.emplace_back(f);
     w.set("bigdl.hf.tokenizer_files", io::gguf_string_array(std::move(tok)));
   }
-  w.set("bigdl.low_bit", io::gguf_string(low_bit.empty() ? "keep" : low_bit));
+  w.set("bigdl.low_bit", io::gguf_string(low_bit.keep() ? "keep" : low_bit.name()));
   w.set("general.file_type", io::gguf_u32(file_type(w.tensor_infos())));
   const int64_t n = static_cast<int64_t>(w.n_tensors());
   w.write(dst, [&](size_t i, const io::GgufTensorInfo& info) {

@@ -73,22 +73,23 @@ class StopFilter {
 
 }  // namespace
 
-GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options) {
   std::vector<TokenId> nothing_cached;
-  return generate(model, vocab, prompt, options, nothing_cached);
+  return generate(ctx, vocab, prompt, options, nothing_cached);
 }
 
-GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options, std::vector<TokenId>& cached_ids) {
-  const ModelConfig& cfg = model.config();
+  const ModelConfig& cfg = ctx.config();
+  const int64_t n_ctx = ctx.n_ctx();
   const std::vector<TokenId> tokens = vocab.encode(prompt, vocab.add_bos(), options.parse_special);
   const int64_t n_prompt = int64_t(tokens.size());
   BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
-  BIGDL_CHECK(n_prompt <= cfg.n_ctx, ValueError, "llm", "prompt of ", n_prompt,
-              " tokens exceeds the context length ", cfg.n_ctx);
-  BIGDL_CHECK(int64_t(cached_ids.size()) <= cfg.n_ctx, ValueError, "llm", "cached_ids holds ",
-              cached_ids.size(), " tokens, more than the context length ", cfg.n_ctx);
+  BIGDL_CHECK(n_prompt <= n_ctx, ValueError, "llm", "prompt of ", n_prompt,
+              " tokens exceeds the context length ", n_ctx);
+  BIGDL_CHECK(int64_t(cached_ids.size()) <= n_ctx, ValueError, "llm", "cached_ids holds ",
+              cached_ids.size(), " tokens, more than the context length ", n_ctx);
   for (const auto& s : options.stop_strings)
     BIGDL_CHECK(!s.empty(), ValueError, "llm", "a stop string is empty");
   std::vector<TokenId> stop_ids = options.stop_ids;
@@ -113,7 +114,7 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
   constexpr int64_t kPrefillChunk = 256;
   for (int64_t p = reuse; p < n_prompt; p += kPrefillChunk) {
     const int64_t n = std::min(kPrefillChunk, n_prompt - p);
-    logits = model.forward_batch(tokens.data() + p, n, p);
+    logits = ctx.forward_batch(tokens.data() + p, n, p);
     cached_ids.insert(cached_ids.end(), tokens.begin() + p, tokens.begin() + p + n);
   }
   for (const TokenId t : tokens) sampler.accept(t);
@@ -140,12 +141,12 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
         r.stop_reason = StopReason::MaxTokens;
         break;
       }
-      if (pos >= cfg.n_ctx) {
+      if (pos >= n_ctx) {
         r.stop_reason = StopReason::ContextFull;
         break;
       }
       sampler.accept(next);
-      logits = model.forward(next, pos++);
+      logits = ctx.forward(next, pos++);
       cached_ids.push_back(next);
     }
   }
@@ -160,9 +161,9 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
 
 // ---- ChatSession ----
 
-ChatSession::ChatSession(Model& model, const Vocab& vocab, std::string template_or_name,
+ChatSession::ChatSession(Context& ctx, const Vocab& vocab, std::string template_or_name,
                          GenerateOptions options, std::string system)
-    : model_(model), vocab_(vocab), template_(std::move(template_or_name)), options_(std::move(options)) {
+    : ctx_(ctx), vocab_(vocab), template_(std::move(template_or_name)), options_(std::move(options)) {
   const ChatFormat format = detect_chat_format(template_);
   eos_ = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
   bos_ = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
@@ -180,7 +181,7 @@ std::string ChatSession::format(const std::vector<ChatMessage>& messages) const 
 }
 
 GenerateResult ChatSession::send(const std::string& message) {
-  const int64_t n_ctx = model_.config().n_ctx;
+  const int64_t n_ctx = ctx_.n_ctx();
   const int64_t max_new = options_.max_new_tokens;
   const int64_t room = max_new < 0 ? n_ctx / 4 : std::min(max_new, n_ctx / 2);
   std::vector<ChatMessage> conv = messages_;
@@ -202,7 +203,7 @@ GenerateResult ChatSession::send(const std::string& message) {
   BIGDL_CHECK(n_tokens <= n_ctx, ValueError, "chat", "message of ", n_tokens,
               " tokens does not fit the context length ", n_ctx,
               " (template included); no older turn is left to drop");
-  GenerateResult r = generate(model_, vocab_, prompt, options_, cached_ids_);
+  GenerateResult r = generate(ctx_, vocab_, prompt, options_, cached_ids_);
   conv.push_back({"assistant", r.text});
   messages_ = std::move(conv);
   dropped_turns_ += dropped;

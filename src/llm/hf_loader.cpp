@@ -194,6 +194,17 @@ std::string HfCheckpoint::get_string(const std::string& field, const std::string
   return has(field) ? get_string(field) : fallback;
 }
 
+std::vector<double> HfCheckpoint::get_float_array(const std::string& field) const {
+  const auto& v = impl_->need(field);
+  if (!v.is_array()) impl_->wrong_type(field, v, "an array of numbers");
+  std::vector<double> out;
+  for (const auto& x : v) {
+    if (!x.is_number()) impl_->wrong_type(field, v, "an array of numbers");
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
 bool HfCheckpoint::has_tensor(const std::string& name) const { return impl_->tensors.count(name) != 0; }
 std::vector<int64_t> HfCheckpoint::tensor_shape(const std::string& name) const {
   return impl_->loc(name).entry.shape;

@@ -1,7 +1,10 @@
 // KV cache storage, E5M2 conversion and the reference attention kernels (kv_cache.h).
 #include "llm/kv_cache.h"
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
+#include <functional>
 #include <cstring>
 #include <new>
 
@@ -53,7 +56,7 @@ void store_fp8(const float* x, void* dst, int64_t n) {
     const auto* base = static_cast<const uint8_t*>(v);                                                     \
     for (int64_t g = 0; g < ng; ++g)                                                                       \
       for (int64_t i = 0; i < hd; ++i) {                                                                   \
-        float acc = 0.0f;                                                                                  \
+        float acc = o[g * ldo + i];                                                                        \
         for (int64_t t = 0; t < nt; ++t) acc += p[g * ldp + t] * load_##T(base + t * stride * (elem_bytes), i); \
         o[g * ldo + i] = acc;                                                                              \
       }                                                                                                    \
@@ -124,41 +127,92 @@ const KvKernels& kv_kernels(KvType t) {
   return k ? *k : kv_kernels_ref(t);
 }
 
-void KvCache::allocate(KvType type, int64_t n_layer, int64_t n_ctx, int64_t kv_dim) {
-  type_ = type;
-  n_layer_ = n_layer;
-  n_ctx_ = n_ctx;
-  kv_dim_ = kv_dim;
+KvPool::KvPool(KvType type, int64_t n_layer, int64_t kv_dim, int64_t n_blocks)
+    : type_(type), n_layer_(n_layer), kv_dim_(kv_dim), n_blocks_(n_blocks) {
   int64_t bytes = 0;
-  const bool overflow = n_layer < 0 || n_ctx < 0 || kv_dim < 0 || __builtin_mul_overflow(n_layer, n_ctx, &bytes) ||
-                        __builtin_mul_overflow(bytes, kv_dim, &bytes) ||
-                        __builtin_mul_overflow(bytes, int64_t(kv_type_bytes(type)), &bytes);
-  BIGDL_CHECK(!overflow, ValueError, "llm", "KV cache of ", n_layer, " layers x ", n_ctx, " positions x ", kv_dim,
-              " values does not fit in 64 bits");
+  const bool overflow = n_layer < 0 || kv_dim < 0 || n_blocks < 0 || n_blocks > INT32_MAX ||
+                        __builtin_mul_overflow(n_layer * 2 * kKvBlock, kv_dim, &block_bytes_) ||
+                        __builtin_mul_overflow(block_bytes_, kv_type_bytes(type), &block_bytes_) ||
+                        __builtin_mul_overflow(block_bytes_, n_blocks, &bytes);
+  BIGDL_CHECK(!overflow, ValueError, "llm", "KV cache of ", n_layer, " layers x ", n_blocks * kKvBlock,
+              " positions x ", kv_dim, " values does not fit in 64 bits");
   // Not value-initialised: a large allocation is fresh mmap'd memory whose pages are
   // only made resident when a position is first written (attention never reads a row
   // before it is written).
   try {
-    k_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(bytes));
-    v_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(bytes));
+    mem_ = std::make_unique_for_overwrite<uint8_t[]>(static_cast<size_t>(std::max<int64_t>(bytes, 1)));
   } catch (const std::bad_alloc&) {
-    k_.reset();
-    throw ValueError(bigdl::detail::cat("[llm] cannot allocate the KV cache: 2 x ", bytes, " bytes for a context of ",
-                                        n_ctx, " (use a smaller --ctx, or --kv-type fp8)"));
+    throw ValueError(bigdl::detail::cat("[llm] cannot allocate the KV cache: ", bytes, " bytes for ",
+                                        n_blocks * kKvBlock, " positions (use a smaller --ctx, or --kv-type fp8)"));
+  }
+  refs_.assign(static_cast<size_t>(n_blocks), 0);
+  free_.reserve(static_cast<size_t>(n_blocks));
+  for (int64_t b = n_blocks - 1; b >= 0; --b) free_.push_back(static_cast<int32_t>(b));
+}
+
+int64_t KvPool::free_blocks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int64_t>(free_.size());
+}
+
+int32_t KvPool::alloc() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (free_.empty()) return -1;
+  const int32_t b = free_.back();
+  free_.pop_back();
+  refs_[static_cast<size_t>(b)] = 1;
+  return b;
+}
+
+void KvPool::retain(int32_t block) {
+  std::lock_guard<std::mutex> lock(mu_);
+  BIGDL_ASSERT(block >= 0 && block < n_blocks_ && refs_[static_cast<size_t>(block)] > 0);
+  ++refs_[static_cast<size_t>(block)];
+}
+
+void KvPool::release(int32_t block) {
+  std::lock_guard<std::mutex> lock(mu_);
+  BIGDL_ASSERT(block >= 0 && block < n_blocks_ && refs_[static_cast<size_t>(block)] > 0);
+  if (--refs_[static_cast<size_t>(block)] > 0) return;
+  // Keep the stack sorted (lowest on top) so the lowest, most likely resident, blocks
+  // are reused first.
+  auto it = std::upper_bound(free_.begin(), free_.end(), block, std::greater<int32_t>());
+  free_.insert(it, block);
+}
+
+KvSeq::KvSeq(std::shared_ptr<KvPool> pool, int64_t n_ctx) : pool_(std::move(pool)), n_ctx_(n_ctx) {}
+
+KvSeq::~KvSeq() { truncate(0); }
+
+void KvSeq::reserve(int64_t n) {
+  const int64_t need = (n + kKvBlock - 1) / kKvBlock;
+  while (static_cast<int64_t>(table_.size()) < need) {
+    const int32_t b = pool_->alloc();
+    BIGDL_CHECK(b >= 0, ValueError, "llm", "the KV cache pool is full (", pool_->n_blocks(), " blocks of ", kKvBlock,
+                " positions in use)");
+    table_.push_back(b);
   }
 }
 
-void KvCache::store(int64_t layer, int64_t pos, int64_t n, const float* k, const float* v) {
-  const KvKernels& kk = kv_kernels(type_);
-  const int64_t eb = kv_type_bytes(type_);
-  const int64_t off = (layer * n_ctx_ + pos) * kv_dim_ * eb;
-  kk.store(k, k_.get() + off, n * kv_dim_);
-  kk.store(v, v_.get() + off, n * kv_dim_);
+void KvSeq::truncate(int64_t n) {
+  const int64_t keep = (std::max<int64_t>(n, 0) + kKvBlock - 1) / kKvBlock;
+  while (static_cast<int64_t>(table_.size()) > keep) {
+    pool_->release(table_.back());
+    table_.pop_back();
+  }
 }
 
-KvView KvCache::layer(int64_t layer) const {
-  const int64_t off = layer * n_ctx_ * kv_dim_ * kv_type_bytes(type_);
-  return KvView{type_, k_.get() + off, v_.get() + off, kv_dim_};
+void KvSeq::store(int64_t layer, int64_t pos, int64_t n, const float* k, const float* v) const {
+  const KvKernels& kk = kv_kernels(pool_->type());
+  const int64_t kv_dim = pool_->kv_dim(), eb = kv_type_bytes(pool_->type());
+  for (int64_t p = pos; p < pos + n;) {
+    const int64_t b = p / kKvBlock, r = p % kKvBlock, m = std::min(kKvBlock - r, pos + n - p);
+    BIGDL_ASSERT(b < static_cast<int64_t>(table_.size()));
+    const int32_t blk = table_[static_cast<size_t>(b)];
+    kk.store(k + (p - pos) * kv_dim, pool_->k(blk, layer) + r * kv_dim * eb, m * kv_dim);
+    kk.store(v + (p - pos) * kv_dim, pool_->v(blk, layer) + r * kv_dim * eb, m * kv_dim);
+    p += m;
+  }
 }
 
 }  // namespace bigdl::llm::detail

@@ -74,7 +74,7 @@ void scores_g(const float* q, int64_t ldq, const typename E::T* k, int64_t strid
   }
 }
 
-// G heads: o_g = sum_t p_g[t] v_t, 8 output elements at a time kept in registers.
+// G heads: o_g += sum_t p_g[t] v_t, 8 output elements at a time kept in registers.
 template <typename E, int G>
 void mix_g(const float* p, int64_t ldp, const typename E::T* v, int64_t stride, int64_t nt, int64_t hd, float* o,
            int64_t ldo) {
@@ -82,7 +82,7 @@ void mix_g(const float* p, int64_t ldp, const typename E::T* v, int64_t stride, 
   for (int64_t i = 0; i < hd8; i += 8) {
     __m256 acc[G];
     #pragma GCC unroll 8
-    for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
+    for (int g = 0; g < G; ++g) acc[g] = _mm256_loadu_ps(o + g * ldo + i);
     for (int64_t t = 0; t < nt; ++t) {
       const __m256 vv = E::load8(v + t * stride + i);
       #pragma GCC unroll 8
@@ -94,7 +94,7 @@ void mix_g(const float* p, int64_t ldp, const typename E::T* v, int64_t stride, 
   for (int64_t i = hd8; i < hd; ++i)
     #pragma GCC unroll 8
     for (int g = 0; g < G; ++g) {
-      float acc = 0.0f;
+      float acc = o[g * ldo + i];
       for (int64_t t = 0; t < nt; ++t) acc += p[g * ldp + t] * E::load1(v + t * stride + i);
       o[g * ldo + i] = acc;
     }

@@ -29,11 +29,11 @@ double neg_log_prob(const float* logits, int64_t n, int32_t target) {
 
 }  // namespace
 
-PerplexityResult perplexity(Model& model, const Vocab& vocab, std::string_view text, int64_t n_ctx,
+PerplexityResult perplexity(Context& ctx, const Vocab& vocab, std::string_view text, int64_t n_ctx,
                             int64_t max_chunks, const PerplexityCallback& callback) {
-  const ModelConfig& cfg = model.config();
-  BIGDL_CHECK(n_ctx >= 4 && n_ctx <= cfg.n_ctx, ValueError, kOp, "context length ", n_ctx,
-              " is outside [4, ", cfg.n_ctx, "] (the model's KV cache; raise it with LoadOptions::n_ctx)");
+  const ModelConfig& cfg = ctx.config();
+  BIGDL_CHECK(n_ctx >= 4 && n_ctx <= ctx.n_ctx(), ValueError, kOp, "context length ", n_ctx,
+              " is outside [4, ", ctx.n_ctx(), "] (the context's KV cache; raise it with ContextOptions::n_ctx)");
   const bool add_bos = vocab.add_bos() && vocab.bos_id() >= 0;
   const std::vector<TokenId> tokens = vocab.encode(text, add_bos);
   const int64_t n_tokens = static_cast<int64_t>(tokens.size());
@@ -56,10 +56,10 @@ PerplexityResult perplexity(Model& model, const Vocab& vocab, std::string_view t
     // Position n_ctx-1 is never scored (nothing follows it in the chunk), so it is not fed.
     std::copy(chunk, chunk + n_ctx - 1, feed.begin());
     if (add_bos) feed[0] = vocab.bos_id();
-    model.forward_batch(feed.data(), first, 0);  // the unscored first half: only its K/V are needed
+    ctx.forward_batch(feed.data(), first, 0);  // the unscored first half: only its K/V are needed
     for (int64_t p0 = first; p0 < n_ctx - 1; p0 += batch) {
       const int64_t n = std::min(batch, n_ctx - 1 - p0);
-      const float* logits = model.forward_batch_all(feed.data() + p0, n, p0);
+      const float* logits = ctx.forward_batch_all(feed.data() + p0, n, p0);
       for (int64_t j = 0; j < n; ++j) {
         const double v = neg_log_prob(logits + j * cfg.n_vocab, cfg.n_vocab, chunk[p0 + j + 1]);
         nll += v;
@@ -86,14 +86,14 @@ PerplexityResult perplexity(Model& model, const Vocab& vocab, std::string_view t
   return r;
 }
 
-PerplexityResult perplexity_file(Model& model, const Vocab& vocab, const std::string& path, int64_t n_ctx,
+PerplexityResult perplexity_file(Context& ctx, const Vocab& vocab, const std::string& path, int64_t n_ctx,
                                  int64_t max_chunks, const PerplexityCallback& callback) {
   std::ifstream in(path, std::ios::binary);
   BIGDL_CHECK(in.good(), IOError, kOp, path, ": cannot open");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   BIGDL_CHECK(!in.bad(), IOError, kOp, path, ": cannot read");
   if (!text.empty() && text.back() == '\n') text.pop_back();  // as llama.cpp's -f
-  return perplexity(model, vocab, text, n_ctx, max_chunks, callback);
+  return perplexity(ctx, vocab, text, n_ctx, max_chunks, callback);
 }
 
 }  // namespace bigdl::llm

@@ -54,7 +54,7 @@ if [[ "$a" != "$c" ]]; then ok sampled_seed_matters; else fail sampled_seed_matt
 for kv in f16 f32 fp8; do
   check "generate_kv_$kv" 0 '^Once upon a time, there was a little girl' -- "$BIGDL" llm generate --model "$MODEL" --prompt "Once upon a time" --temperature 0 --n-predict 12 --kv-type "$kv"
 done
-check generate_kv_bogus 1 "^bigdl: error: \[load_model\] unknown kv_type 'q8' \(known: f16, f32, fp8\)$" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --kv-type q8
+check generate_kv_bogus 1 "^bigdl: error: \[context\] unknown kv_type 'q8' \(known: f16, f32, fp8\)$" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --kv-type q8
 one_line_error generate_kv_bogus
 check bench_kv_fp8 0 '^decode: 8 tokens, [0-9.]+ tok/s' -- "$BIGDL" llm bench --model "$MODEL" --reps 1 --n-gen 8 --kv-type fp8
 
@@ -149,7 +149,7 @@ bad_input hf_unknown_architecture "^bigdl: error: \[load_model\] $tmp/hf_arch/co
   "$BIGDL" llm generate --model "$tmp/hf_arch" --prompt hi
 bad_input hf_unknown_low_bit "^bigdl: error: \[load_model\] unknown low-bit type 'int3' \(known: sym_int4" -- \
   "$BIGDL" llm generate --model "$FIX/hf_llama" --prompt hi --low-bit int3
-bad_input ctx_too_large "^bigdl: error: \[load_model\] $MODEL: n_ctx 4611686018427387904 exceeds the limit of 16777216 positions$" -- \
+bad_input ctx_too_large "^bigdl: error: \[context\] n_ctx 4611686018427387904 exceeds the limit of 16777216 positions$" -- \
   "$BIGDL" llm generate --model "$MODEL" --prompt hi --ctx 4611686018427387904
 hf_copy hf_ctx
 sed 's/"max_position_embeddings": *[0-9]*/"max_position_embeddings": 4611686018427387904/' "$FIX/hf_llama/config.json" >"$tmp/hf_ctx/config.json"

@@ -64,10 +64,11 @@ TEST(FuzzRegressions, HfConfigIntegersOutOfRange) {
 // overflowed the RoPE table size and crashed the loader (SIGSEGV).
 TEST(FuzzRegressions, ContextLengthPastTheLimit) {
   const std::string model = std::string(BIGDL_SHARED_DATA) + "/llm/stories260K/stories260K-f32.gguf";
-  bigdl::llm::LoadOptions lo;
-  lo.n_ctx = int64_t(1) << 62;
-  const std::string msg = test_util::error_of<bigdl::ValueError>([&] { bigdl::llm::load_model(model, lo); });
-  EXPECT_EQ(msg, "[load_model] " + model + ": n_ctx 4611686018427387904 exceeds the limit of 16777216 positions");
+  bigdl::llm::ContextOptions co;
+  co.n_ctx = int64_t(1) << 62;
+  const auto m = bigdl::llm::load_model(model);
+  const std::string msg = test_util::error_of<bigdl::ValueError>([&] { bigdl::llm::Context ctx(m, co); });
+  EXPECT_EQ(msg, "[context] n_ctx 4611686018427387904 exceeds the limit of 16777216 positions");
 }
 
 }  // namespace

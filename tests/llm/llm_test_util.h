@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -41,12 +42,47 @@ inline Golden read_golden(const std::string& name) {
           j["logits_std"].get<double>()};
 }
 
+// A model and one context on it: what most tests need. It forwards the Context calls and
+// converts to Context& where an API takes one.
+struct Loaded {
+  std::shared_ptr<const bigdl::llm::Model> model;
+  bigdl::llm::Context ctx;
+  const bigdl::llm::ModelConfig& config() const { return model->config(); }
+  int64_t n_ctx() const { return ctx.n_ctx(); }
+  const float* forward(int32_t token, int64_t pos) { return ctx.forward(token, pos); }
+  const float* forward_batch(const int32_t* t, int64_t n, int64_t pos0) { return ctx.forward_batch(t, n, pos0); }
+  const float* forward_batch_all(const int32_t* t, int64_t n, int64_t pos0) {
+    return ctx.forward_batch_all(t, n, pos0);
+  }
+  operator bigdl::llm::Context&() { return ctx; }  // NOLINT: a test shim
+};
+inline Loaded open(const std::string& path, const bigdl::llm::LoadOptions& lo = {},
+                   const bigdl::llm::ContextOptions& co = {}) {
+  auto m = bigdl::llm::load_model(path, lo);
+  bigdl::llm::Context ctx(m, co);
+  return Loaded{std::move(m), std::move(ctx)};
+}
+// The load and context options most tests set, by the names the CLI uses.
+struct Opts {
+  int64_t n_ctx = 0;
+  std::string low_bit;
+  std::string kv_type = "f16";
+};
+inline std::unique_ptr<Loaded> load(const std::string& path, const Opts& o = {}) {
+  bigdl::llm::LoadOptions lo;
+  lo.low_bit = bigdl::llm::LowBit::parse(o.low_bit, "load_model");
+  bigdl::llm::ContextOptions co;
+  co.n_ctx = o.n_ctx;
+  co.kv_type = o.kv_type;
+  return std::make_unique<Loaded>(open(path, lo, co));
+}
+
 // Logits after every position of seq, fed token by token (forward), [pos][vocab].
-inline std::vector<std::vector<float>> run(bigdl::llm::Model& m, const std::vector<int32_t>& seq) {
+inline std::vector<std::vector<float>> run(bigdl::llm::Context& c, const std::vector<int32_t>& seq) {
   std::vector<std::vector<float>> r;
   for (size_t p = 0; p < seq.size(); ++p) {
-    const float* l = m.forward(seq[p], static_cast<int64_t>(p));
-    r.emplace_back(l, l + m.config().n_vocab);
+    const float* l = c.forward(seq[p], static_cast<int64_t>(p));
+    r.emplace_back(l, l + c.config().n_vocab);
   }
   return r;
 }

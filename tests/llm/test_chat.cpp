@@ -105,39 +105,20 @@ TEST(Chat, Errors) {
 using bigdl::llm::ChatSession;
 using bigdl::llm::GenerateOptions;
 using bigdl::llm::GenerateResult;
-using bigdl::llm::Model;
 using bigdl::llm::TokenId;
 using bigdl::llm::Vocab;
 
 const std::string& kStories = llm_test::kStoriesF32;
 
-// Passes every call to a real model and counts what is fed, so a test sees exactly
-// which positions a turn recomputes.
-class CountingModel : public Model {
- public:
-  explicit CountingModel(std::unique_ptr<Model> inner) : inner_(std::move(inner)) { config_ = inner_->config(); }
-  const float* forward(int32_t token, int64_t pos) override {
-    ++fed_one_by_one;
-    return inner_->forward(token, pos);
-  }
-  const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) override {
-    fed_in_batches += n;
-    first_batch_pos = std::min(first_batch_pos, pos0);
-    return inner_->forward_batch(tokens, n, pos0);
-  }
-  const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) override {
-    fed_in_batches += n;
-    first_batch_pos = std::min(first_batch_pos, pos0);
-    return inner_->forward_batch_all(tokens, n, pos0);
-  }
-  void reset() {
-    fed_one_by_one = fed_in_batches = 0;
-    first_batch_pos = INT64_MAX;
-  }
-  int64_t fed_one_by_one = 0, fed_in_batches = 0, first_batch_pos = INT64_MAX;
-
- private:
-  std::unique_ptr<Model> inner_;
+// A real model and its context, whose stats() say exactly which positions a turn
+// recomputes.
+struct Counted {
+  llm_test::Loaded l;
+  bigdl::llm::Context& ctx() { return l.ctx; }
+  int64_t fed_one_by_one() const { return l.ctx.stats().n_single; }
+  int64_t fed_in_batches() const { return l.ctx.stats().n_batch_tokens; }
+  int64_t first_batch_pos() const { return l.ctx.stats().first_batch_pos; }
+  void reset() { l.ctx.reset_stats(); }
 };
 
 GenerateOptions greedy(int64_t n) {
@@ -147,10 +128,10 @@ GenerateOptions greedy(int64_t n) {
   return o;
 }
 
-std::unique_ptr<CountingModel> stories(int64_t n_ctx = 0) {
-  bigdl::llm::LoadOptions lo;
-  lo.n_ctx = n_ctx;
-  return std::make_unique<CountingModel>(bigdl::llm::load_model(kStories, lo));
+std::unique_ptr<Counted> stories(int64_t n_ctx = 0) {
+  bigdl::llm::ContextOptions co;
+  co.n_ctx = n_ctx;
+  return std::make_unique<Counted>(Counted{llm_test::open(kStories, {}, co)});
 }
 
 size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b) {
@@ -162,11 +143,11 @@ size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& 
 TEST(ChatReuse, SecondTurnFeedsOnlyTheNewTokensAndMatchesFromScratch) {
   const Vocab vocab = Vocab::load(kStories);
   auto m = stories();
-  ChatSession chat(*m, vocab, "chatml", greedy(8));
+  ChatSession chat(m->ctx(), vocab, "chatml", greedy(8));
 
   const GenerateResult r1 = chat.send("Once upon a time");
   EXPECT_EQ(r1.n_cached, 0);
-  EXPECT_EQ(m->fed_in_batches, r1.n_prompt);
+  EXPECT_EQ(m->fed_in_batches(), r1.n_prompt);
   ASSERT_EQ(r1.stop_reason, bigdl::llm::StopReason::MaxTokens);
   // The cache holds the prompt and every answer token but the last (sampled, never fed).
   const std::vector<TokenId> cache1 = chat.cached_ids();
@@ -183,15 +164,15 @@ TEST(ChatReuse, SecondTurnFeedsOnlyTheNewTokensAndMatchesFromScratch) {
   EXPECT_EQ(r2.n_prompt, int64_t(tokens2.size()));
   EXPECT_EQ(r2.n_cached, int64_t(lcp));
   // The prefill fed exactly the tokens after the common prefix, starting right after it.
-  EXPECT_EQ(m->fed_in_batches, int64_t(tokens2.size() - lcp));
-  EXPECT_EQ(m->first_batch_pos, int64_t(lcp));
-  EXPECT_EQ(m->fed_one_by_one, r2.n_generated - 1);
+  EXPECT_EQ(m->fed_in_batches(), int64_t(tokens2.size() - lcp));
+  EXPECT_EQ(m->first_batch_pos(), int64_t(lcp));
+  EXPECT_EQ(m->fed_one_by_one(), r2.n_generated - 1);
 
   // A fresh model fed the whole second-turn prompt from position 0 gives the same tokens.
   auto fresh = stories();
-  const GenerateResult scratch = bigdl::llm::generate(*fresh, vocab, prompt2, chat.options());
+  const GenerateResult scratch = bigdl::llm::generate(fresh->ctx(), vocab, prompt2, chat.options());
   EXPECT_EQ(scratch.n_cached, 0);
-  EXPECT_EQ(fresh->fed_in_batches, int64_t(tokens2.size()));
+  EXPECT_EQ(fresh->fed_in_batches(), int64_t(tokens2.size()));
   EXPECT_EQ(r2.ids, scratch.ids);
   EXPECT_EQ(r2.text, scratch.text);
   EXPECT_EQ(chat.messages()[3].content, r2.text);
@@ -201,7 +182,7 @@ TEST(GenerateReuse, CachedIdsTrackTheCache) {
   const Vocab vocab = Vocab::load(kStories);
   auto m = stories();
   std::vector<TokenId> cache;
-  const GenerateResult a = bigdl::llm::generate(*m, vocab, "Once upon a time", greedy(6), cache);
+  const GenerateResult a = bigdl::llm::generate(m->ctx(), vocab, "Once upon a time", greedy(6), cache);
   const std::vector<TokenId> prompt = vocab.encode("Once upon a time", vocab.add_bos());
   std::vector<TokenId> want = prompt;
   want.insert(want.end(), a.ids.begin(), a.ids.end() - 1);
@@ -209,32 +190,32 @@ TEST(GenerateReuse, CachedIdsTrackTheCache) {
 
   // The same prompt again: only its last token is fed (its logits start the answer).
   m->reset();
-  const GenerateResult b = bigdl::llm::generate(*m, vocab, "Once upon a time", greedy(6), cache);
+  const GenerateResult b = bigdl::llm::generate(m->ctx(), vocab, "Once upon a time", greedy(6), cache);
   EXPECT_EQ(b.n_cached, b.n_prompt - 1);
-  EXPECT_EQ(m->fed_in_batches, 1);
+  EXPECT_EQ(m->fed_in_batches(), 1);
   EXPECT_EQ(b.ids, a.ids);
 
   // A prompt that continues the cached text feeds just its new tokens and matches a
   // fresh run.
   m->reset();
   const std::string longer = "Once upon a time, there was a big dog";
-  const GenerateResult c = bigdl::llm::generate(*m, vocab, longer, greedy(6), cache);
+  const GenerateResult c = bigdl::llm::generate(m->ctx(), vocab, longer, greedy(6), cache);
   const size_t lcp = common_prefix(vocab.encode(longer, vocab.add_bos()), want);
   EXPECT_GT(lcp, prompt.size() - 1);
   EXPECT_EQ(c.n_cached, int64_t(lcp));
-  EXPECT_EQ(m->fed_in_batches, c.n_prompt - int64_t(lcp));
+  EXPECT_EQ(m->fed_in_batches(), c.n_prompt - int64_t(lcp));
   auto fresh = stories();
-  EXPECT_EQ(c.ids, bigdl::llm::generate(*fresh, vocab, longer, greedy(6)).ids);
+  EXPECT_EQ(c.ids, bigdl::llm::generate(fresh->ctx(), vocab, longer, greedy(6)).ids);
 
   // A list longer than the context cannot describe the cache.
-  std::vector<TokenId> too_long(size_t(m->config().n_ctx) + 1, 1);
-  EXPECT_THROW(bigdl::llm::generate(*m, vocab, "x", greedy(1), too_long), bigdl::ValueError);
+  std::vector<TokenId> too_long(size_t(m->ctx().n_ctx()) + 1, 1);
+  EXPECT_THROW(bigdl::llm::generate(m->ctx(), vocab, "x", greedy(1), too_long), bigdl::ValueError);
 }
 
 TEST(ChatReuse, DropsTheOldestTurnsWhenTheContextIsFull) {
   const Vocab vocab = Vocab::load(kStories);
   auto m = stories(/*n_ctx=*/96);
-  ChatSession chat(*m, vocab, "chatml", greedy(8), "Be kind.");
+  ChatSession chat(m->ctx(), vocab, "chatml", greedy(8), "Be kind.");
   const char* turns[] = {"Once upon a time", "The cat", "The dog ran", "A bird"};
   GenerateResult last;
   int sent = 0;
@@ -249,19 +230,19 @@ TEST(ChatReuse, DropsTheOldestTurnsWhenTheContextIsFull) {
   EXPECT_EQ(msgs[0].role, "system");  // kept
   EXPECT_EQ(int64_t(msgs.size()), 1 + 2 * (sent - chat.dropped_turns()));
   EXPECT_NE(msgs[1].content, "Once upon a time");  // the first turn is gone
-  EXPECT_LE(int64_t(chat.cached_ids().size()), m->config().n_ctx);
+  EXPECT_LE(int64_t(chat.cached_ids().size()), m->ctx().n_ctx());
   // The shortened conversation is fed again from where it differs: after the system turn.
   EXPECT_GT(last.n_cached, 0);
-  EXPECT_EQ(m->fed_in_batches, last.n_prompt - last.n_cached);
+  EXPECT_EQ(m->fed_in_batches(), last.n_prompt - last.n_cached);
   const std::vector<bigdl::llm::ChatMessage> asked(msgs.begin(), msgs.end() - 1);
   auto fresh = stories(96);
-  EXPECT_EQ(last.ids, bigdl::llm::generate(*fresh, vocab, chat.format(asked), chat.options()).ids);
+  EXPECT_EQ(last.ids, bigdl::llm::generate(fresh->ctx(), vocab, chat.format(asked), chat.options()).ids);
 }
 
 TEST(ChatReuse, MessageLongerThanTheContextIsRefused) {
   const Vocab vocab = Vocab::load(kStories);
   auto m = stories(/*n_ctx=*/64);
-  ChatSession chat(*m, vocab, "chatml", greedy(4));
+  ChatSession chat(m->ctx(), vocab, "chatml", greedy(4));
   std::string long_message;
   for (int i = 0; i < 40; ++i) long_message += "the cat sat ";
   try {
@@ -272,7 +253,7 @@ TEST(ChatReuse, MessageLongerThanTheContextIsRefused) {
     EXPECT_NE(std::string(e.what()).find("does not fit the context length 64"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(chat.messages().empty());
-  EXPECT_EQ(m->fed_in_batches, 0);
+  EXPECT_EQ(m->fed_in_batches(), 0);
   const GenerateResult r = chat.send("Hi");  // the session is still usable
   EXPECT_EQ(r.n_cached, 0);
   EXPECT_EQ(chat.messages().size(), 2u);

@@ -24,11 +24,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace bigdl;
-using bigdl::llm::load_model;
+using llm_test::load;
+using LoadOptions = llm_test::Opts;
 
 
 using namespace llm_test;
 using Tmp = TmpDirTest;
+llm::LowBit lb(const std::string& name) { return llm::LowBit::parse(name, "convert"); }
 
 using ConvertHf = Tmp;
 
@@ -36,20 +38,20 @@ using ConvertHf = Tmp;
 TEST_F(ConvertHf, F32RoundTripIsExact) {
   for (const char* name : kHfFixtures) {
     const Golden g = read_golden(name);
-    auto hf = load_model(kFixtures + name);
+    auto hf = load(kFixtures + name);
     const auto ref = run(*hf, g.prompt);
-    const auto st = llm::convert(kFixtures + name, path("f32.gguf"), "");
+    const auto st = llm::convert(kFixtures + name, path("f32.gguf"), lb(""));
     EXPECT_GT(st.n_tensors, 0);
     EXPECT_EQ(st.bytes_out, fs::file_size(path("f32.gguf")));
-    auto gg = load_model(path("f32.gguf"));
-    EXPECT_EQ(gg->config().arch, "llama");
+    auto gg = load(path("f32.gguf"));
+    EXPECT_EQ(gg->config().arch, hf->config().arch);
     EXPECT_EQ(gg->config().tied_output, hf->config().tied_output) << name;
-    EXPECT_EQ(gg->config().n_ctx, hf->config().n_ctx) << name;
+    EXPECT_EQ(gg->n_ctx(), hf->n_ctx()) << name;
     const double d = max_diff(run(*gg, g.prompt), ref);
     EXPECT_LE(d, 1e-6) << name;
     std::printf("[ convert ] %-14s f32 round trip max abs diff %.3g\n", name, d);
     const io::GgufFile f = io::GgufFile::open(path("f32.gguf"));
-    EXPECT_EQ(f.get_string("general.architecture"), "llama");
+    EXPECT_EQ(f.get_string("general.architecture"), hf->config().arch);
     EXPECT_EQ(f.get_string("general.name"), name);
     EXPECT_EQ(f.get_int("general.file_type"), 0);
     EXPECT_EQ(f.tensors()[0].offset % 32, 0u);
@@ -70,12 +72,12 @@ TEST_F(ConvertHf, LowBitLoadEqualsConvertAndIsBounded) {
   for (const auto& q : kQ)
     for (const char* name : kHfFixtures) {
       const Golden g = read_golden(name);
-      llm::LoadOptions lo;
+      LoadOptions lo;
       lo.low_bit = q.low_bit;
-      auto at_load = load_model(kFixtures + name, lo);
+      auto at_load = load(kFixtures + name, lo);
       const auto a = run(*at_load, g.prompt);
-      llm::convert(kFixtures + name, path("q.gguf"), q.low_bit);
-      auto reloaded = load_model(path("q.gguf"));
+      llm::convert(kFixtures + name, path("q.gguf"), lb(q.low_bit));
+      auto reloaded = load(path("q.gguf"));
       EXPECT_EQ(max_diff(run(*reloaded, g.prompt), a), 0.0) << name << " " << q.low_bit;
       const double err = max_diff(a, g.logits) / g.std;
       const double agree = agreement(a, g.logits);
@@ -95,68 +97,67 @@ TEST_F(ConvertHf, LowBitLoadEqualsConvertAndIsBounded) {
 // the f32 model's logits over a 64-token greedy sequence.
 TEST_F(ConvertHf, Stories260KAllTypes) {
   if (!fs::exists(kStoriesF32)) GTEST_SKIP() << kStoriesF32 << " missing";
-  auto f32 = load_model(kStoriesF32);
+  auto f32 = load(kStoriesF32);
   std::vector<int32_t> seq = {1, 403, 407, 261, 378};
   const auto more = llm::generate_greedy(*f32, seq, 59);
   seq.insert(seq.end(), more.begin(), more.end());
-  f32 = load_model(kStoriesF32);
+  f32 = load(kStoriesF32);
   const auto ref = run(*f32, seq);
   const double sd = stddev(ref);
   // Measured max abs err x std (docs/llm.md), asserted with about 2x margin.
   const std::pair<const char*, double> cases[] = {
       {"sym_int8", 0.1}, {"sym_int5", 0.5}, {"asym_int5", 0.5}, {"sym_int4", 2.0}, {"asym_int4", 1.0}};
-  for (const auto& [lb, bound] : cases) {
-    llm::LoadOptions lo;
-    lo.low_bit = lb;
-    auto q = load_model(kStoriesF32, lo);
+  for (const auto& [lbn, bound] : cases) {
+    LoadOptions lo;
+    lo.low_bit = lbn;
+    auto q = load(kStoriesF32, lo);
     const auto a = run(*q, seq);
-    const auto st = llm::convert(kStoriesF32, path("s.gguf"), lb);
-    auto r = load_model(path("s.gguf"));
-    EXPECT_EQ(max_diff(run(*r, seq), a), 0.0) << lb;
+    const auto st = llm::convert(kStoriesF32, path("s.gguf"), llm::LowBit::parse(lbn));
+    auto r = load(path("s.gguf"));
+    EXPECT_EQ(max_diff(run(*r, seq), a), 0.0) << lbn;
     const double err = max_diff(a, ref) / sd;
-    EXPECT_LE(err, bound) << lb;
+    EXPECT_LE(err, bound) << lbn;
     std::printf("[ low-bit ] stories260K    %-9s max abs err %.4f x std, argmax agreement %.1f%% (%zu positions), "
                 "%llu -> %llu bytes\n",
-                lb, err, 100 * agreement(a, ref), seq.size(), (unsigned long long)st.bytes_in,
+                lbn, err, 100 * agreement(a, ref), seq.size(), (unsigned long long)st.bytes_in,
                 (unsigned long long)st.bytes_out);
     const io::GgufFile f = io::GgufFile::open(path("s.gguf"));
     EXPECT_TRUE(f.find("tokenizer.ggml.tokens") != nullptr);  // copied from the source
-    EXPECT_EQ(f.get_string("bigdl.low_bit"), lb);
+    EXPECT_EQ(f.get_string("bigdl.low_bit"), lbn);
   }
   // "fp32" from a quantized file dequantizes; "" keeps it as stored (no re-quantization).
-  llm::convert(kStoriesF32, path("q8.gguf"), "sym_int8");
-  llm::convert(path("q8.gguf"), path("kept.gguf"), "");
+  llm::convert(kStoriesF32, path("q8.gguf"), lb("sym_int8"));
+  llm::convert(path("q8.gguf"), path("kept.gguf"), lb(""));
   EXPECT_EQ(fs::file_size(path("kept.gguf")), fs::file_size(path("q8.gguf")));
-  llm::convert(path("q8.gguf"), path("deq.gguf"), "fp32");
+  llm::convert(path("q8.gguf"), path("deq.gguf"), lb("fp32"));
   EXPECT_EQ(io::GgufFile::open(path("deq.gguf")).tensor("blk.0.attn_q.weight")->type, io::GgufType::F32);
-  auto q8 = load_model(path("q8.gguf"));
-  auto deq = load_model(path("deq.gguf"));
+  auto q8 = load(path("q8.gguf"));
+  auto deq = load(path("deq.gguf"));
   // Same weights; only q8's int8-activation gemv differs from the f32 one (measured 0.04 x std).
   EXPECT_LE(max_diff(run(*deq, seq), run(*q8, seq)), 0.1 * sd);
 }
 
 TEST(LowBit, UnknownName) {
-  llm::LoadOptions lo;
+  LoadOptions lo;
   lo.low_bit = "int3";
   try {
-    load_model(kFixtures + "hf_llama", lo);
+    load(kFixtures + "hf_llama", lo);
     FAIL();
   } catch (const ValueError& e) {
     EXPECT_EQ(std::string(e.what()),
               "[load_model] unknown low-bit type 'int3' (known: sym_int4, asym_int4, sym_int5, asym_int5, sym_int8, "
               "nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32)");
   }
-  EXPECT_THROW(llm::convert(kFixtures + "hf_llama", "/tmp/never.gguf", "q4"), ValueError);
-  EXPECT_FALSE(fs::exists("/tmp/never.gguf"));
-  EXPECT_EQ(llm::low_bit_types().size(), 13u);
+  EXPECT_THROW(lb("q4"), ValueError);
+  EXPECT_EQ(llm::LowBit::names().size(), 13u);
 }
 
 using ConvertErrors = Tmp;
 TEST_F(ConvertErrors, UnwritableOutputLeavesNothing) {
   const std::string out = path("no_such_dir/x.gguf");
-  EXPECT_THROW(llm::convert(kFixtures + "hf_llama", out, "sym_int8"), IOError);
+  EXPECT_THROW(llm::convert(kFixtures + "hf_llama", out, lb("sym_int8")), IOError);
   EXPECT_FALSE(fs::exists(out));
-  EXPECT_THROW(llm::convert(kFixtures + "hf_nope", path("y.gguf"), ""), Error);
+  EXPECT_THROW(llm::convert(kFixtures + "hf_nope", path("y.gguf"), lb("")), Error);
   EXPECT_FALSE(fs::exists(path("y.gguf")));
 }
 

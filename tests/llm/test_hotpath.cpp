@@ -44,8 +44,8 @@ namespace {
 
 namespace quant = bigdl::detail::quant;
 using bigdl::detail::Isa;
-using bigdl::llm::LoadOptions;
-using bigdl::llm::load_model;
+using LoadOptions = llm_test::Opts;
+using llm_test::load;
 using bigdl::llm::detail::KvKernels;
 using bigdl::llm::detail::KvType;
 
@@ -348,30 +348,31 @@ TEST(Hotpath, KvTypeNamesAndErrors) {
   EXPECT_EQ(parse_kv_type("f32", "t"), KvType::f32);
   EXPECT_EQ(parse_kv_type("fp8", "t"), KvType::fp8);
   try {
-    parse_kv_type("q8", "load_model");
+    parse_kv_type("q8", "context");
     FAIL();
   } catch (const bigdl::ValueError& e) {
-    EXPECT_STREQ(e.what(), "[load_model] unknown kv_type 'q8' (known: f16, f32, fp8)");
+    EXPECT_STREQ(e.what(), "[context] unknown kv_type 'q8' (known: f16, f32, fp8)");
   }
   const std::string& dir = llm_test::kStoriesDir;
   LoadOptions o;
   o.kv_type = "bf16";
-  EXPECT_THROW(load_model(dir + "stories260K-f32.gguf", o), bigdl::ValueError);
-  EXPECT_EQ(load_model(dir + "stories260K-f32.gguf")->config().kv_type, "f16");
+  EXPECT_THROW(load(dir + "stories260K-f32.gguf", o), bigdl::ValueError);
+  EXPECT_EQ(load(dir + "stories260K-f32.gguf")->ctx.kv_type(), "f16");
 }
 
 // ---- thread pool ----
 
 TEST(Hotpath, KvCacheSizeErrorsAreOneLine) {
-  bigdl::llm::detail::KvCache kv;
+  using bigdl::llm::detail::KvPool;
+  const int64_t blocks = (int64_t(1) << 24) / bigdl::llm::detail::kKvBlock;
   // The size does not fit in 64 bits: checked before any allocation.
-  const std::string overflow =
-      test_util::error_of<bigdl::ValueError>([&] { kv.allocate(KvType::f16, int64_t(1) << 20, int64_t(1) << 24, int64_t(1) << 20); });
+  const std::string overflow = test_util::error_of<bigdl::ValueError>(
+      [&] { KvPool(KvType::f16, int64_t(1) << 20, int64_t(1) << 20, blocks); });
   EXPECT_NE(overflow.find("KV cache of 1048576 layers x 16777216 positions"), std::string::npos) << overflow;
   // Fits in 64 bits but not in any machine (2 x 512 TiB): the allocation's failure is
   // reported with the context size and what to change.
   const std::string oom =
-      test_util::error_of<bigdl::ValueError>([&] { kv.allocate(KvType::f16, 1, int64_t(1) << 24, int64_t(1) << 24); });
+      test_util::error_of<bigdl::ValueError>([&] { KvPool(KvType::f16, 1, int64_t(1) << 24, blocks); });
   EXPECT_NE(oom.find("cannot allocate the KV cache"), std::string::npos) << oom;
   EXPECT_NE(oom.find("--ctx"), std::string::npos) << oom;
 }
@@ -500,7 +501,7 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
       std::vector<float> serial;  // forward() logits, position by position
       for (int threads : {1, 2}) {
         bigdl::set_num_threads(threads);
-        auto m = load_model(path, o);
+        auto m = load(path, o);
         const int64_t V = m->config().n_vocab;
         std::vector<float> s;
         for (int64_t p = 0; p < 40; ++p) {
@@ -510,7 +511,7 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
         if (serial.empty()) serial = s;
         ASSERT_EQ(0, std::memcmp(s.data(), serial.data(), s.size() * 4)) << "threads " << threads;
         // Batches of 1, 7 and 32 (positions 0, 1, 8), then all-position logits.
-        auto b = load_model(path, o);
+        auto b = load(path, o);
         const float* l = b->forward_batch(toks.data(), 1, 0);
         ASSERT_EQ(0, std::memcmp(l, serial.data(), size_t(V) * 4));
         l = b->forward_batch(toks.data() + 1, 7, 1);
@@ -543,7 +544,7 @@ TEST(Hotpath, F16CacheBatchCloseToSerialOnF32Models) {
   const std::string& st = llm_test::kStoriesF32;
   for (const std::string& path : {st, fx + "hf_llama", fx + "hf_llama_tied", fx + "hf_qwen2"}) {
     LoadOptions o{.n_ctx = 128};
-    auto a = load_model(path, o), b = load_model(path, o);
+    auto a = load(path, o), b = load(path, o);
     const int64_t V = a->config().n_vocab;
     std::vector<int32_t> toks(65);
     for (size_t i = 0; i < toks.size(); ++i) toks[i] = int32_t((i * 13 + 3) % size_t(V));
@@ -563,9 +564,9 @@ TEST(Hotpath, KvTypesStayCloseToF32OnStories260K) {
   const std::string& dir = llm_test::kStoriesDir;
   LoadOptions o32{.n_ctx = 128, .kv_type = "f32"}, o16{.n_ctx = 128, .kv_type = "f16"},
       o8{.n_ctx = 128, .kv_type = "fp8"};
-  auto a = load_model(dir + "stories260K-f32.gguf", o32);
-  auto b = load_model(dir + "stories260K-f32.gguf", o16);
-  auto c = load_model(dir + "stories260K-f32.gguf", o8);
+  auto a = load(dir + "stories260K-f32.gguf", o32);
+  auto b = load(dir + "stories260K-f32.gguf", o16);
+  auto c = load(dir + "stories260K-f32.gguf", o8);
   double e16 = 0, e8 = 0, mean8 = 0;
   int agree16 = 0, agree8 = 0;
   int32_t tok = 1;

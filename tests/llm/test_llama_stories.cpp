@@ -19,8 +19,8 @@
 
 namespace {
 
-using bigdl::llm::LoadOptions;
-using bigdl::llm::load_model;
+using LoadOptions = llm_test::Opts;
+using llm_test::load;
 
 const std::string& kDir = llm_test::kStoriesDir;
 
@@ -55,7 +55,7 @@ size_t agreement(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   return n;
 }
 
-std::vector<int32_t> greedy_from_bos(bigdl::llm::Model& m, int64_t max_new, double* tok_per_s = nullptr) {
+std::vector<int32_t> greedy_from_bos(bigdl::llm::Context& m, int64_t max_new, double* tok_per_s = nullptr) {
   auto t0 = std::chrono::steady_clock::now();
   auto ids = bigdl::llm::generate_greedy(m, {1}, max_new);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -64,7 +64,7 @@ std::vector<int32_t> greedy_from_bos(bigdl::llm::Model& m, int64_t max_new, doub
 }
 
 TEST(LlamaStories, ConfigFromMetadata) {
-  auto m = load_model(kDir + "stories260K-f32.gguf");
+  auto m = load(kDir + "stories260K-f32.gguf");
   const auto& c = m->config();
   EXPECT_EQ(c.arch, "llama");
   EXPECT_EQ(c.n_vocab, 512);
@@ -75,9 +75,9 @@ TEST(LlamaStories, ConfigFromMetadata) {
   EXPECT_EQ(c.head_dim, 8);
   EXPECT_EQ(c.n_ff, 172);
   EXPECT_EQ(c.n_ctx_train, 128);  // the llama2c converter's default, not the trained 512
-  EXPECT_EQ(c.n_ctx, 128);
+  EXPECT_EQ(m->n_ctx(), 128);
   EXPECT_FLOAT_EQ(c.rope_freq_base, 10000.0f);
-  EXPECT_FLOAT_EQ(c.rms_eps, 1e-5f);
+  EXPECT_FLOAT_EQ(c.norm_eps, 1e-5f);
   EXPECT_FALSE(c.tied_output);  // the llama2c converter writes output.weight (a copy of token_embd)
 }
 
@@ -85,7 +85,7 @@ TEST(LlamaStories, F32Step0LogitsMatchGolden) {
   const auto& g = golden();
   ASSERT_EQ(g.logits0.size(), 512u);
   // The exact f32 path, KV cache included (the default f16 cache adds 2.5e-4 x std).
-  auto m = load_model(kDir + "stories260K-f32.gguf", LoadOptions{.kv_type = "f32"});
+  auto m = load(kDir + "stories260K-f32.gguf", LoadOptions{.kv_type = "f32"});
   const float* logits = m->forward(1, 0);
   double mean = 0, var = 0, max_diff = 0;
   for (float v : g.logits0) mean += v;
@@ -100,7 +100,7 @@ TEST(LlamaStories, F32Step0LogitsMatchGolden) {
 
 TEST(LlamaStories, F32Top5First16StepsMatchGolden) {
   const auto& g = golden();
-  auto m = load_model(kDir + "stories260K-f32.gguf", LoadOptions{.kv_type = "f32"});
+  auto m = load(kDir + "stories260K-f32.gguf", LoadOptions{.kv_type = "f32"});
   int32_t tok = 1;
   for (size_t step = 0; step < g.top5.size(); ++step) {
     const float* logits = m->forward(tok, static_cast<int64_t>(step));
@@ -114,7 +114,7 @@ TEST(LlamaStories, F32GreedyMatchesGoldenOverFileContext) {
   // The file says context_length 128, so 128 positions: BOS + 127 fed-back tokens
   // give 128 generated tokens.
   const auto& g = golden();
-  auto m = load_model(kDir + "stories260K-f32.gguf");
+  auto m = load(kDir + "stories260K-f32.gguf");
   double tps = 0;
   auto ids = greedy_from_bos(*m, 256, &tps);
   ASSERT_EQ(ids.size(), 128u);
@@ -125,7 +125,7 @@ TEST(LlamaStories, F32GreedyMatchesGoldenOverFileContext) {
 TEST(LlamaStories, F32GreedyMatchesGoldenFull256WithTrainedContext) {
   // The checkpoint was trained at 512; widening the cache reproduces all 256 golden tokens.
   const auto& g = golden();
-  auto m = load_model(kDir + "stories260K-f32.gguf", LoadOptions{512});
+  auto m = load(kDir + "stories260K-f32.gguf", LoadOptions{512});
   double tps = 0;
   auto ids = greedy_from_bos(*m, 256, &tps);
   ASSERT_EQ(ids.size(), 256u);
@@ -139,13 +139,13 @@ TEST(LlamaStories, Q8_0GreedyMatchesGolden) {
   const auto& g = golden();
   {
     // The file's own context: 128 positions.
-    auto m = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{.kv_type = "f32"});
+    auto m = load(kDir + "stories260K-q8_0.gguf", LoadOptions{.kv_type = "f32"});
     auto ids = greedy_from_bos(*m, 256);
     const size_t n = agreement(ids, g.ids);
     std::printf("[llm] q8_0 greedy (n_ctx 128): agrees with golden for %zu of %zu tokens\n", n, ids.size());
     EXPECT_GE(n, 100u);
   }
-  auto m = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{.n_ctx = 512, .kv_type = "f32"});
+  auto m = load(kDir + "stories260K-q8_0.gguf", LoadOptions{.n_ctx = 512, .kv_type = "f32"});
   double tps = 0;
   auto ids = greedy_from_bos(*m, 256, &tps);
   const size_t n = agreement(ids, g.ids);
@@ -161,8 +161,8 @@ TEST(LlamaStories, Q8_0DivergenceComesFromTheWeights) {
   // same token, so the flip is the file's weight rounding and no kernel can remove it
   // (docs/llm.md, "stories260K q8_0").
   const auto& g = golden();
-  auto q = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{512, "", "f32"});  // f32 KV cache
-  auto deq = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{512, "fp32", "f32"});
+  auto q = load(kDir + "stories260K-q8_0.gguf", LoadOptions{512, "", "f32"});  // f32 KV cache
+  auto deq = load(kDir + "stories260K-q8_0.gguf", LoadOptions{512, "fp32", "f32"});
   const size_t nq = agreement(greedy_from_bos(*q, 256), g.ids);
   const size_t nd = agreement(greedy_from_bos(*deq, 256), g.ids);
   std::printf("[llm] q8_0 int8 path agrees for %zu ids, dequantized-f32 path for %zu\n", nq, nd);
@@ -183,9 +183,9 @@ TEST(LlamaStories, Q8_0LeavesTheGoldenWhereLlamaCppDoes) {
   EXPECT_EQ(agreement(lc_f32, g.ids), 256u);
   const size_t lc_gold = agreement(lc_q8, g.ids);
   EXPECT_EQ(lc_gold, 114u);  // the fixture as generated
-  auto f = load_model(kDir + "stories260K-f32.gguf", LoadOptions{512});
+  auto f = load(kDir + "stories260K-f32.gguf", LoadOptions{512});
   EXPECT_EQ(agreement(greedy_from_bos(*f, 256), lc_f32), 256u);
-  auto q = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{.n_ctx = 512, .kv_type = "f32"});
+  auto q = load(kDir + "stories260K-q8_0.gguf", LoadOptions{.n_ctx = 512, .kv_type = "f32"});
   const auto ours = greedy_from_bos(*q, 256);
   const size_t with_lc = agreement(ours, lc_q8);
   std::printf("[llm] q8_0 greedy, 256 ids: leaves the golden at %zu (llama.cpp: %zu), equals llama.cpp's for %zu\n",
@@ -201,8 +201,8 @@ TEST(LlamaStories, Q8_0ArgmaxFlipsOnlyAtNearTies) {
   // f32, the f32 top-2 logit gap must be below q8_0's logit error there, i.e. the flip
   // is quantization noise at a near-tie, not a wrong forward.
   const auto& g = golden();
-  auto f = load_model(kDir + "stories260K-f32.gguf", LoadOptions{512});
-  auto q = load_model(kDir + "stories260K-q8_0.gguf", LoadOptions{512});
+  auto f = load(kDir + "stories260K-f32.gguf", LoadOptions{512});
+  auto q = load(kDir + "stories260K-q8_0.gguf", LoadOptions{512});
   int32_t tok = 1;
   int flips = 0;
   double worst = 0;
@@ -229,7 +229,7 @@ TEST(LlamaStories, Q8_0ArgmaxFlipsOnlyAtNearTies) {
 
 TEST(LlamaStories, Q4_0GreedyDivergesLate) {
   const auto& g = golden();
-  auto m = load_model(kDir + "stories260K-q4_0.gguf", LoadOptions{512});
+  auto m = load(kDir + "stories260K-q4_0.gguf", LoadOptions{512});
   double tps = 0;
   auto ids = greedy_from_bos(*m, 256, &tps);
   const size_t n = agreement(ids, g.ids);
@@ -241,14 +241,14 @@ TEST(LlamaStories, Q4_0GreedyDivergesLate) {
 
 TEST(LlamaStories, KvCacheReuseAfterRestartIsDeterministic) {
   // Re-feeding from position 0 overwrites the cache; the same tokens come out.
-  auto m = load_model(kDir + "stories260K-f32.gguf");
+  auto m = load(kDir + "stories260K-f32.gguf");
   auto a = greedy_from_bos(*m, 40);
   auto b = greedy_from_bos(*m, 40);
   EXPECT_EQ(a, b);
 }
 
 TEST(LlamaStoriesErrors, PromptLongerThanContext) {
-  auto m = load_model(kDir + "stories260K-f32.gguf");
+  auto m = load(kDir + "stories260K-f32.gguf");
   std::vector<int32_t> prompt(129, 1);
   try {
     bigdl::llm::generate_greedy(*m, prompt, 1);
@@ -259,7 +259,7 @@ TEST(LlamaStoriesErrors, PromptLongerThanContext) {
 }
 
 TEST(LlamaStoriesErrors, BadTokenAndPosition) {
-  auto m = load_model(kDir + "stories260K-f32.gguf");
+  auto m = load(kDir + "stories260K-f32.gguf");
   EXPECT_THROW(m->forward(512, 0), bigdl::IndexError);
   EXPECT_THROW(m->forward(-1, 0), bigdl::IndexError);
   EXPECT_THROW(m->forward(1, 128), bigdl::IndexError);
@@ -268,7 +268,7 @@ TEST(LlamaStoriesErrors, BadTokenAndPosition) {
 TEST(LlamaStoriesErrors, VocabOnlyGgufHasNoTensors) {
   const std::string path = std::string(BIGDL_SHARED_DATA) + "/tokenizers/ggml-vocab/ggml-vocab-llama-spm.gguf";
   try {
-    load_model(path);
+    load(path);
     FAIL() << "expected FormatError";
   } catch (const bigdl::FormatError& e) {
     const std::string msg = e.what();
@@ -281,7 +281,7 @@ TEST(LlamaStoriesErrors, VocabOnlyGgufHasNoTensors) {
 TEST(LlamaStoriesErrors, UnsupportedArchitecture) {
   const std::string path = std::string(BIGDL_SHARED_DATA) + "/tokenizers/ggml-vocab/ggml-vocab-gpt-2.gguf";
   try {
-    load_model(path);
+    load(path);
     FAIL() << "expected FormatError";
   } catch (const bigdl::FormatError& e) {
     const std::string msg = e.what();
@@ -316,7 +316,7 @@ TEST(LlamaStoriesErrors, WrongShapeNamesTheTensor) {
     std::memcpy(ne, v, 16);
   });
   try {
-    load_model(path);
+    load(path);
     FAIL() << "expected ShapeError";
   } catch (const bigdl::ShapeError& e) {
     EXPECT_NE(std::string(e.what()).find("tensor 'blk.0.attn_k.weight' has shape [64, 32], expected [32, 64]"),
@@ -329,7 +329,7 @@ TEST(LlamaStoriesErrors, MissingTensorNamesFileAndTensor) {
   const std::string path = patched_copy("output_norm.weight", "bigdl_llm_missing.gguf",
                                         [](uint8_t* p) { p[0] = 'X'; });
   try {
-    load_model(path);
+    load(path);
     FAIL() << "expected FormatError";
   } catch (const bigdl::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("bigdl_llm_missing.gguf: tensor 'output_norm.weight' missing"),
@@ -339,8 +339,8 @@ TEST(LlamaStoriesErrors, MissingTensorNamesFileAndTensor) {
 }
 
 TEST(LlamaStoriesErrors, NotAGgufFile) {
-  EXPECT_THROW(load_model(kDir + "tok512.bin"), bigdl::FormatError);
-  EXPECT_THROW(load_model(kDir + "no-such-file.gguf"), bigdl::IOError);
+  EXPECT_THROW(load(kDir + "tok512.bin"), bigdl::FormatError);
+  EXPECT_THROW(load(kDir + "no-such-file.gguf"), bigdl::IOError);
 }
 
 }  // namespace

@@ -29,13 +29,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace bigdl;
-using bigdl::llm::load_model;
+using llm_test::load;
 
 
 // The weights' rounding is what is measured, so the KV cache is f32 (the f16 default
 // alone moves the logits by ~1e-3 x std).
-llm::LoadOptions options(const std::string& low_bit = "") {
-  llm::LoadOptions o;
+llm_test::Opts options(const std::string& low_bit = "") {
+  llm_test::Opts o;
   o.low_bit = low_bit;
   o.kv_type = "f32";
   return o;
@@ -69,17 +69,17 @@ TEST_F(LowBitTypes, HfFixturesWithinBoundOfTransformers) {
   for (const auto& c : kTypes)
     for (const char* name : kHfFixtures) {
       const Golden g = read_golden(name);
-      auto m = load_model(kFixtures + name, options(c.low_bit));
+      auto m = load(kFixtures + name, options(c.low_bit));
       const auto a = run(*m, g.prompt);
       const double err = max_diff(a, g.logits) / g.std;
       EXPECT_LE(err, c.hf_bound) << name << " " << c.low_bit;
       std::printf("[ low-bit ] %-14s %-9s max abs err %.3g x std, argmax agreement %.0f%%\n", name, c.low_bit, err,
                   100 * agreement(a, g.logits));
-      llm::convert(kFixtures + name, path("q.gguf"), c.low_bit);
+      llm::convert(kFixtures + name, path("q.gguf"), llm::LowBit::parse(c.low_bit));
       const io::GgufFile f = io::GgufFile::open(path("q.gguf"));
       EXPECT_EQ(f.tensor("blk.0.ffn_down.weight")->type, c.gguf) << name << " " << c.low_bit;
       EXPECT_EQ(f.tensor("blk.0.attn_q.weight")->type, io::GgufType::F32);  // 48 columns
-      auto r = load_model(path("q.gguf"), options());
+      auto r = load(path("q.gguf"), options());
       EXPECT_EQ(max_diff(run(*r, g.prompt), a), 0.0) << name << " " << c.low_bit;
     }
 }
@@ -87,14 +87,14 @@ TEST_F(LowBitTypes, HfFixturesWithinBoundOfTransformers) {
 // bigdl-llm's "fp8" is fp8_e5m2.
 TEST(LowBitNames, Fp8IsE5m2AndNamesAreListed) {
   const Golden g = read_golden("hf_llama");
-  auto ma = load_model(kFixtures + "hf_llama", options("fp8"));
-  auto mb = load_model(kFixtures + "hf_llama", options("fp8_e5m2"));
+  auto ma = load(kFixtures + "hf_llama", options("fp8"));
+  auto mb = load(kFixtures + "hf_llama", options("fp8_e5m2"));
   EXPECT_EQ(max_diff(run(*ma, g.prompt), run(*mb, g.prompt)), 0.0);
-  const auto names = llm::low_bit_types();
+  const auto names = llm::LowBit::names();
   for (const char* n : {"nf4", "nf3", "fp4", "fp8_e4m3", "fp8_e5m2", "fp16", "bf16", "fp32"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   try {
-    load_model(kFixtures + "hf_llama", options("nf2"));
+    load(kFixtures + "hf_llama", options("nf2"));
     FAIL() << "expected ValueError";
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("[load_model] unknown low-bit type 'nf2' (known: sym_int4"), std::string::npos)
@@ -116,9 +116,9 @@ const StoriesReference& stories_reference() {
   static const StoriesReference r = [] {
     StoriesReference s;
     s.seq = {1, 403, 407, 261, 378};
-    const auto more = llm::generate_greedy(*load_model(kStoriesF32, options()), s.seq, 59);
+    const auto more = llm::generate_greedy(*load(kStoriesF32, options()), s.seq, 59);
     s.seq.insert(s.seq.end(), more.begin(), more.end());
-    s.logits = run(*load_model(kStoriesF32, options()), s.seq);
+    s.logits = run(*load(kStoriesF32, options()), s.seq);
     s.std = stddev(s.logits);
     return s;
   }();
@@ -134,7 +134,7 @@ TEST_F(LowBitTypes, Stories260KAllNewTypes) {
   const auto& ref = sr.logits;
   const double sd = sr.std;
   for (const auto& c : kTypes) {
-    auto q = load_model(kStoriesF32, options(c.low_bit));
+    auto q = load(kStoriesF32, options(c.low_bit));
     const auto a = run(*q, seq);
     const double err = max_diff(a, ref) / sd;
     EXPECT_LE(err, c.stories_bound) << c.low_bit;
@@ -142,7 +142,7 @@ TEST_F(LowBitTypes, Stories260KAllNewTypes) {
     // Batched prefill reads the same weights (the few-token and the tiled paths): the
     // last logits agree with token-by-token decoding up to activation rounding.
     for (int64_t n : {8, 64}) {
-      auto b = load_model(kStoriesF32, options(c.low_bit));
+      auto b = load(kStoriesF32, options(c.low_bit));
       const float* l = b->forward_batch(seq.data(), n, 0);
       double d = 0;
       for (int64_t v = 0; v < b->config().n_vocab; ++v) d = std::max(d, std::fabs(double(l[v]) - a[n - 1][v]));
@@ -150,11 +150,11 @@ TEST_F(LowBitTypes, Stories260KAllNewTypes) {
       std::printf("[ low-bit ] stories260K    %-9s forward_batch(%2lld) vs forward: max abs diff %.3g x std\n",
                   c.low_bit, static_cast<long long>(n), d / sd);
     }
-    const auto st = llm::convert(kStoriesF32, path("s.gguf"), c.low_bit);
+    const auto st = llm::convert(kStoriesF32, path("s.gguf"), llm::LowBit::parse(c.low_bit));
     const io::GgufFile f = io::GgufFile::open(path("s.gguf"));
     EXPECT_EQ(f.tensor("blk.0.attn_q.weight")->type, c.gguf) << c.low_bit;
     EXPECT_EQ(f.tensor("blk.0.ffn_down.weight")->type, io::GgufType::F32) << c.low_bit;  // 172 columns
-    auto r = load_model(path("s.gguf"), options());
+    auto r = load(path("s.gguf"), options());
     EXPECT_EQ(max_diff(run(*r, seq), a), 0.0) << c.low_bit;
     std::printf("[ low-bit ] stories260K    %-9s max abs err %.3g x std, argmax agreement %.1f%% (%zu positions), "
                 "%llu bytes\n",
@@ -200,7 +200,7 @@ TEST_F(LowBitTypes, GgufF16AndBf16FilesMatchF32File) {
   for (const auto& [type, bound] : cases) {
     const char* tname = io::gguf_type_traits(type)->name;
     write_16bit_copy(kStoriesF32, path("h.gguf"), type);
-    auto m = load_model(path("h.gguf"), options());
+    auto m = load(path("h.gguf"), options());
     const auto a = run(*m, seq);
     const double err = max_diff(a, ref) / sd;
     EXPECT_LE(err, bound) << tname;
@@ -210,15 +210,15 @@ TEST_F(LowBitTypes, GgufF16AndBf16FilesMatchF32File) {
                 tname, err, 100 * agreement(a, ref));
     // Kept as stored (""): attn_q and token_embd (rows of 64) stay 16-bit, ffn_down (rows
     // of 172, not whole blocks) was widened to f32 at load.
-    llm::convert(path("h.gguf"), path("kept.gguf"), "");
+    llm::convert(path("h.gguf"), path("kept.gguf"), {});
     const io::GgufFile k = io::GgufFile::open(path("kept.gguf"));
     EXPECT_EQ(k.tensor("blk.0.attn_q.weight")->type, type) << tname;
     EXPECT_EQ(k.tensor("token_embd.weight")->type, type) << tname;
     EXPECT_EQ(k.tensor("blk.0.ffn_down.weight")->type, io::GgufType::F32) << tname;
-    auto kept = load_model(path("kept.gguf"), options());
+    auto kept = load(path("kept.gguf"), options());
     EXPECT_EQ(max_diff(run(*kept, seq), a), 0.0) << tname;
     // A quant type from a 16-bit file: dequantized exactly, then quantized.
-    auto q8 = load_model(path("h.gguf"), options("sym_int8"));
+    auto q8 = load(path("h.gguf"), options("sym_int8"));
     EXPECT_LE(max_diff(run(*q8, seq), ref) / sd, 0.2) << tname;
   }
 }
@@ -240,7 +240,7 @@ TEST_F(LowBitTypes, UnsupportedTypeNamesSupportedOnes) {
   }
   w.write(path("bad.gguf"));
   try {
-    load_model(path("bad.gguf"), options());
+    load(path("bad.gguf"), options());
     FAIL() << "expected DTypeError";
   } catch (const DTypeError& e) {
     EXPECT_NE(std::string(e.what()).find("tensor 'blk.0.attn_q.weight' has type iq4_nl; supported: f32, f16, bf16, "

@@ -20,6 +20,8 @@
 namespace {
 
 using namespace bigdl::llm;
+using LoadOptions = llm_test::Opts;
+using llm_test::load;
 
 const std::string& kLlm = llm_test::kStoriesDir;
 
@@ -35,7 +37,7 @@ std::string shakespeare_4k() {
 
 // exp(mean nll) written out separately: tokens, chunks, second half scored by a
 // log-softmax over the raw logits.
-double reference_ppl(Model& model, const Vocab& vocab, const std::string& text, int64_t n_ctx,
+double reference_ppl(Context& model, const Vocab& vocab, const std::string& text, int64_t n_ctx,
                      int64_t max_chunks, int64_t* n_scored) {
   const std::vector<TokenId> ids = vocab.encode(text, vocab.add_bos());
   int64_t chunks = static_cast<int64_t>(ids.size()) / n_ctx;
@@ -67,7 +69,7 @@ TEST(Perplexity, MatchesIndependentLogSoftmaxOnStories260K) {
   // to a whole f16 ulp of a cached value (6e-6 relative on this PPL).
   LoadOptions f32_kv;
   f32_kv.kv_type = "f32";
-  auto model = load_model(kLlm + "stories260K-f32.gguf", f32_kv);
+  auto model = load(kLlm + "stories260K-f32.gguf", f32_kv);
   const Vocab vocab = Vocab::load(kLlm + "stories260K-f32.gguf");
   const std::string text = shakespeare_4k();
   const int64_t n_ctx = 128;
@@ -105,8 +107,8 @@ TEST(Perplexity, MatchesIndependentLogSoftmaxOnStories260K) {
 
 TEST(Perplexity, Q8_0IsCloseToF32) {
   const std::string text = shakespeare_4k();
-  auto f32 = load_model(kLlm + "stories260K-f32.gguf");
-  auto q8 = load_model(kLlm + "stories260K-q8_0.gguf");
+  auto f32 = load(kLlm + "stories260K-f32.gguf");
+  auto q8 = load(kLlm + "stories260K-q8_0.gguf");
   const Vocab vocab = Vocab::load(kLlm + "stories260K-f32.gguf");
   const double a = perplexity(*f32, vocab, text, 128).ppl;
   const double b = perplexity(*q8, vocab, text, 128).ppl;
@@ -114,7 +116,7 @@ TEST(Perplexity, Q8_0IsCloseToF32) {
 }
 
 TEST(Perplexity, FileMatchesTextAndMissingFileIsIOError) {
-  auto model = load_model(kLlm + "stories260K-f32.gguf");
+  auto model = load(kLlm + "stories260K-f32.gguf");
   const Vocab vocab = Vocab::load(kLlm + "stories260K-f32.gguf");
   const std::string text = shakespeare_4k();
   const auto path = std::filesystem::temp_directory_path() / "bigdl_test_perplexity.txt";
@@ -138,7 +140,7 @@ TEST(Perplexity, FileMatchesTextAndMissingFileIsIOError) {
 TEST(Perplexity, ShortTextAndBadContextAreValueErrors) {
   LoadOptions lo;
   lo.n_ctx = 512;  // the file says 128
-  auto model = load_model(kLlm + "stories260K-f32.gguf", lo);
+  auto model = load(kLlm + "stories260K-f32.gguf", lo);
   const Vocab vocab = Vocab::load(kLlm + "stories260K-f32.gguf");
   const std::string text = shakespeare_4k().substr(0, 1400);  // about 850 tokens
   const int64_t n = static_cast<int64_t>(vocab.encode(text, vocab.add_bos()).size());
@@ -193,7 +195,7 @@ TEST(SmolLM2, PerplexityOnWikitextIsSane) {
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " absent; run scripts/get_smollm2.sh";
   LoadOptions lo;
   lo.n_ctx = 128;
-  auto model = load_model(path, lo);
+  auto model = load(path, lo);
   const Vocab vocab = Vocab::load(path);
   const PerplexityResult r =
       perplexity_file(*model, vocab, std::string(BIGDL_SHARED_DATA) + "/text/wikitext-2-raw/wiki.test.raw", 128, 2);

@@ -22,8 +22,8 @@
 
 namespace {
 
-using bigdl::llm::LoadOptions;
-using bigdl::llm::load_model;
+using LoadOptions = llm_test::Opts;
+using llm_test::load;
 using bigdl::llm::Model;
 
 const std::string& kStories = llm_test::kStoriesDir;
@@ -88,13 +88,13 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(Prefill, BatchEqualsRepeatedForward) {
   for (const Case& c : cases()) {
-    auto batched = load_model(c.path, c.options);
-    auto serial = load_model(c.path, c.options);
+    auto batched = load(c.path, c.options);
+    auto serial = load(c.path, c.options);
     const int64_t V = batched->config().n_vocab;
     double worst = 0;
     for (int64_t pos0 : {0, 5}) {
       for (int64_t n : {1, 7, 64}) {
-        ASSERT_LE(pos0 + n + 1, batched->config().n_ctx) << c.label;
+        ASSERT_LE(pos0 + n + 1, batched->n_ctx()) << c.label;
         const auto toks = tokens_for(pos0 + n + 1, V, static_cast<uint32_t>(n * 31 + pos0));
         for (int64_t p = 0; p < pos0; ++p) {
           batched->forward(toks[size_t(p)], p);
@@ -125,8 +125,8 @@ TEST(Prefill, BatchEqualsRepeatedForward) {
 }
 
 TEST(Prefill, ChunkedBatchesEqualOneBatch) {
-  auto a = load_model(kStories + "stories260K-q4_0.gguf");
-  auto b = load_model(kStories + "stories260K-q4_0.gguf");
+  auto a = load(kStories + "stories260K-q4_0.gguf");
+  auto b = load(kStories + "stories260K-q4_0.gguf");
   const auto toks = tokens_for(100, a->config().n_vocab, 7);
   const float* la = a->forward_batch(toks.data(), 100, 0);
   const std::vector<float> one(la, la + a->config().n_vocab);
@@ -144,7 +144,7 @@ TEST(Prefill, GoldenContinuation) {
   ASSERT_TRUE(in.good());
   const auto ids = nlohmann::json::parse(in)["generated_token_ids"].get<std::vector<int32_t>>();
   ASSERT_GT(ids.size(), 40u);
-  auto m = load_model(kStories + "stories260K-f32.gguf");
+  auto m = load(kStories + "stories260K-f32.gguf");
   std::vector<int32_t> prompt{1};
   prompt.insert(prompt.end(), ids.begin(), ids.begin() + 40);
   const float* l = m->forward_batch(prompt.data(), int64_t(prompt.size()), 0);
@@ -153,7 +153,7 @@ TEST(Prefill, GoldenContinuation) {
 
 TEST(Prefill, GenerateUsesBatchAndMatchesGreedy) {
   for (const char* f : {"stories260K-f32.gguf", "stories260K-q8_0.gguf", "stories260K-q4_0.gguf"}) {
-    auto m = load_model(kStories + f);
+    auto m = load(kStories + f);
     const auto v = bigdl::llm::Vocab::load(kStories + f);
     bigdl::llm::GenerateOptions o;
     o.max_new_tokens = 24;
@@ -166,7 +166,7 @@ TEST(Prefill, GenerateUsesBatchAndMatchesGreedy) {
 }
 
 TEST(Prefill, Errors) {
-  auto m = load_model(kStories + "stories260K-f32.gguf");  // n_ctx 128
+  auto m = load(kStories + "stories260K-f32.gguf");  // n_ctx 128
   std::vector<int32_t> toks(130, 1);
   auto message = [&](auto fn) -> std::string {
     try {

@@ -10,12 +10,15 @@
 #include "bigdl/error.h"
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
+#include "llm/llm_test_util.h"
 #include "bigdl/llm/sampler.h"
 #include "bigdl/llm/vocab.h"
 
 namespace {
 
 using namespace bigdl::llm;
+using LoadOptions = llm_test::Opts;
+using llm_test::load;
 
 // Every filter off: plain softmax sampling at temperature t.
 SamplerOptions plain(float t, uint64_t seed = 0) {
@@ -225,7 +228,7 @@ GenerateOptions greedy(int64_t n) {
 }
 
 TEST(Generate, GreedyMatchesGenerateGreedyAndStreams) {
-  auto m = load_model(kModel);
+  auto m = load(kModel);
   const Vocab v = Vocab::load(kModel);
   GenerateOptions o = greedy(30);
   std::string streamed;
@@ -245,7 +248,7 @@ TEST(Generate, GreedyMatchesGenerateGreedyAndStreams) {
 }
 
 TEST(Generate, StopStringIsNotEmitted) {
-  auto m = load_model(kModel);
+  auto m = load(kModel);
   const Vocab v = Vocab::load(kModel);
   GenerateOptions o = greedy(30);
   o.stop_strings = {"Lily", "zzz"};
@@ -263,7 +266,7 @@ TEST(Generate, StopStringIsNotEmitted) {
 }
 
 TEST(Generate, StopsOnEosId) {
-  auto m = load_model(kModel);
+  auto m = load(kModel);
   const Vocab v = Vocab::load(kModel);
   const GenerateResult full = generate(*m, v, "Once upon a time", greedy(10));
   GenerateOptions o = greedy(10);
@@ -281,7 +284,7 @@ TEST(Generate, StopsOnEosId) {
 TEST(Generate, ContextFullAndPromptTooLong) {
   LoadOptions lo;
   lo.n_ctx = 16;
-  auto m = load_model(kModel, lo);
+  auto m = load(kModel, lo);
   const Vocab v = Vocab::load(kModel);
   GenerateOptions o = greedy(-1);
   o.stop_ids = {-1};  // never matches: EOS does not stop
@@ -298,7 +301,7 @@ TEST(Generate, ContextFullAndPromptTooLong) {
 }
 
 TEST(Generate, SampledRunIsReproducible) {
-  auto m = load_model(kModel);
+  auto m = load(kModel);
   const Vocab v = Vocab::load(kModel);
   GenerateOptions o;
   o.max_new_tokens = 40;
@@ -314,7 +317,7 @@ TEST(Generate, SampledRunIsReproducible) {
 
 // Chat prompts carry control-token text; with parse_special it becomes the token itself.
 TEST(Generate, ParseSpecialTurnsControlTextIntoTokens) {
-  auto m = load_model(kModel);
+  auto m = load(kModel);
   const Vocab v = Vocab::load(kModel);
   GenerateOptions o;
   o.max_new_tokens = 1;

@@ -332,13 +332,22 @@ std::string need_model(const Args& a, const std::string& cmd) {
   return path;
 }
 
-std::unique_ptr<llm::Model> open_model(const std::string& path, int64_t n_ctx, const std::string& low_bit = "",
-                                       const std::string& kv_type = "f16") {
+// A model and one context on it (the CLI runs one sequence at a time). The low-bit type
+// is parsed before the model loads, so a typo fails at once.
+struct Session {
+  std::shared_ptr<const llm::Model> model;
+  llm::Context ctx;
+};
+Session open_model(const std::string& path, int64_t n_ctx, const std::string& low_bit = "",
+                   const std::string& kv_type = "f16") {
   llm::LoadOptions lo;
-  lo.n_ctx = n_ctx;
-  lo.low_bit = low_bit;
-  lo.kv_type = kv_type;
-  return llm::load_model(path, lo);
+  lo.low_bit = llm::LowBit::parse(low_bit, "load_model");
+  auto model = llm::load_model(path, lo);
+  llm::ContextOptions co;
+  co.n_ctx = n_ctx;
+  co.kv_type = kv_type;
+  llm::Context ctx(model, co);
+  return Session{std::move(model), std::move(ctx)};
 }
 
 // Sampling options shared by `llm generate` and `llm chat`: their defaults (llama-cli's)
@@ -368,7 +377,7 @@ int cmd_llm_generate(int argc, char** argv) {
   llm::GenerateOptions o;
   o.max_new_tokens = a.integer("n-predict");
   read_sampler_options(a, &o);
-  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
+  Session s = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
   const llm::Vocab vocab = llm::Vocab::load(path);
   const std::string& prompt = a.str("prompt");
   // The prompt is printed as given (once generation has started, so an error prints
@@ -384,7 +393,7 @@ int cmd_llm_generate(int argc, char** argv) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  const llm::GenerateResult r = llm::generate(*model, vocab, prompt, o);
+  const llm::GenerateResult r = llm::generate(s.ctx, vocab, prompt, o);
   start();
   std::printf("\n");
   std::fflush(stdout);
@@ -421,10 +430,14 @@ int cmd_llm_bench(int argc, char** argv) {
   const std::string& format = a.str("format");
   if (format != "text" && format != "json")
     throw UsageError("bigdl llm bench: --format must be text or json, got '" + format + "'");
-  auto model = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
-  if (model->config().n_ctx < n_prompt + n_gen)
-    model = open_model(path, n_prompt + n_gen, a.str("low-bit"), a.str("kv-type"));
-  const llm::ModelConfig& c = model->config();
+  Session s = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
+  if (s.ctx.n_ctx() < n_prompt + n_gen) {
+    llm::ContextOptions co;
+    co.n_ctx = n_prompt + n_gen;
+    co.kv_type = a.str("kv-type");
+    s.ctx = llm::Context(s.model, co);
+  }
+  const llm::ModelConfig& c = s.model->config();
   // A fixed pseudo-random prompt (ids in [0, n_vocab)) so runs are comparable.
   std::vector<int32_t> prompt(static_cast<size_t>(n_prompt));
   Generator g(1234);
@@ -435,12 +448,12 @@ int cmd_llm_bench(int argc, char** argv) {
   for (int64_t rep = 0; rep < reps; ++rep) {
     const auto t0 = Clock::now();
     const float* logits = nullptr;
-    logits = model->forward_batch(prompt.data(), n_prompt, 0);  // batched prefill, as generate() does
+    logits = s.ctx.forward_batch(prompt.data(), n_prompt, 0);  // batched prefill, as generate() does
     const auto t1 = Clock::now();
     int32_t next = llm::argmax(logits, c.n_vocab);
     const auto t2 = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) {
-      logits = model->forward(next, n_prompt + i);
+      logits = s.ctx.forward(next, n_prompt + i);
       next = llm::argmax(logits, c.n_vocab);
     }
     const auto t3 = Clock::now();
@@ -455,11 +468,11 @@ int cmd_llm_bench(int argc, char** argv) {
                 "\"decode_tok_s\": %.3f, \"first_token_ms\": %.3f, \"peak_rss_mib\": %.1f, \"n_ctx\": %lld}\n",
                 (long long)n_prompt, (long long)n_gen, get_num_threads(), (long long)reps,
                 double(n_prompt) / best_prefill, double(n_gen) / best_decode, 1e3 * best_first,
-                double(ru.ru_maxrss) / 1024.0, (long long)c.n_ctx);
+                double(ru.ru_maxrss) / 1024.0, (long long)s.ctx.n_ctx());
     return 0;
   }
   std::printf("model: %s (%s, %lld layers, n_embd %lld, n_vocab %lld, n_ctx %lld)\n", path.c_str(), c.arch.c_str(),
-              (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_vocab, (long long)c.n_ctx);
+              (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_vocab, (long long)s.ctx.n_ctx());
   std::printf("prefill: %lld tokens, %.1f tok/s\n", (long long)n_prompt, double(n_prompt) / best_prefill);
   std::printf("decode: %lld tokens, %.1f tok/s\n", (long long)n_gen, double(n_gen) / best_decode);
   std::printf("first-token latency: %.3f ms\n", 1e3 * best_first);
@@ -479,7 +492,8 @@ int cmd_llm_convert(int argc, char** argv) {
     for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
     return r + "]";
   };
-  const llm::ConvertStats st = llm::convert(src, dst, a.str("low-bit"), [&](const llm::ConvertProgress& p) {
+  const llm::LowBit lb = llm::LowBit::parse(a.str("low-bit"), "convert");
+  const llm::ConvertStats st = llm::convert(src, dst, lb, [&](const llm::ConvertProgress& p) {
     std::fprintf(stderr, "convert: [%lld/%lld] %-28s %-5s %-12s %llu bytes\n", (long long)p.index + 1,
                  (long long)p.count, p.name.c_str(), p.type.c_str(), shape(p.shape).c_str(),
                  (unsigned long long)p.bytes);
@@ -512,10 +526,10 @@ int cmd_llm_chat(int argc, char** argv) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  auto model = open_model(path, a.integer("ctx"), "", a.str("kv-type"));
+  Session s = open_model(path, a.integer("ctx"), "", a.str("kv-type"));
   // Each turn feeds only the tokens the KV cache does not hold yet; the oldest turns are
   // dropped when the conversation outgrows the context (bigdl/llm/generate.h ChatSession).
-  llm::ChatSession chat(*model, vocab, tmpl, o, a.str("system"));
+  llm::ChatSession chat(s.ctx, vocab, tmpl, o, a.str("system"));
   for (std::string line; std::getline(std::cin, line);) {
     if (line == "/exit") break;
     if (line.empty()) continue;
@@ -525,7 +539,7 @@ int cmd_llm_chat(int argc, char** argv) {
     std::fflush(stdout);
     if (chat.dropped_turns() > dropped_before)
       std::fprintf(stderr, "llm chat: the conversation outgrew the context of %lld tokens; dropped the %lld oldest turn(s)\n",
-                   (long long)model->config().n_ctx, (long long)(chat.dropped_turns() - dropped_before));
+                   (long long)s.ctx.n_ctx(), (long long)(chat.dropped_turns() - dropped_before));
     std::fprintf(stderr, "llm chat: prompt %lld tokens, generated %lld tokens, stop: %s, fed %lld (%lld reused from the KV cache)\n",
                  (long long)r.n_prompt, (long long)r.n_generated, llm::to_string(r.stop_reason),
                  (long long)(r.n_prompt - r.n_cached), (long long)r.n_cached);
@@ -542,11 +556,11 @@ int cmd_llm_perplexity(int argc, char** argv) {
   if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
   const int64_t n_ctx = a.integer("ctx");
   if (n_ctx < 4) throw UsageError("bigdl llm perplexity: --ctx must be >= 4");
-  auto model = open_model(path, n_ctx, a.str("low-bit"), a.str("kv-type"));  // the KV cache holds exactly one chunk
+  Session s = open_model(path, n_ctx, a.str("low-bit"), a.str("kv-type"));  // the KV cache holds exactly one chunk
   const llm::Vocab vocab = llm::Vocab::load(path);
   // As llama-perplexity: the running estimate after each chunk, then the final line.
   const llm::PerplexityResult r =
-      llm::perplexity_file(*model, vocab, a.str("file"), n_ctx, a.integer("chunks"), [](const llm::PerplexityProgress& p) {
+      llm::perplexity_file(s.ctx, vocab, a.str("file"), n_ctx, a.integer("chunks"), [](const llm::PerplexityProgress& p) {
         if (p.chunk == 1) std::fprintf(stderr, "llm perplexity: %.2f s per chunk\n", p.seconds);
         std::printf("[%lld]%.4f,", (long long)p.chunk, p.ppl);
         std::fflush(stdout);

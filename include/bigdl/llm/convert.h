@@ -1,26 +1,25 @@
-// Low-bit conversion: bigdl-llm's `save_low_bit`, written as a llama-architecture GGUF.
+// Low-bit conversion: bigdl-llm's `save_low_bit`, written as a GGUF file of the model's
+// architecture, as llama.cpp writes it.
 //
 // convert(src, dst, low_bit) loads `src` (a Hugging Face folder or a GGUF file) with
 // LoadOptions::low_bit = low_bit (so the weights are quantized exactly as load_model
 // quantizes them) and writes the result to `dst`:
-//   metadata  general.architecture "llama", general.name, general.file_type (llama.cpp's
-//             LLAMA_FTYPE of the most frequent matrix type: 0 f32, 2 q4_0, 3 q4_1, 7 q8_0,
-//             8 q5_0, 9 q5_1), bigdl.low_bit, the llama.* keys the GGUF loader reads
-//             (context_length, embedding_length, block_count, feed_forward_length,
-//             rope.dimension_count, attention.head_count[_kv], rope.freq_base,
-//             attention.layer_norm_rms_epsilon, rope.scaling.type/factor when linear),
-//             tokenizer.ggml.* copied from a GGUF source; for an HF source
-//             bigdl.hf.model_type and bigdl.hf.tokenizer_files (the tokenizer files found
-//             in the folder; they are not converted).
-//   tensors   llama.cpp names (token_embd, blk.N.attn_q/k/v/output, attn_q/k/v.bias for
-//             Qwen2, attn_norm, ffn_norm, ffn_gate/up/down, output_norm, output), Q/K rows
-//             in GGUF's adjacent-pair RoPE order, 32-byte aligned.
+//   metadata  general.architecture (the GGUF architecture the model runs as: "llama" for
+//             Llama / Mistral, "qwen2", ...), general.name, general.file_type (llama.cpp's
+//             LLAMA_FTYPE of the most frequent matrix type: 0 f32, 1 f16, 2 q4_0, 3 q4_1,
+//             7 q8_0, 8 q5_0, 9 q5_1, 32 bf16), bigdl.low_bit, the "<arch>." hyper-parameter
+//             keys llama.cpp reads for it (docs/llm.md lists them), tokenizer.ggml.* copied
+//             from a GGUF source; for an HF source bigdl.hf.model_type and
+//             bigdl.hf.tokenizer_files (the tokenizer files found in the folder).
+//   tensors   llama.cpp's names and layouts for the architecture (fused tensors such as
+//             attn_qkv written fused, experts stacked, Llama Q/K rows in GGUF's adjacent-pair
+//             RoPE order), 32-byte aligned.
 // load_model(dst) then gives the same logits as load_model(src, {.low_bit = low_bit}),
 // and uses the blocks in place (no re-quantization).
 // The file is written atomically: on any error no (partial) dst is left.
 //
-// Errors: ValueError "[convert] unknown low-bit type 'x' (known: ...)"; the load errors
-// of load_model; IOError "[write_file_atomic] <dst>: ..." when dst cannot be written.
+// Errors: the load errors of load_model; IOError "[write_file_atomic] <dst>: ..." when dst
+// cannot be written.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +27,9 @@
 #include <string>
 #include <vector>
 
-namespace bigdl::llm {
+#include "bigdl/llm/low_bit.h"
 
-// The low-bit names LoadOptions::low_bit and convert accept ("" is also accepted: keep).
-std::vector<std::string> low_bit_types();
+namespace bigdl::llm {
 
 struct ConvertProgress {
   int64_t index = 0;  // 0-based
@@ -52,7 +50,7 @@ struct ConvertStats {
 using ConvertCallback = std::function<void(const ConvertProgress&)>;
 
 // Converts src to a GGUF at dst (see above); `progress` is called once per tensor written.
-ConvertStats convert(const std::string& src, const std::string& dst, const std::string& low_bit,
+ConvertStats convert(const std::string& src, const std::string& dst, const LowBit& low_bit,
                      const ConvertCallback& progress = {});
 
 }  // namespace bigdl::llm

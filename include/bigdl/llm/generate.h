@@ -4,7 +4,8 @@
 //   o.max_new_tokens = 64;
 //   o.sampler.temperature = 0;                                  // greedy
 //   o.callback = [](std::string_view s) { fwrite(s.data(), 1, s.size(), stdout); };
-//   GenerateResult r = generate(*model, vocab, "Once upon a time", o);
+//   Context ctx(model);
+//   GenerateResult r = generate(ctx, vocab, "Once upon a time", o);
 //
 // The prompt is encoded with a BOS when the vocab says so (tokenizer.ggml.add_bos_token),
 // fed token by token at positions 0..P-1, and every prompt token is accepted into the
@@ -69,12 +70,12 @@ struct GenerateResult {
   StopReason stop_reason = StopReason::MaxTokens;
 };
 
-// Generates a continuation of `prompt`. The model's KV cache is overwritten from
-// position 0 (one sequence per Model).
-GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+// Generates a continuation of `prompt`. The context's KV cache is overwritten from
+// position 0.
+GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options = {});
 
-// The same, reusing the KV cache. cached_ids: the token ids the model's cache holds at
+// The same, reusing the KV cache. cached_ids: the token ids the context's cache holds at
 // positions 0..size-1 (empty for a fresh model; what the previous call left otherwise).
 // The prompt's tokens after its longest common prefix with cached_ids are fed (at least
 // the last one: its logits start the answer); result.n_cached counts the others. On
@@ -84,12 +85,12 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
 // tokens equal those of the plain overload (up to f32 rounding: a prefix fed one turn
 // earlier was fed in other batches). ValueError "[llm] cached_ids holds N tokens, more
 // than the context length C" for a list that cannot describe the cache.
-GenerateResult generate(Model& model, const Vocab& vocab, std::string_view prompt,
+GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options, std::vector<TokenId>& cached_ids);
 
-// A conversation with one Model, turn by turn, reusing the KV cache between turns:
+// A conversation with one Context, turn by turn, reusing the KV cache between turns:
 //
-//   ChatSession chat(*model, vocab, vocab.chat_template(), options, "You are terse.");
+//   ChatSession chat(ctx, vocab, vocab.chat_template(), options, "You are terse.");
 //   GenerateResult r = chat.send("Hi");  // r.text: the answer (also streamed by the callback)
 //   r = chat.send("And then?");          // feeds only what the cache does not hold yet
 //
@@ -115,11 +116,12 @@ GenerateResult generate(Model& model, const Vocab& vocab, std::string_view promp
 // the answer stops on the vocab's EOS id, the end-of-turn token (chat_end_of_turn) when
 // that text is one token, and the end-of-turn text as a stop string. The template's bos
 // is left out when the vocab adds BOS itself (generate() puts it first).
-// The model and vocab must outlive the session, and only the session may feed the model
-// (anything else invalidates cached_ids()). Constructor errors: those of detect_chat_format.
+// The context and vocab must outlive the session, and only the session may feed the
+// context (anything else invalidates cached_ids()). Constructor errors: those of
+// detect_chat_format.
 class ChatSession {
  public:
-  ChatSession(Model& model, const Vocab& vocab, std::string template_or_name,
+  ChatSession(Context& ctx, const Vocab& vocab, std::string template_or_name,
               GenerateOptions options = {}, std::string system = "");
 
   // One turn: the answer to `message`.
@@ -130,12 +132,12 @@ class ChatSession {
   std::string format(const std::vector<ChatMessage>& messages) const;
 
   const std::vector<ChatMessage>& messages() const { return messages_; }
-  const std::vector<TokenId>& cached_ids() const { return cached_ids_; }  // the model's KV cache
+  const std::vector<TokenId>& cached_ids() const { return cached_ids_; }  // the context's KV cache
   const GenerateOptions& options() const { return options_; }            // as adjusted for chat
   int64_t dropped_turns() const { return dropped_turns_; }
 
  private:
-  Model& model_;
+  Context& ctx_;
   const Vocab& vocab_;
   std::string template_;
   std::string bos_, eos_;

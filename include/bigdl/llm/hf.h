@@ -54,6 +54,8 @@ class HfCheckpoint {
   bool get_bool(const std::string& field, bool fallback) const;
   std::string get_string(const std::string& field) const;
   std::string get_string(const std::string& field, const std::string& fallback) const;
+  // A JSON array of numbers (FormatError when missing or anything else).
+  std::vector<double> get_float_array(const std::string& field) const;
 
   // Tensors, by their Hugging Face names ("model.layers.0.self_attn.q_proj.weight").
   bool has_tensor(const std::string& name) const;

@@ -1,121 +1,196 @@
 // bigdl-llm: low-bit LLM inference on CPU.
 //
-// A Model is one architecture's weights plus the state of ONE sequence: a KV cache
-// [layers][n_ctx][kv_dim] (fp16 by default, LoadOptions::kv_type) allocated at load and
-// made resident as positions are written, and scratch buffers, so forward() allocates
-// nothing. load_model(path) takes a GGUF file (weights used in place from the mapping)
-// or a Hugging Face folder with config.json + safetensors (weights converted to f32 at
-// load; see hf.h). Architectures live one per file in src/llm/models/<arch>.cpp and are
-// found through registries keyed by GGUF's general.architecture or config.json's
-// model_type (src/llm/arch.cpp).
+// Two objects, as llama.cpp's llama_model / llama_context:
 //
-// Prompts go through forward_batch() (matrix-matrix products over the prompt tokens),
-// generated tokens through forward(). Weights: F32 tensors are read in place. Q4_0 /
-// Q4_1 / Q8_0 matrices are copied once at load into an 8-row interleaved layout for the
+//   Model    the weights of one architecture, immutable after load_model() and shared
+//            (std::shared_ptr<const Model>) by every context and thread;
+//   Context  one sequence: its KV cache (fp16 by default, ContextOptions::kv_type) in
+//            blocks of a pool, and its logits. Many contexts run on one model.
+//
+//   auto model = load_model("SmolLM2-135M.gguf", {.low_bit = LowBit::parse("sym_int4")});
+//   Context ctx(model, {.n_ctx = 2048});
+//   const float* logits = ctx.forward_batch(prompt.data(), prompt.size(), 0);
+//
+// load_model(path) takes a GGUF file (weights used in place from the mapping) or a
+// Hugging Face folder with config.json + safetensors (weights converted to f32 at load,
+// then to LoadOptions::low_bit; see hf.h). The architecture is found in a registry keyed
+// by GGUF's general.architecture and config.json's model_type (src/llm/arch.cpp; the list:
+// supported_architectures(); docs/llm.md says how to add one). Every architecture runs
+// through one forward over a batch of tokens of one or more sequences (prefill and decode
+// alike), so forward(), forward_batch() and the multi-context forward_batch() below share
+// the layer code.
+//
+// Weights: F32 tensors are read in place. Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4
+// matrices are copied once at load into an 8-row interleaved layout for the
 // int8-activation GEMV/GEMM kernels (the file's pages are then released, so memory holds
-// one copy); other quantized types are read in place by the quant gemv. Quantized
-// matrices multiply int8-rounded activations (ggml's Q8 path; docs/quant.md). Norm
-// weights must be F32. Threads: bigdl::set_num_threads (the library's one pool).
+// one copy); other quantized types are read in place. Quantized matrices multiply
+// int8-rounded activations (ggml's Q8 path; docs/quant.md). Norm weights are f32.
+// Threads: bigdl::set_num_threads (the library's one pool).
 //
-// Errors (see include/bigdl/error.h):
+// Errors (see include/bigdl/error.h), each one line naming the file and the field:
 //   FormatError  "[load_model] m.gguf: tensor 'blk.0.attn_q.weight' missing",
 //                "[gguf] m.gguf: metadata key 'llama.block_count' missing",
-//                unknown architecture, unsupported tensor type
+//                "[load_model] dir/config.json: model_type 'x' is not supported (supported: ...)",
+//                "[load_model] dir/config.json: rope_scaling type 'x' is not supported (...)"
 //   ShapeError   "[load_model] m.gguf: tensor 'blk.0.attn_k.weight' has shape [64, 64],
 //                expected [32, 64]"
-//   ValueError   "[llm] prompt of 600 tokens exceeds the context length 512"
-//   IndexError   a token id outside [0, n_vocab) or a position outside [0, n_ctx)
+//   DTypeError   a tensor type no kernel reads
+//   ValueError   "[llm] batch of 600 tokens at position 0 exceeds the context length 512"
+//   IndexError   a token id outside [0, n_vocab)
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "bigdl/llm/low_bit.h"
+
 namespace bigdl::llm {
 
-// Hyper-parameters read from the GGUF metadata (for llama: the llama.* keys).
+// Hyper-parameters of a loaded model (GGUF metadata or config.json, in GGUF's terms).
 struct ModelConfig {
-  std::string arch;         // general.architecture, e.g. "llama"
+  std::string arch;         // the GGUF architecture it runs as: "llama", "qwen2", "gemma2", "bert", ...
+  std::string source_type;  // config.json's model_type ("mistral"), or the GGUF architecture
   int64_t n_vocab = 0;      // rows of token_embd.weight
   int64_t n_embd = 0;       // model width
   int64_t n_layer = 0;
   int64_t n_head = 0;       // query heads
   int64_t n_head_kv = 0;    // key/value heads (grouped-query attention when < n_head)
-  int64_t head_dim = 0;     // n_embd / n_head
-  int64_t n_ff = 0;         // feed-forward hidden width
-  int64_t n_ctx = 0;        // positions the KV cache holds
-  std::string kv_type;      // the KV cache's storage type: "f16", "f32" or "fp8" (LoadOptions::kv_type)
-  int64_t n_ctx_train = 0;  // <arch>.context_length from the file
+  int64_t head_dim = 0;     // values per head (may differ from n_embd / n_head: Gemma)
+  int64_t n_ff = 0;         // feed-forward hidden width (per expert for MoE: n_ff_exp)
+  int64_t n_ctx_train = 0;  // the context length it was trained for
+  int64_t n_rot = 0;        // rotary dimensions per head (0: no RoPE; < head_dim: partial)
   float rope_freq_base = 10000.0f;
-  float rms_eps = 1e-5f;
-  bool tied_output = false;  // output.weight absent: the classifier is token_embd.weight
+  std::string rope_scaling = "none";  // "none", "linear", "llama3", "yarn", "longrope"
+  float rope_scaling_factor = 1.0f;
+  float norm_eps = 1e-5f;   // RMSNorm or LayerNorm epsilon
+  int64_t n_expert = 0;     // MoE: experts per layer (0: dense)
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;     // MoE: an expert's hidden width
+  int64_t n_ff_shexp = 0;   // MoE: the shared expert's hidden width (0: none)
+  int64_t sliding_window = 0;  // > 0: (some) layers attend to the last sliding_window positions
+  float attn_softcap = 0;   // > 0: attention scores soft-capped (Gemma 2)
+  float final_softcap = 0;  // > 0: logits soft-capped
+  bool tied_output = false;  // the classifier is token_embd.weight
+  bool causal = true;        // false: an encoder (BERT); its outputs are hidden states
+  std::string pooling = "none";  // encoders: "mean", "cls", "last" (bert.pooling_type)
 };
 
 struct LoadOptions {
-  // Positions the KV cache holds; 0 = the file's <arch>.context_length. A larger value
-  // is allowed (some converters write a default smaller than the training length).
+  // bigdl-llm's load_in_low_bit (bigdl/llm/low_bit.h): the default keeps the stored types
+  // (HF weights become f32; GGUF matrices stay as stored). A quant type converts the 2-D
+  // projection matrices tensor by tensor at load with the reference quantizer; the output
+  // matrix follows docs/llm.md's policy ("Low-bit at load"); norms are never quantized. A
+  // matrix whose rows are not whole blocks of 32 stays as stored.
+  LowBit low_bit;
+};
+
+// Immutable weights of one model; share it with std::shared_ptr<const Model>.
+class Model {
+ public:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelConfig& config() const;
+  // Bytes of weights held in memory (packed copies, converted tensors; a file's mapped
+  // tensors counted once).
+  int64_t weight_bytes() const;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Opens a GGUF file or a Hugging Face folder and builds the model its architecture names.
+std::shared_ptr<const Model> load_model(const std::string& path, const LoadOptions& options = {});
+
+// Architectures load_model accepts: GGUF names then config.json model_types, each once.
+std::vector<std::string> supported_architectures();
+
+// What a context has been fed since it was made (or reset_stats()): llama.cpp's perf counters.
+struct ContextStats {
+  int64_t n_single = 0;         // forward() calls (one token each)
+  int64_t n_batch_tokens = 0;   // tokens fed through forward_batch*() and the multi-context forward_batch()
+  int64_t first_batch_pos = INT64_MAX;  // the lowest position a batch started at
+};
+
+struct ContextOptions {
+  // Positions the KV cache holds; 0 = the model's n_ctx_train. Larger is allowed (some
+  // converters write a default smaller than the training length), up to 2^24.
   int64_t n_ctx = 0;
-  // bigdl-llm's load_in_low_bit: "" keeps the stored types (HF weights become f32;
-  // GGUF F16 / BF16 matrices stay 16-bit), "sym_int4" / "asym_int4" / "sym_int5" /
-  // "asym_int5" / "sym_int8" (ggml's Q4_0..Q8_0), "nf4" / "nf3" (NormalFloat), "fp4"
-  // (e2m1), "fp8_e4m3" / "fp8_e5m2" ("fp8" = e5m2, as bigdl-llm), "fp16" / "bf16" convert
-  // the 2-D projection matrices (q/k/v/o, gate/up/down, an untied output) tensor by tensor
-  // at load with the reference quantizer, "fp32" makes them f32. Norms and the token
-  // embedding are not quantized (the embedding becomes f32 under "fp32"; a tied output
-  // shares it). A matrix whose rows are not whole blocks of 32 stays as stored (f32 for a
-  // GGUF F16 / BF16 one). Other names: ValueError "[load_model] unknown low-bit type 'x'
-  // (known: sym_int4, ...)". Formats and error bounds: docs/quant.md; see docs/llm.md.
-  std::string low_bit;
-  // Storage of the KV cache: "f16" (IEEE half, round to nearest even; half the memory
-  // of f32, relative error <= 2^-11 per cached value), "f32" (exact) or "fp8" (OCP E5M2,
-  // bigdl-llm's FP8 KV cache: a quarter of f32, relative error <= 2^-3; finite values past
-  // 57344 saturate). Attention reads it through F16C conversions. Other names: ValueError
-  // "[load_model] unknown kv_type 'x' (known: f16, f32, fp8)". See docs/llm.md, "KV cache".
+  // Storage of the KV cache: "f16" (IEEE half, round to nearest even; half the memory of
+  // f32, relative error <= 2^-11 per cached value), "f32" (exact) or "fp8" (OCP E5M2,
+  // bigdl-llm's FP8 KV cache: a quarter of f32, relative error <= 2^-3). Other names:
+  // ValueError "[context] unknown kv_type 'x' (known: f16, f32, fp8)". docs/llm.md "KV cache".
   std::string kv_type = "f16";
 };
 
-class Model {
+// One sequence on a model: a KV cache and the logits of its last forward. Not
+// thread-safe itself; different contexts may run on different threads at once.
+class Context {
  public:
-  virtual ~Model() = default;
-  const ModelConfig& config() const { return config_; }
+  // Errors: ValueError for n_ctx < 0 or > 2^24, an unknown kv_type, or a KV cache that
+  // cannot be allocated ("[llm] cannot allocate the KV cache: ...").
+  explicit Context(std::shared_ptr<const Model> model, const ContextOptions& options = {});
+  ~Context();
+  Context(Context&&) noexcept;
+  Context& operator=(Context&&) noexcept;
+
+  const Model& model() const;
+  const ModelConfig& config() const { return model().config(); }
+  int64_t n_ctx() const;
+  const std::string& kv_type() const;
+  int64_t kv_bytes() const;  // bytes the KV cache may grow to (n_ctx positions)
 
   // Feeds `token` at position `pos` (0 <= pos < n_ctx) and returns the n_vocab logits
-  // for the next token. Writes this position's K/V into the cache; positions 0..pos-1
-  // must have been fed before (their cache rows are read). The pointer stays valid
-  // until the next forward() call.
-  virtual const float* forward(int32_t token, int64_t pos) = 0;
-
-  // Batched prefill: feeds tokens[0..n) at positions pos0..pos0+n-1 in one pass and
-  // returns the n_vocab logits after the LAST token (only those are computed: a prompt
-  // needs no others). Same cache effect and, up to f32 summation order, the same logits
-  // as n forward() calls (quantized weights see the same int8-rounded activations; see
-  // docs/llm.md "Batched prefill"); every projection is one matrix product over the n
-  // tokens. Positions
-  // 0..pos0-1 must have been fed before. Scratch grows to the largest n seen and is
-  // reused, so a caller should feed long prompts in chunks (generate() uses 256).
-  // Errors: ValueError "[llm] batch of N tokens at position P exceeds the context length
-  // C" (also n < 1 or pos0 < 0), IndexError for a token id outside [0, n_vocab).
-  // The pointer stays valid until the next forward() / forward_batch() call.
-  virtual const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0) = 0;
-
+  // for the next token. Positions 0..pos-1 must have been fed before (their cache rows are
+  // read). The pointer stays valid until the next forward*() call.
+  const float* forward(int32_t token, int64_t pos);
+  // Feeds tokens[0..n) at positions pos0..pos0+n-1 in one pass (one matrix product per
+  // projection) and returns the logits after the LAST token. Same cache effect and, up to
+  // f32 summation order, the same logits as n forward() calls (bit for bit for packed
+  // weights: docs/llm.md "Batched prefill"). Errors: ValueError "[llm] batch of N tokens
+  // at position P exceeds the context length C" (also n < 1 or pos0 < 0), IndexError for a
+  // token id outside [0, n_vocab).
+  const float* forward_batch(const int32_t* tokens, int64_t n, int64_t pos0);
   // forward_batch() that returns the logits of EVERY position: [n][n_vocab], row t the
-  // logits after tokens[t] (for perplexity). The same values as n forward() calls up to
-  // f32 summation order (bit-identical for packed Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 weights; see
-  // docs/llm.md). Costs one classifier matmul over the n tokens and n * n_vocab floats of
-  // scratch (kept and reused), so feed long texts in chunks. Same errors as
-  // forward_batch(); the pointer stays valid until the next forward*() call.
-  virtual const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) = 0;
+  // logits after tokens[t] (for perplexity). For an encoder (config().causal false) the
+  // rows are the final hidden states [n][n_embd] instead.
+  const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0);
+  // Forgets every position (the cache's blocks go back to its pool).
+  void clear();
 
- protected:
-  ModelConfig config_;
+  const ContextStats& stats() const;
+  void reset_stats();
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
 };
 
-// Opens a GGUF file and builds the model its general.architecture names.
-std::unique_ptr<Model> load_model(const std::string& gguf_path, const LoadOptions& options = {});
-
-// Architectures load_model accepts, in registry order ("llama", ...).
-std::vector<std::string> supported_architectures();
+// One sequence's part of a multi-sequence step: tokens[0..n) at positions pos0.. of ctx.
+struct BatchSeq {
+  Context* ctx = nullptr;
+  const int32_t* tokens = nullptr;
+  int64_t n = 0;
+  int64_t pos0 = 0;
+  bool all_logits = false;  // every position's logits, or the last one's
+};
+// One forward over several contexts of the same model (continuous batching): the tokens
+// of all sequences go through every projection together, so a decode step of N sequences
+// reads each weight matrix once; attention reads each sequence's own cache. Returns each
+// item's logits (as forward_batch / forward_batch_all would; valid until that context's
+// next forward). Each item's result equals its own forward_batch*() (bit for bit for
+// packed weights). Errors: as forward_batch; ValueError "[llm] ..." when contexts of
+// different models are mixed or a context appears twice.
+std::vector<const float*> forward_batch(std::span<const BatchSeq> items);
 
 // Index of the largest of n values (the first one on ties, like numpy.argmax).
 int32_t argmax(const float* logits, int64_t n);
@@ -125,7 +200,6 @@ int32_t argmax(const float* logits, int64_t n);
 // max_new_tokens, stopping early when the next position would pass n_ctx (so at most
 // n_ctx - P + 1). The prompt must be non-empty and at most n_ctx tokens, else
 // ValueError "[llm] prompt of N tokens exceeds the context length C".
-std::vector<int32_t> generate_greedy(Model& model, const std::vector<int32_t>& prompt,
-                                     int64_t max_new_tokens);
+std::vector<int32_t> generate_greedy(Context& ctx, const std::vector<int32_t>& prompt, int64_t max_new_tokens);
 
 }  // namespace bigdl::llm

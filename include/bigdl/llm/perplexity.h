@@ -10,7 +10,7 @@
 //      the second half is scored: the logits at positions first = n_ctx/2 .. n_ctx-2
 //      predict tokens first+1 .. n_ctx-1, i.e. n_ctx-1-n_ctx/2 tokens per chunk (255 for
 //      n_ctx = 512). Every scored token has at least n_ctx/2 tokens of context. The first
-//      half is one Model::forward_batch, the scored half Model::forward_batch_all in
+//      half is one Context::forward_batch, the scored half Context::forward_batch_all in
 //      batches of up to 256 positions (fewer for a large vocabulary: 32 MB of logits), so
 //      the evaluation runs at prefill speed; the values equal token-by-token forward()
 //      up to f32 summation order.
@@ -19,7 +19,7 @@
 //
 // The text must give at least 2*n_ctx tokens (llama.cpp's rule, even with max_chunks = 1):
 // ValueError "[perplexity] the text gives 300 tokens; a context of 128 needs at least 256".
-// n_ctx must be in [4, model.config().n_ctx] (ValueError otherwise). perplexity_file()
+// n_ctx must be in [4, ctx.n_ctx()] (ValueError otherwise). perplexity_file()
 // reads a file (IOError "[perplexity] x.txt: cannot open") and, as llama.cpp's -f, drops
 // one trailing '\n'.
 #pragma once
@@ -55,12 +55,12 @@ struct PerplexityProgress {
 using PerplexityCallback = std::function<void(const PerplexityProgress&)>;
 
 // Perplexity of `text` with chunks of n_ctx tokens; at most max_chunks of them (<= 0:
-// all whole chunks). Overwrites the model's KV cache.
-PerplexityResult perplexity(Model& model, const Vocab& vocab, std::string_view text, int64_t n_ctx,
+// all whole chunks). Overwrites the context's KV cache.
+PerplexityResult perplexity(Context& ctx, const Vocab& vocab, std::string_view text, int64_t n_ctx,
                             int64_t max_chunks = -1, const PerplexityCallback& callback = {});
 
 // The same on the contents of a text file.
-PerplexityResult perplexity_file(Model& model, const Vocab& vocab, const std::string& path, int64_t n_ctx,
+PerplexityResult perplexity_file(Context& ctx, const Vocab& vocab, const std::string& path, int64_t n_ctx,
                                  int64_t max_chunks = -1, const PerplexityCallback& callback = {});
 
 }  // namespace bigdl::llm

@@ -1,0 +1,209 @@
+// GGUF and Hugging Face tensor sources (tensor_source.h).
+#include "llm/tensor_source.h"
+
+#include <map>
+
+#include "bigdl/error.h"
+
+namespace bigdl::llm::detail {
+
+namespace {
+
+constexpr const char* kOp = "load_model";
+
+class GgufSource final : public TensorSource {
+ public:
+  explicit GgufSource(const io::GgufFile& f) : f_(f) {}
+  const std::string& name() const override { return f_.name(); }
+  bool has(const std::string& n) const override { return f_.tensor(n) != nullptr; }
+  SrcTensor get(const std::string& n, std::vector<std::vector<float>>&) const override {
+    const io::GgufTensorInfo* t = f_.tensor(n);
+    BIGDL_CHECK(t != nullptr, FormatError, kOp, f_.name(), ": tensor '", n, "' missing");
+    SrcTensor s;
+    s.file = f_.name();
+    s.name = n;
+    s.shape = t->shape;
+    s.type = t->type;
+    s.data = t->data;
+    s.nbytes = t->nbytes;
+    s.mapped = true;
+    return s;
+  }
+
+ private:
+  const io::GgufFile& f_;
+};
+
+std::string fill(const char* pattern, int64_t layer, int64_t expert) {
+  std::string out;
+  for (const char* p = pattern; *p; ++p) {
+    if (p[0] == '%' && p[1] == 'd') {
+      out += std::to_string(layer);
+      ++p;
+    } else if (p[0] == '%' && p[1] == 'e') {
+      out += std::to_string(expert);
+      ++p;
+    } else {
+      out += *p;
+    }
+  }
+  return out;
+}
+
+class HfSource final : public TensorSource {
+ public:
+  HfSource(const HfCheckpoint& ck, const ArchDef& def, const ModelConfig& c) : ck_(ck), c_(c), dir_(ck.dir()) {
+    for (const HfTensor& t : def.hf_tensors) {
+      const std::string g = t.gguf;
+      if (g.rfind("blk.%d.", 0) == 0) per_layer_[g.substr(7)] = &t;
+      else global_[g] = &t;
+    }
+  }
+  const std::string& name() const override { return dir_; }
+
+  bool has(const std::string& n) const override {
+    int64_t layer = -1;
+    const HfTensor* t = find(n, layer);
+    return t != nullptr && ck_.has_tensor(fill(t->hf, layer, 0));
+  }
+
+  SrcTensor get(const std::string& n, std::vector<std::vector<float>>& store) const override {
+    int64_t layer = -1;
+    const HfTensor* t = find(n, layer);
+    // A name the architecture does not map is a missing tensor in GGUF terms.
+    BIGDL_CHECK(t != nullptr, FormatError, kOp, dir_, ": tensor '", n, "' missing");
+    const std::string hf = fill(t->hf, layer, 0);
+    SrcTensor s;
+    s.file = ck_.tensor_file(hf);
+    s.name = t->xform == HfXform::experts ? fill(t->hf, layer, 0) : hf;
+    s.type = io::GgufType::F32;
+    std::vector<float> v;
+    if (t->xform == HfXform::custom) {
+      BIGDL_ASSERT(t->custom != nullptr);
+      BIGDL_CHECK(ck_.has_tensor(hf), FormatError, kOp, s.file, ": tensor '", hf, "' missing");
+      v = t->custom(ck_, c_, hf, s.shape);
+    } else if (t->xform == HfXform::experts) {
+      for (int64_t e = 0; e < c_.n_expert; ++e) {
+        const std::string name = fill(t->hf, layer, e);
+        const auto shape = ck_.tensor_shape(name);  // FormatError naming it when missing
+        if (e == 0) {
+          s.shape = shape;
+          s.shape.insert(s.shape.begin(), c_.n_expert);
+        }
+        BIGDL_CHECK(std::vector<int64_t>(s.shape.begin() + 1, s.shape.end()) == shape, ShapeError, kOp,
+                    ck_.tensor_file(name), ": tensor '", name, "' has shape ", shape_of(shape),
+                    ", expected ", shape_of({s.shape.begin() + 1, s.shape.end()}));
+        std::vector<float> part = ck_.read_f32(name);
+        v.insert(v.end(), part.begin(), part.end());
+      }
+    } else {
+      s.shape = ck_.tensor_shape(hf);
+      v = ck_.read_f32(hf);
+      apply(*t, hf, s, v);
+    }
+    store.push_back(std::move(v));
+    s.data = reinterpret_cast<const uint8_t*>(store.back().data());
+    s.nbytes = store.back().size() * sizeof(float);
+    return s;
+  }
+
+ private:
+  static std::string shape_of(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+  }
+
+  const HfTensor* find(const std::string& n, int64_t& layer) const {
+    if (n.rfind("blk.", 0) == 0) {
+      const size_t dot = n.find('.', 4);
+      if (dot == std::string::npos) return nullptr;
+      try {
+        layer = std::stoll(n.substr(4, dot - 4));
+      } catch (const std::exception&) {
+        return nullptr;
+      }
+      auto it = per_layer_.find(n.substr(dot + 1));
+      return it == per_layer_.end() ? nullptr : it->second;
+    }
+    auto it = global_.find(n);
+    return it == global_.end() ? nullptr : it->second;
+  }
+
+  void apply(const HfTensor& t, const std::string& hf, SrcTensor& s, std::vector<float>& v) const {
+    const int64_t rows = s.shape.empty() ? 0 : s.shape[0];
+    const int64_t cols = s.shape.size() >= 2 ? s.shape[1] : 1;
+    switch (t.xform) {
+      case HfXform::none:
+      case HfXform::experts:
+      case HfXform::custom:
+        return;
+      case HfXform::rope_q:
+      case HfXform::rope_k: {
+        const int64_t heads = t.xform == HfXform::rope_q ? c_.n_head : c_.n_head_kv;
+        BIGDL_CHECK(s.shape.size() <= 2 && heads > 0 && rows == heads * c_.head_dim, ShapeError, kOp, s.file,
+                    ": tensor '", hf, "' has shape ", shape_of(s.shape), ", expected ", heads * c_.head_dim,
+                    " rows (", heads, " heads of ", c_.head_dim, ")");
+        rope_permute_rows(v, c_.head_dim, cols);
+        return;
+      }
+      case HfXform::transpose: {
+        BIGDL_CHECK(s.shape.size() == 2, ShapeError, kOp, s.file, ": tensor '", hf, "' has shape ",
+                    shape_of(s.shape), ", expected 2 dims");
+        std::vector<float> tr(v.size());
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) tr[size_t(c * rows + r)] = v[size_t(r * cols + c)];
+        v.swap(tr);
+        s.shape = {cols, rows};
+        return;
+      }
+      case HfXform::plus_one:
+        for (float& x : v) x += 1.0f;
+        return;
+      case HfXform::qkv_heads: {
+        const int64_t hd = c_.head_dim, nh = c_.n_head;
+        BIGDL_CHECK(rows == 3 * nh * hd, ShapeError, kOp, s.file, ": tensor '", hf, "' has shape ", shape_of(s.shape),
+                    ", expected ", 3 * nh * hd, " rows (", nh, " heads x q, k, v x ", hd, ")");
+        std::vector<float> out(v.size());
+        for (int64_t h = 0; h < nh; ++h)
+          for (int64_t j = 0; j < 3; ++j)
+            for (int64_t i = 0; i < hd; ++i) {
+              const float* src = v.data() + ((h * 3 + j) * hd + i) * cols;
+              std::copy(src, src + cols, out.data() + ((j * nh + h) * hd + i) * cols);
+            }
+        v.swap(out);
+        return;
+      }
+    }
+  }
+
+  const HfCheckpoint& ck_;
+  ModelConfig c_;
+  std::string dir_;
+  std::map<std::string, const HfTensor*> per_layer_, global_;
+};
+
+}  // namespace
+
+std::unique_ptr<TensorSource> gguf_source(const io::GgufFile& file) { return std::make_unique<GgufSource>(file); }
+
+std::unique_ptr<TensorSource> hf_source(const HfCheckpoint& ck, const ArchDef& def, const ModelConfig& c) {
+  return std::make_unique<HfSource>(ck, def, c);
+}
+
+void rope_permute_rows(std::vector<float>& v, int64_t head_dim, int64_t cols) {
+  const int64_t rows = static_cast<int64_t>(v.size()) / cols;
+  const int64_t half = head_dim / 2;
+  std::vector<float> head(static_cast<size_t>(head_dim * cols));
+  for (int64_t h = 0; h < rows / head_dim; ++h) {
+    float* base = v.data() + h * head_dim * cols;
+    std::copy(base, base + head_dim * cols, head.data());
+    for (int64_t i = 0; i < half; ++i)
+      for (int j = 0; j < 2; ++j) {
+        const float* src = head.data() + (i + j * half) * cols;
+        std::copy(src, src + cols, base + (2 * i + j) * cols);
+      }
+  }
+}
+
+}  // namespace bigdl::llm::detail
