@@ -15,7 +15,24 @@ namespace bigdl::llm::detail {
 #define BIGDL_LLM_ARCHS(X) \
   X(llama)                 \
   X(mistral)               \
-  X(qwen2)
+  X(mixtral)               \
+  X(qwen2)                 \
+  X(qwen2moe)              \
+  X(qwen3)                 \
+  X(phi3)                  \
+  X(gemma)                 \
+  X(gemma2)                \
+  X(gpt2)                  \
+  X(gptneox)               \
+  X(falcon)                \
+  X(starcoder)             \
+  X(mpt)                   \
+  X(bloom)                 \
+  X(stablelm)              \
+  X(olmo)                  \
+  X(baichuan)              \
+  X(chatglm)               \
+  X(bert)
 
 #define BIGDL_LLM_ARCH_DECL(name) extern const ArchDef kArch_##name;
 BIGDL_LLM_ARCHS(BIGDL_LLM_ARCH_DECL)
@@ -104,13 +121,35 @@ void check_config(const ModelConfig& c, const std::string& where) {
   BIGDL_CHECK(c.sliding_window >= 0, FormatError, kOp, where, ": sliding window ", c.sliding_window, " is negative");
 }
 
-void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, const char* eps_key) {
+int64_t hf_positive(const HfCheckpoint& ck, const char* field) {
+  const int64_t v = ck.get_int(field);
+  BIGDL_CHECK(v > 0, FormatError, kOp, ck.config_path(), ": field '", field, "' is ", v, ", expected > 0");
+  return v;
+}
+
+int64_t hf_positive(const HfCheckpoint& ck, const char* field, int64_t fallback) {
+  return ck.has(field) ? hf_positive(ck, field) : fallback;
+}
+
+Act hf_act(const HfCheckpoint& ck, const char* field, const char* fallback) {
+  const std::string a = ck.get_string(field, fallback);
+  if (a == "silu" || a == "swish") return Act::silu;
+  if (a == "gelu") return Act::gelu_erf;
+  if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return Act::gelu_tanh;
+  if (a == "relu") return Act::relu;
+  throw FormatError(bigdl::detail::cat("[", kOp, "] ", ck.config_path(), ": field '", field, "' is '", a,
+                                       "', not supported (silu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)"));
+}
+
+void hf_unsupported(const HfCheckpoint& ck, const std::string& field, const std::string& value,
+                    const std::string& why) {
+  throw FormatError(bigdl::detail::cat("[", kOp, "] ", ck.config_path(), ": field '", field, "' is ", value,
+                                       ", not supported (", why, ")"));
+}
+
+void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, const char* eps_key, bool tie_default) {
   const std::string cfg = ck.config_path();
-  const auto need_positive = [&](const char* f) {
-    const int64_t v = ck.get_int(f);
-    BIGDL_CHECK(v > 0, FormatError, kOp, cfg, ": field '", f, "' is ", v, ", expected > 0");
-    return v;
-  };
+  const auto need_positive = [&](const char* f) { return hf_positive(ck, f); };
   c.n_vocab = need_positive("vocab_size");
   c.n_embd = need_positive("hidden_size");
   c.n_layer = need_positive("num_hidden_layers");
@@ -124,10 +163,14 @@ void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, cons
   BIGDL_CHECK(c.n_head % c.n_head_kv == 0, FormatError, kOp, cfg, ": num_attention_heads ", c.n_head,
               " is not a multiple of num_key_value_heads ", c.n_head_kv);
   c.n_rot = c.head_dim;
-  c.norm_eps = static_cast<float>(ck.get_float(eps_key));
+  if (eps_key != nullptr) c.norm_eps = static_cast<float>(ck.get_float(eps_key));
   c.rope_freq_base = static_cast<float>(ck.get_float("rope_theta", 10000.0));
-  c.tied_output = ck.get_bool("tie_word_embeddings", false);
+  c.tied_output = ck.get_bool("tie_word_embeddings", tie_default);
+  read_hf_rope_scaling(ck, c, spec);
+}
 
+void read_hf_rope_scaling(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) {
+  const std::string cfg = ck.config_path();
   // RoPE scaling (transformers' modeling_rope_utils): none, "linear" (positions divided by
   // factor), "llama3" (a divisor per frequency pair), "yarn", "longrope" (Phi-3; "su" is its
   // old name). "default" means none; "dynamic" (NTK) changes with the sequence length and
@@ -174,8 +217,8 @@ void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, cons
     rs.factor = ck.has("rope_scaling.factor") ? factor() : double(c.n_ctx_train) / rs.orig_ctx;
     const auto read_factors = [&](const char* key, std::vector<float>& out) {
       const std::vector<double> v = ck.get_float_array(std::string("rope_scaling.") + key);
-      BIGDL_CHECK(int64_t(v.size()) == c.head_dim / 2, FormatError, kOp, cfg, ": field 'rope_scaling.", key,
-                  "' has ", v.size(), " values, expected ", c.head_dim / 2, " (head_dim / 2)");
+      BIGDL_CHECK(int64_t(v.size()) == c.n_rot / 2, FormatError, kOp, cfg, ": field 'rope_scaling.", key,
+                  "' has ", v.size(), " values, expected ", c.n_rot / 2, " (rotary dimensions / 2)");
       for (double x : v) {
         BIGDL_CHECK(std::isfinite(x) && x > 0, FormatError, kOp, cfg, ": field 'rope_scaling.", key, "' holds ", x,
                     ", expected finite values > 0");

@@ -70,6 +70,8 @@ struct ArchSpec {
   bool bias_o = false;
   bool bias_ffn = false;         // ffn_up / ffn_down (and ffn_gate) biases
   bool qk_norm = false;          // attn_q_norm / attn_k_norm over each head (head_dim weights)
+  bool qk_norm_per_head = false; // ... with weights for each head ([n_head][head_dim]; StableLM 2 12B)
+  bool qk_norm_bias = false;     // ... and biases
   bool attn_norm_2 = false;      // attention reads attn_norm_2(x), the FFN attn_norm(x) (Falcon 40B)
   bool ffn_norm = true;          // false: the FFN reads the attention's norm (Falcon 7B)
   bool post_norms = false;       // post_attention_norm / post_ffw_norm on each branch (Gemma 2)
@@ -84,7 +86,7 @@ struct ArchSpec {
   bool swa_even_layers = false;  // sliding window on even layers only (Gemma 2); else all layers
   bool moe_norm_topk = true;     // renormalise the top-k expert weights (Mixtral); false: Qwen2-MoE
   bool moe_shared_gate = false;  // the shared expert is scaled by sigmoid(ffn_gate_inp_shexp . x)
-  RopeScaling rope_scaling;      // parameters of ModelConfig::rope_scaling
+  RopeScaling rope_scaling{};    // parameters of ModelConfig::rope_scaling
 };
 
 // Where a GGUF tensor comes from in a Hugging Face checkpoint.
@@ -94,6 +96,7 @@ enum class HfXform {
   rope_k,       // the same over n_head_kv heads
   transpose,    // a Conv1D weight [in, out] -> [out, in] (GPT-2)
   plus_one,     // w + 1 (Gemma's norms hold w - 1)
+  flatten,      // any shape -> 1-D (Qwen2-MoE's [1, n_embd] shared-expert gate)
   qkv_heads,    // fused [n_head][3][head_dim] rows -> [q; k; v] (Bloom, GPT-NeoX)
   experts,      // "%e" in the HF name: n_expert 2-D tensors stacked into [n_expert, rows, cols]
   custom,       // HfTensor::custom computes it
@@ -130,9 +133,9 @@ class GgufMeta {
 };
 
 struct ArchDef {
-  const char* gguf_arch;                // the GGUF architecture it runs and exports as
-  std::vector<const char*> hf_types;    // config.json model_types it reads (empty: GGUF only)
-  ArchSpec spec;                        // the default behaviour
+  const char* gguf_arch = nullptr;      // the GGUF architecture it runs and exports as
+  std::vector<const char*> hf_types{};  // config.json model_types it reads (empty: GGUF only)
+  ArchSpec spec{};                      // the default behaviour
   // Reads config.json into c (c.arch is preset to gguf_arch) and adjusts spec from it;
   // null when hf_types is empty.
   void (*hf_config)(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) = nullptr;
@@ -141,7 +144,13 @@ struct ArchDef {
   void (*gguf_config)(const GgufMeta& m, ModelConfig& c, ArchSpec& spec) = nullptr;
   // Writes the keys gguf_config reads (the generic ones are written by model.cpp); may be null.
   void (*gguf_export)(const ModelConfig& c, const ArchSpec& spec, io::GgufWriter& w) = nullptr;
-  std::vector<HfTensor> hf_tensors;     // every tensor a Hugging Face checkpoint provides
+  // Every tensor a Hugging Face checkpoint provides. A GGUF name may be listed more than
+  // once: the first HF name the checkpoint has is taken (layouts of one model_type differ).
+  std::vector<HfTensor> hf_tensors{};
+  // Prefixes an HF name may carry beyond the table's ("transformer." when saved from
+  // GPT2LMHeadModel, none on the hub's gpt2; "bert." from BertFor*): tried in order after
+  // the bare name.
+  std::vector<const char*> hf_prefixes{};
   // Whether the architecture GGUF loading picks for gguf_arch (one per gguf_arch).
   bool gguf_primary = true;
 };
@@ -158,10 +167,24 @@ std::string hf_type_names();
 // Reads the config.json fields most decoders share under their usual names (vocab_size,
 // hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
 // num_key_value_heads, head_dim, max_position_embeddings, rope_theta, rope_scaling,
-// tie_word_embeddings, and `eps_key` for the norm epsilon) and checks them (positive,
-// heads divide). rope_scaling: "linear", "llama3", "yarn", "longrope" (Phi-3's "su" too)
-// are read, any other FormatError names the field.
-void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, const char* eps_key);
+// tie_word_embeddings (absent: `tie_default`, the config class's default, which
+// save_pretrained leaves out), and `eps_key` for the norm epsilon) and checks them
+// (positive, heads divide); a null eps_key leaves the epsilon as it is. rope_scaling: "linear", "llama3", "yarn", "longrope" (Phi-3's
+// "su" too) are read, any other FormatError names the field.
+void read_hf_common(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec, const char* eps_key,
+                    bool tie_default = false);
+// The RoPE scaling of config.json's `rope_scaling` (read_hf_common calls it).
+void read_hf_rope_scaling(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec);
+// A positive config.json integer (FormatError naming the field otherwise).
+int64_t hf_positive(const HfCheckpoint& ck, const char* field);
+int64_t hf_positive(const HfCheckpoint& ck, const char* field, int64_t fallback);
+// transformers' activation names (ACT2FN): "silu" / "swish", "gelu" (erf), "gelu_new" /
+// "gelu_pytorch_tanh" / "gelu_fast" (tanh), "relu"; FormatError naming the field otherwise.
+Act hf_act(const HfCheckpoint& ck, const char* field, const char* fallback);
+// The FormatError "[load_model] <config>: field 'f' is X, not supported (...)" for a config
+// value the engine does not run (a flag that changes the math).
+[[noreturn]] void hf_unsupported(const HfCheckpoint& ck, const std::string& field, const std::string& value,
+                                 const std::string& why);
 // The checks read_hf_common and the GGUF reader share; `where` names the source.
 void check_config(const ModelConfig& c, const std::string& where);
 

@@ -214,9 +214,9 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
       }
     }
     if (spec.qk_norm) {
-      const bool qk_bias = spec.norm == NormKind::layer && nb;
-      L.q_norm = b.norm(blk(l, "attn_q_norm"), c.head_dim, true, qk_bias);
-      L.k_norm = b.norm(blk(l, "attn_k_norm"), c.head_dim, true, qk_bias);
+      const int64_t nq_w = spec.qk_norm_per_head ? nq : c.head_dim, nk_w = spec.qk_norm_per_head ? nkv : c.head_dim;
+      L.q_norm = b.norm(blk(l, "attn_q_norm"), nq_w, true, spec.qk_norm_bias);
+      L.k_norm = b.norm(blk(l, "attn_k_norm"), nk_w, true, spec.qk_norm_bias);
     }
     one(L.wo, blk(l, "attn_output.weight"), E, nq, lb);
     if (spec.bias_o) L.bo = b.vector(blk(l, "attn_output.bias"), E);
@@ -634,8 +634,19 @@ void Model::Impl::forward(std::span<const SeqRun> runs) const {
       }
     }
     if (spec.qk_norm) {
-      norm(L.q_norm, q, q, T * c.n_head, hd);
-      norm(L.k_norm, kk, kk, T * c.n_head_kv, hd);
+      if (spec.qk_norm_per_head) {  // each head its own weights (StableLM 2 12B)
+        for (int64_t t = 0; t < T; ++t) {
+          for (int64_t h = 0; h < c.n_head; ++h)
+            norm(Norm{L.q_norm.w + h * hd, L.q_norm.b ? L.q_norm.b + h * hd : nullptr}, q + t * nq + h * hd,
+                 q + t * nq + h * hd, 1, hd);
+          for (int64_t h = 0; h < c.n_head_kv; ++h)
+            norm(Norm{L.k_norm.w + h * hd, L.k_norm.b ? L.k_norm.b + h * hd : nullptr}, kk + t * nkv + h * hd,
+                 kk + t * nkv + h * hd, 1, hd);
+        }
+      } else {
+        norm(L.q_norm, q, q, T * c.n_head, hd);
+        norm(L.k_norm, kk, kk, T * c.n_head_kv, hd);
+      }
     }
     if (spec.pos == PosKind::rope && half > 0)
       for (int64_t t = 0; t < T; ++t) {
@@ -759,6 +770,11 @@ void Model::Impl::export_gguf(io::GgufWriter& w) const {
   if (spec.clip_qkv > 0) w.set(a + "attention.clamp_kqv", io::gguf_f32(spec.clip_qkv));
   if (spec.pos == PosKind::alibi) w.set(a + "attention.max_alibi_bias", io::gguf_f32(spec.max_alibi_bias));
   if (!c.causal) w.set(a + "attention.causal", io::gguf_bool(false));
+  if (spec.ffn == FfnKind::moe && def && spec.moe_norm_topk != def->spec.moe_norm_topk)
+    w.set(a + "expert_weights_norm", io::gguf_bool(spec.moe_norm_topk));
+  if (c.pooling != "none")
+    w.set(a + "pooling_type", u32(c.pooling == "mean" ? 1 : c.pooling == "cls" ? 2 : 3));
+  if (def && spec.act != def->spec.act) w.set("bigdl.ffn_activation", io::gguf_string(act_name(spec.act)));
   if (def && def->gguf_export) def->gguf_export(c, spec, w);
   if (file)  // the tokenizer travels with a GGUF source
     for (const auto& [key, v] : file->metadata())
@@ -836,6 +852,23 @@ void read_gguf_config(const GgufMeta& m, ModelConfig& c, ArchSpec& spec) {
   spec.clip_qkv = static_cast<float>(m.get_float("attention.clamp_kqv", spec.clip_qkv));
   spec.max_alibi_bias = static_cast<float>(m.get_float("attention.max_alibi_bias", spec.max_alibi_bias));
   c.causal = m.get_bool("attention.causal", c.causal);
+  spec.moe_norm_topk = m.get_bool("expert_weights_norm", spec.moe_norm_topk);
+  switch (m.get_int("pooling_type", 0)) {
+    case 1: c.pooling = "mean"; break;
+    case 2: c.pooling = "cls"; break;
+    case 3: c.pooling = "last"; break;
+    default: c.pooling = "none"; break;
+  }
+  // llama.cpp computes every GELU with the tanh form; a file of ours says when the
+  // checkpoint's was another (so HF -> GGUF -> us changes nothing).
+  if (const io::GgufValue* v = m.file().find("bigdl.ffn_activation")) {
+    const std::string a = v->as_string(m.file().name() + ": metadata key 'bigdl.ffn_activation'");
+    bool found = false;
+    for (Act x : {Act::silu, Act::gelu_tanh, Act::gelu_erf, Act::relu})
+      if (a == act_name(x)) spec.act = x, found = true;
+    BIGDL_CHECK(found, FormatError, kOp, m.file().name(), ": metadata key 'bigdl.ffn_activation' is '", a,
+                "' (known: silu, gelu_tanh, gelu_erf, relu)");
+  }
   RopeScaling& rs = spec.rope_scaling;
   const std::string st = m.get_string("rope.scaling.type", "none");
   if (st == "linear" || st == "yarn") {

@@ -52,39 +52,48 @@ std::string fill(const char* pattern, int64_t layer, int64_t expert) {
 
 class HfSource final : public TensorSource {
  public:
-  HfSource(const HfCheckpoint& ck, const ArchDef& def, const ModelConfig& c) : ck_(ck), c_(c), dir_(ck.dir()) {
+  HfSource(const HfCheckpoint& ck, const ArchDef& def, const ModelConfig& c)
+      : ck_(ck), c_(c), dir_(ck.dir()), prefixes_{""} {
+    for (const char* p : def.hf_prefixes) prefixes_.emplace_back(p);
     for (const HfTensor& t : def.hf_tensors) {
       const std::string g = t.gguf;
-      if (g.rfind("blk.%d.", 0) == 0) per_layer_[g.substr(7)] = &t;
-      else global_[g] = &t;
+      if (g.rfind("blk.%d.", 0) == 0) per_layer_[g.substr(7)].push_back(&t);
+      else global_[g].push_back(&t);
     }
   }
   const std::string& name() const override { return dir_; }
 
   bool has(const std::string& n) const override {
     int64_t layer = -1;
-    const HfTensor* t = find(n, layer);
-    return t != nullptr && ck_.has_tensor(fill(t->hf, layer, 0));
+    const HfTensor* t = nullptr;
+    resolve(n, layer, t);
+    return t != nullptr;
   }
 
   SrcTensor get(const std::string& n, std::vector<std::vector<float>>& store) const override {
     int64_t layer = -1;
-    const HfTensor* t = find(n, layer);
-    // A name the architecture does not map is a missing tensor in GGUF terms.
-    BIGDL_CHECK(t != nullptr, FormatError, kOp, dir_, ": tensor '", n, "' missing");
-    const std::string hf = fill(t->hf, layer, 0);
+    const HfTensor* t = nullptr;
+    const std::string prefix = resolve(n, layer, t);
+    if (t == nullptr) {
+      // Not in the checkpoint: name the HF tensor the table expected (or the GGUF name when
+      // the architecture does not map it at all).
+      const auto* cands = candidates(n, layer);
+      BIGDL_CHECK(cands != nullptr, FormatError, kOp, dir_, ": tensor '", n, "' missing");
+      const std::string want = fill((*cands)[0]->hf, layer, 0);
+      throw FormatError(bigdl::detail::cat("[", kOp, "] ", ck_.tensor_file(want), ": tensor '", want, "' missing"));
+    }
+    const std::string hf = prefix + fill(t->hf, layer, 0);
     SrcTensor s;
     s.file = ck_.tensor_file(hf);
-    s.name = t->xform == HfXform::experts ? fill(t->hf, layer, 0) : hf;
+    s.name = hf;
     s.type = io::GgufType::F32;
     std::vector<float> v;
     if (t->xform == HfXform::custom) {
       BIGDL_ASSERT(t->custom != nullptr);
-      BIGDL_CHECK(ck_.has_tensor(hf), FormatError, kOp, s.file, ": tensor '", hf, "' missing");
       v = t->custom(ck_, c_, hf, s.shape);
     } else if (t->xform == HfXform::experts) {
       for (int64_t e = 0; e < c_.n_expert; ++e) {
-        const std::string name = fill(t->hf, layer, e);
+        const std::string name = prefix + fill(t->hf, layer, e);
         const auto shape = ck_.tensor_shape(name);  // FormatError naming it when missing
         if (e == 0) {
           s.shape = shape;
@@ -114,7 +123,8 @@ class HfSource final : public TensorSource {
     return r + "]";
   }
 
-  const HfTensor* find(const std::string& n, int64_t& layer) const {
+  // The table rows for GGUF name n (null when none), and its layer.
+  const std::vector<const HfTensor*>* candidates(const std::string& n, int64_t& layer) const {
     if (n.rfind("blk.", 0) == 0) {
       const size_t dot = n.find('.', 4);
       if (dot == std::string::npos) return nullptr;
@@ -124,10 +134,23 @@ class HfSource final : public TensorSource {
         return nullptr;
       }
       auto it = per_layer_.find(n.substr(dot + 1));
-      return it == per_layer_.end() ? nullptr : it->second;
+      return it == per_layer_.end() ? nullptr : &it->second;
     }
     auto it = global_.find(n);
-    return it == global_.end() ? nullptr : it->second;
+    return it == global_.end() ? nullptr : &it->second;
+  }
+  // The first row whose HF tensor the checkpoint has (under a prefix, returned), or t = null.
+  std::string resolve(const std::string& n, int64_t& layer, const HfTensor*& t) const {
+    t = nullptr;
+    const auto* cands = candidates(n, layer);
+    if (cands == nullptr) return "";
+    for (const HfTensor* c : *cands)
+      for (const std::string& p : prefixes_)
+        if (ck_.has_tensor(p + fill(c->hf, layer, 0))) {
+          t = c;
+          return p;
+        }
+    return "";
   }
 
   void apply(const HfTensor& t, const std::string& hf, SrcTensor& s, std::vector<float>& v) const {
@@ -160,18 +183,14 @@ class HfSource final : public TensorSource {
       case HfXform::plus_one:
         for (float& x : v) x += 1.0f;
         return;
+      case HfXform::flatten:
+        s.shape = {static_cast<int64_t>(v.size())};
+        return;
       case HfXform::qkv_heads: {
         const int64_t hd = c_.head_dim, nh = c_.n_head;
         BIGDL_CHECK(rows == 3 * nh * hd, ShapeError, kOp, s.file, ": tensor '", hf, "' has shape ", shape_of(s.shape),
                     ", expected ", 3 * nh * hd, " rows (", nh, " heads x q, k, v x ", hd, ")");
-        std::vector<float> out(v.size());
-        for (int64_t h = 0; h < nh; ++h)
-          for (int64_t j = 0; j < 3; ++j)
-            for (int64_t i = 0; i < hd; ++i) {
-              const float* src = v.data() + ((h * 3 + j) * hd + i) * cols;
-              std::copy(src, src + cols, out.data() + ((j * nh + h) * hd + i) * cols);
-            }
-        v.swap(out);
+        qkv_heads_to_blocks(v, nh, hd, cols);
         return;
       }
     }
@@ -180,7 +199,8 @@ class HfSource final : public TensorSource {
   const HfCheckpoint& ck_;
   ModelConfig c_;
   std::string dir_;
-  std::map<std::string, const HfTensor*> per_layer_, global_;
+  std::vector<std::string> prefixes_;
+  std::map<std::string, std::vector<const HfTensor*>> per_layer_, global_;
 };
 
 }  // namespace
@@ -189,6 +209,17 @@ std::unique_ptr<TensorSource> gguf_source(const io::GgufFile& file) { return std
 
 std::unique_ptr<TensorSource> hf_source(const HfCheckpoint& ck, const ArchDef& def, const ModelConfig& c) {
   return std::make_unique<HfSource>(ck, def, c);
+}
+
+void qkv_heads_to_blocks(std::vector<float>& v, int64_t n_head, int64_t head_dim, int64_t cols) {
+  std::vector<float> out(v.size());
+  for (int64_t h = 0; h < n_head; ++h)
+    for (int64_t j = 0; j < 3; ++j)
+      for (int64_t i = 0; i < head_dim; ++i) {
+        const float* src = v.data() + ((h * 3 + j) * head_dim + i) * cols;
+        std::copy(src, src + cols, out.data() + ((j * n_head + h) * head_dim + i) * cols);
+      }
+  v.swap(out);
 }
 
 void rope_permute_rows(std::vector<float>& v, int64_t head_dim, int64_t cols) {

@@ -45,5 +45,9 @@ std::unique_ptr<TensorSource> hf_source(const HfCheckpoint& ck, const ArchDef& d
 // h*d + i, new row h*d + 2i + 1 = old row h*d + i + d/2. `v` holds rows of `cols` values
 // (cols = 1 for a bias).
 void rope_permute_rows(std::vector<float>& v, int64_t head_dim, int64_t cols);
+// Fused qkv rows interleaved per head ([n_head][q, k, v][head_dim], Bloom, GPT-NeoX) to
+// [q; k; v] blocks (llama.cpp's layout): new row (j * n_head + h) * head_dim + i = old row
+// (h * 3 + j) * head_dim + i. `v` holds rows of `cols` values (1 for a bias).
+void qkv_heads_to_blocks(std::vector<float>& v, int64_t n_head, int64_t head_dim, int64_t cols);
 
 }  // namespace bigdl::llm::detail

@@ -279,14 +279,19 @@ TEST(LlamaStoriesErrors, VocabOnlyGgufHasNoTensors) {
 }
 
 TEST(LlamaStoriesErrors, UnsupportedArchitecture) {
-  const std::string path = std::string(BIGDL_SHARED_DATA) + "/tokenizers/ggml-vocab/ggml-vocab-gpt-2.gguf";
+  // llama.cpp's StarCoder 2 vocabulary file (an architecture we do not run).
+  const std::string vocab = std::string(BIGDL_SHARED_DATA) + "/tokenizers/ggml-vocab/";
   try {
-    load(path);
+    load(vocab + "ggml-vocab-starcoder.gguf");
     FAIL() << "expected FormatError";
   } catch (const bigdl::FormatError& e) {
     const std::string msg = e.what();
-    EXPECT_NE(msg.find("architecture 'gpt2' is not supported"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("architecture 'starcoder2' is not supported (supported: llama, qwen2, "), std::string::npos)
+        << msg;
   }
+  // A vocabulary-only GPT-2 file: the architecture runs, the weights are missing.
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load(vocab + "ggml-vocab-gpt-2.gguf"); }),
+            "[load_model] " + vocab + "ggml-vocab-gpt-2.gguf: tensor 'token_embd.weight' missing");
 }
 
 // A copy of the f32 GGUF with the tensor-info entry of `tensor` patched by `patch`
