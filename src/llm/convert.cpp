@@ -8,6 +8,7 @@
 #include "bigdl/io/gguf_writer.h"
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
+#include "bigdl/llm/vocab.h"
 #include "llm/model_impl.h"
 
 namespace bigdl::llm {
@@ -68,6 +69,15 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LowBi
                           "vocab.json", "merges.txt"})
       if (fs::exists(fs::path(dir) / f)) tok.emplace_back(f);
     w.set("bigdl.hf.tokenizer_files", io::gguf_string_array(std::move(tok)));
+    // The tokenizer (and its chat template) travels with the weights, so the file
+    // generates on its own.
+    if (fs::exists(fs::path(dir) / "tokenizer.json")) {
+      const Vocab vocab = Vocab::load_tokenizer_json(dir);
+      BIGDL_CHECK(vocab.size() == model->config().n_vocab || !model->config().causal, FormatError, "convert", dir,
+                  "/tokenizer.json: ", vocab.size(), " tokens, but the model's vocabulary has ",
+                  model->config().n_vocab);
+      vocab.write_gguf(w);
+    }
   }
   w.set("bigdl.low_bit", io::gguf_string(low_bit.keep() ? "keep" : low_bit.name()));
   w.set("general.file_type", io::gguf_u32(file_type(w.tensor_infos())));

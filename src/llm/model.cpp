@@ -55,9 +55,15 @@ class Builder {
 
   // A 1-D f32 vector of n values (F16 / BF16 widened); recorded for export.
   const float* vector(const std::string& name, int64_t n, bool record = true) {
+    return vector(name, std::vector<int64_t>{n}, record);
+  }
+  // The same for an f32 tensor of any shape (StableLM's per-head norms are [n_head, head_dim]).
+  const float* vector(const std::string& name, const std::vector<int64_t>& shape, bool record = true) {
     SrcTensor t = src_.get(name, m_.owned_f32);
-    BIGDL_CHECK(t.shape == (std::vector<int64_t>{n}), ShapeError, kOp, t.file, ": tensor '", t.name, "' has shape ",
-                shape_str(t.shape), ", expected ", shape_str({n}));
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    BIGDL_CHECK(t.shape == shape, ShapeError, kOp, t.file, ": tensor '", t.name, "' has shape ", shape_str(t.shape),
+                ", expected ", shape_str(shape));
     const float* out = nullptr;
     if (t.type == io::GgufType::F32) {
       BIGDL_CHECK(reinterpret_cast<uintptr_t>(t.data) % alignof(float) == 0, FormatError, kOp, t.file, ": tensor '",
@@ -76,7 +82,7 @@ class Builder {
       throw DTypeError(bigdl::detail::cat("[", kOp, "] ", t.file, ": tensor '", t.name, "' has type ",
                                           gguf_type_name(t.type), ", expected f32"));
     }
-    if (record) m_.exports.push_back(ExportTensor{name, {n}, {}, out});
+    if (record) m_.exports.push_back(ExportTensor{name, shape, {}, out});
     return out;
   }
   const float* vector_if(const std::string& name, int64_t n, bool want) {
@@ -214,9 +220,17 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
       }
     }
     if (spec.qk_norm) {
-      const int64_t nq_w = spec.qk_norm_per_head ? nq : c.head_dim, nk_w = spec.qk_norm_per_head ? nkv : c.head_dim;
-      L.q_norm = b.norm(blk(l, "attn_q_norm"), nq_w, true, spec.qk_norm_bias);
-      L.k_norm = b.norm(blk(l, "attn_k_norm"), nk_w, true, spec.qk_norm_bias);
+      // one head_dim row for all heads, or a row per head ([heads, head_dim], StableLM 2 12B)
+      const auto qk = [&](const char* n, int64_t heads) {
+        const std::vector<int64_t> shape =
+            spec.qk_norm_per_head ? std::vector<int64_t>{heads, c.head_dim} : std::vector<int64_t>{c.head_dim};
+        Norm r;
+        r.w = b.vector(blk(l, n) + ".weight", shape);
+        if (spec.qk_norm_bias) r.b = b.vector(blk(l, n) + ".bias", shape);
+        return r;
+      };
+      L.q_norm = qk("attn_q_norm", c.n_head);
+      L.k_norm = qk("attn_k_norm", c.n_head_kv);
     }
     one(L.wo, blk(l, "attn_output.weight"), E, nq, lb);
     if (spec.bias_o) L.bo = b.vector(blk(l, "attn_output.bias"), E);
@@ -782,7 +796,9 @@ void Model::Impl::export_gguf(io::GgufWriter& w) const {
 
   for (const ExportTensor& e : exports) {
     if (e.vec) {
-      w.add_tensor(e.name, e.shape, io::GgufType::F32, e.vec, static_cast<uint64_t>(e.shape[0]) * 4);
+      int64_t n = 1;
+      for (int64_t d : e.shape) n *= d;
+      w.add_tensor(e.name, e.shape, io::GgufType::F32, e.vec, static_cast<uint64_t>(n) * 4);
       continue;
     }
     const Weight& w0 = *e.parts[0];

@@ -168,6 +168,18 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
     return;
   }
   if (w.is_f32) {
+    if (n < kMinSgemmTokens) {
+      // Few rows (a decode step of several sequences): the one-row product's dot per
+      // (row, token), so each sequence gets what it would alone, bit for bit.
+      const auto& k = bigdl::detail::cpu_kernels();
+      const float* m = reinterpret_cast<const float*>(w.data);
+      const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, w.cols * 4 * n));
+      bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r)
+          for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = k.dot(m + r * w.cols, x + t * w.cols, w.cols);
+      });
+      return;
+    }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(n), int(w.rows), int(w.cols), 1.0f, x, int(w.cols),
                 reinterpret_cast<const float*>(w.data), int(w.cols), 0.0f, y, int(w.rows));
     return;

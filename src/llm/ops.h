@@ -24,9 +24,10 @@ namespace bigdl::llm::detail {
 
 // Y[n, rows] = X[n, cols] W^T: row t of y is W times row t of x. n == 1: the threaded
 // gemv (two row groups in step for packed weights). Packed, n > 1: every x row is rounded
-// to int8 once, then the x8 GEMM, 8 rows x up to 4 tokens per kernel step. f32: one
-// cblas_sgemm (n > 1). Other quantized types: under 16 rows the dot per (row, token),
-// from 16 on dequantized 64-row tiles through sgemm. Scratch is thread-local and grows to
+// to int8 once, then the x8 GEMM, 8 rows x up to 4 tokens per kernel step. f32 and other
+// quantized types: under 16 rows the one-row product's dot per (row, token) (so a decode
+// step of several sequences equals each one alone, bit for bit), from 16 on one
+// cblas_sgemm (quantized: over dequantized 64-row tiles). Scratch is thread-local and grows to
 // the largest n * cols seen.
 void matmul(const Weight& w, const float* x, int64_t n, float* y);
 // y_i = W_i x for i < k (k <= 4): matrices with the same cols that read the same x (q/k/v).

@@ -10,6 +10,7 @@
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
+#include "bigdl/io/gguf_writer.h"
 #include "bigdl/io/gzip.h"
 
 namespace bigdl::llm {
@@ -750,6 +751,54 @@ void Vocab::index_tokens() {
   }
   std::stable_sort(special_tokens_.begin(), special_tokens_.end(),
                    [&](TokenId a, TokenId b) { return tokens_[a].size() > tokens_[b].size(); });
+}
+
+void Vocab::write_gguf(io::GgufWriter& w) const {
+  const bool spm = kind_ == VocabKind::Spm;
+  w.set("tokenizer.ggml.model", io::gguf_string(spm ? "llama" : "gpt2"));
+  if (!spm) {
+    const char* pre = "gpt-2";
+    switch (pre_) {
+      case PreTokenizer::Gpt2: pre = "gpt-2"; break;
+      case PreTokenizer::Llama3: pre = "llama-bpe"; break;
+      case PreTokenizer::Qwen2: pre = "qwen2"; break;
+      case PreTokenizer::SmolLm: pre = "smollm"; break;
+    }
+    w.set("tokenizer.ggml.pre", io::gguf_string(pre));
+  }
+  std::vector<std::string> tokens = tokens_;
+  std::vector<int32_t> types(tokens_.size());
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    types[i] = static_cast<int32_t>(types_[i]);
+    if (types_[i] == TokenType::Undefined) {  // an id the tokenizer.json does not name
+      tokens[i] = "[PAD" + std::to_string(i) + "]";
+      types[i] = static_cast<int32_t>(TokenType::Unused);
+    }
+  }
+  std::vector<std::string> merges(merge_rank_.size());
+  for (const auto& [key, rank] : merge_rank_) {
+    const size_t sep = key.find(kMergeSep);
+    merges[size_t(rank)] = key.substr(0, sep) + " " + key.substr(sep + 1);
+  }
+  std::vector<float> scores = scores_;
+  if (spm && !merge_rank_.empty()) {  // tokenizer.json: merge ranks as scores
+    std::fill(scores.begin(), scores.end(), 0.0f);
+    for (const auto& [key, rank] : merge_rank_) {
+      const size_t sep = key.find(kMergeSep);
+      const TokenId id = find(key.substr(0, sep) + key.substr(sep + 1));
+      if (id >= 0 && scores[size_t(id)] == 0.0f) scores[size_t(id)] = -static_cast<float>(rank + 1);
+    }
+  }
+  w.set("tokenizer.ggml.tokens", io::gguf_string_array(std::move(tokens)));
+  w.set("tokenizer.ggml.token_type", io::gguf_i32_array(types));
+  if (spm) w.set("tokenizer.ggml.scores", io::gguf_f32_array(scores));
+  if (!spm) w.set("tokenizer.ggml.merges", io::gguf_string_array(std::move(merges)));
+  if (bos_id_ >= 0) w.set("tokenizer.ggml.bos_token_id", io::gguf_u32(static_cast<uint32_t>(bos_id_)));
+  if (eos_id_ >= 0) w.set("tokenizer.ggml.eos_token_id", io::gguf_u32(static_cast<uint32_t>(eos_id_)));
+  if (unk_id_ >= 0) w.set("tokenizer.ggml.unknown_token_id", io::gguf_u32(static_cast<uint32_t>(unk_id_)));
+  w.set("tokenizer.ggml.add_bos_token", io::gguf_bool(add_bos_));
+  if (spm) w.set("tokenizer.ggml.add_space_prefix", io::gguf_bool(add_space_prefix_));
+  if (!chat_template_.empty()) w.set("tokenizer.chat_template", io::gguf_string(chat_template_));
 }
 
 Vocab Vocab::load(const std::string& path) {

@@ -104,13 +104,14 @@ def tiny_tokenizer_json(n_vocab):
     convert has a real vocabulary to write; the goldens feed token ids, not text)."""
     def byte_char(b):
         return chr(b) if 33 <= b <= 126 else chr(256 + [x for x in range(256) if not (33 <= x <= 126 or 161 <= x <= 172 or x >= 174)].index(b))
+    specials = ["<s>", "</s>", "<unk>"]  # llama.cpp's phi3 vocab setup looks these up by name
     vocab = {"<|endoftext|>": 0}
     for b in range(32, 127):
         vocab[byte_char(b)] = len(vocab)
     words = "the cat sat on a mat and then it ran to the red ball in the park with her dog".split()
     merges = []
     pieces = [[byte_char(32)] + list(w) for w in words]
-    while len(vocab) < n_vocab:
+    while len(vocab) < n_vocab - len(specials):
         counts = {}
         for p in pieces:
             for a, b in zip(p, p[1:]):
@@ -127,15 +128,20 @@ def tiny_tokenizer_json(n_vocab):
                     p[i:i + 2] = [a + b]
                 i += 1
     k = 0
-    while len(vocab) < n_vocab:  # pad to the model's vocabulary
+    while len(vocab) < n_vocab - len(specials):  # pad to the model's vocabulary
         vocab["<|pad%d|>" % k] = len(vocab)
         k += 1
+    added = [{"id": 0, "content": "<|endoftext|>", "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True}]
+    for t in specials:
+        added.append({"id": len(vocab), "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                      "normalized": False, "special": True})
+        vocab[t] = len(vocab)
     return {
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [{"id": 0, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
-                          "rstrip": False, "normalized": False, "special": True}],
+        "added_tokens": added,
         "normalizer": None,
         "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
         "post_processor": None,
@@ -226,7 +232,8 @@ OLD = dict(vocab_size=128, hidden_size=48, intermediate_size=64, num_hidden_laye
 
 
 def old(name, cls, config, seed, **kw):
-    build(name, cls, config, seed, prompt=OLD_PROMPT, n_greedy=OLD_GREEDY, tokenizer=False, tied_scale=0.2, **kw)
+    kw.setdefault("prompt", OLD_PROMPT)
+    build(name, cls, config, seed, n_greedy=OLD_GREEDY, tied_scale=0.2, **kw)
 
 
 def build_llama3():
@@ -318,11 +325,17 @@ def builders():
         "arch_gemma": lambda: build("arch_gemma", GemmaForCausalLM, GemmaConfig(**C(
             num_key_value_heads=1, head_dim=32, hidden_activation="gelu_pytorch_tanh", rms_norm_eps=1e-6,
             pad_token_id=0, bos_token_id=2, eos_token_id=1)), seed=17, dtype=bf16),
-        # soft-capping small enough to act on O(1) scores; window 8 on layer 0 (even) only
+        # soft-capping small enough to act on O(1) scores; window 8 on layer 0 (even) only;
+        # query_pre_attn_scalar = head_dim (llama.cpp has no key for it and assumes so)
         "arch_gemma2": lambda: build("arch_gemma2", Gemma2ForCausalLM, Gemma2Config(**C(
-            num_key_value_heads=NKV, head_dim=32, query_pre_attn_scalar=24, hidden_activation="gelu_pytorch_tanh",
+            num_key_value_heads=NKV, head_dim=32, query_pre_attn_scalar=32, hidden_activation="gelu_pytorch_tanh",
             attn_logit_softcapping=4.0, final_logit_softcapping=5.0, sliding_window=8, rms_norm_eps=1e-6,
             pad_token_id=0, bos_token_id=2, eos_token_id=1, cache_implementation=None)), seed=18, dtype=bf16),
+        # another query_pre_attn_scalar (as the 27B's 144 = hidden / heads): transformers only
+        "arch_gemma2_scale": lambda: build("arch_gemma2_scale", Gemma2ForCausalLM, Gemma2Config(**C(
+            num_key_value_heads=NKV, head_dim=32, query_pre_attn_scalar=24, hidden_activation="gelu_pytorch_tanh",
+            attn_logit_softcapping=4.0, final_logit_softcapping=5.0, sliding_window=8, rms_norm_eps=1e-6,
+            pad_token_id=0, bos_token_id=2, eos_token_id=1, cache_implementation=None)), seed=36, dtype=bf16),
         "arch_gpt2": lambda: build("arch_gpt2", GPT2LMHeadModel, GPT2Config(
             **gpt, activation_function="gelu_new", bos_token_id=0, eos_token_id=0), seed=19, dtype=bf16),
         # Pythia: partial rotary (a quarter of 16), parallel residual, erf GELU, untied
@@ -513,10 +526,10 @@ def build_qwen3():
 
 def build_baichuan(name, seed, alibi):
     """Baichuan (remote code): Llama with a fused W_pack [q; k; v]; the 13B uses ALiBi
-    instead of RoPE, which llama.cpp decides by the layer count (40), so the ALiBi fixture
-    has 40 layers of hidden 16."""
+    instead of RoPE. llama.cpp tells them by the layer count (32: RoPE, 40: ALiBi, other:
+    neither), so the fixtures have 32 and 40 layers of hidden 16."""
     r = Rand(seed)
-    h, layers, ff = (16, 40, 32) if alibi else (H, L, FF)
+    h, layers, ff = (16, 40 if alibi else 32, 32)
     t = {"model.embed_tokens.weight": r.emb(V, h), "model.norm.weight": r.norm(h), "lm_head.weight": r.w(V, h)}
     for i in range(layers):
         p = f"model.layers.{i}."

@@ -52,6 +52,7 @@
 
 namespace bigdl::io {
 class GgufFile;
+class GgufWriter;
 }
 
 namespace bigdl::llm {
@@ -111,6 +112,14 @@ class Vocab {
   // byte code points -> bytes, control tokens -> "" (or their text when render_special),
   // user-defined tokens -> their text. Byte tokens may give incomplete UTF-8.
   std::string token_to_piece(TokenId id, bool render_special = false) const;
+
+  // Writes the tokenizer as GGUF metadata (tokenizer.ggml.*, tokenizer.chat_template), as
+  // llama.cpp reads it: model "llama" (SentencePiece-style; a tokenizer.json's merge ranks
+  // become scores, score = -(rank + 1), so score-ordered merging reproduces rank order) or
+  // "gpt2" with the pre-tokenizer's llama.cpp name and the merges in rank order. Token ids
+  // a tokenizer.json leaves unnamed become "[PAD<id>]" of type unused, as llama.cpp's
+  // converter writes them. Vocab(file) of the result encodes as this vocab does.
+  void write_gguf(io::GgufWriter& w) const;
 
   // Ids -> text, as llama.cpp's detokenize(remove_special = true, unparse_special =
   // render_special): the pieces concatenated, a leading BOS dropped; with

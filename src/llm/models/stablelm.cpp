@@ -38,7 +38,7 @@ std::vector<float> stack_heads(const HfCheckpoint& ck, const ModelConfig& c, con
                 "' has ", part.size(), " values, expected ", c.head_dim);
     v.insert(v.end(), part.begin(), part.end());
   }
-  shape = {static_cast<int64_t>(v.size())};
+  shape = {heads, c.head_dim};
   return v;
 }
 
