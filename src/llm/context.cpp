@@ -43,9 +43,9 @@ struct Context::Impl {
     }
   }
 
-  SeqRun run(const int32_t* tokens, int64_t n, int64_t pos0, bool all) {
+  SeqRun run(const int32_t* tokens, int64_t n, int64_t pos0, bool all, bool hidden = false) {
     const int64_t rows = all ? n : 1;
-    const int64_t need = rows * m().n_out;
+    const int64_t need = rows * (hidden ? model->config().n_embd : m().n_out);
     if (static_cast<int64_t>(out.size()) < need) out.resize(static_cast<size_t>(need));
     SeqRun r;
     r.kv = seq.get();
@@ -54,12 +54,14 @@ struct Context::Impl {
     r.pos0 = pos0;
     r.all_logits = all;
     r.long_rope = long_rope;
+    r.hidden = hidden;
     r.out = out.data();
     return r;
   }
-  const float* forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all, bool single = false) {
+  const float* forward(const int32_t* tokens, int64_t n, int64_t pos0, bool all, bool single = false,
+                       bool hidden = false) {
     prepare(tokens, n, pos0, single);
-    const SeqRun r = run(tokens, n, pos0, all);
+    const SeqRun r = run(tokens, n, pos0, all, hidden);
     m().forward(std::span<const SeqRun>(&r, 1));
     return out.data();
   }
@@ -107,6 +109,10 @@ const float* Context::forward_batch(const int32_t* tokens, int64_t n, int64_t po
 
 const float* Context::forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0) {
   return impl_->forward(tokens, n, pos0, true);
+}
+
+const float* Context::forward_batch_embd(const int32_t* tokens, int64_t n, int64_t pos0) {
+  return impl_->forward(tokens, n, pos0, true, false, /*hidden=*/true);
 }
 
 void Context::clear() { impl_->seq->truncate(0); }

@@ -3,6 +3,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf_writer.h"
@@ -101,6 +105,63 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LowBi
   s.bytes_out = fs::file_size(dst, ec);
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return s;
+}
+
+ConvertStats save_low_bit(const std::string& src, const std::string& dir_in, const LowBit& low_bit,
+                          const ConvertCallback& progress) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  BIGDL_CHECK(!dir.empty(), ValueError, "save_low_bit", "the output folder is empty");
+  std::error_code ec;
+  const bool exists = fs::exists(dir, ec);
+  BIGDL_CHECK(!exists || is_low_bit_folder(dir) || (fs::is_directory(dir, ec) && fs::is_empty(dir, ec)), ValueError,
+              "save_low_bit", dir, ": exists and is not a low-bit folder");
+  const fs::path parent = fs::absolute(fs::path(dir), ec).parent_path();
+  const fs::path tmp = parent / (fs::path(dir).filename().string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  BIGDL_CHECK(!ec, IOError, "save_low_bit", tmp.string(), ": cannot create (", ec.message(), ")");
+  struct Cleanup {
+    fs::path p;
+    bool keep = false;
+    ~Cleanup() {
+      std::error_code e;
+      if (!keep) fs::remove_all(p, e);
+    }
+  } cleanup{tmp};
+  const ConvertStats st = convert(src, (tmp / "model.gguf").string(), low_bit, progress);
+  std::string model_type;
+  if (is_hf_checkpoint(src)) {
+    const HfCheckpoint ck = HfCheckpoint::open(src);
+    model_type = ck.model_type();
+    for (const char* f : {"config.json", "generation_config.json", "tokenizer.json", "tokenizer.model",
+                          "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt"}) {
+      if (!fs::exists(fs::path(src) / f, ec)) continue;
+      fs::copy_file(fs::path(src) / f, tmp / f, fs::copy_options::overwrite_existing, ec);
+      BIGDL_CHECK(!ec, IOError, "save_low_bit", (tmp / f).string(), ": cannot write (", ec.message(), ")");
+    }
+  } else {
+    model_type = io::GgufFile::open(src).get_string("general.architecture");
+  }
+  {
+    nlohmann::json j = {{"format", "bigdl-cpp-low-bit"}, {"version", 1},
+                        {"low_bit", low_bit.keep() ? "keep" : low_bit.name()}, {"model_type", model_type},
+                        {"gguf", "model.gguf"}};
+    std::ofstream out(tmp / "bigdl_low_bit.json");
+    out << j.dump(2) << "\n";
+    BIGDL_CHECK(out.good(), IOError, "save_low_bit", (tmp / "bigdl_low_bit.json").string(), ": cannot write");
+  }
+  // Swap into place: an old low-bit folder is moved aside first, then removed.
+  const fs::path old = parent / (fs::path(dir).filename().string() + ".old-" + std::to_string(::getpid()));
+  if (fs::exists(dir, ec)) {
+    fs::rename(dir, old, ec);
+    BIGDL_CHECK(!ec, IOError, "save_low_bit", dir, ": cannot replace (", ec.message(), ")");
+  }
+  fs::rename(tmp, dir, ec);
+  BIGDL_CHECK(!ec, IOError, "save_low_bit", dir, ": cannot create (", ec.message(), ")");
+  cleanup.keep = true;
+  fs::remove_all(old, ec);
+  return st;
 }
 
 }  // namespace bigdl::llm

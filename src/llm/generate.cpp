@@ -73,6 +73,14 @@ class StopFilter {
 
 }  // namespace
 
+std::vector<TokenId> encode_prompt(const Vocab& vocab, std::string_view prompt, bool parse_special) {
+  std::vector<TokenId> ids;
+  if (vocab.add_bos() && vocab.bos_id() >= 0) ids.push_back(vocab.bos_id());
+  const std::vector<TokenId> text = vocab.encode(prompt, /*add_special=*/false, parse_special);
+  ids.insert(ids.end(), text.begin(), text.end());
+  return ids;
+}
+
 GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options) {
   std::vector<TokenId> nothing_cached;
@@ -83,7 +91,7 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
                         const GenerateOptions& options, std::vector<TokenId>& cached_ids) {
   const ModelConfig& cfg = ctx.config();
   const int64_t n_ctx = ctx.n_ctx();
-  const std::vector<TokenId> tokens = vocab.encode(prompt, vocab.add_bos(), options.parse_special);
+  const std::vector<TokenId> tokens = encode_prompt(vocab, prompt, options.parse_special);
   const int64_t n_prompt = int64_t(tokens.size());
   BIGDL_CHECK(n_prompt > 0, ValueError, "llm", "the prompt is empty");
   BIGDL_CHECK(n_prompt <= n_ctx, ValueError, "llm", "prompt of ", n_prompt,
@@ -189,7 +197,7 @@ GenerateResult ChatSession::send(const std::string& message) {
   const size_t first_turn = !conv.empty() && conv[0].role == "system" ? 1 : 0;
   int64_t dropped = 0;
   std::string prompt = format(conv);
-  int64_t n_tokens = int64_t(vocab_.encode(prompt, vocab_.add_bos(), options_.parse_special).size());
+  int64_t n_tokens = int64_t(encode_prompt(vocab_, prompt, options_.parse_special).size());
   // Drop the oldest turn (a user message and the answers up to the next one) while the
   // conversation and room for the answer do not fit and an older turn is left.
   while (n_tokens + room > n_ctx && conv.size() > first_turn + 1) {
@@ -198,7 +206,7 @@ GenerateResult ChatSession::send(const std::string& message) {
     conv.erase(conv.begin() + ptrdiff_t(first_turn), conv.begin() + ptrdiff_t(end));
     ++dropped;
     prompt = format(conv);
-    n_tokens = int64_t(vocab_.encode(prompt, vocab_.add_bos(), options_.parse_special).size());
+    n_tokens = int64_t(encode_prompt(vocab_, prompt, options_.parse_special).size());
   }
   BIGDL_CHECK(n_tokens <= n_ctx, ValueError, "chat", "message of ", n_tokens,
               " tokens does not fit the context length ", n_ctx,

@@ -13,6 +13,7 @@
 #include "bigdl/dtype.h"
 #include "bigdl/error.h"
 #include "bigdl/io/gguf_writer.h"
+#include "bigdl/llm/convert.h"
 #include "bigdl/tensor.h"  // shape_str
 #include "core/internal.h"
 #include "llm/tensor_source.h"
@@ -722,18 +723,21 @@ void Model::Impl::forward(std::span<const SeqRun> runs) const {
     }
   }
   if (spec.output_norm) norm(output_norm, g, g, R, E);
-  float* dst = runs.size() == 1 ? runs[0].out : grow(s.out, R * n_out);
-  if (c.causal) {
+  // One step's runs all want logits, or all hidden states (Context keeps them apart).
+  const bool hidden = !c.causal || runs[0].hidden;
+  const int64_t width = hidden ? E : n_out;
+  float* dst = runs.size() == 1 ? runs[0].out : grow(s.out, R * width);
+  if (hidden) {
+    std::copy(g, g + R * E, dst);
+  } else {
     matmul(output, g, R, dst);
     if (c.final_softcap > 0) softcap(dst, R * n_out, c.final_softcap);
-  } else {
-    std::copy(g, g + R * E, dst);
   }
   if (runs.size() > 1) {
     int64_t o = 0;
     for (const SeqRun& r : runs) {
       const int64_t n = r.all_logits ? r.n : 1;
-      std::copy(dst + o * n_out, dst + (o + n) * n_out, r.out);
+      std::copy(dst + o * width, dst + (o + n) * width, r.out);
       o += n;
     }
   }
@@ -927,7 +931,9 @@ Model::~Model() = default;
 const ModelConfig& Model::config() const { return impl_->cfg; }
 int64_t Model::weight_bytes() const { return impl_->bytes(); }
 
-std::shared_ptr<const Model> load_model(const std::string& path, const LoadOptions& options) {
+std::shared_ptr<const Model> load_model(const std::string& path_in, const LoadOptions& options) {
+  // A folder save_low_bit wrote: its GGUF (convert.h).
+  const std::string path = is_low_bit_folder(path_in) ? low_bit_folder_gguf(path_in) : path_in;
   auto impl = std::make_unique<Model::Impl>();
   ModelConfig& c = impl->cfg;
   ArchSpec& spec = impl->spec;

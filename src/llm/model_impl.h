@@ -51,7 +51,8 @@ struct SeqRun {
   int64_t pos0 = 0;
   bool all_logits = false;
   bool long_rope = false;  // LongRoPE's long factors (the context is longer than the original)
-  float* out = nullptr;    // [all_logits ? n : 1][n_out] for its logits (or hidden states)
+  bool hidden = false;     // the final (normed) hidden states [.][n_embd], not the logits
+  float* out = nullptr;    // [all_logits ? n : 1][hidden ? n_embd : n_out]
 };
 
 // A tensor of the GGUF file export writes: the Weights whose rows it concatenates (a

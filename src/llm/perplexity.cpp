@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bigdl/error.h"
+#include "bigdl/llm/generate.h"
 
 namespace bigdl::llm {
 
@@ -35,7 +36,7 @@ PerplexityResult perplexity(Context& ctx, const Vocab& vocab, std::string_view t
   BIGDL_CHECK(n_ctx >= 4 && n_ctx <= ctx.n_ctx(), ValueError, kOp, "context length ", n_ctx,
               " is outside [4, ", ctx.n_ctx(), "] (the context's KV cache; raise it with ContextOptions::n_ctx)");
   const bool add_bos = vocab.add_bos() && vocab.bos_id() >= 0;
-  const std::vector<TokenId> tokens = vocab.encode(text, add_bos);
+  const std::vector<TokenId> tokens = encode_prompt(vocab, text);
   const int64_t n_tokens = static_cast<int64_t>(tokens.size());
   BIGDL_CHECK(n_tokens >= 2 * n_ctx, ValueError, kOp, "the text gives ", n_tokens, " tokens; a context of ", n_ctx,
               " needs at least ", 2 * n_ctx);

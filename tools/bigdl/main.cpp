@@ -7,15 +7,21 @@
 //
 // Every error is one line on stderr and a non-zero exit.
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +29,7 @@
 #include "bigdl/io/tensor_io.h"
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/convert.h"
+#include "bigdl/llm/embed.h"
 #include "bigdl/llm/generate.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/perplexity.h"
@@ -46,30 +53,53 @@ struct UsageError : std::runtime_error {
 // Set on ranks > 0 of a distributed `bigdl train`: only rank 0 prints.
 bool g_quiet = false;
 
-// --key value / --flag parsing against a fixed set of known options.
+// --key value / --key=value / --flag parsing against a fixed set of known options, with
+// llama.cpp's short names (-m, -p, -f, -n, -t, -c, -s, --temp, ...) as aliases.
 class Args {
  public:
-  Args(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults, const std::string& cmd)
+  Args(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults, const std::string& cmd,
+       const std::vector<std::string>& flags = {})
       : values_(defaults) {
+    // llama.cpp's spellings of our options (llama-cli, llama-perplexity, llama-bench).
+    static const std::map<std::string, std::string> kAlias = {
+        {"-m", "model"},   {"-p", "prompt"},  {"-f", "file"},        {"-n", "n-predict"},
+        {"-t", "threads"}, {"-c", "ctx"},     {"-s", "seed"},        {"--temp", "temperature"},
+        {"--ctx-size", "ctx"}, {"--top-k", "top-k"}, {"--top-p", "top-p"}, {"--min-p", "min-p"},
+        {"--repeat-penalty", "repeat-penalty"}, {"--repeat-last-n", "repeat-last-n"},
+        {"-ngl", "n-gpu-layers"}, {"--chunks", "chunks"}};
+    for (const auto& f : flags) values_.emplace(f, "false");
     for (int i = first; i < argc; ++i) {
       std::string a = argv[i];
       if (a == "-h" || a == "--help") throw UsageError("help");
-      if (a.rfind("--", 0) != 0) throw UsageError("bigdl " + cmd + ": unexpected argument '" + a + "'");
-      std::string key = a.substr(2), value;
-      const auto eq = key.find('=');
-      if (eq != std::string::npos) {
-        value = key.substr(eq + 1);
-        key = key.substr(0, eq);
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        throw UsageError("bigdl " + cmd + ": option --" + key + " needs a value");
+      std::string key, value;
+      bool has_value = false;
+      if (const auto eq = a.find('='); eq != std::string::npos && a.rfind("--", 0) == 0) {
+        value = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        has_value = true;
       }
-      if (!values_.count(key)) throw UsageError("bigdl " + cmd + ": unknown option --" + key);
+      if (const auto it = kAlias.find(a); it != kAlias.end() && values_.count(it->second)) {
+        key = it->second;
+      } else if (a.rfind("--", 0) == 0) {
+        key = a.substr(2);
+      } else {
+        throw UsageError("bigdl " + cmd + ": unexpected argument '" + a + "'");
+      }
+      if (!values_.count(key)) throw UsageError("bigdl " + cmd + ": unknown option " + a);
+      if (std::find(flags.begin(), flags.end(), key) != flags.end()) {
+        if (has_value) throw UsageError("bigdl " + cmd + ": option " + a + " takes no value");
+        values_[key] = "true";
+        continue;
+      }
+      if (!has_value) {
+        if (i + 1 >= argc) throw UsageError("bigdl " + cmd + ": option " + a + " needs a value");
+        value = argv[++i];
+      }
       values_[key] = value;
     }
   }
   const std::string& str(const std::string& k) const { return values_.at(k); }
+  bool flag(const std::string& k) const { return values_.at(k) == "true"; }
   int64_t integer(const std::string& k) const {
     try {
       size_t pos = 0;
@@ -80,20 +110,48 @@ class Args {
       throw UsageError("option --" + k + " expects an integer, got '" + str(k) + "'");
     }
   }
+  // An integer in [lo, hi]; UsageError naming the option and the range otherwise.
+  int64_t integer(const std::string& k, int64_t lo, int64_t hi) const {
+    const int64_t v = integer(k);
+    if (v < lo || v > hi)
+      throw UsageError("option --" + k + " is " + std::to_string(v) + ", expected " +
+                       (hi == INT64_MAX ? ">= " + std::to_string(lo)
+                                        : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]"));
+    return v;
+  }
   double real(const std::string& k) const {
     try {
       size_t pos = 0;
       const double v = std::stod(str(k), &pos);
-      if (pos != str(k).size()) throw std::invalid_argument(k);
+      if (pos != str(k).size() || !std::isfinite(v)) throw std::invalid_argument(k);
       return v;
     } catch (const std::exception&) {
       throw UsageError("option --" + k + " expects a number, got '" + str(k) + "'");
     }
   }
+  // A number in [lo, hi] ((lo, hi] with lo_open).
+  double real(const std::string& k, double lo, double hi, bool lo_open = false) const {
+    const double v = real(k);
+    if (v < lo || (lo_open && v == lo) || v > hi)
+      throw UsageError("option --" + k + " is " + str(k) + ", expected a number " +
+                       (std::isinf(hi) ? std::string(lo_open ? "> " : ">= ") + fmt(lo)
+                                       : std::string("in ") + (lo_open ? "(" : "[") + fmt(lo) + ", " + fmt(hi) + "]"));
+    return v;
+  }
 
  private:
+  static std::string fmt(double x) {
+    std::ostringstream o;
+    o << x;
+    return o.str();
+  }
   std::map<std::string, std::string> values_;
 };
+
+// --threads N: 0 keeps the default (the machine's cores), negative is refused.
+void set_threads(const Args& a) {
+  if (const int64_t t = a.integer("threads", 0, 4096); t > 0) set_num_threads(int(t));
+}
 
 const char* kUsage =
     "usage: bigdl <command> [options]\n"
@@ -118,26 +176,34 @@ const char* kUsage =
     "  evaluate   score weights on a test set\n"
     "             --model mlp --sizes 784,500,10 --weights PATH (safetensors or torch.save state_dict)\n"
     "             --data mnist|fashion-mnist|digits --data-path PATH\n"
-    "  llm generate   stream a continuation of a prompt from a GGUF model\n"
-    "             --model FILE.gguf --prompt TEXT [--n-predict N (default 128, -1: until EOS/context full)]\n"
+    "  llm generate   stream a continuation of a prompt (llama-cli's short options work: -m -p -f -n -t -c -s --temp)\n"
+    "             --model FILE.gguf|HF_DIR|LOW_BIT_DIR --prompt TEXT | --file FILE\n"
+    "             [--n-predict N (default 128, -1: until EOS/context full)]\n"
     "             [--temperature T (0.8; 0 = greedy)] [--top-k K (40)] [--top-p P (0.95)] [--min-p P (0.05)]\n"
     "             [--repeat-penalty R (1.0)] [--repeat-last-n N (64)] [--seed S (0)] [--ctx N (file's)]\n"
     "             [--low-bit sym_int4|asym_int4|sym_int5|asym_int5|sym_int8|nf4|nf3|fp4|fp8_e4m3|fp8_e5m2|\n"
-    "              fp16|bf16|fp32 (quantize at load; fp8 = fp8_e5m2)]\n"
+    "              fp16|bf16|fp32 (quantize at load; fp8 = fp8_e5m2)] [--threads N (0: all cores)]\n"
     "             [--kv-type f16|f32|fp8 (KV cache storage, default f16; fp8 = E5M2; also for bench,\n"
     "              chat and perplexity)]\n"
     "  llm tokenize   print the prompt's token ids as [1, 403, ...] (llama-tokenize --ids)\n"
-    "             --model FILE.gguf --prompt TEXT\n"
+    "             --model FILE --prompt TEXT [--no-bos (no BOS / EOS / [CLS] [SEP])]\n"
     "  llm bench      prefill / decode tokens per second, first-token latency, peak RSS\n"
     "             --model FILE.gguf [--n-prompt 32] [--n-gen 64] [--ctx N] [--reps 3] [--low-bit TYPE] [--threads N]\n"
     "             [--format text|json (json: one line for scripts)]\n"
-    "  llm convert    write an HF folder or GGUF as a (low-bit) llama GGUF, atomically\n"
+    "  llm convert    write an HF folder or GGUF as a (low-bit) GGUF of its architecture (llama.cpp loads\n"
+    "             it), tokenizer included, atomically\n"
     "             --model SRC --out DST.gguf [--low-bit TYPE (default: keep the stored types)]\n"
+    "  llm save-low-bit  bigdl-llm's save_low_bit: a folder (model.gguf + config and tokenizer files) that\n"
+    "             --model DIR loads back\n"
+    "             --model SRC --out DIR [--low-bit TYPE (default sym_int4)]\n"
     "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
     "             --model FILE [--system TEXT] [--template chatml|llama2|llama3|zephyr|mistral (default: the\n"
     "             model's tokenizer.chat_template)] [--n-predict N (256)] [sampling options as generate]\n"
     "  llm perplexity llama.cpp's perplexity: chunks of --ctx tokens, the second half of each scored\n"
     "             --model FILE --file TEXT [--ctx 512] [--chunks N (default: all)] [--low-bit TYPE] [--threads N]\n"
+    "  llm embed      sentence embeddings, one JSON array per text (BERT-style encoders: all-MiniLM, bge)\n"
+    "             --model FILE|DIR --prompt TEXT | --file FILE (one text per line)\n"
+    "             [--pooling mean|cls|last (default: the model's)] [--no-normalize]\n"
     "  version    print the version\n";
 
 optim::OptimizerPtr make_optimizer(const Args& a, const std::vector<Tensor>& params) {
@@ -242,7 +308,7 @@ int cmd_train(int argc, char** argv) {
 
 int train_run(const Args& a, const dist::GroupPtr& group) {
   g_quiet = group && group->rank() != 0;
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  if (a.integer("threads", 0, 4096) > 0) set_threads(a);
   else if (group)  // ranks on one host share its cores
     set_num_threads(std::max(1, get_num_threads() / group->local_size()));
   manual_seed(uint64_t(a.integer("seed")));
@@ -309,7 +375,7 @@ int cmd_evaluate(int argc, char** argv) {
   Args a(argc, argv, 2, {{"model", "mlp"}, {"sizes", "784,500,10"}, {"weights", ""}, {"data", "mnist"}, {"data-path", ""},
                          {"threads", "0"}},
          "evaluate");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   if (a.str("weights").empty()) throw UsageError("bigdl evaluate: --weights PATH is required");
   if (a.str("model") != "mlp") throw UsageError("bigdl evaluate: only --model mlp is supported for now");
   auto net = train::zoo::mlp(parse_sizes(a.str("sizes")));
@@ -358,28 +424,41 @@ std::map<std::string, std::string> with_sampler_options(std::map<std::string, st
   return opts;
 }
 void read_sampler_options(const Args& a, llm::GenerateOptions* o) {
-  o->sampler.temperature = float(a.real("temperature"));
-  o->sampler.top_k = int32_t(a.integer("top-k"));
-  o->sampler.top_p = float(a.real("top-p"));
-  o->sampler.min_p = float(a.real("min-p"));
-  o->sampler.repetition_penalty = float(a.real("repeat-penalty"));
-  o->sampler.repeat_last_n = int32_t(a.integer("repeat-last-n"));
-  o->sampler.seed = uint64_t(a.integer("seed"));
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  o->sampler.temperature = float(a.real("temperature", 0, kInf));
+  o->sampler.top_k = int32_t(a.integer("top-k", 0, INT32_MAX));
+  o->sampler.top_p = float(a.real("top-p", 0, 1, true));
+  o->sampler.min_p = float(a.real("min-p", 0, 1));
+  o->sampler.repetition_penalty = float(a.real("repeat-penalty", 0, kInf, true));
+  o->sampler.repeat_last_n = int32_t(a.integer("repeat-last-n", -1, INT32_MAX));
+  o->sampler.seed = uint64_t(a.integer("seed", 0, INT64_MAX));
+}
+
+// The generation length: -1 (until EOS or the context is full) or >= 0.
+int64_t n_predict(const Args& a) { return a.integer("n-predict", -1, INT64_MAX); }
+
+// The prompt of --prompt TEXT or -f / --file FILE (read whole, as llama-cli's -f).
+std::string read_prompt(const Args& a, const std::string& cmd) {
+  if (a.str("file").empty()) return a.str("prompt");
+  if (!a.str("prompt").empty()) throw UsageError("bigdl llm " + cmd + ": give --prompt or --file, not both");
+  std::ifstream in(a.str("file"), std::ios::binary);
+  if (!in.good()) throw IOError("[llm " + cmd + "] " + a.str("file") + ": cannot open");
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 int cmd_llm_generate(int argc, char** argv) {
   Args a(argc, argv, 3,
-         with_sampler_options({{"model", ""}, {"prompt", ""}, {"n-predict", "128"}, {"ctx", "0"}, {"threads", "0"},
-                               {"low-bit", ""}, {"kv-type", "f16"}}),
+         with_sampler_options({{"model", ""}, {"prompt", ""}, {"file", ""}, {"n-predict", "128"}, {"ctx", "0"},
+                               {"threads", "0"}, {"low-bit", ""}, {"kv-type", "f16"}}),
          "llm generate");
   const std::string path = need_model(a, "generate");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   llm::GenerateOptions o;
-  o.max_new_tokens = a.integer("n-predict");
+  o.max_new_tokens = n_predict(a);
   read_sampler_options(a, &o);
-  Session s = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
+  const std::string prompt = read_prompt(a, "generate");
+  Session s = open_model(path, a.integer("ctx", 0, INT64_MAX), a.str("low-bit"), a.str("kv-type"));
   const llm::Vocab vocab = llm::Vocab::load(path);
-  const std::string& prompt = a.str("prompt");
   // The prompt is printed as given (once generation has started, so an error prints
   // nothing on stdout); the streamed pieces continue it.
   bool started = false;
@@ -407,11 +486,12 @@ int cmd_llm_generate(int argc, char** argv) {
 }
 
 int cmd_llm_tokenize(int argc, char** argv) {
-  Args a(argc, argv, 3, {{"model", ""}, {"prompt", ""}}, "llm tokenize");
+  Args a(argc, argv, 3, {{"model", ""}, {"prompt", ""}}, "llm tokenize", {"no-bos"});
   const std::string path = need_model(a, "tokenize");
   const llm::Vocab vocab = llm::Vocab::load(path);
-  // As llama-tokenize --ids: BOS as the vocab says, special tokens parsed in the text.
-  const auto ids = vocab.encode(a.str("prompt"), vocab.add_bos(), /*parse_special=*/true);
+  // As llama-tokenize --ids: BOS / EOS (WordPiece: [CLS] / [SEP]) as the vocab says unless
+  // --no-bos, special tokens parsed in the text.
+  const auto ids = vocab.encode(a.str("prompt"), !a.flag("no-bos"), /*parse_special=*/true);
   std::string line = "[";
   for (size_t i = 0; i < ids.size(); ++i) line += (i ? ", " : "") + std::to_string(ids[i]);
   std::printf("%s]\n", line.c_str());
@@ -423,14 +503,14 @@ int cmd_llm_bench(int argc, char** argv) {
                          {"threads", "0"}, {"low-bit", ""}, {"format", "text"}, {"kv-type", "f16"}},
          "llm bench");
   const std::string path = need_model(a, "bench");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   const int64_t n_prompt = a.integer("n-prompt"), n_gen = a.integer("n-gen"), reps = a.integer("reps");
   if (n_prompt < 1 || n_gen < 1 || reps < 1)
     throw UsageError("bigdl llm bench: --n-prompt, --n-gen and --reps must be >= 1");
   const std::string& format = a.str("format");
   if (format != "text" && format != "json")
     throw UsageError("bigdl llm bench: --format must be text or json, got '" + format + "'");
-  Session s = open_model(path, a.integer("ctx"), a.str("low-bit"), a.str("kv-type"));
+  Session s = open_model(path, a.integer("ctx", 0, INT64_MAX), a.str("low-bit"), a.str("kv-type"));
   if (s.ctx.n_ctx() < n_prompt + n_gen) {
     llm::ContextOptions co;
     co.n_ctx = n_prompt + n_gen;
@@ -486,7 +566,7 @@ int cmd_llm_convert(int argc, char** argv) {
   const std::string src = need_model(a, "convert");
   const std::string dst = a.str("out");
   if (dst.empty()) throw UsageError("bigdl llm convert: --out DST.gguf is required");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   const auto shape = [](const std::vector<int64_t>& s) {
     std::string r = "[";
     for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
@@ -512,7 +592,7 @@ int cmd_llm_chat(int argc, char** argv) {
                                {"ctx", "0"}, {"threads", "0"}, {"kv-type", "f16"}}),
          "llm chat");
   const std::string path = need_model(a, "chat");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   const llm::Vocab vocab = llm::Vocab::load(path);
   const std::string tmpl = a.str("template").empty() ? vocab.chat_template() : a.str("template");
   if (tmpl.empty())
@@ -520,13 +600,13 @@ int cmd_llm_chat(int argc, char** argv) {
                      "pass --template chatml|llama2|llama3|zephyr|mistral");
   (void)llm::detect_chat_format(tmpl);  // an unknown template fails before the model loads
   llm::GenerateOptions o;
-  o.max_new_tokens = a.integer("n-predict");
+  o.max_new_tokens = n_predict(a);
   read_sampler_options(a, &o);
   o.callback = [](std::string_view piece) {
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
   };
-  Session s = open_model(path, a.integer("ctx"), "", a.str("kv-type"));
+  Session s = open_model(path, a.integer("ctx", 0, INT64_MAX), "", a.str("kv-type"));
   // Each turn feeds only the tokens the KV cache does not hold yet; the oldest turns are
   // dropped when the conversation outgrows the context (bigdl/llm/generate.h ChatSession).
   llm::ChatSession chat(s.ctx, vocab, tmpl, o, a.str("system"));
@@ -553,7 +633,7 @@ int cmd_llm_perplexity(int argc, char** argv) {
          "llm perplexity");
   const std::string path = need_model(a, "perplexity");
   if (a.str("file").empty()) throw UsageError("bigdl llm perplexity: --file TEXT is required");
-  if (a.integer("threads") > 0) set_num_threads(int(a.integer("threads")));
+  set_threads(a);
   const int64_t n_ctx = a.integer("ctx");
   if (n_ctx < 4) throw UsageError("bigdl llm perplexity: --ctx must be >= 4");
   Session s = open_model(path, n_ctx, a.str("low-bit"), a.str("kv-type"));  // the KV cache holds exactly one chunk
@@ -573,6 +653,63 @@ int cmd_llm_perplexity(int argc, char** argv) {
   return 0;
 }
 
+int cmd_llm_save_low_bit(int argc, char** argv) {
+  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", "sym_int4"}, {"threads", "0"}}, "llm save-low-bit");
+  const std::string src = need_model(a, "save-low-bit");
+  const std::string dst = a.str("out");
+  if (dst.empty()) throw UsageError("bigdl llm save-low-bit: --out DIR is required");
+  set_threads(a);
+  const llm::LowBit lb = llm::LowBit::parse(a.str("low-bit"), "save_low_bit");
+  const llm::ConvertStats st = llm::save_low_bit(src, dst, lb, [&](const llm::ConvertProgress& p) {
+    if (p.index + 1 == p.count || isatty(2)) std::fprintf(stderr, "\rsave-low-bit: %lld/%lld tensors", (long long)p.index + 1, (long long)p.count);
+  });
+  std::fprintf(stderr, "\nsave-low-bit: %s, %llu bytes in, %llu bytes out, %.2f s -> %s/ (load it with --model %s)\n",
+               lb.keep() ? "keep" : lb.name().c_str(), (unsigned long long)st.bytes_in,
+               (unsigned long long)st.bytes_out, st.seconds, dst.c_str(), dst.c_str());
+  return 0;
+}
+
+// Sentence embeddings, one JSON array per input line (--prompt TEXT, or -f FILE: one text
+// per line), as llama-embedding --embd-output-format array.
+int cmd_llm_embed(int argc, char** argv) {
+  Args a(argc, argv, 3,
+         {{"model", ""}, {"prompt", ""}, {"file", ""}, {"pooling", ""}, {"ctx", "0"}, {"threads", "0"},
+          {"low-bit", ""}},
+         "llm embed", {"no-normalize"});
+  const std::string path = need_model(a, "embed");
+  set_threads(a);
+  std::vector<std::string> texts;
+  if (!a.str("file").empty()) {
+    std::ifstream in(a.str("file"), std::ios::binary);
+    if (!in.good()) throw IOError("[llm embed] " + a.str("file") + ": cannot open");
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) texts.push_back(line);
+  } else {
+    if (a.str("prompt").empty()) throw UsageError("bigdl llm embed: --prompt TEXT or --file FILE is required");
+    texts.push_back(a.str("prompt"));
+  }
+  llm::EmbedOptions eo;
+  eo.pooling = a.str("pooling");
+  eo.normalize = !a.flag("no-normalize");
+  Session s = open_model(path, a.integer("ctx", 0, INT64_MAX), a.str("low-bit"), "f32");
+  (void)llm::embed_pooling(s.model->config(), eo);  // an unknown pooling fails before any text
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  for (const auto& t : texts) {
+    const std::vector<float> e = llm::embed(s.ctx, vocab, t, eo);
+    std::string line = "[";
+    char buf[32];
+    for (size_t i = 0; i < e.size(); ++i) {
+      std::snprintf(buf, sizeof(buf), "%s%.8g", i ? ", " : "", double(e[i]));
+      line += buf;
+    }
+    std::printf("%s]\n", line.c_str());
+  }
+  std::fprintf(stderr, "llm embed: %zu texts, %lld dimensions, %s pooling%s\n", texts.size(),
+               (long long)s.model->config().n_embd, llm::embed_pooling(s.model->config(), eo).c_str(),
+               eo.normalize ? ", normalized" : "");
+  return 0;
+}
+
 int cmd_llm(int argc, char** argv) {
   const std::string sub = argc > 2 ? argv[2] : "";
   if (sub == "generate") return cmd_llm_generate(argc, argv);
@@ -581,9 +718,11 @@ int cmd_llm(int argc, char** argv) {
   if (sub == "convert") return cmd_llm_convert(argc, argv);
   if (sub == "chat") return cmd_llm_chat(argc, argv);
   if (sub == "perplexity") return cmd_llm_perplexity(argc, argv);
+  if (sub == "embed") return cmd_llm_embed(argc, argv);
+  if (sub == "save-low-bit") return cmd_llm_save_low_bit(argc, argv);
   if (sub == "-h" || sub == "--help") throw UsageError("help");
-  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, chat, perplexity)")
-                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, chat, perplexity)");
+  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed)")
+                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed)");
 }
 
 }  // namespace

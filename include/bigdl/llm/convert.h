@@ -53,4 +53,21 @@ using ConvertCallback = std::function<void(const ConvertProgress&)>;
 ConvertStats convert(const std::string& src, const std::string& dst, const LowBit& low_bit,
                      const ConvertCallback& progress = {});
 
+// bigdl-llm's save_low_bit / load_low_bit: a folder `dir` holding model.gguf (convert's
+// output: the low-bit weights and the tokenizer), bigdl_low_bit.json ({"format":
+// "bigdl-cpp-low-bit", "version": 1, "low_bit": ..., "model_type": ..., "gguf":
+// "model.gguf"}) and, from an HF source, its config.json and tokenizer files, so tools that
+// read HF folders find them. load_model(dir) and Vocab::load(dir) read it back (the same
+// logits as load_model(src, {.low_bit}), no re-quantization). Written to a temporary folder
+// beside dir and renamed into place; an existing low-bit folder at dir is replaced, any
+// other existing non-empty dir is refused: ValueError "[save_low_bit] <dir>: exists and is
+// not a low-bit folder".
+ConvertStats save_low_bit(const std::string& src, const std::string& dir, const LowBit& low_bit,
+                          const ConvertCallback& progress = {});
+
+// Whether `path` is a folder save_low_bit wrote (it holds bigdl_low_bit.json); the GGUF
+// inside it.
+bool is_low_bit_folder(const std::string& path);
+std::string low_bit_folder_gguf(const std::string& path);
+
 }  // namespace bigdl::llm

@@ -7,7 +7,8 @@
 //   Context ctx(model);
 //   GenerateResult r = generate(ctx, vocab, "Once upon a time", o);
 //
-// The prompt is encoded with a BOS when the vocab says so (tokenizer.ggml.add_bos_token),
+// The prompt is encoded with a BOS when the vocab says so (tokenizer.ggml.add_bos_token;
+// encode_prompt),
 // fed token by token at positions 0..P-1, and every prompt token is accepted into the
 // sampler (so the repetition penalty sees it, as in llama.cpp). Generated text streams
 // through a StreamDecoder (only complete UTF-8 characters reach the callback); text
@@ -69,6 +70,10 @@ struct GenerateResult {
   double decode_s = 0.0;      // sampling and feeding the generated tokens
   StopReason stop_reason = StopReason::MaxTokens;
 };
+
+// A prompt's tokens as generate() feeds them: a BOS first when the vocab adds one, then
+// the text (no EOS, whatever add_eos() says: the model is to continue it).
+std::vector<TokenId> encode_prompt(const Vocab& vocab, std::string_view prompt, bool parse_special = false);
 
 // Generates a continuation of `prompt`. The context's KV cache is overwritten from
 // position 0.

@@ -162,6 +162,9 @@ class Context {
   // logits after tokens[t] (for perplexity). For an encoder (config().causal false) the
   // rows are the final hidden states [n][n_embd] instead.
   const float* forward_batch_all(const int32_t* tokens, int64_t n, int64_t pos0);
+  // forward_batch_all() returning the final hidden states [n][n_embd] (after the output
+  // norm, before the classifier) instead of logits: what embedding models pool.
+  const float* forward_batch_embd(const int32_t* tokens, int64_t n, int64_t pos0);
   // Forgets every position (the cache's blocks go back to its pool).
   void clear();
 

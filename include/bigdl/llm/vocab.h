@@ -1,50 +1,64 @@
-// Tokenizers read from GGUF metadata (the tokenizer.ggml.* keys), matching llama.cpp's
-// tokenizers token for token (checked against llama.cpp's own test vectors, see
-// docs/tokenizer.md).
+// Tokenizers read from GGUF metadata (the tokenizer.ggml.* keys) or a Hugging Face
+// tokenizer.json, matching llama.cpp's and HF's tokenizers token for token (checked
+// against llama.cpp's own test vectors and HF tokenizers' ids, see docs/tokenizer.md).
 //
-// Two models are supported, chosen by tokenizer.ggml.model:
+// Three models, chosen by tokenizer.ggml.model (or the tokenizer.json's model):
 //
 //  * "llama": SentencePiece BPE (Llama 1/2, Phi-3, TinyLlama, llama2.c's stories models).
 //    Spaces become U+2581 '▁', a '▁' is prepended (add_space_prefix), the text is split
 //    into UTF-8 characters and the adjacent pair whose concatenation is a vocabulary token
 //    with the highest score is merged until no pair merges (ties: leftmost). A character
 //    left over that is not a token becomes its UTF-8 bytes as <0xNN> byte tokens.
-//  * "gpt2": byte-level BPE (GPT-2). Text is split by the GPT-2 pre-tokenizer regex, each
-//    piece's bytes are mapped to printable code points (GPT-2's bytes_to_unicode), and the
-//    adjacent pair with the lowest rank in tokenizer.ggml.merges is merged until none is.
+//  * "gpt2": byte-level BPE (GPT-2, Llama 3, Qwen2, Falcon, MPT, StarCoder, ...). The text
+//    is cut into words by the pre-tokenizer (tokenizer.ggml.pre: a list of regexes,
+//    llama.cpp's names; llm/pre_tokenizer.h), each word's bytes are mapped to printable code
+//    points (GPT-2's bytes_to_unicode), and the adjacent pair with the lowest rank in
+//    tokenizer.ggml.merges is merged until none is.
+//  * "bert": WordPiece (BERT, all-MiniLM, bge). The text is cleaned, CJK characters are
+//    spaced, it is lower-cased with accents stripped, split at whitespace and punctuation,
+//    and each word is matched greedily longest-first against the vocabulary (a word's
+//    first piece as "▁piece", later ones as "piece": llama.cpp's GGUF form of HF's
+//    "piece" / "##piece"); a word that cannot be matched, or is longer than 100
+//    characters, is [UNK].
 //
 // Metadata read: tokenizer.ggml.model, .tokens (required), .scores, .token_type, .merges
-// (gpt2, required), .bos_token_id, .eos_token_id, .unknown_token_id, .add_bos_token,
-// .add_space_prefix. Token types follow llama.cpp: 1 normal, 2 unknown, 3 control,
-// 4 user-defined, 5 unused, 6 byte.
-//
-// Byte-level BPE models split text with one of four hand-written pre-tokenizers
-// (PreTokenizer): GPT-2's regex, Llama 3's, or Qwen2's (Llama 3's with single digits),
-// picked by tokenizer.ggml.pre ("gpt-2"/"default", "llama-bpe", "qwen2"; "smollm" gives a
-// fourth, SmolLm: digits one by one, then GPT-2's regex) or, for a
-// Hugging Face tokenizer.json, by recognising the Split regex of its pre_tokenizer.
+// (gpt2, required), .pre, .bos_token_id, .eos_token_id, .unknown_token_id,
+// .seperator_token_id (sic), .padding_token_id, .add_bos_token, .add_eos_token,
+// .add_space_prefix, tokenizer.chat_template. Token types follow llama.cpp: 1 normal,
+// 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.
 //
 // Hugging Face tokenizers: load_tokenizer_json() reads tokenizer.json (model.vocab,
 // model.merges as "a b" strings or [a, b] lists, added_tokens, normalizer, pre_tokenizer,
-// decoder) and, when present next to it, tokenizer_config.json (bos_token, eos_token,
-// add_bos_token, chat_template). Two kinds of BPE model are accepted (docs/tokenizer.md):
+// post_processor, decoder) and, when present next to it, tokenizer_config.json
+// (bos_token, eos_token, add_bos_token, add_eos_token, chat_template). Accepted
+// (docs/tokenizer.md):
 //
-//  * byte-level (GPT-2, Llama 3, Qwen2): kind() == Bpe, as from a GGUF "gpt2" vocab;
-//  * SentencePiece-style (Llama 2, Mistral, TinyLlama: model.byte_fallback = true):
+//  * byte-level BPE: kind() == Bpe, as from a GGUF "gpt2" vocab; the pre-tokenizer is the
+//    ByteLevel regex or the Split regexes of a Sequence (any regex PCRE2 compiles);
+//  * SentencePiece-style BPE (Llama 2, Mistral, TinyLlama: model.byte_fallback = true):
 //    kind() == Spm. Spaces become '▁' (normalizer Replace(" ", "▁") with an optional
 //    Prepend("▁"), or a Metaspace pre-tokenizer), pairs merge by their rank in
 //    model.merges (as HF's BPE, not by score), characters that are not tokens become
 //    <0xNN> byte tokens. decode() follows HF's decoder: special tokens are dropped and one
 //    leading space of the whole text is removed when the decoder ends with Strip(" ", 1).
+//  * WordPiece (model.type "WordPiece", BertNormalizer, BertPreTokenizer): kind() == Wpm.
+//
+// Special tokens: encode(text, add_special) adds what the vocabulary asks for, as
+// llama.cpp's add_special: BOS when add_bos() and EOS when add_eos() (WordPiece: [CLS]
+// before and [SEP] after). A tokenizer.json's post_processor (TemplateProcessing,
+// BertProcessing, RobertaProcessing) decides add_bos / add_eos, then tokenizer_config.json's
+// add_bos_token / add_eos_token where it says nothing (llama.cpp's converter's rule).
 //
 // A gzip'd tokenizer.json (by its magic bytes, any file name) is read the same way.
 //
 // Errors: bad metadata throws bigdl::FormatError "[vocab] <file>: metadata key
 // 'tokenizer.ggml.tokens' missing" / "[vocab] <dir>/tokenizer.json: field 'model.vocab'
-// missing"; an id outside [0, size()) throws bigdl::IndexError.
+// missing" / "[vocab] <file>: tokenizer.ggml.pre 'x' is not supported (supported: ...)";
+// an id outside [0, size()) throws bigdl::IndexError.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,6 +67,10 @@
 namespace bigdl::io {
 class GgufFile;
 class GgufWriter;
+}
+namespace bigdl::llm::detail {
+class PreTokenizer;
+struct TokenizerJson;  // tokenizer_json.cpp
 }
 
 namespace bigdl::llm {
@@ -63,12 +81,7 @@ enum class TokenType : int32_t {
   Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
 };
 
-enum class VocabKind { Spm, Bpe };  // tokenizer.ggml.model "llama" / "gpt2"
-
-// How byte-level BPE text is split into words before merging (unused for Spm).
-// SmolLm: every \p{N} its own piece, GPT-2's pattern on the text between (tokenizer.ggml.pre
-// "smollm"; same as llama.cpp's STARCODER/REFACT/SMOLLM group).
-enum class PreTokenizer { Gpt2, Llama3, Qwen2, SmolLm };
+enum class VocabKind { Spm, Bpe, Wpm };  // tokenizer.ggml.model "llama" / "gpt2" / "bert"
 
 class Vocab {
  public:
@@ -86,10 +99,14 @@ class Vocab {
   TokenId bos_id() const { return bos_id_; }  // -1 when the model has none
   TokenId eos_id() const { return eos_id_; }
   TokenId unk_id() const { return unk_id_; }
-  bool add_bos() const { return add_bos_; }                    // default: true for llama
+  TokenId sep_id() const { return sep_id_; }  // WordPiece's [SEP]
+  bool add_bos() const { return add_bos_; }                    // default: true for llama and bert
+  bool add_eos() const { return add_eos_; }                    // default: false
   // Whether encode() prepends a space (for a tokenizer.json, where: docs/tokenizer.md).
   bool add_space_prefix() const { return add_space_prefix_; }  // default: true for llama
-  PreTokenizer pre_tokenizer() const { return pre_; }
+  // The byte-level BPE pre-tokenizer's llama.cpp name ("gpt-2", "llama-bpe", "qwen2", ...);
+  // "" for other models, or a tokenizer.json regex list llama.cpp has no name for.
+  const std::string& pre_tokenizer() const;
   // The Jinja chat template (GGUF tokenizer.chat_template or tokenizer_config.json's
   // chat_template); "" when the model has none. See bigdl/llm/chat.h.
   const std::string& chat_template() const { return chat_template_; }
@@ -101,11 +118,12 @@ class Vocab {
   // The id whose text is exactly `text`, or -1.
   TokenId find(std::string_view text) const;
 
-  // Text -> ids, as llama.cpp's llama_tokenize(text, add_special = add_bos,
-  // parse_special). User-defined tokens are always matched in the text as whole tokens;
+  // Text -> ids, as llama.cpp's llama_tokenize(text, add_special, parse_special): with
+  // add_special, a BOS first when add_bos() and an EOS last when add_eos() (WordPiece:
+  // [CLS] ... [SEP]). User-defined tokens are always matched in the text as whole tokens;
   // control and unknown tokens ("<s>", "<|end|>") only when parse_special. Empty text
-  // gives [] ([bos] with add_bos, as llama.cpp and SentencePiece). No EOS is appended.
-  std::vector<TokenId> encode(std::string_view text, bool add_bos = false,
+  // gives [] (just the special tokens with add_special, as llama.cpp and SentencePiece).
+  std::vector<TokenId> encode(std::string_view text, bool add_special = false,
                               bool parse_special = false) const;
 
   // The bytes one token stands for: "▁" -> ' ' (llama), <0xNN> -> that byte, GPT-2's
@@ -134,11 +152,13 @@ class Vocab {
 
  private:
   friend class StreamDecoder;
+  friend struct detail::TokenizerJson;
   Vocab() = default;
   void index_tokens();  // token_to_id_, byte_tokens_, special_tokens_ from tokens_/types_
   std::vector<TokenId> encode_spm(const std::string& text) const;
   void encode_spm_fragment(std::string text, bool text_start, std::vector<TokenId>& out) const;
   void encode_bpe(const std::string& text, std::vector<TokenId>& out) const;
+  void encode_wpm(const std::string& text, std::vector<TokenId>& out) const;
   TokenId byte_token(uint8_t byte) const;
   void check_id(TokenId id) const;
 
@@ -151,8 +171,9 @@ class Vocab {
   std::unordered_map<std::string, int32_t> merge_rank_;  // "left\xffright" -> rank (gpt2)
   std::vector<TokenId> byte_tokens_;                      // byte -> id, -1 when none
   std::vector<TokenId> special_tokens_;  // user-defined + control, longest text first
-  TokenId bos_id_ = -1, eos_id_ = -1, unk_id_ = -1;
+  TokenId bos_id_ = -1, eos_id_ = -1, unk_id_ = -1, sep_id_ = -1, pad_id_ = -1;
   bool add_bos_ = false;
+  bool add_eos_ = false;
   // Spm: where encode() puts the '▁' prefix. GGUF (llama.cpp) and HF's Prepend normalizer:
   // before every text fragment (the text's start and after each special token). HF's
   // Metaspace pre-tokenizer: never before a fragment that already starts with a space, and
@@ -164,8 +185,12 @@ class Vocab {
   bool hf_decode_ = false;         // decode() as HF: strip_space_ applies to the whole text
   bool metaspace_split_ = false;   // Spm tokenizer.json: every '▁' starts a new word
   bool fuse_unk_ = false;          // Spm tokenizer.json: adjacent unknown characters give one unk
-  PreTokenizer pre_ = PreTokenizer::Gpt2;
+  std::shared_ptr<const detail::PreTokenizer> pre_;  // Bpe
   bool ignore_merges_ = false;  // a word that is a token is taken whole (Llama 3)
+  bool nfc_ = false;            // Bpe tokenizer.json: an NFC normalizer (Qwen2)
+  bool lowercase_ = true;       // Wpm: BertNormalizer's lowercase
+  bool strip_accents_ = true;   // Wpm: ... and strip_accents
+  size_t max_token_len_ = 0;    // Wpm: the longest token's bytes
   std::string chat_template_;
 };
 
