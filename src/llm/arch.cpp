@@ -26,6 +26,7 @@ namespace bigdl::llm::detail {
   X(gptneox)               \
   X(falcon)                \
   X(starcoder)             \
+  X(starcoder2)            \
   X(mpt)                   \
   X(bloom)                 \
   X(stablelm)              \

@@ -270,7 +270,8 @@ def builders():
                               LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, MixtralConfig,
                               MixtralForCausalLM, MptConfig, MptForCausalLM, OlmoConfig, OlmoForCausalLM,
                               Phi3Config, Phi3ForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen2MoeConfig,
-                              Qwen2MoeForCausalLM, StableLmConfig, StableLmForCausalLM)
+                              Qwen2MoeForCausalLM, StableLmConfig, StableLmForCausalLM, Starcoder2Config,
+                              Starcoder2ForCausalLM)
     bf16, f16 = torch.bfloat16, torch.float16
     gpt = dict(vocab_size=V, n_embd=H, n_layer=L, n_head=NH, n_positions=CTX, attn_implementation="eager")
     return {
@@ -359,6 +360,11 @@ def builders():
         "arch_starcoder": lambda: build("arch_starcoder", GPTBigCodeForCausalLM, GPTBigCodeConfig(
             **gpt, multi_query=True, activation_function="gelu_pytorch_tanh", bos_token_id=0, eos_token_id=0),
             seed=23, dtype=bf16),
+        # StarCoder2 3B style: GQA, biases everywhere, tied, a window longer than the prompt
+        "arch_starcoder2": lambda: build("arch_starcoder2", Starcoder2ForCausalLM, Starcoder2Config(**C(
+            num_key_value_heads=NKV, hidden_act="gelu_pytorch_tanh", norm_epsilon=1e-5, use_bias=True,
+            rope_theta=100000.0, sliding_window=4096, tie_word_embeddings=True, bos_token_id=0,
+            eos_token_id=0)), seed=37, dtype=bf16),
         "arch_mpt": lambda: build("arch_mpt", MptForCausalLM, MptConfig(
             d_model=H, n_heads=NH, n_layers=L, expansion_ratio=4, max_seq_len=CTX, vocab_size=V,
             attn_config={"alibi": True, "alibi_bias_max": 8, "clip_qkv": None}, no_bias=True,
@@ -580,7 +586,7 @@ def build_chatglm():
 LLAMACPP_ARCHS = {  # fixture -> llama.cpp has a graph for it
     "hf_llama", "hf_llama_tied", "hf_mistral", "hf_qwen2", "hf_llama3", "arch_llama", "arch_mistral",
     "arch_mixtral", "arch_qwen2_moe", "arch_phi3", "arch_phi3_longrope", "arch_gemma", "arch_gemma2", "arch_gpt2",
-    "arch_gpt_neox", "arch_falcon", "arch_falcon40b", "arch_starcoder", "arch_mpt", "arch_bloom", "arch_stablelm",
+    "arch_gpt_neox", "arch_falcon", "arch_falcon40b", "arch_starcoder", "arch_starcoder2", "arch_mpt", "arch_bloom", "arch_stablelm",
     "arch_stablelm_qkln", "arch_olmo", "arch_qwen2", "arch_qwen3", "arch_baichuan", "arch_baichuan13b",
     "arch_chatglm",
 }
