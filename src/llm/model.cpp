@@ -186,12 +186,14 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
     record(name, {c.n_expert, rows, cols}, std::move(parts));
   };
 
-  // Embeddings. An untied token_embd stays as stored (one row is read per token; "fp32"
-  // makes it f32); a tied one is the classifier too and follows output_low_bit.
+  // Embeddings. An untied token_embd takes the requested type like every matrix (as
+  // llama-quantize does: one row is dequantized per token, and a 1B model's f32 embedding
+  // would be a quarter of its file); a tied one is the classifier too and follows
+  // output_low_bit.
   // GGUF: tied when output.weight is absent (llama.cpp's rule). HF: config.json's
   // tie_word_embeddings, unless the checkpoint has lm_head anyway; untied needs lm_head.
   cfg.tied_output = c.causal && !b.has("output.weight") && (file.has_value() || cfg.tied_output);
-  const LowBit embd_lb = cfg.tied_output ? output_low_bit(lb) : (lb.kind() == LowBit::Kind::f32 ? lb : LowBit{});
+  const LowBit embd_lb = cfg.tied_output ? output_low_bit(lb) : lb;
   one(token_embd, "token_embd.weight", c.n_vocab, E, embd_lb);
   if (spec.pos == PosKind::learned) one(pos_embd, "position_embd.weight", c.n_ctx_train, E, f32);
   if (spec.token_types) one(token_types, "token_types.weight", spec.n_token_types, E, f32);

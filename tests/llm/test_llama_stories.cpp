@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bigdl/error.h"
+#include "bigdl/io/gguf_writer.h"
 #include "bigdl/llm/model.h"
 #include "llm/llm_test_util.h"
 
@@ -279,16 +280,16 @@ TEST(LlamaStoriesErrors, VocabOnlyGgufHasNoTensors) {
 }
 
 TEST(LlamaStoriesErrors, UnsupportedArchitecture) {
-  // llama.cpp's StarCoder 2 vocabulary file (an architecture we do not run).
+  // A GGUF of an architecture we do not run (Mamba: no attention at all).
   const std::string vocab = std::string(BIGDL_SHARED_DATA) + "/tokenizers/ggml-vocab/";
-  try {
-    load(vocab + "ggml-vocab-starcoder.gguf");
-    FAIL() << "expected FormatError";
-  } catch (const bigdl::FormatError& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("architecture 'starcoder2' is not supported (supported: llama, qwen2, "), std::string::npos)
-        << msg;
-  }
+  test_util::TempDir dir("unsupported_arch");
+  bigdl::io::GgufWriter w;
+  w.set("general.architecture", bigdl::io::gguf_string("mamba"));
+  const std::string path = dir.path() + "/mamba.gguf";
+  w.write(path);
+  const std::string msg = test_util::error_of<bigdl::FormatError>([&] { load(path); });
+  EXPECT_EQ(msg.rfind("[load_model] " + path + ": architecture 'mamba' is not supported (supported: llama, ", 0), 0u)
+      << msg;
   // A vocabulary-only GPT-2 file: the architecture runs, the weights are missing.
   EXPECT_EQ(test_util::error_of<bigdl::FormatError>([&] { load(vocab + "ggml-vocab-gpt-2.gguf"); }),
             "[load_model] " + vocab + "ggml-vocab-gpt-2.gguf: tensor 'token_embd.weight' missing");
