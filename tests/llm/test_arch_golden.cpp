@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -290,10 +291,87 @@ TEST_P(Batched, SequencesAreIndependent) {
 }
 
 const auto kName = [](const auto& info) { return info.param; };
+// Bad input on every architecture's HF folder: a copy of the fixture with one config.json
+// field broken. Each is one line naming the file and the field or tensor.
+class ArchErrors : public ArchTest {
+ protected:
+  // The fixture copied to a temp folder with `edit` applied to its config.json; returns
+  // the error load_model gives ("" when it loads).
+  std::string error_with(const std::function<void(nlohmann::json&)>& edit) {
+    const std::string d = tmp("copy");
+    fs::remove_all(d);
+    fs::copy(dir(), d);
+    nlohmann::json cfg = nlohmann::json::parse(std::ifstream(d + "/config.json"));
+    edit(cfg);
+    std::ofstream(d + "/config.json") << cfg.dump(1);
+    try {
+      llm::load_model(d);
+    } catch (const bigdl::Error& e) {
+      return e.what();
+    }
+    return "";
+  }
+  // The first of `keys` the fixture's config.json has.
+  std::string key_of(std::initializer_list<const char*> keys) const {
+    const nlohmann::json cfg = nlohmann::json::parse(std::ifstream(dir() + "/config.json"));
+    for (const char* k : keys)
+      if (cfg.contains(k) && cfg[k].is_number_integer()) return k;
+    ADD_FAILURE() << GetParam() << ": none of the keys in its config.json";
+    return "";
+  }
+  void expect_one_line(const std::string& msg, const std::string& names) const {
+    EXPECT_EQ(msg.rfind("[load_model] " + tmp("copy") + "/", 0), 0u) << msg;
+    EXPECT_NE(msg.find(names), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+};
+
+TEST_P(ArchErrors, UnknownModelType) {
+  const std::string msg = error_with([](nlohmann::json& c) { c["model_type"] = "frobnicator"; });
+  expect_one_line(msg, "config.json: model_type 'frobnicator' is not supported (supported: ");
+}
+
+TEST_P(ArchErrors, MoreLayersThanTensors) {  // a missing tensor, named with its file
+  const std::string key = key_of({"num_hidden_layers", "n_layer", "n_layers", "num_layers"});
+  const std::string msg = error_with([&](nlohmann::json& c) { c[key] = c[key].get<int>() + 1; });
+  expect_one_line(msg, "' missing");
+  EXPECT_TRUE(msg.find(".safetensors: tensor '") != std::string::npos ||
+              msg.find(".safetensors.index.json: tensor '") != std::string::npos)
+      << msg;
+}
+
+TEST_P(ArchErrors, VocabSizeDisagreesWithTheEmbedding) {  // a wrong shape
+  const std::string key = key_of({"vocab_size", "padded_vocab_size"});
+  const std::string msg = error_with([&](nlohmann::json& c) { c[key] = c[key].get<int>() + 32; });
+  expect_one_line(msg, "has shape");
+}
+
+TEST_P(ArchErrors, NegativeHeadCount) {  // a field out of range
+  const std::string key = key_of({"num_attention_heads", "n_head", "n_heads", "num_heads"});
+  const std::string msg = error_with([&](nlohmann::json& c) { c[key] = -4; });
+  expect_one_line(msg, "config.json: field '" + key + "'");
+}
+
+// A RoPE model refuses a scaling it does not run (silently ignoring it would change the
+// model); ALiBi and learned-position models have no RoPE to scale: they ignore the field
+// or refuse it the same way (BERT reads the common fields).
+TEST_P(ArchErrors, UnsupportedRopeScaling) {
+  const std::string msg = error_with([](nlohmann::json& c) {
+    c["rope_scaling"] = {{"type", "dynamic"}, {"factor", 2.0}};
+  });
+  const auto model = llm::load_model(dir());
+  if (model->impl().spec.pos == llm::detail::PosKind::rope) {
+    expect_one_line(msg, "config.json: rope_scaling type 'dynamic' is not supported (supported: ");
+  } else if (!msg.empty()) {
+    expect_one_line(msg, "config.json: rope_scaling type 'dynamic' is not supported (supported: ");
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Arch, Transformers, ::testing::ValuesIn(fixtures("golden.json")), kName);
 INSTANTIATE_TEST_SUITE_P(Arch, LlamaCpp, ::testing::ValuesIn(fixtures("golden_llamacpp.json")), kName);
 INSTANTIATE_TEST_SUITE_P(Arch, RoundTrip, ::testing::ValuesIn(all_fixtures()), kName);
 INSTANTIATE_TEST_SUITE_P(Arch, LowBit, ::testing::ValuesIn(all_fixtures()), kName);
 INSTANTIATE_TEST_SUITE_P(Arch, Batched, ::testing::ValuesIn(all_fixtures()), kName);
+INSTANTIATE_TEST_SUITE_P(Arch, ArchErrors, ::testing::ValuesIn(all_fixtures()), kName);
 
 }  // namespace

@@ -35,6 +35,7 @@ void baichuan_hf_config(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) 
   c.tied_output = ck.get_bool("tie_word_embeddings", false);
   spec.act = hf_act(ck, "hidden_act", "silu");
   if (c.n_layer == kAlibiLayers) spec.pos = PosKind::alibi;
+  else read_hf_rope_scaling(ck, c, spec);
 }
 
 void baichuan_gguf_config(const GgufMeta&, ModelConfig& c, ArchSpec& spec) {

@@ -32,6 +32,7 @@ void chatglm_hf_config(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) {
     hf_unsupported(ck, "apply_residual_connection_post_layernorm", "true", "pre-norm residuals");
   if (ck.get_bool("add_bias_linear", false)) hf_unsupported(ck, "add_bias_linear", "true", "biases on q/k/v only");
   spec.bias_qkv = ck.get_bool("add_qkv_bias", false);
+  read_hf_rope_scaling(ck, c, spec);  // ChatGLM scales with rope_ratio; a rope_scaling too
 }
 
 void chatglm_gguf_config(const GgufMeta& m, ModelConfig&, ArchSpec& spec) {
