@@ -5,18 +5,16 @@ every architecture the engine runs, with the logits and greedy ids of its refere
 Two stages, each with its own Python (both venvs see Debian's torch 1.13 and numpy):
 
   1. transformers (the reference where it has the model class):
-       /usr/bin/python3 -m venv --system-site-packages /tmp/hfenv
-       /tmp/hfenv/bin/pip install "transformers==4.46.3" safetensors
-       /tmp/hfenv/bin/python tests/llm/gen_arch_golden.py [NAME ...]
+       scripts/make_ref_venvs.sh hf        # ~/.cache/bigdl-cpp/venv/hf: transformers 4.46.3
+       ~/.cache/bigdl-cpp/venv/hf/bin/python tests/llm/gen_arch_golden.py [NAME ...]
      writes tests/llm/fixtures/<NAME>/ (config.json, *.safetensors, tokenizer.json,
      golden.json). Architectures transformers 4.46.3 has no class for (Qwen3, Baichuan,
      ChatGLM: remote code, or a release newer than Debian's torch 1.13 admits) get a
      checkpoint written here in the real models' layout and no transformers reference.
 
   2. llama.cpp (the reference for the same model as GGUF), after scripts/build.sh:
-       python3 -m venv --system-site-packages /tmp/lcpenv
-       CMAKE_ARGS="-DGGML_NATIVE=ON" /tmp/lcpenv/bin/pip install llama-cpp-python==0.3.36
-       /tmp/lcpenv/bin/python tests/llm/gen_arch_golden.py --llamacpp [NAME ...]
+       scripts/make_ref_venvs.sh llamacpp  # llama-cpp-python 0.3.36 built from source
+       ~/.cache/bigdl-cpp/venv/llamacpp/bin/python tests/llm/gen_arch_golden.py --llamacpp [NAME ...]
      converts each fixture with our `build/bigdl llm convert` (f32, into a temp dir; the
      GGUF is not committed: the test converts it again) and records llama.cpp's logits on
      that file (f32 KV cache, one batch) in golden_llamacpp.json. Fixtures whose

@@ -4,9 +4,10 @@ TokenizerJsonBpe.*): the tokenizer.json definitions of Falcon, StarCoder, GPT-Ne
 Pythia, OLMo) and Bloom, and the ids Hugging Face `tokenizers` gives for llama.cpp's test
 strings with each.
 
-How to run (from the repository root, the venv of tests/llm/gen_arch_golden.py):
+How to run (from the repository root, the venv of tests/llm/gen_arch_golden.py, which
+scripts/make_ref_venvs.sh hf creates):
 
-    /tmp/hfenv/bin/python tests/llm/gen_bpe_tokenizer_json.py [SHARED_DATA_DIR]
+    ~/.cache/bigdl-cpp/venv/hf/bin/python tests/llm/gen_bpe_tokenizer_json.py [SHARED_DATA_DIR]
 
 Where the vocabularies come from. No tokenizer.json of these models can be downloaded here,
 so each is rebuilt from llama.cpp's ggml-vocab-<name>.gguf (tokens, merges and token types,

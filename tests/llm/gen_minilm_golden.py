@@ -5,9 +5,9 @@ and their embeddings from sentence-transformers (mean pooling, L2-normalized, as
 model's modules.json says).
 
 How to run (from the repository root; the venv of tests/llm/gen_arch_golden.py, which
-scripts/make_ref_venv.sh creates, plus sentence-transformers):
+scripts/make_ref_venvs.sh creates, plus sentence-transformers):
 
-    /tmp/hfenv/bin/python tests/llm/gen_minilm_golden.py "$(scripts/get_minilm.sh)"
+    ~/.cache/bigdl-cpp/venv/hf/bin/python tests/llm/gen_minilm_golden.py "$(scripts/get_minilm.sh)"
 
 Writes tests/llm/fixtures/minilm/golden.json: {"sentence_transformers", "transformers",
 "torch", "sentences": [50], "ids": [[...] x 50] (with [CLS] / [SEP]), "embeddings":

@@ -3,12 +3,10 @@
 TokenizerJsonSpm.*): a Llama 2 tokenizer.json made by transformers' own converter, and the
 token ids Hugging Face `tokenizers` and `sentencepiece` give for llama.cpp's test strings.
 
-How to run (from the repository root; Debian's python, a --system-site-packages venv):
+How to run (from the repository root; the venv scripts/make_ref_venvs.sh hf creates:
+Debian's python with transformers 4.46.3, tokenizers 0.20.3, sentencepiece 0.2.0, protobuf):
 
-    /usr/bin/python3 -m venv --system-site-packages /tmp/hfenv2
-    /tmp/hfenv2/bin/pip install "transformers==4.46.3" "tokenizers==0.20.3" \
-        "sentencepiece==0.2.0" "protobuf==4.25.9"
-    /tmp/hfenv2/bin/python tests/llm/gen_spm_tokenizer_json.py [SHARED_DATA_DIR]
+    ~/.cache/bigdl-cpp/venv/hf/bin/python tests/llm/gen_spm_tokenizer_json.py [SHARED_DATA_DIR]
 
 SHARED_DATA_DIR defaults to ../shared/data next to the repository. Rerunning rewrites the
 files below byte for byte.
