@@ -281,7 +281,9 @@ void act_inplace(Act act, float* x, int64_t n) {
         break;
       }
       case Act::gelu_erf:
-        for (int64_t i = 0; i < m; ++i) a[i] = 0.5f * a[i] * (1.0f + std::erf(a[i] * 0.70710678118654752f));
+        for (int64_t i = 0; i < m; ++i) s[i] = a[i] * 0.70710678118654752f;
+        k.erf(s, s, m);
+        for (int64_t i = 0; i < m; ++i) a[i] = 0.5f * a[i] * (1.0f + s[i]);
         break;
       case Act::relu:
         for (int64_t i = 0; i < m; ++i) a[i] = a[i] > 0.0f ? a[i] : 0.0f;

@@ -37,6 +37,7 @@ struct CpuKernels {
   void (*log)(const float* a, float* out, int64_t n);
   void (*tanh)(const float* a, float* out, int64_t n);
   void (*sigmoid)(const float* a, float* out, int64_t n);
+  void (*erf)(const float* a, float* out, int64_t n);  // GELU (erf form)
   void (*relu)(const float* a, float* out, int64_t n);
   // out[i] = grad[i] * (x[i] > 0)
   void (*relu_backward)(const float* grad, const float* x, float* out, int64_t n);

@@ -151,6 +151,40 @@ __m256 tanh256(__m256 x) {
   return _mm256_or_ps(_mm256_blendv_ps(large, small, _mm256_cmp_ps(ax, splat(0.625f), _CMP_LT_OQ)), sign);
 }
 
+// erf: below |x| = 0.921875, x + x * P(x^2) (P fitted to erf(x)/x - 1, degree 6); up to
+// 3.925, 1 - exp(-Q(|x|)) (Q fitted to -log(erfc(|x|)), degree 8); beyond, 1 (erf(x) rounds
+// to 1 in float from there). Least-squares fits in double on Chebyshev-spaced points,
+// rounded to float; both branches work on |x| and the sign goes back on last. NaN in, NaN
+// out (exp's clamp would hide it, so it is put back at the end).
+__m256 erf256(__m256 x) {
+  const __m256 sign_bit = splat(-0.0f);
+  const __m256 sign = _mm256_and_ps(x, sign_bit);
+  const __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  const __m256 s = _mm256_mul_ps(ax, ax);
+  __m256 p = splat(8.432359755e-05f);
+  p = _mm256_fmadd_ps(p, s, splat(-8.158282144e-04f));
+  p = _mm256_fmadd_ps(p, s, splat(5.202490836e-03f));
+  p = _mm256_fmadd_ps(p, s, splat(-2.686002664e-02f));
+  p = _mm256_fmadd_ps(p, s, splat(1.128370762e-01f));
+  p = _mm256_fmadd_ps(p, s, splat(-3.761263490e-01f));
+  p = _mm256_fmadd_ps(p, s, splat(1.283791661e-01f));
+  const __m256 small = _mm256_fmadd_ps(ax, p, ax);
+  __m256 q = splat(-1.641717745e-06f);
+  q = _mm256_fmadd_ps(q, ax, splat(4.611007535e-05f));
+  q = _mm256_fmadd_ps(q, ax, splat(-5.969185149e-04f));
+  q = _mm256_fmadd_ps(q, ax, splat(4.758588038e-03f));
+  q = _mm256_fmadd_ps(q, ax, splat(-2.641389146e-02f));
+  q = _mm256_fmadd_ps(q, ax, splat(1.100596339e-01f));
+  q = _mm256_fmadd_ps(q, ax, splat(6.318559051e-01f));
+  q = _mm256_fmadd_ps(q, ax, splat(1.130211234e+00f));
+  q = _mm256_fmadd_ps(q, ax, splat(-3.135221195e-04f));
+  __m256 r = _mm256_sub_ps(splat(1.0f), exp256(_mm256_sub_ps(_mm256_setzero_ps(), q)));
+  r = _mm256_blendv_ps(r, small, _mm256_cmp_ps(ax, splat(0.921875f), _CMP_LT_OQ));
+  r = _mm256_blendv_ps(r, splat(1.0f), _mm256_cmp_ps(ax, splat(3.925f), _CMP_GE_OQ));
+  r = _mm256_or_ps(r, sign);
+  return _mm256_blendv_ps(r, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 // sigmoid: e = exp(-|x|) never overflows; 1 / (1 + e) for x >= 0, e / (1 + e) below.
 __m256 sigmoid256(__m256 x) {
   const __m256 e = exp256(_mm256_or_ps(x, splat(-0.0f)));
@@ -219,6 +253,9 @@ void log_avx2(const float* a, float* out, int64_t n) {
 }
 void tanh_avx2(const float* a, float* out, int64_t n) {
   map1(a, out, n, [](__m256 x) { return tanh256(x); });
+}
+void erf_avx2(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m256 x) { return erf256(x); });
 }
 void sigmoid_avx2(const float* a, float* out, int64_t n) {
   map1(a, out, n, [](__m256 x) { return sigmoid256(x); });
@@ -419,6 +456,7 @@ const CpuKernels& kernels_avx2() {
       .log = log_avx2,
       .tanh = tanh_avx2,
       .sigmoid = sigmoid_avx2,
+      .erf = erf_avx2,
       .relu = relu_avx2,
       .relu_backward = relu_backward_avx2,
       .sum = sum_avx2,

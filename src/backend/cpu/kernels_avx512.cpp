@@ -121,6 +121,40 @@ __m512 tanh512(__m512 x) {
   return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
 }
 
+// erf: below |x| = 0.921875, x + x * P(x^2) (P fitted to erf(x)/x - 1, degree 6); up to
+// 3.925, 1 - exp(-Q(|x|)) (Q fitted to -log(erfc(|x|)), degree 8); beyond, 1 (erf(x) rounds
+// to 1 in float from there). Least-squares fits in double on Chebyshev-spaced points,
+// rounded to float; both branches work on |x| and the sign goes back on last. NaN in, NaN
+// out (exp's clamp would hide it, so it is put back at the end).
+__m512 erf512(__m512 x) {
+  const __m512i sign =
+      _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u)));
+  const __m512 ax = _mm512_abs_ps(x);
+  const __m512 s = _mm512_mul_ps(ax, ax);
+  __m512 p = splat(8.432359755e-05f);
+  p = _mm512_fmadd_ps(p, s, splat(-8.158282144e-04f));
+  p = _mm512_fmadd_ps(p, s, splat(5.202490836e-03f));
+  p = _mm512_fmadd_ps(p, s, splat(-2.686002664e-02f));
+  p = _mm512_fmadd_ps(p, s, splat(1.128370762e-01f));
+  p = _mm512_fmadd_ps(p, s, splat(-3.761263490e-01f));
+  p = _mm512_fmadd_ps(p, s, splat(1.283791661e-01f));
+  const __m512 small = _mm512_fmadd_ps(ax, p, ax);
+  __m512 q = splat(-1.641717745e-06f);
+  q = _mm512_fmadd_ps(q, ax, splat(4.611007535e-05f));
+  q = _mm512_fmadd_ps(q, ax, splat(-5.969185149e-04f));
+  q = _mm512_fmadd_ps(q, ax, splat(4.758588038e-03f));
+  q = _mm512_fmadd_ps(q, ax, splat(-2.641389146e-02f));
+  q = _mm512_fmadd_ps(q, ax, splat(1.100596339e-01f));
+  q = _mm512_fmadd_ps(q, ax, splat(6.318559051e-01f));
+  q = _mm512_fmadd_ps(q, ax, splat(1.130211234e+00f));
+  q = _mm512_fmadd_ps(q, ax, splat(-3.135221195e-04f));
+  __m512 r = _mm512_sub_ps(splat(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), q)));
+  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, splat(0.921875f), _CMP_LT_OQ), r, small);
+  r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, splat(3.925f), _CMP_GE_OQ), r, splat(1.0f));
+  r = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
+  return _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x, x);
+}
+
 // sigmoid: e = exp(-|x|) never overflows; 1 / (1 + e) for x >= 0, e / (1 + e) below.
 __m512 sigmoid512(__m512 x) {
   const __m512 neg_abs = _mm512_castsi512_ps(
@@ -192,6 +226,9 @@ void log_avx512(const float* a, float* out, int64_t n) {
 }
 void tanh_avx512(const float* a, float* out, int64_t n) {
   map1(a, out, n, [](__m512 x) { return tanh512(x); });
+}
+void erf_avx512(const float* a, float* out, int64_t n) {
+  map1(a, out, n, [](__m512 x) { return erf512(x); });
 }
 void sigmoid_avx512(const float* a, float* out, int64_t n) {
   map1(a, out, n, [](__m512 x) { return sigmoid512(x); });
@@ -387,6 +424,7 @@ const CpuKernels& kernels_avx512() {
       .log = log_avx512,
       .tanh = tanh_avx512,
       .sigmoid = sigmoid_avx512,
+      .erf = erf_avx512,
       .relu = relu_avx512,
       .relu_backward = relu_backward_avx512,
       .sum = sum_avx512,

@@ -60,6 +60,9 @@ void log_ref(const float* a, float* out, int64_t n) {
 void tanh_ref(const float* a, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(a[i]);
 }
+void erf_ref(const float* a, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = std::erf(a[i]);
+}
 void sigmoid_ref(const float* a, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float x = a[i];
@@ -145,6 +148,7 @@ const CpuKernels& kernels_ref() {
       .log = log_ref,
       .tanh = tanh_ref,
       .sigmoid = sigmoid_ref,
+      .erf = erf_ref,
       .relu = relu_ref,
       .relu_backward = relu_backward_ref,
       .sum = sum_ref,
