@@ -24,8 +24,8 @@ struct Context::Impl {
 
   const Model::Impl& m() const { return model->impl(); }
 
-  // The checks of forward_batch*, then the KV blocks for positions [0, pos0 + n).
-  void prepare(const int32_t* tokens, int64_t n, int64_t pos0, bool single = false) {
+  // The checks of forward_batch* (no state changes).
+  void check(const int32_t* tokens, int64_t n, int64_t pos0) const {
     const ModelConfig& c = model->config();
     BIGDL_CHECK(n >= 1 && pos0 >= 0 && pos0 <= n_ctx - n, ValueError, "llm", "batch of ", n, " tokens at position ",
                 pos0, " exceeds the context length ", n_ctx);
@@ -34,6 +34,10 @@ struct Context::Impl {
     for (int64_t t = 0; t < n; ++t)
       BIGDL_CHECK(tokens[t] >= 0 && tokens[t] < c.n_vocab, IndexError, "llm", "token id ", tokens[t],
                   " out of range [0, ", c.n_vocab, ")");
+  }
+  // The checks, then the KV blocks for positions [0, pos0 + n) and the stats.
+  void prepare(const int32_t* tokens, int64_t n, int64_t pos0, bool single = false) {
+    check(tokens, n, pos0);
     seq->reserve(pos0 + n);
     if (single) {
       ++stats.n_single;
@@ -124,15 +128,18 @@ std::vector<const float*> forward_batch(std::span<const BatchSeq> items) {
   if (items.empty()) return out;
   std::vector<SeqRun> runs;
   runs.reserve(items.size());
-  const Model* model = &items[0].ctx->model();
+  // Every item is checked before any context changes, so a bad item leaves all untouched.
+  const Model* model = nullptr;
   for (size_t i = 0; i < items.size(); ++i) {
     const BatchSeq& b = items[i];
     BIGDL_CHECK(b.ctx != nullptr, ValueError, "llm", "batch item ", i, " has no context");
+    if (model == nullptr) model = &b.ctx->model();
     BIGDL_CHECK(&b.ctx->model() == model, ValueError, "llm", "batch item ", i, " is a context of another model");
     for (size_t j = 0; j < i; ++j)
       BIGDL_CHECK(items[j].ctx != b.ctx, ValueError, "llm", "batch items ", j, " and ", i, " are the same context");
-    b.ctx->impl().prepare(b.tokens, b.n, b.pos0);
+    b.ctx->impl().check(b.tokens, b.n, b.pos0);
   }
+  for (const BatchSeq& b : items) b.ctx->impl().prepare(b.tokens, b.n, b.pos0);
   for (const BatchSeq& b : items) runs.push_back(b.ctx->impl().run(b.tokens, b.n, b.pos0, b.all_logits));
   model->impl().forward(runs);
   for (const BatchSeq& b : items) out.push_back(b.ctx->impl().out.data());

@@ -201,6 +201,8 @@ Vocab::Vocab(const io::GgufFile& file) : name_(file.name()) {
     add_space_prefix_ = v->as_bool(where + "'tokenizer.ggml.add_space_prefix'");
   space_prefix_ = add_space_prefix_ ? SpacePrefix::EveryFragment : SpacePrefix::None;
   strip_space_ = add_space_prefix_;
+  // A tokenizer.json NFC normalizer, kept by write_gguf (llama.cpp has no key for it).
+  if (const io::GgufValue* v = file.find("bigdl.tokenizer.nfc")) nfc_ = v->as_bool(where + "'bigdl.tokenizer.nfc'");
 
   if (const io::GgufValue* v = file.find("tokenizer.chat_template"))
     chat_template_ = v->as_string(where + "'tokenizer.chat_template'");
@@ -281,6 +283,7 @@ void Vocab::write_gguf(io::GgufWriter& w) const {
   w.set("tokenizer.ggml.add_bos_token", io::gguf_bool(add_bos_));
   w.set("tokenizer.ggml.add_eos_token", io::gguf_bool(add_eos_));
   if (spm) w.set("tokenizer.ggml.add_space_prefix", io::gguf_bool(add_space_prefix_));
+  if (nfc_) w.set("bigdl.tokenizer.nfc", io::gguf_bool(true));
   if (wpm) {
     w.set("tokenizer.ggml.normalizer.lowercase", io::gguf_bool(lowercase_));
     w.set("tokenizer.ggml.normalizer.strip_accents", io::gguf_bool(strip_accents_));

@@ -290,6 +290,26 @@ TEST_P(Batched, SequencesAreIndependent) {
   }
 }
 
+// A bad item in a multi-context batch is refused before any context changes.
+TEST(MultiContextBatch, BadItemChangesNothing) {
+  const auto model = llm::load_model(kFixtures + "hf_llama");
+  llm::Context a(model), b(model);
+  const std::vector<int32_t> ok = {1, 2, 3}, bad = {1, 100000};
+  std::vector<llm::BatchSeq> items = {{nullptr, ok.data(), 3, 0, false}, {&a, ok.data(), 3, 0, false}};
+  EXPECT_EQ(test_util::error_of<ValueError>([&] { llm::forward_batch(items); }),
+            "[llm] batch item 0 has no context");
+  items = {{&a, ok.data(), 3, 0, false}, {&b, bad.data(), 2, 0, false}};
+  EXPECT_EQ(test_util::error_of<IndexError>([&] { llm::forward_batch(items); }),
+            "[llm] token id 100000 out of range [0, 128)");
+  EXPECT_EQ(a.stats().n_batch_tokens, 0);  // the good item was not fed either
+  items = {{&a, ok.data(), 3, 0, false}, {&a, ok.data(), 3, 0, false}};
+  EXPECT_EQ(test_util::error_of<ValueError>([&] { llm::forward_batch(items); }),
+            "[llm] batch items 0 and 1 are the same context");
+  items = {{&a, ok.data(), 3, 0, false}, {&b, ok.data(), 3, 0, false}};
+  EXPECT_EQ(llm::forward_batch(items).size(), 2u);
+  EXPECT_EQ(a.stats().n_batch_tokens, 3);
+}
+
 const auto kName = [](const auto& info) { return info.param; };
 // Bad input on every architecture's HF folder: a copy of the fixture with one config.json
 // field broken. Each is one line naming the file and the field or tensor.

@@ -14,6 +14,7 @@
 
 #include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
+#include "bigdl/io/gguf_writer.h"
 #include "bigdl/io/gzip.h"
 #include "bigdl/llm/chat.h"
 #include "bigdl/llm/vocab.h"
@@ -500,6 +501,16 @@ int check_bpe_fixture(const std::string& name, const std::string& pre_name) {
                              << "\n want " << ids_str(ids_want);
     ok += ids == ids_want;
   }
+  // The GGUF convert writes from it tokenizes the same, normalizer included ("café" with a
+  // combining accent is NFC-composed by GPT-NeoX's tokenizer.json).
+  bigdl::io::GgufWriter w;
+  w.set("general.architecture", bigdl::io::gguf_string("gptneox"));
+  v.write_gguf(w);
+  const std::string gguf = dir.write("vocab.gguf", "");
+  w.write(gguf);
+  const Vocab back = Vocab::load(gguf);
+  for (const auto& t : strings) EXPECT_EQ(back.encode(t.get<std::string>()), v.encode(t.get<std::string>())) << name;
+  EXPECT_EQ(back.encode("cafe\xCC\x81"), v.encode("cafe\xCC\x81")) << name;
   return ok;
 }
 
@@ -513,6 +524,9 @@ TEST(TokenizerJsonBpe, StarCoderMatchesHfTokenizers) {
 
 TEST(TokenizerJsonBpe, GptNeoXMatchesHfTokenizers) {
   EXPECT_EQ(check_bpe_fixture("gpt-neox", "gpt-2"), 53);
+  // NFC: the composed and the decomposed "é" are one text to GPT-NeoX's tokenizer.
+  nlohmann::json def = read_json(kBpeDir + "gpt-neox.def.json");
+  EXPECT_EQ(def["normalizer"]["type"], "NFC");
 }
 
 TEST(TokenizerJsonBpe, BloomMatchesHfTokenizers) {

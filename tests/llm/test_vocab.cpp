@@ -1,6 +1,8 @@
 // Tokenizers against llama.cpp's own test vectors (models/ggml-vocab-*.gguf.inp/.out) and
 // the stories260K goldens; see docs/tokenizer.md.
 #include "bigdl/llm/vocab.h"
+#include "llm/pre_tokenizer.h"
+#include "llm/unicode.h"
 #include "llm/vocab_vectors.h"
 
 #include <gtest/gtest.h>
@@ -263,7 +265,7 @@ TEST(VocabErrors, UnsupportedModelIsRefused) {
 // llama.cpp's vectors of the byte-level BPE pre-tokenizers beyond GPT-2's: Falcon (punctuation,
 // then GPT-2, then digit triples), MPT (GPT-2's with multi-space user-defined tokens),
 // StarCoder (single digits, then GPT-2's); and BERT's WordPiece (bge).
-TEST(VocabBpe, FalconMpyStarcoderMatchLlamaCppVectors) {
+TEST(VocabBpe, FalconMptStarcoderMatchLlamaCppVectors) {
   for (const char* name : {"falcon", "mpt", "starcoder"}) {
     const Vocab& v = cached(name);
     EXPECT_EQ(v.kind(), VocabKind::Bpe) << name;
@@ -290,6 +292,25 @@ TEST(VocabWpm, BertBgeMatchesLlamaCppVectors) {
   const auto ids = v.encode("Hello world!", true);
   EXPECT_EQ(ids, (std::vector<TokenId>{101, 7592, 2088, 999, 102}));
   EXPECT_EQ(v.decode(std::vector<TokenId>(ids.begin() + 1, ids.end() - 1)), "hello world !");
+}
+
+// Every llama.cpp pre-tokenizer name we accept compiles (PCRE2 or a hand-written splitter)
+// and cuts a mixed string into pieces that put the string back together.
+TEST(VocabBpe, EveryNamedPreTokenizerCompiles) {
+  const auto names = bigdl::llm::detail::PreTokenizer::names();
+  EXPECT_GE(names.size(), 60u);
+  const std::string text = "Hello, world! 12345 don't\n\n  tabs\tand ümlaut 中文 日本語 😀 x+y=z";
+  const std::vector<uint32_t> cpts = bigdl::llm::detail::utf8_to_cpts(text);
+  const auto& bu = bigdl::llm::detail::byte_unicode();
+  std::string joined_want;
+  for (const char ch : text) bigdl::llm::detail::append_utf8(joined_want, bu.to_cp[static_cast<uint8_t>(ch)]);
+  for (const std::string& name : names) {
+    const auto p = bigdl::llm::detail::PreTokenizer::named(name);
+    ASSERT_TRUE(p.has_value()) << name;
+    std::string joined;
+    for (const std::string& w : p->words(cpts)) joined += w;
+    EXPECT_EQ(joined, joined_want) << name;
+  }
 }
 
 }  // namespace

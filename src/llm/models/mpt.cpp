@@ -4,6 +4,9 @@
 // softmax_scale other than 1/sqrt(head_dim) are refused (transformers ignores qk_ln,
 // llama.cpp softmax_scale). GGUF "mpt". Verified by tests/llm/test_arch_golden.cpp
 // (arch_mpt).
+#include <cmath>
+
+#include "bigdl/error.h"
 #include "llm/arch.h"
 
 namespace bigdl::llm::detail {
@@ -25,6 +28,13 @@ void mpt_hf_config(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) {
     hf_unsupported(ck, "attn_config.softmax_scale", std::to_string(ck.get_float("attn_config.softmax_scale")),
                    "1/sqrt(head_dim) only, as llama.cpp");
   spec.clip_qkv = static_cast<float>(ck.get_float("attn_config.clip_qkv", 0.0));
+  // transformers always applies ALiBi with alibi_bias_max; MPT's own code with alibi false
+  // uses a learned position table instead, which no converter writes.
+  if (!ck.get_bool("attn_config.alibi", true))
+    hf_unsupported(ck, "attn_config.alibi", "false", "ALiBi only, as transformers and llama.cpp");
+  spec.max_alibi_bias = static_cast<float>(ck.get_float("attn_config.alibi_bias_max", 8.0));
+  BIGDL_CHECK(std::isfinite(spec.max_alibi_bias) && spec.max_alibi_bias > 0, FormatError, "load_model",
+              ck.config_path(), ": field 'attn_config.alibi_bias_max' is ", spec.max_alibi_bias, ", expected > 0");
   spec.act = Act::gelu_erf;  // nn.GELU(approximate="none")
 }
 }  // namespace
