@@ -38,7 +38,7 @@ enum class Residual { serial, parallel, post_norm };
 // (renormalised to sum 1 when moe_norm_topk).
 enum class MoeGate { softmax };
 
-// RoPE scaling parameters (ModelConfig::rope_scaling names the kind; rope.cpp turns them
+// RoPE scaling parameters (ModelConfig::rope_scaling names the kind; model.cpp's build_rope turns them
 // into per-pair inverse frequencies).
 struct RopeScaling {
   double factor = 1.0;         // linear, llama3, yarn: the context extension factor

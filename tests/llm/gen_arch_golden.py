@@ -35,9 +35,10 @@ state) and "mean_pooled" / "cls_pooled" are added.
 golden_llamacpp.json: {"llama_cpp_python", "prompt", "logits" (as above), "logits_std"}.
 Deterministic: fixed seeds, CPU, float32, eager attention.
 
-The older fixtures hf_llama, hf_llama_tied, hf_mistral, hf_qwen2 (transformers 4.40.2,
-hidden 48) and hf_llama3 (4.46.3, Llama 3 RoPE scaling) keep their builders here; their
-goldens were made by the earlier gen_hf_golden.py with the same code.
+The older fixtures hf_llama, hf_llama_tied, hf_mistral, hf_qwen2 (hidden 48, 12-token
+prompt, 8 greedy ids) and hf_llama3 (Llama 3 RoPE scaling) keep their builders here (they
+were first made by gen_hf_golden.py with transformers 4.40.2; regenerated with 4.46.3, the
+weights and logits came out identical).
 """
 import argparse
 import json

@@ -1,5 +1,5 @@
 // Helpers shared by the LLM tests that compare logits against a reference: the
-// transformers goldens of tests/llm/fixtures (tests/llm/gen_hf_golden.py), per-position
+// transformers goldens of tests/llm/fixtures (tests/llm/gen_arch_golden.py), per-position
 // logits, their max difference / argmax agreement / spread, and a per-test temp folder.
 #pragma once
 

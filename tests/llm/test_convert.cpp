@@ -1,5 +1,5 @@
 // Low-bit loading (LoadOptions::low_bit), the GGUF writer and bigdl::llm::convert.
-// HF fixtures and goldens as in test_hf_golden.cpp (transformers 4.40.2 logits);
+// HF fixtures and goldens as in test_hf_golden.cpp (transformers logits, tests/llm/gen_arch_golden.py);
 // stories260K (shared data) for a model whose matrices are (nearly) all quantizable.
 #include <gtest/gtest.h>
 

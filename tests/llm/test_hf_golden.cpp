@@ -1,7 +1,7 @@
-// Hugging Face checkpoint loading (bigdl/llm/hf.h, load_llama_hf) against transformers:
-// tiny random-weight Llama / Mistral / Qwen2 checkpoints in tests/llm/fixtures/hf_*/ and
-// the logits and greedy ids transformers 4.40.2 computed for them (4.46.3 for hf_llama3,
-// Llama 3 RoPE scaling), from tests/llm/gen_hf_golden.py, which says how to regenerate them.
+// Hugging Face checkpoint loading (bigdl/llm/hf.h) against transformers: tiny random-weight
+// Llama / Mistral / Qwen2 checkpoints in tests/llm/fixtures/hf_*/ and the logits and greedy
+// ids transformers 4.46.3 computes for them, from tests/llm/gen_arch_golden.py, which says
+// how to regenerate them; plus the loader's error cases.
 #include <gtest/gtest.h>
 
 #include <algorithm>

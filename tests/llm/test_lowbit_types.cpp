@@ -1,6 +1,6 @@
 // The low-bit types beyond ggml's (nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16) at
 // the model level: LoadOptions::low_bit on the tiny Hugging Face fixtures against the
-// transformers 4.40.2 logits (tests/llm/gen_hf_golden.py), on stories260K against its
+// transformers logits (tests/llm/gen_arch_golden.py), on stories260K against its
 // f32 file, bigdl's own GGUF files with these types (private type ids, see
 // docs/quant.md), and GGUF files whose matrices are F16 / BF16 tensors as llama.cpp
 // writes them (every 2-D tensor, rows of 172 included) against the F32 file.

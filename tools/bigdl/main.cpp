@@ -2,7 +2,8 @@
 //
 //   bigdl train [options]       train a network on a real data set (default: MLP on digits)
 //   bigdl evaluate [options]    score saved weights (safetensors or a PyTorch state_dict)
-//   bigdl llm generate|tokenize|bench|convert|chat|perplexity [options]   low-bit LLM inference
+//   bigdl llm generate|tokenize|bench|convert|save-low-bit|chat|perplexity|embed [options]
+//                               low-bit LLM inference and sentence embeddings
 //   bigdl version
 //
 // Every error is one line on stderr and a non-zero exit.
@@ -584,8 +585,8 @@ int cmd_llm_convert(int argc, char** argv) {
   return 0;
 }
 
-// Each turn re-feeds the whole formatted conversation from position 0 (no KV-cache reuse
-// across turns yet), so a long conversation ends with generate()'s context error.
+// A conversation on one context: each turn feeds only what follows the tokens already in
+// the KV cache (ChatSession), and a turn that does not fit the context is a one-line error.
 int cmd_llm_chat(int argc, char** argv) {
   Args a(argc, argv, 3,
          with_sampler_options({{"model", ""}, {"system", ""}, {"template", ""}, {"n-predict", "256"},
