@@ -85,6 +85,25 @@ def last_json(cmd, what, env=None):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def tools(build, who):
+    """build/bigdl and build/benchmarks/bench_membw, or exit naming what is missing."""
+    bigdl = os.path.join(build, "bigdl")
+    membw = os.path.join(build, "benchmarks", "bench_membw")
+    for b in (bigdl, membw):
+        if not os.access(b, os.X_OK):
+            sys.exit(f"{who}: {b} not found; build first (scripts/build.sh) or pass --build DIR")
+    return bigdl, membw
+
+
+def require_llama_cpp(who):
+    """The llama_cpp module of this python, or exit saying which python to use."""
+    try:
+        import llama_cpp
+    except ImportError:
+        sys.exit(f"{who}: {sys.executable} has no llama_cpp; run with the python that has llama-cpp-python")
+    return llama_cpp
+
+
 def decode_bytes_per_token(path):
     """Bytes of weights one decode step reads (see the module doc)."""
     t = gg.Reader(path).tensors
@@ -117,19 +136,12 @@ def main():
     for t in types:
         if t not in TYPES:
             sys.exit(f"run.py: unknown type '{t}' (known: {', '.join(TYPES)})")
-    bigdl = os.path.join(a.build, "bigdl")
-    membw = os.path.join(a.build, "benchmarks", "bench_membw")
-    for b in (bigdl, membw):
-        if not os.access(b, os.X_OK):
-            sys.exit(f"run.py: {b} not found; build first (scripts/build.sh) or pass --build DIR")
+    bigdl, membw = tools(a.build, "run.py")
     files = {(m, t): model_path(a.model_dir, m, t) for m in models for t in types}
     for f in files.values():
         if not os.path.exists(f):
             sys.exit(f"run.py: {f} not found; make it with benchmarks/llm/make_models.py")
-    try:
-        import llama_cpp
-    except ImportError:
-        sys.exit(f"run.py: {sys.executable} has no llama_cpp; run with the python that has llama-cpp-python")
+    llama_cpp = require_llama_cpp("run.py")
     n_ctx = (a.n_prompt + a.n_gen + 255) // 256 * 256
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores; llama-cpp-python {llama_cpp.__version__}")
