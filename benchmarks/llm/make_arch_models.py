@@ -91,6 +91,10 @@ FAMILIES = {
     "olmo": ("OlmoForCausalLM", "OlmoConfig", dict(
         vocab_size=50304, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=16,
         tie_word_embeddings=True, pad_token_id=1, bos_token_id=None, eos_token_id=50279), "OLMo-1B"),
+    # not a row of arch_bench.py: the HF-vs-GGUF check of a tied 135M model (benchmarks/README.md)
+    "llama135m": ("LlamaForCausalLM", "LlamaConfig", dict(
+        vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
+        num_key_value_heads=3, tie_word_embeddings=True, rope_theta=100000.0), "SmolLM2-135M shape, tied"),
     "starcoder2": ("Starcoder2ForCausalLM", "Starcoder2Config", dict(
         vocab_size=49152, hidden_size=2048, intermediate_size=8192, num_hidden_layers=20, num_attention_heads=16,
         num_key_value_heads=2, sliding_window=4096, use_bias=True, tie_word_embeddings=True),
