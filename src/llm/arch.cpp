@@ -67,6 +67,46 @@ std::string gguf_arch_names() {
   return r;
 }
 
+std::vector<HfTensor> hf_decoder_tensors(const HfDecoderLayout& l) {
+  const HfXform q = l.rope_rows ? HfXform::rope_q : HfXform::none;
+  const HfXform k = l.rope_rows ? HfXform::rope_k : HfXform::none;
+  return {
+      {"token_embd.weight", "model.embed_tokens.weight"},
+      {"output_norm.weight", "model.norm.weight", l.norm},
+      {"output_norm.bias", "model.norm.bias"},
+      {"output.weight", "lm_head.weight"},
+      {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight", l.norm},
+      {"blk.%d.attn_norm.bias", "model.layers.%d.input_layernorm.bias"},
+      {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", q},
+      {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", k},
+      {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
+      {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
+      {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias", q},
+      {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias", k},
+      {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias"},
+      {"blk.%d.attn_output.bias", "model.layers.%d.self_attn.o_proj.bias"},
+      {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight", l.norm},
+      {"blk.%d.ffn_norm.bias", "model.layers.%d.post_attention_layernorm.bias"},
+  };
+}
+
+std::vector<HfTensor> hf_gated_mlp_tensors() {
+  return {
+      {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight"},
+      {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight"},
+      {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight"},
+      {"blk.%d.ffn_gate.bias", "model.layers.%d.mlp.gate_proj.bias"},
+      {"blk.%d.ffn_up.bias", "model.layers.%d.mlp.up_proj.bias"},
+      {"blk.%d.ffn_down.bias", "model.layers.%d.mlp.down_proj.bias"},
+  };
+}
+
+std::vector<HfTensor> hf_join(std::initializer_list<std::vector<HfTensor>> parts) {
+  std::vector<HfTensor> t;
+  for (const auto& p : parts) t.insert(t.end(), p.begin(), p.end());
+  return t;
+}
+
 std::string hf_type_names() {
   std::string r;
   for (const ArchDef* d : kArchs)

@@ -164,6 +164,22 @@ std::string hf_type_names();
 
 // ---- helpers the model files share ----
 
+// The HF <-> GGUF rows transformers' Llama-style decoders share: "model.embed_tokens",
+// "model.norm", "lm_head", and per layer "input_layernorm", "self_attn.{q,k,v,o}_proj"
+// and "post_attention_layernorm", with the biases of each (a model without them never asks
+// for those rows). rope_rows: the Q/K rows and biases go from rotate_half order to GGUF's
+// adjacent pairs (GGUF "llama", "olmo"); norm: the transformation of every norm weight
+// (Gemma's plus_one).
+struct HfDecoderLayout {
+  bool rope_rows = false;
+  HfXform norm = HfXform::none;
+};
+std::vector<HfTensor> hf_decoder_tensors(const HfDecoderLayout& layout = {});
+// "model.layers.%d.mlp.{gate,up,down}_proj" weights and biases (SwiGLU / GeGLU).
+std::vector<HfTensor> hf_gated_mlp_tensors();
+// The tables one after another.
+std::vector<HfTensor> hf_join(std::initializer_list<std::vector<HfTensor>> parts);
+
 // Reads the config.json fields most decoders share under their usual names (vocab_size,
 // hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
 // num_key_value_heads, head_dim, max_position_embeddings, rope_theta, rope_scaling,

@@ -16,20 +16,8 @@ void gemma_hf_config(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) {
 }
 
 const std::vector<HfTensor>& gemma_hf_tensors() {
-  static const std::vector<HfTensor> t = {
-      {"token_embd.weight", "model.embed_tokens.weight"},
-      {"output_norm.weight", "model.norm.weight", HfXform::plus_one},
-      {"output.weight", "lm_head.weight"},
-      {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight", HfXform::plus_one},
-      {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight"},
-      {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight"},
-      {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-      {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-      {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight", HfXform::plus_one},
-      {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight"},
-      {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight"},
-      {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight"},
-  };
+  static const std::vector<HfTensor> t =
+      hf_join({hf_decoder_tensors({.norm = HfXform::plus_one}), hf_gated_mlp_tensors()});
   return t;
 }
 

@@ -42,27 +42,7 @@ void llama_gguf_config(const GgufMeta& m, ModelConfig&, ArchSpec& spec) {
 // The HF <-> GGUF names of every Llama-like decoder (Mistral's and Mixtral's files use them
 // too; a function, so their static ArchDefs never see it uninitialised).
 const std::vector<HfTensor>& llama_hf_tensors() {
-  static const std::vector<HfTensor> t = {
-    {"token_embd.weight", "model.embed_tokens.weight"},
-    {"output_norm.weight", "model.norm.weight"},
-    {"output.weight", "lm_head.weight"},
-    {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight"},
-    {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", HfXform::rope_q},
-    {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", HfXform::rope_k},
-    {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-    {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-    {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias", HfXform::rope_q},
-    {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias", HfXform::rope_k},
-    {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias"},
-    {"blk.%d.attn_output.bias", "model.layers.%d.self_attn.o_proj.bias"},
-    {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight"},
-    {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight"},
-    {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight"},
-    {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight"},
-    {"blk.%d.ffn_gate.bias", "model.layers.%d.mlp.gate_proj.bias"},
-    {"blk.%d.ffn_up.bias", "model.layers.%d.mlp.up_proj.bias"},
-    {"blk.%d.ffn_down.bias", "model.layers.%d.mlp.down_proj.bias"},
-  };
+  static const std::vector<HfTensor> t = hf_join({hf_decoder_tensors({.rope_rows = true}), hf_gated_mlp_tensors()});
   return t;
 }
 

@@ -7,6 +7,8 @@
 
 namespace bigdl::llm::detail {
 
+const std::vector<HfTensor>& llama_hf_tensors();  // models/llama.cpp: the same names and row order
+
 namespace {
 void olmo_hf_config(const HfCheckpoint& ck, ModelConfig& c, ArchSpec& spec) {
   read_hf_common(ck, c, spec, nullptr);
@@ -27,21 +29,7 @@ extern const ArchDef kArch_olmo = {
       return s;
     }(),
     .hf_config = olmo_hf_config,
-    .hf_tensors = {
-        {"token_embd.weight", "model.embed_tokens.weight"},
-        {"output.weight", "lm_head.weight"},
-        {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", HfXform::rope_q},
-        {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", HfXform::rope_k},
-        {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-        {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-        {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias", HfXform::rope_q},
-        {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias", HfXform::rope_k},
-        {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias"},
-        {"blk.%d.attn_output.bias", "model.layers.%d.self_attn.o_proj.bias"},
-        {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight"},
-        {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight"},
-        {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight"},
-    },
+    .hf_tensors = llama_hf_tensors(),
 };
 
 }  // namespace bigdl::llm::detail

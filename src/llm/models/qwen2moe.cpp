@@ -40,19 +40,7 @@ extern const ArchDef kArch_qwen2moe = {
       return s;
     }(),
     .hf_config = qwen2moe_hf_config,
-    .hf_tensors = {
-        {"token_embd.weight", "model.embed_tokens.weight"},
-        {"output_norm.weight", "model.norm.weight"},
-        {"output.weight", "lm_head.weight"},
-        {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight"},
-        {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight"},
-        {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight"},
-        {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-        {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-        {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias"},
-        {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias"},
-        {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias"},
-        {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight"},
+    .hf_tensors = hf_join({hf_decoder_tensors(), {
         {"blk.%d.ffn_gate_inp.weight", "model.layers.%d.mlp.gate.weight"},
         {"blk.%d.ffn_gate_exps.weight", "model.layers.%d.mlp.experts.%e.gate_proj.weight", HfXform::experts},
         {"blk.%d.ffn_up_exps.weight", "model.layers.%d.mlp.experts.%e.up_proj.weight", HfXform::experts},
@@ -61,7 +49,7 @@ extern const ArchDef kArch_qwen2moe = {
         {"blk.%d.ffn_gate_shexp.weight", "model.layers.%d.mlp.shared_expert.gate_proj.weight"},
         {"blk.%d.ffn_up_shexp.weight", "model.layers.%d.mlp.shared_expert.up_proj.weight"},
         {"blk.%d.ffn_down_shexp.weight", "model.layers.%d.mlp.shared_expert.down_proj.weight"},
-    },
+    }}),
 };
 
 }  // namespace bigdl::llm::detail

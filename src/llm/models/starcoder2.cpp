@@ -42,28 +42,12 @@ extern const ArchDef kArch_starcoder2 = {
     }(),
     .hf_config = starcoder2_hf_config,
     .gguf_config = starcoder2_gguf_config,
-    .hf_tensors = {
-        {"token_embd.weight", "model.embed_tokens.weight"},
-        {"output_norm.weight", "model.norm.weight"},
-        {"output_norm.bias", "model.norm.bias"},
-        {"output.weight", "lm_head.weight"},
-        {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight"},
-        {"blk.%d.attn_norm.bias", "model.layers.%d.input_layernorm.bias"},
-        {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight"},
-        {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight"},
-        {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight"},
-        {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight"},
-        {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias"},
-        {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias"},
-        {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias"},
-        {"blk.%d.attn_output.bias", "model.layers.%d.self_attn.o_proj.bias"},
-        {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight"},
-        {"blk.%d.ffn_norm.bias", "model.layers.%d.post_attention_layernorm.bias"},
+    .hf_tensors = hf_join({hf_decoder_tensors(), {
         {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.c_fc.weight"},
         {"blk.%d.ffn_up.bias", "model.layers.%d.mlp.c_fc.bias"},
         {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.c_proj.weight"},
         {"blk.%d.ffn_down.bias", "model.layers.%d.mlp.c_proj.bias"},
-    },
+    }}),
 };
 
 }  // namespace bigdl::llm::detail
