@@ -34,9 +34,6 @@ enum class FfnKind { gated, plain, moe };
 // n1, n2 norms of the same x (GPT-NeoX, Falcon). post_norm: x = norm(x + attn(x));
 // x = norm(x + ffn(x)) (BERT).
 enum class Residual { serial, parallel, post_norm };
-// How MoE router logits become expert weights: softmax over all experts, then the top k
-// (renormalised to sum 1 when moe_norm_topk).
-enum class MoeGate { softmax };
 
 // RoPE scaling parameters (ModelConfig::rope_scaling names the kind; model.cpp's build_rope turns them
 // into per-pair inverse frequencies).
@@ -71,7 +68,6 @@ struct ArchSpec {
   bool bias_ffn = false;         // ffn_up / ffn_down (and ffn_gate) biases
   bool qk_norm = false;          // attn_q_norm / attn_k_norm over each head (head_dim weights)
   bool qk_norm_per_head = false; // ... with weights for each head ([n_head][head_dim]; StableLM 2 12B)
-  bool qk_norm_bias = false;     // ... and biases
   bool attn_norm_2 = false;      // attention reads attn_norm_2(x), the FFN attn_norm(x) (Falcon 40B)
   bool ffn_norm = true;          // false: the FFN reads the attention's norm (Falcon 7B)
   bool post_norms = false;       // post_attention_norm / post_ffw_norm on each branch (Gemma 2)

@@ -229,7 +229,6 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
             spec.qk_norm_per_head ? std::vector<int64_t>{heads, c.head_dim} : std::vector<int64_t>{c.head_dim};
         Norm r;
         r.w = b.vector(blk(l, n) + ".weight", shape);
-        if (spec.qk_norm_bias) r.b = b.vector(blk(l, n) + ".bias", shape);
         return r;
       };
       L.q_norm = qk("attn_q_norm", c.n_head);
@@ -495,7 +494,9 @@ void Model::Impl::moe(const Layer& L, const float* in, int64_t T, float* out) co
   matmul(L.gate_inp, in, T, logits);
   int32_t* idx = grow(s.moe_idx, T * nu);
   float* wts = grow(s.moe_w, T * nu);
-  int32_t* count = grow(s.moe_count, ne + 1);
+  // count[e + 1]: rows routed to expert e, then the prefix offsets; next: fill positions.
+  int32_t* count = grow(s.moe_count, 2 * (ne + 1));
+  int32_t* next = count + ne + 1;
   std::fill(count, count + ne + 1, 0);
   for (int64_t t = 0; t < T; ++t) {
     float* p = logits + t * ne;
@@ -520,12 +521,6 @@ void Model::Impl::moe(const Layer& L, const float* in, int64_t T, float* out) co
   }
   for (int64_t e = 0; e < ne; ++e) count[e + 1] += count[e];  // offsets
   int32_t* rows = grow(s.moe_rows, T * nu);  // (t * nu + j) grouped by expert
-  {
-    std::vector<int32_t>& fill_pos = s.moe_idx;  // reuse: copy offsets after idx (sized T*nu + ne)
-    (void)fill_pos;
-  }
-  int32_t* next = grow(s.moe_count, 2 * (ne + 1)) + (ne + 1);
-  count = s.moe_count.data();
   std::copy(count, count + ne, next);
   for (int64_t r = 0; r < T * nu; ++r) rows[next[idx[r]]++] = static_cast<int32_t>(r);
   std::fill(out, out + T * E, 0.0f);
