@@ -2,6 +2,7 @@
 // or through an HF name map), the one layer function, and GGUF export. See model_impl.h
 // and arch.h.
 #include "llm/model_impl.h"
+#include "llm/low_bit_mix.h"
 
 #include <algorithm>
 #include <cmath>
@@ -116,10 +117,15 @@ class Builder {
       w.is_f32 = true;
     } else {
       BIGDL_CHECK(qtype_of(t.type, w.qtype), DTypeError, kOp, t.file, ": tensor '", t.name, "' has type ",
-                  gguf_type_name(t.type),
-                  "; supported: f32, f16, bf16, q4_0, q4_1, q5_0, q5_1, q8_0, nf4, nf3, fp4, fp8_e4m3, fp8_e5m2");
-      BIGDL_CHECK(reinterpret_cast<uintptr_t>(t.data) % 2 == 0, FormatError, kOp, t.file, ": tensor '", t.name,
-                  "' data is not 2-byte aligned");
+                  gguf_type_name(t.type), "; supported: ", supported_gguf_types());
+      const int64_t block = quant::qtype_info(w.qtype).block_size;
+      // (F16 / BF16 rows of any length are fine: apply_low_bit widens them to f32.)
+      const bool raw16 = w.qtype == quant::QType::fp16 || w.qtype == quant::QType::bf16;
+      BIGDL_CHECK(raw16 || cols % block == 0, FormatError, kOp, t.file, ": tensor '", t.name, "' of type ",
+                  gguf_type_name(t.type), " has rows of ", cols, " values, not whole blocks of ", block);
+      const uintptr_t align = w.qtype == quant::QType::q8_k ? 4 : 2;  // the block struct's alignment
+      BIGDL_CHECK(reinterpret_cast<uintptr_t>(t.data) % align == 0, FormatError, kOp, t.file, ": tensor '", t.name,
+                  "' data is not ", align, "-byte aligned");
       w.is_f32 = false;
     }
     // Split (views of the source rows), then each part converted on its own.
@@ -152,14 +158,6 @@ class Builder {
   const TensorSource& src_;
 };
 
-// The low-bit type of the classifier: the requested type when it has 8 bits or more
-// (sym_int8, fp8, fp16, bf16, fp32) or keeps the stored types, else sym_int8 (Q8_0):
-// the output matrix is the most sensitive one and llama-quantize gives it more bits than
-// the rest too (Q6_K; we have no K-quants yet, docs/llm.md "Low-bit at load").
-LowBit output_low_bit(const LowBit& lb) {
-  if (lb.kind() != LowBit::Kind::quant || lb.bits_per_weight() >= 8.0) return lb;
-  return LowBit::parse("sym_int8");
-}
 
 }  // namespace
 
@@ -175,12 +173,31 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
   const auto record = [&](const std::string& name, std::vector<int64_t> shape, std::vector<const Weight*> parts) {
     exports.push_back(ExportTensor{name, std::move(shape), std::move(parts), nullptr});
   };
+  // The type each matrix gets (low_bit_mix.h: lb itself, the classifier's 8 bits, or a
+  // llama-quantize mix's per-tensor rule).
+  Site site;
+  site.n_layer = c.n_layer;
+  site.n_gqa = c.n_head / std::max<int64_t>(1, c.n_head_kv);
+  site.n_expert = c.n_expert;
+  site.falcon = cfg.arch == "falcon";
+  const auto pick = [&](const std::string& name, int64_t layer, int64_t cols) {
+    Site s = site;
+    s.role = role_of(name);
+    s.layer = layer;
+    s.cols = cols;
+    return tensor_low_bit(lb, s);
+  };
   const auto one = [&](Weight& dst, const std::string& name, int64_t rows, int64_t cols, const LowBit& l) {
     dst = b.matrix(name, rows, cols, l)[0];
     record(name, {rows, cols}, {&dst});
   };
+  // A matrix of layer `l` (or of none, l = 0) in the type pick() gives it.
+  const auto mat = [&](Weight& dst, const std::string& name, int64_t rows, int64_t cols, int64_t l) {
+    one(dst, name, rows, cols, pick(name, l, cols));
+  };
+  int64_t layer = 0;
   const auto experts = [&](std::vector<Weight>& dst, const std::string& name, int64_t rows, int64_t cols) {
-    dst = b.stacked(name, c.n_expert, rows, cols, lb);
+    dst = b.stacked(name, c.n_expert, rows, cols, pick(name, layer, cols));
     std::vector<const Weight*> parts;
     for (const Weight& w : dst) parts.push_back(&w);
     record(name, {c.n_expert, rows, cols}, std::move(parts));
@@ -193,19 +210,20 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
   // GGUF: tied when output.weight is absent (llama.cpp's rule). HF: config.json's
   // tie_word_embeddings, unless the checkpoint has lm_head anyway; untied needs lm_head.
   cfg.tied_output = c.causal && !b.has("output.weight") && (file.has_value() || cfg.tied_output);
-  const LowBit embd_lb = cfg.tied_output ? output_low_bit(lb) : lb;
-  one(token_embd, "token_embd.weight", c.n_vocab, E, embd_lb);
+  site.tied_output = cfg.tied_output;
+  mat(token_embd, "token_embd.weight", c.n_vocab, E, 0);
   if (spec.pos == PosKind::learned) one(pos_embd, "position_embd.weight", c.n_ctx_train, E, f32);
   if (spec.token_types) one(token_types, "token_types.weight", spec.n_token_types, E, f32);
   if (spec.embd_norm) embd_norm = b.norm("token_embd_norm", E, nw, nb);
 
   for (int64_t l = 0; l < c.n_layer; ++l) {
+    layer = l;
     Layer& L = layers[size_t(l)];
     if (spec.residual != Residual::post_norm) L.attn_norm = b.norm(blk(l, "attn_norm"), E, nw, nb);
     if (spec.attn_norm_2) L.attn_norm_2 = b.norm(blk(l, "attn_norm_2"), E, nw, nb);
     if (spec.fused_qkv) {
       const std::string name = blk(l, "attn_qkv.weight");
-      auto w = b.matrix(name, nq + 2 * nkv, E, lb, {nq, nkv, nkv});
+      auto w = b.matrix(name, nq + 2 * nkv, E, pick(name, l, E), {nq, nkv, nkv});
       L.wq = w[0], L.wk = w[1], L.wv = w[2];
       record(name, {nq + 2 * nkv, E}, {&L.wq, &L.wk, &L.wv});
       if (spec.bias_qkv) {
@@ -213,9 +231,9 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
         L.bq = bqkv, L.bk = bqkv + nq, L.bv = bqkv + nq + nkv;
       }
     } else {
-      one(L.wq, blk(l, "attn_q.weight"), nq, E, lb);
-      one(L.wk, blk(l, "attn_k.weight"), nkv, E, lb);
-      one(L.wv, blk(l, "attn_v.weight"), nkv, E, lb);
+      mat(L.wq, blk(l, "attn_q.weight"), nq, E, l);
+      mat(L.wk, blk(l, "attn_k.weight"), nkv, E, l);
+      mat(L.wv, blk(l, "attn_v.weight"), nkv, E, l);
       if (spec.bias_qkv) {
         L.bq = b.vector(blk(l, "attn_q.bias"), nq);
         L.bk = b.vector(blk(l, "attn_k.bias"), nkv);
@@ -234,7 +252,7 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
       L.q_norm = qk("attn_q_norm", c.n_head);
       L.k_norm = qk("attn_k_norm", c.n_head_kv);
     }
-    one(L.wo, blk(l, "attn_output.weight"), E, nq, lb);
+    mat(L.wo, blk(l, "attn_output.weight"), E, nq, l);
     if (spec.bias_o) L.bo = b.vector(blk(l, "attn_output.bias"), E);
     if (spec.post_norms) L.attn_post_norm = b.norm(blk(l, "post_attention_norm"), E, nw, nb);
     if (spec.residual == Residual::post_norm) L.attn_out_norm = b.norm(blk(l, "attn_output_norm"), E, nw, nb);
@@ -246,25 +264,25 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
       experts(L.down_exp, blk(l, "ffn_down_exps.weight"), E, c.n_ff_exp);
       if (c.n_ff_shexp > 0) {
         if (spec.moe_shared_gate) L.gate_inp_shexp = b.vector(blk(l, "ffn_gate_inp_shexp.weight"), E);
-        one(L.gate_shexp, blk(l, "ffn_gate_shexp.weight"), c.n_ff_shexp, E, lb);
-        one(L.up_shexp, blk(l, "ffn_up_shexp.weight"), c.n_ff_shexp, E, lb);
-        one(L.down_shexp, blk(l, "ffn_down_shexp.weight"), E, c.n_ff_shexp, lb);
+        mat(L.gate_shexp, blk(l, "ffn_gate_shexp.weight"), c.n_ff_shexp, E, l);
+        mat(L.up_shexp, blk(l, "ffn_up_shexp.weight"), c.n_ff_shexp, E, l);
+        mat(L.down_shexp, blk(l, "ffn_down_shexp.weight"), E, c.n_ff_shexp, l);
       }
     } else {
       if (spec.ffn == FfnKind::gated && spec.fused_gate_up) {
         const std::string name = blk(l, "ffn_up.weight");
-        auto w = b.matrix(name, 2 * c.n_ff, E, lb, {c.n_ff, c.n_ff});
+        auto w = b.matrix(name, 2 * c.n_ff, E, pick(name, l, E), {c.n_ff, c.n_ff});
         L.ffn_gate = w[0], L.ffn_up = w[1];
         record(name, {2 * c.n_ff, E}, {&L.ffn_gate, &L.ffn_up});
       } else {
-        if (spec.ffn == FfnKind::gated) one(L.ffn_gate, blk(l, "ffn_gate.weight"), c.n_ff, E, lb);
-        one(L.ffn_up, blk(l, "ffn_up.weight"), c.n_ff, E, lb);
+        if (spec.ffn == FfnKind::gated) mat(L.ffn_gate, blk(l, "ffn_gate.weight"), c.n_ff, E, l);
+        mat(L.ffn_up, blk(l, "ffn_up.weight"), c.n_ff, E, l);
       }
       if (spec.bias_ffn) {
         if (spec.ffn == FfnKind::gated && !spec.fused_gate_up) L.b_gate = b.vector(blk(l, "ffn_gate.bias"), c.n_ff);
         L.b_up = b.vector(blk(l, "ffn_up.bias"), c.n_ff);
       }
-      one(L.ffn_down, blk(l, "ffn_down.weight"), E, c.n_ff, lb);
+      mat(L.ffn_down, blk(l, "ffn_down.weight"), E, c.n_ff, l);
       if (spec.bias_ffn) L.b_down = b.vector(blk(l, "ffn_down.bias"), E);
     }
     if (spec.post_norms) L.ffn_post_norm = b.norm(blk(l, "post_ffw_norm"), E, nw, nb);
@@ -274,7 +292,7 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
   if (spec.output_norm) output_norm = b.norm("output_norm", E, nw, nb);
   if (c.causal) {
     if (cfg.tied_output) output = token_embd;
-    else one(output, "output.weight", c.n_vocab, E, output_low_bit(lb));
+    else mat(output, "output.weight", c.n_vocab, E, 0);
   }
   n_out = c.causal ? c.n_vocab : E;
 

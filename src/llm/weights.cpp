@@ -1,6 +1,7 @@
 // Weights in memory: packing, page release, low-bit conversion (weights.h) and the
 // public LowBit (bigdl/llm/low_bit.h).
 #include "llm/weights.h"
+#include "llm/low_bit_mix.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,6 +18,18 @@ namespace bigdl::llm {
 
 // ---- LowBit ----
 
+LowBit LowBit::single(int quant_index) {
+  namespace quant = bigdl::detail::quant;
+  BIGDL_ASSERT(quant_index >= 0 && quant_index < quant::kNumQTypes);
+  const auto& info = quant::qtype_info(static_cast<quant::QType>(quant_index));
+  LowBit lb;
+  lb.kind_ = Kind::quant;
+  lb.index_ = quant_index;
+  lb.name_ = info.name;
+  lb.bpw_ = 8.0 * double(info.block_bytes) / double(info.block_size);
+  return lb;
+}
+
 LowBit LowBit::parse(std::string_view name, const char* op) {
   namespace quant = bigdl::detail::quant;
   LowBit lb;
@@ -27,18 +40,20 @@ LowBit LowBit::parse(std::string_view name, const char* op) {
     lb.bpw_ = 32;
     return lb;
   }
+  // llama-quantize's file types first: q2_k, q6_k, iq4_nl, iq4_xs name those, not one type.
+  detail::Mix mix;
+  if (detail::mix_named(std::string(name), mix)) {
+    const LowBit base = single(static_cast<int>(detail::mix_base(mix)));
+    lb.kind_ = Kind::mix;
+    lb.index_ = static_cast<int>(mix);
+    lb.name_ = detail::mix_name(mix);
+    lb.bpw_ = base.bpw_;
+    return lb;
+  }
   // bigdl-llm's "fp8" is e5m2 (ggml_tensor_qtype["fp8"] == ["fp8_e5m2"]).
   const std::string_view key = name == "fp8" ? std::string_view("fp8_e5m2") : name;
-  for (int i = 0; i < quant::kNumQTypes; ++i) {
-    const auto& info = quant::qtype_info(static_cast<quant::QType>(i));
-    if (key == info.name) {
-      lb.kind_ = Kind::quant;
-      lb.index_ = i;
-      lb.name_ = info.name;
-      lb.bpw_ = 8.0 * double(info.block_bytes) / double(info.block_size);
-      return lb;
-    }
-  }
+  for (int i = 0; i < quant::kNumQTypes; ++i)
+    if (key == quant::qtype_info(static_cast<quant::QType>(i)).name) return single(i);
   std::string known;
   for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
   throw ValueError(bigdl::detail::cat("[", op, "] unknown low-bit type '", name, "' (known: ", known, ")"));
@@ -46,9 +61,16 @@ LowBit LowBit::parse(std::string_view name, const char* op) {
 
 std::vector<std::string> LowBit::names() {
   namespace quant = bigdl::detail::quant;
-  std::vector<std::string> r;
-  for (int i = 0; i < quant::kNumQTypes; ++i) r.emplace_back(quant::qtype_info(static_cast<quant::QType>(i)).name);
+  std::vector<std::string> r, mixes;
+  detail::Mix mix;
+  for (int i = 0; i < quant::kNumQTypes; ++i) {
+    const std::string n = quant::qtype_info(static_cast<quant::QType>(i)).name;
+    if (!detail::mix_named(n, mix)) r.push_back(n);
+  }
   r.emplace_back("fp32");
+#define BIGDL_LLM_MIX_NAME(name, base) r.emplace_back(#name);
+  BIGDL_LLM_MIXES(BIGDL_LLM_MIX_NAME)
+#undef BIGDL_LLM_MIX_NAME
   return r;
 }
 
@@ -174,6 +196,27 @@ bool qtype_of(io::GgufType t, quant::QType& out) {
   return false;
 }
 
+std::string supported_gguf_types() {
+  std::string r = "f32";
+  for (int i = 0; i < quant::kNumQTypes; ++i) r += std::string(", ") + quant::qtype_info(static_cast<quant::QType>(i)).ggml_name;
+  return r;
+}
+
+bool fitting_qtype(quant::QType q, int64_t cols, quant::QType& out) {
+  using quant::QType;
+  out = q;
+  if (cols % quant::qtype_info(q).block_size == 0) return true;
+  if (cols % quant::kBlockSize != 0) return false;
+  switch (q) {
+    case QType::q2_k: case QType::q3_k: case QType::iq4_xs: out = QType::iq4_nl; break;
+    case QType::q4_k: out = QType::sym_int5; break;
+    case QType::q5_k: out = QType::asym_int5; break;
+    case QType::q6_k: case QType::q8_k: out = QType::sym_int8; break;
+    default: return false;  // every other type has blocks of 32
+  }
+  return true;
+}
+
 const char* gguf_type_name(io::GgufType t) {
   const auto* tr = io::gguf_type_traits(t);
   return tr ? tr->name : "unknown";
@@ -193,7 +236,7 @@ quant::QType low_bit_qtype(const LowBit& lb) {
 }
 
 std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols) {
-  BIGDL_ASSERT(cols % quant::kBlockSize == 0);
+  BIGDL_ASSERT(cols % quant::qtype_info(q).block_size == 0);
   const int64_t rb = quant::row_bytes(q, cols);
   std::vector<uint8_t> out(static_cast<size_t>(rows * rb));
   const auto fn = quant::qtype_info(q).quantize_row;
@@ -219,10 +262,14 @@ Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<
     return out;
   }
   using K = LowBit::Kind;
+  BIGDL_ASSERT(lb.kind() != K::mix);  // resolved per tensor first (low_bit_mix.h)
   if (lb.kind() == K::keep) return w;
   if (lb.kind() == K::f32 && w.is_f32) return w;
-  if (lb.kind() == K::quant && ((!w.is_f32 && w.qtype == low_bit_qtype(lb)) || w.cols % quant::kBlockSize != 0))
-    return w;
+  quant::QType target = quant::QType::sym_int8;
+  if (lb.kind() == K::quant) {
+    if (!fitting_qtype(low_bit_qtype(lb), w.cols, target)) return w;
+    if (!w.is_f32 && w.qtype == target) return w;
+  }
   std::vector<float> deq;
   const float* src = reinterpret_cast<const float*>(w.data);
   if (!w.is_f32) {
@@ -237,9 +284,9 @@ Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<
     store.push_back(std::move(bytes));
     out.is_f32 = true;
   } else {
-    store.push_back(quantize_matrix(low_bit_qtype(lb), src, w.rows, w.cols));
+    store.push_back(quantize_matrix(target, src, w.rows, w.cols));
     out.is_f32 = false;
-    out.qtype = low_bit_qtype(lb);
+    out.qtype = target;
   }
   out.data = store.back().data();
   return out;

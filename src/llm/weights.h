@@ -84,8 +84,16 @@ void copy_row(const Weight& w, int64_t row, float* y);
 // ---- types ----
 
 // The quant type of a GGUF tensor type id, or false when no kernel reads it: q4_0..q8_0,
-// F16 (fp16), BF16 (bf16) and bigdl's own ids 1024+ (nf4, nf3, fp4, fp8_*).
+// the K-quants q2_K..q6_K and q8_K, iq4_nl, iq4_xs, F16 (fp16), BF16 (bf16) and bigdl's
+// own ids 1024+ (nf4, nf3, fp4, fp8_*).
 bool qtype_of(io::GgufType t, quant::QType& out);
+// "f32, f16, bf16, q4_0, ..." : the GGUF types the engine reads, for error messages.
+std::string supported_gguf_types();
+// The type a matrix with rows of `cols` weights gets when `q` is asked for: q itself
+// when cols is whole blocks of q, else llama-quantize's fallback (q2_K, q3_K, iq4_xs ->
+// iq4_nl; q4_K -> q5_0; q5_K -> q5_1; q6_K, q8_K -> q8_0), and false when not even that
+// fits (cols not a multiple of 32: the matrix stays as stored).
+bool fitting_qtype(quant::QType q, int64_t cols, quant::QType& out);
 // "f32", "q4_0", ... (llama.cpp's name of a GGUF type; "unknown" for other ids).
 const char* gguf_type_name(io::GgufType t);
 // The GGUF tensor type and byte size of w.
@@ -94,11 +102,13 @@ uint64_t weight_bytes(const Weight& w);
 
 // ---- low-bit conversion (LoadOptions::low_bit, bigdl::llm::convert) ----
 
-// Row by row with the reference quantizer; cols a multiple of 32. rows * row_bytes bytes.
+// Row by row with the reference quantizer; cols a multiple of q's block size. rows *
+// row_bytes bytes.
 std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols);
 // w converted as `lb` asks: w itself when nothing changes (keep; already that type; or a
-// row length that is not whole blocks of 32, which stays as stored, like llama-quantize's
-// fallback), else a converted copy whose bytes are appended to `store`. A quantized w is
+// row length that is not whole blocks of 32, which stays as stored), else a converted
+// copy (to fitting_qtype of the asked type: a K-quant falls back as llama-quantize does
+// when the rows are not whole super-blocks) whose bytes are appended to `store`. A quantized w is
 // dequantized first when it must change type. A GGUF F16 / BF16 matrix whose rows are
 // not whole blocks of 32 (which the block kernels cannot read) becomes f32 whatever lb
 // asks.

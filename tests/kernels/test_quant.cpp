@@ -172,6 +172,7 @@ TEST(QuantLayout, type_table) {
     int id;
     int64_t bytes;
     bool int8_act;
+    int64_t block = 32;
   };
   const Row rows[] = {{QType::sym_int4, "sym_int4", "q4_0", 2, 18, true},
                       {QType::asym_int4, "asym_int4", "q4_1", 3, 20, true},
@@ -184,18 +185,26 @@ TEST(QuantLayout, type_table) {
                       {QType::fp8_e4m3, "fp8_e4m3", "fp8_e4m3", 1027, 34, false},
                       {QType::fp8_e5m2, "fp8_e5m2", "fp8_e5m2", 1028, 34, false},
                       {QType::fp16, "fp16", "f16", 1, 64, false},
-                      {QType::bf16, "bf16", "bf16", 30, 64, false}};
-  ASSERT_EQ(kNumQTypes, 12);
+                      {QType::bf16, "bf16", "bf16", 30, 64, false},
+                      {QType::q2_k, "q2_k", "q2_K", 10, 84, true, 256},
+                      {QType::q3_k, "q3_k", "q3_K", 11, 110, true, 256},
+                      {QType::q4_k, "q4_k", "q4_K", 12, 144, true, 256},
+                      {QType::q5_k, "q5_k", "q5_K", 13, 176, true, 256},
+                      {QType::q6_k, "q6_k", "q6_K", 14, 210, true, 256},
+                      {QType::q8_k, "q8_k", "q8_K", 15, 292, true, 256},
+                      {QType::iq4_nl, "iq4_nl", "iq4_nl", 20, 18, true},
+                      {QType::iq4_xs, "iq4_xs", "iq4_xs", 23, 136, true, 256}};
+  ASSERT_EQ(kNumQTypes, 20);
   for (const Row& r : rows) {
     const QTypeInfo& info = qtype_info(r.t);
     EXPECT_EQ(info.type, r.t);
     EXPECT_STREQ(info.name, r.name);
     EXPECT_STREQ(info.ggml_name, r.ggml);
     EXPECT_EQ(info.ggml_type, r.id);
-    EXPECT_EQ(info.block_size, 32);
+    EXPECT_EQ(info.block_size, r.block);
     EXPECT_EQ(info.block_bytes, r.bytes);
     EXPECT_EQ(info.int8_act, r.int8_act);
-    EXPECT_EQ(row_bytes(r.t, 4096), 128 * r.bytes);
+    EXPECT_EQ(row_bytes(r.t, 4096), 4096 / r.block * r.bytes);
   }
 }
 

@@ -146,10 +146,16 @@ TEST(LowBit, UnknownName) {
   } catch (const ValueError& e) {
     EXPECT_EQ(std::string(e.what()),
               "[load_model] unknown low-bit type 'int3' (known: sym_int4, asym_int4, sym_int5, asym_int5, sym_int8, "
-              "nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32)");
+              "nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, q3_k, q4_k, q5_k, q8_k, fp32, q2_k, q3_k_s, q3_k_m, "
+              "q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, iq4_nl, iq4_xs, q4_0, q4_1, q5_0, q5_1, q8_0)");
   }
   EXPECT_THROW(lb("q4"), ValueError);
-  EXPECT_EQ(llm::LowBit::names().size(), 13u);
+  // 16 single types (q2_k, q6_k, iq4_nl, iq4_xs name llama.cpp's file types), fp32, 16 file types.
+  EXPECT_EQ(llm::LowBit::names().size(), 33u);
+  EXPECT_EQ(lb("q4_k_m").kind(), llm::LowBit::Kind::mix);
+  EXPECT_EQ(lb("q6_k").kind(), llm::LowBit::Kind::mix);
+  EXPECT_EQ(lb("q4_k").kind(), llm::LowBit::Kind::quant);
+  EXPECT_EQ(lb("q4_k_m").bits_per_weight(), 4.5);
 }
 
 using ConvertErrors = Tmp;

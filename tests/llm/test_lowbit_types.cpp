@@ -99,7 +99,8 @@ TEST(LowBitNames, Fp8IsE5m2AndNamesAreListed) {
   } catch (const ValueError& e) {
     EXPECT_NE(std::string(e.what()).find("[load_model] unknown low-bit type 'nf2' (known: sym_int4"), std::string::npos)
         << e.what();
-    EXPECT_NE(std::string(e.what()).find("nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, fp32)"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, fp16, bf16, q3_k, q4_k, q5_k, q8_k, fp32, "),
+              std::string::npos)
         << e.what();
   }
 }
@@ -231,9 +232,9 @@ TEST_F(LowBitTypes, UnsupportedTypeNamesSupportedOnes) {
   io::GgufWriter w;
   for (const auto& [key, value] : f.metadata()) w.set(key, value);
   for (const auto& t : f.tensors()) {
-    if (t.name == "blk.0.attn_q.weight") {  // as IQ4_NL: same block size, no kernel
-      std::vector<uint8_t> bytes(static_cast<size_t>(t.numel() / 32 * 18));
-      w.add_tensor(t.name, t.shape, io::GgufType::IQ4_NL, std::move(bytes));
+    if (t.name == "blk.0.attn_q.weight") {  // as MXFP4: a type with no kernel (17 bytes / 32)
+      std::vector<uint8_t> bytes(static_cast<size_t>(t.numel() / 32 * 17));
+      w.add_tensor(t.name, t.shape, io::GgufType::MXFP4, std::move(bytes));
     } else {
       w.add_tensor(t.name, t.shape, t.type, t.data, t.nbytes);
     }
@@ -243,8 +244,9 @@ TEST_F(LowBitTypes, UnsupportedTypeNamesSupportedOnes) {
     load(path("bad.gguf"), options());
     FAIL() << "expected DTypeError";
   } catch (const DTypeError& e) {
-    EXPECT_NE(std::string(e.what()).find("tensor 'blk.0.attn_q.weight' has type iq4_nl; supported: f32, f16, bf16, "
-                                         "q4_0, q4_1, q5_0, q5_1, q8_0, nf4, nf3, fp4, fp8_e4m3, fp8_e5m2"),
+    EXPECT_NE(std::string(e.what()).find("tensor 'blk.0.attn_q.weight' has type mxfp4; supported: f32, q4_0, q4_1, "
+                                         "q5_0, q5_1, q8_0, nf4, nf3, fp4, fp8_e4m3, fp8_e5m2, f16, bf16, q2_K, q3_K, "
+                                         "q4_K, q5_K, q6_K, q8_K, iq4_nl, iq4_xs"),
               std::string::npos)
         << e.what();
   }

@@ -69,6 +69,8 @@
 
 namespace bigdl::detail::quant {
 
+// Weights per block of the 32-weight formats, and per BlockQ8A activation block of
+// every format (a super-block of 256 meets 8 of them).
 constexpr int64_t kBlockSize = 32;
 
 struct BlockQ4_0 {
@@ -123,6 +125,70 @@ struct BlockF16 {
 struct BlockBF16 {
   uint16_t v[32];  // bfloat16 bit patterns (the top half of an f32); no scale
 };
+// ---- ggml's K-quants and 4-bit i-quants (super-blocks of kSuperBlock = 256 weights) ----
+// Layouts of ggml-common.h, byte for byte (docs/quant.md has the tables). A super-block
+// has 8 sub-blocks of 32 weights (Q4_K, Q5_K, IQ4_XS) or 16 of 16 (Q2_K, Q3_K, Q6_K),
+// each with a small integer scale (and min) relative to the fp16 super-block scale d.
+// In a sub-block of 32, nibble / 2-bit fields of "chunk" c (32 bytes) hold weights
+// 32*k + l of successive sub-blocks in successive bit positions; the exact order is in
+// the reference dequantizers (quant_k_ref.cpp).
+constexpr int64_t kSuperBlock = 256;
+struct BlockQ2K {       // 2.625 bits: w = d * (sc & 15) * q - dmin * (sc >> 4), q in 0..3
+  uint8_t scales[16];   // per 16 weights: low nibble scale, high nibble min
+  uint8_t qs[64];       // 2-bit q: byte l of chunk c (32 bytes) holds weights 128c + l + 32s in bits 2s..2s+1
+  uint16_t d;           // fp16 super-block scale of the scales
+  uint16_t dmin;        // fp16 super-block scale of the mins
+};
+struct BlockQ3K {       // 3.4375 bits: w = d * (sc - 32) * (q - 4 * !hbit), q in 0..3
+  uint8_t hmask[32];    // high bit of weight 32j + l is bit j of hmask[l]
+  uint8_t qs[64];       // low 2 bits, as Q2_K
+  uint8_t scales[12];   // 16 six-bit scales: low nibbles in bytes 0-7 (scale j and j+8), high 2 bits in bytes 8-11
+  uint16_t d;
+};
+struct BlockQ4K {       // 4.5 bits: w = d * sc_j * q - dmin * m_j, 8 sub-blocks of 32, q in 0..15
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];   // 8 six-bit scales and 8 six-bit mins (get_scale_min_k4's packing)
+  uint8_t qs[128];      // chunk c (32 bytes): low nibbles = sub-block 2c, high = 2c + 1
+};
+struct BlockQ5K {       // 5.5 bits: as Q4_K with a fifth bit, q in 0..31
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];       // fifth bit of sub-block j's weight l is bit j of qh[l]
+  uint8_t qs[128];
+};
+struct BlockQ6K {       // 6.5625 bits: w = d * sc_j * (q - 32), 16 sub-blocks of 16, q in 0..63
+  uint8_t ql[128];      // low 4 bits
+  uint8_t qh[64];       // high 2 bits
+  int8_t scales[16];
+  uint16_t d;
+};
+struct BlockQ8K {       // 9.125 bits: w = d * q (ggml's K-quant activation type; also loadable as weights)
+  float d;              // f32 scale
+  int8_t qs[256];
+  int16_t bsums[16];    // sum of each 16 q's
+};
+struct BlockIQ4NL {     // 4.5 bits: w = d * kIq4nlLevels[q]
+  uint16_t d;
+  uint8_t qs[16];       // codes 0..15, nibble order as Q4_0
+};
+struct BlockIQ4XS {     // 4.25 bits: w = d * (ls_j - 32) * kIq4nlLevels[q], 8 sub-blocks of 32
+  uint16_t d;
+  uint16_t scales_h;    // high 2 bits of ls_j: bits 2j..2j+1
+  uint8_t scales_l[4];  // low 4 bits of ls_j: nibble j % 2 of byte j / 2
+  uint8_t qs[128];      // sub-block j: bytes 16j..16j+15, nibble order as Q4_0
+};
+static_assert(sizeof(BlockQ2K) == 84 && alignof(BlockQ2K) == 2, "Q2_K layout is fixed by GGUF");
+static_assert(sizeof(BlockQ3K) == 110 && alignof(BlockQ3K) == 2, "Q3_K layout is fixed by GGUF");
+static_assert(sizeof(BlockQ4K) == 144 && alignof(BlockQ4K) == 2, "Q4_K layout is fixed by GGUF");
+static_assert(sizeof(BlockQ5K) == 176 && alignof(BlockQ5K) == 2, "Q5_K layout is fixed by GGUF");
+static_assert(sizeof(BlockQ6K) == 210 && alignof(BlockQ6K) == 2, "Q6_K layout is fixed by GGUF");
+static_assert(sizeof(BlockQ8K) == 292 && alignof(BlockQ8K) == 4, "Q8_K layout is fixed by GGUF");
+static_assert(sizeof(BlockIQ4NL) == 18 && alignof(BlockIQ4NL) == 2, "IQ4_NL layout is fixed by GGUF");
+static_assert(sizeof(BlockIQ4XS) == 136 && alignof(BlockIQ4XS) == 2, "IQ4_XS layout is fixed by GGUF");
+// IQ4_NL / IQ4_XS's non-linear 4-bit levels (ggml's kvalues_iq4nl; part of the format).
+constexpr int8_t kIq4nlLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 static_assert(sizeof(BlockQ4_0) == 18 && alignof(BlockQ4_0) == 2, "Q4_0 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ4_1) == 20 && alignof(BlockQ4_1) == 2, "Q4_1 layout is fixed by GGUF");
 static_assert(sizeof(BlockQ5_0) == 22 && alignof(BlockQ5_0) == 2, "Q5_0 layout is fixed by GGUF");
@@ -159,33 +225,42 @@ constexpr int8_t kNf3Levels8[8] = {-127, -68, -31, 0, 23, 49, 79, 127};
 constexpr int8_t kFp4Levels8[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 // One row per format: X(bigdl-llm name, ggml name, block struct, GGUF type id,
-// int8_act). Adding a format adds one row here, one block struct above and its kernels.
+// int8_act, weights per block). Adding a format adds one row here, one block struct above and its kernels.
 // Ids 1024+ are bigdl's own (no GGUF / ggml type uses them; llama.cpp cannot load them).
-#define BIGDL_QUANT_TYPES(X)                          \
-  X(sym_int4, "q4_0", BlockQ4_0, 2, true)             \
-  X(asym_int4, "q4_1", BlockQ4_1, 3, true)            \
-  X(sym_int5, "q5_0", BlockQ5_0, 6, true)             \
-  X(asym_int5, "q5_1", BlockQ5_1, 7, true)            \
-  X(sym_int8, "q8_0", BlockQ8_0, 8, true)             \
-  X(nf4, "nf4", BlockNF4, 1024, true)                 \
-  X(nf3, "nf3", BlockNF3, 1025, true)                 \
-  X(fp4, "fp4", BlockFP4, 1026, true)                 \
-  X(fp8_e4m3, "fp8_e4m3", BlockFP8E4M3, 1027, false)  \
-  X(fp8_e5m2, "fp8_e5m2", BlockFP8E5M2, 1028, false)  \
-  X(fp16, "f16", BlockF16, 1, false)                  \
-  X(bf16, "bf16", BlockBF16, 30, false)
+#define BIGDL_QUANT_TYPES(X)                               \
+  X(sym_int4, "q4_0", BlockQ4_0, 2, true, 32)              \
+  X(asym_int4, "q4_1", BlockQ4_1, 3, true, 32)             \
+  X(sym_int5, "q5_0", BlockQ5_0, 6, true, 32)              \
+  X(asym_int5, "q5_1", BlockQ5_1, 7, true, 32)             \
+  X(sym_int8, "q8_0", BlockQ8_0, 8, true, 32)              \
+  X(nf4, "nf4", BlockNF4, 1024, true, 32)                  \
+  X(nf3, "nf3", BlockNF3, 1025, true, 32)                  \
+  X(fp4, "fp4", BlockFP4, 1026, true, 32)                  \
+  X(fp8_e4m3, "fp8_e4m3", BlockFP8E4M3, 1027, false, 32)   \
+  X(fp8_e5m2, "fp8_e5m2", BlockFP8E5M2, 1028, false, 32)   \
+  X(fp16, "f16", BlockF16, 1, false, 32)                   \
+  X(bf16, "bf16", BlockBF16, 30, false, 32)                \
+  X(q2_k, "q2_K", BlockQ2K, 10, true, 256)                 \
+  X(q3_k, "q3_K", BlockQ3K, 11, true, 256)                 \
+  X(q4_k, "q4_K", BlockQ4K, 12, true, 256)                 \
+  X(q5_k, "q5_K", BlockQ5K, 13, true, 256)                 \
+  X(q6_k, "q6_K", BlockQ6K, 14, true, 256)                 \
+  X(q8_k, "q8_K", BlockQ8K, 15, true, 256)                 \
+  X(iq4_nl, "iq4_nl", BlockIQ4NL, 20, true, 32)            \
+  X(iq4_xs, "iq4_xs", BlockIQ4XS, 23, true, 256)
 
 enum class QType {
-#define BIGDL_QUANT_ENUM(name, ggml, Block, id, i8) name,
+#define BIGDL_QUANT_ENUM(name, ggml, Block, id, i8, qk) name,
   BIGDL_QUANT_TYPES(BIGDL_QUANT_ENUM)
 #undef BIGDL_QUANT_ENUM
 };
-#define BIGDL_QUANT_COUNT(name, ggml, Block, id, i8) +1
+#define BIGDL_QUANT_COUNT(name, ggml, Block, id, i8, qk) +1
 constexpr int kNumQTypes = 0 BIGDL_QUANT_TYPES(BIGDL_QUANT_COUNT);
 #undef BIGDL_QUANT_COUNT
 
-// Kernel signatures. n is the number of weights, a multiple of 32 (not checked in the
-// kernels; gemv checks). Blocks are read through the format's struct, so a block
+// Kernel signatures. n is the number of weights, a multiple of the type's block size (32,
+// or kSuperBlock = 256 for the K-quants and IQ4_XS; not checked in the kernels; gemv
+// checks). Blocks are read through the format's struct, so a block
 // pointer needs only 2-byte alignment; x / y may have any float alignment.
 using QuantizeRowFn = void (*)(const float* x, void* blocks, int64_t n);
 using DequantizeRowFn = void (*)(const void* blocks, float* y, int64_t n);
@@ -196,7 +271,7 @@ struct QTypeInfo {
   const char* name;       // bigdl-llm name, "sym_int4"
   const char* ggml_name;  // "q4_0"
   int ggml_type;          // GGUF tensor type id
-  int64_t block_size;     // weights per block (32)
+  int64_t block_size;     // weights per block (32, or 256 for the K-quants and IQ4_XS)
   int64_t block_bytes;    // sizeof(block)
   QuantizeRowFn quantize_row;      // reference
   DequantizeRowFn dequantize_row;  // reference
@@ -208,11 +283,14 @@ struct QTypeInfo {
   bool int8_act = true;
 };
 const QTypeInfo& qtype_info(QType type);
-// Bytes of a row of n weights (n a multiple of 32).
-inline int64_t row_bytes(QType type, int64_t n) { return n / kBlockSize * qtype_info(type).block_bytes; }
+// Bytes of a row of n weights (n a multiple of the type's block size).
+inline int64_t row_bytes(QType type, int64_t n) {
+  const QTypeInfo& info = qtype_info(type);
+  return n / info.block_size * info.block_bytes;
+}
 
 // Typed reference kernels (quant_ref.cpp), e.g. quantize_row_sym_int4_ref.
-#define BIGDL_QUANT_DECL(name, ggml, Block, id, i8)                            \
+#define BIGDL_QUANT_DECL(name, ggml, Block, id, i8, qk)                            \
   void quantize_row_##name##_ref(const float* x, Block* y, int64_t n);        \
   void dequantize_row_##name##_ref(const Block* blocks, float* y, int64_t n); \
   float vec_dot_##name##_ref(int64_t n, const Block* blocks, const float* x);
@@ -246,7 +324,7 @@ using QuantizeActFn = void (*)(const float* x, BlockQ8A* y, int64_t n);
 using VecDotQ8Fn = float (*)(int64_t n, const void* blocks, const BlockQ8A* x);
 
 void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n);
-#define BIGDL_QUANT_DECL_Q8(name, ggml, Block, id, i8) \
+#define BIGDL_QUANT_DECL_Q8(name, ggml, Block, id, i8, qk) \
   float vec_dot_q8_##name##_ref(int64_t n, const Block* blocks, const BlockQ8A* x);
 BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
 #undef BIGDL_QUANT_DECL_Q8
@@ -263,9 +341,9 @@ struct QuantKernels {
 // The initializer of a QuantKernels table from the kernels the including file defines for
 // every type (dequantize_<type>, vec_dot_<type>, vec_dot_q8_<type>) and its activation
 // quantizer: `static const QuantKernels t = BIGDL_QUANT_KERNEL_TABLE("avx2", quantize_act);`
-#define BIGDL_QUANT_TABLE_DEQ(name, ggml, Block, id, i8) dequantize_##name,
-#define BIGDL_QUANT_TABLE_DOT(name, ggml, Block, id, i8) vec_dot_##name,
-#define BIGDL_QUANT_TABLE_DOT_Q8(name, ggml, Block, id, i8) vec_dot_q8_##name,
+#define BIGDL_QUANT_TABLE_DEQ(name, ggml, Block, id, i8, qk) dequantize_##name,
+#define BIGDL_QUANT_TABLE_DOT(name, ggml, Block, id, i8, qk) vec_dot_##name,
+#define BIGDL_QUANT_TABLE_DOT_Q8(name, ggml, Block, id, i8, qk) vec_dot_q8_##name,
 #define BIGDL_QUANT_KERNEL_TABLE(isa_name, quantize_act_fn)                                    \
   {isa_name, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DEQ)}, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DOT)}, \
    quantize_act_fn, {BIGDL_QUANT_TYPES(BIGDL_QUANT_TABLE_DOT_Q8)}}
@@ -283,7 +361,8 @@ const QuantKernels& quant_kernels_avx512();
 const QuantKernels& quant_kernels_avx512vnni();
 
 // y[r] = sum_c W[r, c] * x[c] for a row-major [rows, cols] matrix of `type` blocks
-// (row r starts at byte r * row_bytes(type, cols)). cols must be a multiple of 32;
+// (row r starts at byte r * row_bytes(type, cols)). cols must be a multiple of the
+// type's block size;
 // throws bigdl::ValueError otherwise. Single-threaded; one vec_dot per row.
 void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
           const QuantKernels& kernels = quant_kernels());

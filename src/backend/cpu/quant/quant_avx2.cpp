@@ -272,6 +272,8 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 
 // ---- int8 activations: shared with quant_avx512.cpp ----
 #include "backend/cpu/quant/quant_q8_x86.inc"
+// ---- K-quants and IQ4 (256-bit code, shared the same way) ----
+#include "backend/cpu/quant/quant_k_x86.inc"
 
 }  // namespace
 

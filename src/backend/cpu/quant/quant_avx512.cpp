@@ -236,6 +236,8 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 // ---- int8 activations: the AVX2 code (256-bit), compiled with this file's flags; the
 // VNNI build of the same code is quant_avx512vnni.cpp (docs/quant.md).
 #include "backend/cpu/quant/quant_q8_x86.inc"
+// ---- K-quants and IQ4 (256-bit code, shared the same way) ----
+#include "backend/cpu/quant/quant_k_x86.inc"
 
 }  // namespace
 

@@ -20,11 +20,11 @@ constexpr int64_t kMinChunkBytes = 128 * 1024;
 void gemv_parallel(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
                    GemvAct act, const QuantKernels& kernels) {
   const QTypeInfo& info = qtype_info(type);
-  BIGDL_CHECK(cols % kBlockSize == 0, ValueError, "quant::gemv",
-              info.name, " needs cols to be a multiple of ", kBlockSize, ", got ", cols);
+  BIGDL_CHECK(cols % info.block_size == 0, ValueError, "quant::gemv",
+              info.name, " needs cols to be a multiple of ", info.block_size, ", got ", cols);
   BIGDL_CHECK(rows >= 0 && cols >= 0, ValueError, "quant::gemv", "negative shape [", rows, ", ", cols, "]");
   if (rows == 0) return;
-  const int64_t stride = cols / kBlockSize * info.block_bytes;
+  const int64_t stride = cols / info.block_size * info.block_bytes;
   const auto* base = static_cast<const uint8_t*>(w);
   const int64_t grain = stride > 0 ? (kMinChunkBytes + stride - 1) / stride : rows;
   const int t = static_cast<int>(type);

@@ -655,7 +655,7 @@ BIGDL_Q8_VIA_F32(bf16, BlockBF16)
 
 namespace {
 // Untyped entry points for the tables.
-#define BIGDL_QUANT_WRAP(name, ggml, Block, id, i8)                                       \
+#define BIGDL_QUANT_WRAP(name, ggml, Block, id, i8, qk)                                       \
   void quantize_##name(const float* x, void* y, int64_t n) {                             \
     quantize_row_##name##_ref(x, static_cast<Block*>(y), n);                             \
   }                                                                                      \
@@ -672,8 +672,8 @@ BIGDL_QUANT_TYPES(BIGDL_QUANT_WRAP)
 #undef BIGDL_QUANT_WRAP
 
 const QTypeInfo kInfo[kNumQTypes] = {
-#define BIGDL_QUANT_INFO(name, ggml, Block, id, i8)                                                            \
-  {QType::name, #name, ggml, id, kBlockSize, static_cast<int64_t>(sizeof(Block)), quantize_##name, dequantize_##name, \
+#define BIGDL_QUANT_INFO(name, ggml, Block, id, i8, qk)                                                            \
+  {QType::name, #name, ggml, id, qk, static_cast<int64_t>(sizeof(Block)), quantize_##name, dequantize_##name, \
    i8},
     BIGDL_QUANT_TYPES(BIGDL_QUANT_INFO)
 #undef BIGDL_QUANT_INFO
@@ -713,11 +713,11 @@ const QuantKernels& quant_kernels() {
 void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
           const QuantKernels& kernels) {
   const QTypeInfo& info = qtype_info(type);
-  BIGDL_CHECK(cols % kBlockSize == 0, ValueError, "quant::gemv",
-              info.name, " needs cols to be a multiple of ", kBlockSize, ", got ", cols);
+  BIGDL_CHECK(cols % info.block_size == 0, ValueError, "quant::gemv",
+              info.name, " needs cols to be a multiple of ", info.block_size, ", got ", cols);
   BIGDL_CHECK(rows >= 0 && cols >= 0, ValueError, "quant::gemv", "negative shape [", rows, ", ", cols, "]");
   const VecDotFn dot = kernels.vec_dot[static_cast<int>(type)];
-  const int64_t stride = cols / kBlockSize * info.block_bytes;
+  const int64_t stride = cols / info.block_size * info.block_bytes;
   const auto* base = static_cast<const uint8_t*>(w);
   for (int64_t r = 0; r < rows; ++r) y[r] = dot(cols, base + r * stride, x);
 }
