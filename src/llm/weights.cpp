@@ -208,7 +208,8 @@ bool fitting_qtype(quant::QType q, int64_t cols, quant::QType& out) {
   if (cols % quant::qtype_info(q).block_size == 0) return true;
   if (cols % quant::kBlockSize != 0) return false;
   switch (q) {
-    case QType::q2_k: case QType::q3_k: case QType::iq4_xs: out = QType::iq4_nl; break;
+    case QType::iq4_xs: out = QType::iq4_nl; break;
+    case QType::q2_k: case QType::q3_k: out = QType::sym_int4; break;
     case QType::q4_k: out = QType::sym_int5; break;
     case QType::q5_k: out = QType::asym_int5; break;
     case QType::q6_k: case QType::q8_k: out = QType::sym_int8; break;

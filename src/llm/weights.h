@@ -90,9 +90,10 @@ bool qtype_of(io::GgufType t, quant::QType& out);
 // "f32, f16, bf16, q4_0, ..." : the GGUF types the engine reads, for error messages.
 std::string supported_gguf_types();
 // The type a matrix with rows of `cols` weights gets when `q` is asked for: q itself
-// when cols is whole blocks of q, else llama-quantize's fallback (q2_K, q3_K, iq4_xs ->
-// iq4_nl; q4_K -> q5_0; q5_K -> q5_1; q6_K, q8_K -> q8_0), and false when not even that
-// fits (cols not a multiple of 32: the matrix stays as stored).
+// when cols is whole blocks of q, else llama-quantize's fallback (that of llama.cpp as in
+// llama-cpp-python 0.3.36: q2_K, q3_K -> q4_0; iq4_xs -> iq4_nl; q4_K -> q5_0; q5_K ->
+// q5_1; q6_K, q8_K -> q8_0), and false when not even that fits (cols not a multiple of
+// 32: the matrix stays as stored).
 bool fitting_qtype(quant::QType q, int64_t cols, quant::QType& out);
 // "f32", "q4_0", ... (llama.cpp's name of a GGUF type; "unknown" for other ids).
 const char* gguf_type_name(io::GgufType t);

@@ -17,6 +17,8 @@ It writes tests/kernels/fixtures/kquant/:
     Llama (hidden 256, FFN 512, 4 heads of 64, 1 KV head, vocab 256, random weights)
     written as F32 by gguf.GGUFWriter, then quantized by llama_model_quantize (the engine
     of llama-quantize) with that file type and no importance matrix;
+  * logits.json: llama.cpp's logits on each of those files for a 16-token prompt (f32 KV
+    cache, one batch, 1 thread), for the engine-level test;
   * dequant.json: for every tensor of every file, its type, shape and the FNV-1a 64 hash
     of gguf.quants.dequantize(...) as little-endian f32 bytes (and the first 8 values),
     so the test can check our dequantization of every tensor bit for bit;
@@ -144,6 +146,18 @@ def quantize(src, dst, ftype):
         raise RuntimeError("llama_model_quantize %s -> %s (ftype %d) failed: %d" % (src, dst, ftype, rc))
 
 
+PROMPT = [1, 17, 42, 99, 5, 64, 127, 3, 88, 23, 71, 10, 200, 250, 7, 56]
+
+
+def llamacpp_logits(path):
+    llm = llama_cpp.Llama(model_path=path, n_ctx=64, n_batch=512, logits_all=True, verbose=False,
+                          type_k=0, type_v=0, flash_attn=False, n_threads=1)  # f32 KV cache
+    llm.eval(PROMPT)
+    logits = np.array(llm.scores[:len(PROMPT)], dtype=np.float64)
+    del llm
+    return logits
+
+
 def tensor_types(path):
     r = gguf.GGUFReader(path)
     return {t.name: t.tensor_type.name for t in r.tensors}
@@ -155,6 +169,7 @@ def main():
         json.dump(random_blocks(), f, indent=1, sort_keys=True)
     llama_cpp.llama_backend_init()
     dequant = {"llama_cpp_python": llama_cpp.__version__, "gguf": getattr(gguf, "__version__", "?"), "files": {}}
+    logits = {"llama_cpp_python": llama_cpp.__version__, "prompt": PROMPT, "files": {}}
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "tiny-f32.gguf")
         write_source(src, n_layer=1, n_embd=256, n_ff=512, n_head=4, n_kv=1, vocab=256, seed=7)
@@ -174,6 +189,9 @@ def main():
                                    "fnv1a64": fnv1a64_np(vals),
                                    "first": [struct.unpack("<I", struct.pack("<f", float(v)))[0] for v in vals[:8]]}
             dequant["files"]["tiny-%s.gguf" % name] = entries
+            lg = llamacpp_logits(dst)
+            logits["files"]["tiny-%s.gguf" % name] = {"logits": [[float("%.8g" % v) for v in row] for row in lg.tolist()],
+                                                      "logits_std": float(lg.std())}
             print("wrote", dst, os.path.getsize(dst), "bytes", file=sys.stderr)
 
         mixes = {"llama_cpp_python": llama_cpp.__version__, "models": {}}
@@ -192,6 +210,8 @@ def main():
             os.remove(msrc)
     with open(os.path.join(OUT, "dequant.json"), "w") as f:
         json.dump(dequant, f, indent=1, sort_keys=True)
+    with open(os.path.join(OUT, "logits.json"), "w") as f:
+        json.dump(logits, f, separators=(",", ":"))
     with open(os.path.join(OUT, "mixes.json"), "w") as f:
         json.dump(mixes, f, sort_keys=True, separators=(",", ":"))
 

@@ -318,6 +318,37 @@ TEST_P(KQuantSimd, vec_dot_q8_integer_part_exact) {
   }
 }
 
+// General data: SIMD and reference sum the same exact per-group integer sums with the
+// scales applied in a different order (f32 vs double), and both equal the exact dot of
+// the dequantized weights with the int8 activations, to 1e-5 * sum |w_i xq_i|.
+TEST_P(KQuantSimd, vec_dot_q8_matches_reference_and_exact) {
+  const QuantKernels* k = quant_kernels_for(GetParam().isa);
+  if (k == nullptr) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
+  const QType t = GetParam().type;
+  const int ti = static_cast<int>(t);
+  for (int64_t n : {qtype_info(t).block_size, int64_t(4096)}) {
+    const auto w = random_blocks(t, n, static_cast<uint32_t>(5 * n), 0.0123f, 0.0071f, false);
+    std::mt19937 rng(static_cast<uint32_t>(n));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = normal(rng);
+    std::vector<BlockQ8A> xq(static_cast<size_t>(n / kBlockSize));
+    quant_kernels_ref().quantize_act(x.data(), xq.data(), n);
+    std::vector<float> wd(static_cast<size_t>(n));
+    quant_kernels_ref().dequantize_row[ti](w.data(), wd.data(), n);
+    double exact = 0, abs_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double xi = static_cast<double>(xq[static_cast<size_t>(i / 32)].qs[i % 32]) * xq[static_cast<size_t>(i / 32)].d;
+      exact += static_cast<double>(wd[static_cast<size_t>(i)]) * xi;
+      abs_sum += std::fabs(static_cast<double>(wd[static_cast<size_t>(i)]) * xi);
+    }
+    const float ref = quant_kernels_ref().vec_dot_q8[ti](n, w.data(), xq.data());
+    const float got = k->vec_dot_q8[ti](n, w.data(), xq.data());
+    EXPECT_NEAR(ref, exact, 1e-5 * abs_sum) << "reference vs exact, n " << n;
+    EXPECT_NEAR(got, ref, 1e-5 * abs_sum) << "n " << n;
+  }
+}
+
 // End to end: the int8-activation gemv against the f32 reference gemv, 64 x 4096, N(0, 1)
 // weights (quantized by the reference quantizer) and activations: the int8 rounding of x
 // costs ~4.7e-3 relative (uniform error of half a step, step max|x| / 127 over 32
