@@ -34,15 +34,23 @@ T* grow(std::vector<T>& b, int64_t n) {
   return b.data();
 }
 
-// The activation rows of a quantized product rounded to int8 blocks (quantize_act), in a
-// thread-local buffer reused across calls: [n][cols / 32].
-const quant::BlockQ8A* quantize_rows(const float* x, int64_t n, int64_t cols) {
-  thread_local std::vector<quant::BlockQ8A> buf;
-  const int64_t nb = cols / quant::kBlockSize;
-  quant::BlockQ8A* q = grow(buf, n * nb);
-  const auto qa = quant::quant_kernels().quantize_act;
-  for (int64_t t = 0; t < n; ++t) qa(x + t * cols, q + t * nb, cols);
+// The activation rows of a quantized product rounded to int8 blocks, in a thread-local
+// buffer reused across calls: [n][cols / per_block] blocks B made by quantize.
+template <typename B, typename Quantize>
+const B* quantize_rows_as(const float* x, int64_t n, int64_t cols, int64_t per_block, Quantize quantize) {
+  thread_local std::vector<B> buf;
+  const int64_t nb = cols / per_block;
+  B* q = grow(buf, n * nb);
+  for (int64_t t = 0; t < n; ++t) quantize(x + t * cols, q + t * nb, cols);
   return q;
+}
+// BlockQ8A rows (quantize_act), [n][cols / 32].
+const quant::BlockQ8A* quantize_rows(const float* x, int64_t n, int64_t cols) {
+  return quantize_rows_as<quant::BlockQ8A>(x, n, cols, quant::kBlockSize, quant::quant_kernels().quantize_act);
+}
+// BlockQ8K rows for the super-block types (QTypeInfo::act == k256), [n][cols / 256].
+const quant::BlockQ8K* quantize_rows_k(const float* x, int64_t n, int64_t cols) {
+  return quantize_rows_as<quant::BlockQ8K>(x, n, cols, quant::kSuperBlock, quant::quant_kernels().quantize_act_k);
 }
 
 int64_t group_bytes(const Weight& w) { return quant::packed_bytes(w.qtype, quant::kPackRows, w.cols); }
@@ -201,23 +209,22 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
     return;
   }
   const bool int8_act = quant::qtype_info(w.qtype).int8_act;
+  const bool k256 = quant::qtype_info(w.qtype).act == quant::ActQ8::k256;
+  const int64_t nbk = w.cols / quant::kSuperBlock;
   if (n < kMinSgemmTokens) {
     // Few tokens: the dot of the one-row product per (row, token), bit-identical to it.
     const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, stride * n));
-    if (int8_act) {
-      const quant::BlockQ8A* xq = quantize_rows(x, n, w.cols);
-      const auto dot = qk.vec_dot_q8[static_cast<int>(w.qtype)];
+    // dot(cols, row r, activations of token t at xa + t * xstride)
+    const auto dots = [&](auto dot, const auto* xa, int64_t xstride) {
       bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r)
-          for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot(w.cols, w.data + r * stride, xq + t * nb);
+          for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot(w.cols, w.data + r * stride, xa + t * xstride);
       });
-    } else {
-      const auto dot = qk.vec_dot[static_cast<int>(w.qtype)];
-      bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r)
-          for (int64_t t = 0; t < n; ++t) y[t * w.rows + r] = dot(w.cols, w.data + r * stride, x + t * w.cols);
-      });
-    }
+    };
+    const int ti = static_cast<int>(w.qtype);
+    if (int8_act && k256) dots(qk.vec_dot_q8k[ti], quantize_rows_k(x, n, w.cols), nbk);
+    else if (int8_act) dots(qk.vec_dot_q8[ti], quantize_rows(x, n, w.cols), nb);
+    else dots(qk.vec_dot[ti], x, w.cols);
     return;
   }
   // Many tokens: the activations as the one-row product sees them (int8-rounded rows back
@@ -226,14 +233,15 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
   // tile. Equals the per-row dots up to f32 summation order.
   const float* xa = x;
   thread_local std::vector<float> xr_tl, wt_tl;
-  if (int8_act) {
-    const quant::BlockQ8A* xq = quantize_rows(x, n, w.cols);
+  // count int8 blocks of `per` values back to f32, q * d.
+  const auto widen = [&](const auto* blocks, int64_t count, int64_t per) {
     float* xr = grow(xr_tl, n * w.cols);
-    for (int64_t b = 0; b < n * nb; ++b)
-      for (int64_t i = 0; i < quant::kBlockSize; ++i)
-        xr[b * quant::kBlockSize + i] = static_cast<float>(xq[b].qs[i]) * xq[b].d;
-    xa = xr;
-  }
+    for (int64_t b = 0; b < count; ++b)
+      for (int64_t i = 0; i < per; ++i) xr[b * per + i] = static_cast<float>(blocks[b].qs[i]) * blocks[b].d;
+    return xr;
+  };
+  if (int8_act && k256) xa = widen(quantize_rows_k(x, n, w.cols), n * nbk, quant::kSuperBlock);
+  else if (int8_act) xa = widen(quantize_rows(x, n, w.cols), n * nb, quant::kBlockSize);
   float* wt = grow(wt_tl, kTileRows * w.cols);
   const auto deq = qk.dequantize_row[static_cast<int>(w.qtype)];
   for (int64_t r0 = 0; r0 < w.rows; r0 += kTileRows) {

@@ -349,11 +349,96 @@ TEST_P(KQuantSimd, vec_dot_q8_matches_reference_and_exact) {
   }
 }
 
+// ---- BlockQ8K activations (the k256 types' integer path) ----
+
+bool k256(QType t) { return qtype_info(t).act == ActQ8::k256; }
+
+TEST(KQuantAct, q8k_quantize_simd_bit_exact) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n = 4096;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = normal(rng);
+  std::fill(x.begin() + 256, x.begin() + 512, 0.0f);  // an all-zero super-block
+  x[700] = -9.0f, x[701] = 9.0f;                       // a tie for the largest |x|: the first wins
+  std::vector<BlockQ8K> ref(static_cast<size_t>(n / 256)), got(ref.size());
+  quant_kernels_ref().quantize_act_k(x.data(), ref.data(), n);
+  for (const QuantKernels* k : tables()) {
+    k->quantize_act_k(x.data(), got.data(), n);
+    EXPECT_EQ(std::memcmp(ref.data(), got.data(), ref.size() * sizeof(BlockQ8K)), 0) << k->name;
+  }
+  EXPECT_EQ(ref[2].qs[700 - 512], -127);  // -9 maps to -127 exactly, 9 to 127
+  EXPECT_EQ(ref[2].qs[701 - 512], 127);
+  EXPECT_EQ(ref[1].d, 0.0f);
+}
+
+TEST_P(KQuantSimd, vec_dot_q8k_integer_part_exact) {
+  const QuantKernels* k = quant_kernels_for(GetParam().isa);
+  if (k == nullptr) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
+  const QType t = GetParam().type;
+  if (!k256(t)) GTEST_SKIP() << qtype_info(t).name << " reads BlockQ8A";
+  const int ti = static_cast<int>(t);
+  for (int64_t n : {int64_t(256), int64_t(512)}) {
+    const auto w = random_blocks(t, n, static_cast<uint32_t>(7 * n), 0.0625f, 0.03125f, true);
+    std::mt19937 rng(static_cast<uint32_t>(n));
+    std::uniform_int_distribution<int> lvl(-7, 7);
+    std::vector<BlockQ8K> xk(static_cast<size_t>(n / 256));
+    for (auto& b : xk) {
+      b.d = 0.125f;
+      for (auto& q : b.qs) q = static_cast<int8_t>(lvl(rng));
+      for (int g = 0; g < 16; ++g) {
+        int sum = 0;
+        for (int i = 0; i < 16; ++i) sum += b.qs[16 * g + i];
+        b.bsums[g] = static_cast<int16_t>(sum);
+      }
+    }
+    std::vector<float> wd(static_cast<size_t>(n));
+    quant_kernels_ref().dequantize_row[ti](w.data(), wd.data(), n);
+    double exact = 0;
+    for (int64_t i = 0; i < n; ++i) exact += static_cast<double>(wd[static_cast<size_t>(i)]) * xk[static_cast<size_t>(i / 256)].qs[i % 256] * 0.125;
+    const float ref = quant_kernels_ref().vec_dot_q8k[ti](n, w.data(), xk.data());
+    const float got = k->vec_dot_q8k[ti](n, w.data(), xk.data());
+    EXPECT_EQ(static_cast<double>(ref), exact) << "reference, n " << n;
+    EXPECT_EQ(got, ref) << "n " << n;
+  }
+}
+
+TEST_P(KQuantSimd, vec_dot_q8k_matches_reference_and_exact) {
+  const QuantKernels* k = quant_kernels_for(GetParam().isa);
+  if (k == nullptr) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
+  const QType t = GetParam().type;
+  if (!k256(t)) GTEST_SKIP() << qtype_info(t).name << " reads BlockQ8A";
+  const int ti = static_cast<int>(t);
+  for (int64_t n : {int64_t(256), int64_t(4096)}) {
+    const auto w = random_blocks(t, n, static_cast<uint32_t>(11 * n), 0.0123f, 0.0071f, false);
+    std::mt19937 rng(static_cast<uint32_t>(n));
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = normal(rng);
+    std::vector<BlockQ8K> xk(static_cast<size_t>(n / 256));
+    quant_kernels_ref().quantize_act_k(x.data(), xk.data(), n);
+    std::vector<float> wd(static_cast<size_t>(n));
+    quant_kernels_ref().dequantize_row[ti](w.data(), wd.data(), n);
+    double exact = 0, abs_sum = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double xi = static_cast<double>(xk[static_cast<size_t>(i / 256)].qs[i % 256]) * xk[static_cast<size_t>(i / 256)].d;
+      exact += static_cast<double>(wd[static_cast<size_t>(i)]) * xi;
+      abs_sum += std::fabs(static_cast<double>(wd[static_cast<size_t>(i)]) * xi);
+    }
+    const float ref = quant_kernels_ref().vec_dot_q8k[ti](n, w.data(), xk.data());
+    const float got = k->vec_dot_q8k[ti](n, w.data(), xk.data());
+    EXPECT_NEAR(ref, exact, 1e-5 * abs_sum) << "reference vs exact, n " << n;
+    EXPECT_NEAR(got, ref, 1e-5 * abs_sum) << "n " << n;
+  }
+}
+
 // End to end: the int8-activation gemv against the f32 reference gemv, 64 x 4096, N(0, 1)
 // weights (quantized by the reference quantizer) and activations: the int8 rounding of x
-// costs ~4.7e-3 relative (uniform error of half a step, step max|x| / 127 over 32
-// Gaussians; docs/quant.md); measured 4.9e-3 - 5.0e-3, bound 5.5e-3. One and two threads
-// give the same bits.
+// costs ~4.7e-3 relative for BlockQ8A (uniform error of half a step, step max|x| / 127
+// over 32 Gaussians; docs/quant.md) and ~6.3e-3 for the k256 types' BlockQ8K (the max
+// over 256 Gaussians is ~1.33x larger, as llama.cpp's activations). Measured 4.95e-3
+// (iq4_nl) and 6.2e-3 - 6.7e-3; bounds 5.5e-3 and 7.5e-3. One and two threads give the
+// same bits.
 TEST_P(KQuantSimd, gemv_int8_activation_error) {
   const QuantKernels* k = quant_kernels_for(GetParam().isa);
   if (k == nullptr) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
@@ -384,7 +469,7 @@ TEST_P(KQuantSimd, gemv_int8_activation_error) {
   }
   const double rel = std::sqrt(num / den);
   std::printf("[ measured ] %s %s int8-activation gemv 64x4096: rel L2 error %.2e\n", k->name, qtype_info(t).name, rel);
-  EXPECT_LT(rel, 5.5e-3);
+  EXPECT_LT(rel, k256(t) ? 7.5e-3 : 5.5e-3);
 }
 
 INSTANTIATE_TEST_SUITE_P(KQuant, KQuantSimd, testing::ValuesIn(k_cases()), k_name);

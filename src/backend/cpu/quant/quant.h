@@ -266,6 +266,13 @@ using QuantizeRowFn = void (*)(const float* x, void* blocks, int64_t n);
 using DequantizeRowFn = void (*)(const void* blocks, float* y, int64_t n);
 using VecDotFn = float (*)(int64_t n, const void* blocks, const float* x);  // sum_i w_i * x_i
 
+// Which int8 activation blocks a type's integer path reads (ggml's vec_dot_type): one
+// BlockQ8A per 32 values, or, for the 256-weight super-block types (the K-quants and
+// IQ4_XS), one BlockQ8K per 256 values as llama.cpp uses (its integer sums then run over
+// the whole super-block with one float step, and the activations round exactly as
+// llama.cpp rounds them; docs/quant.md).
+enum class ActQ8 { a32, k256 };
+
 struct QTypeInfo {
   QType type;
   const char* name;       // bigdl-llm name, "sym_int4"
@@ -281,6 +288,7 @@ struct QTypeInfo {
   // them. Their vec_dot_q8 entries still exist (never null) but only widen each
   // activation block back to f32 and call vec_dot: correct, not fast.
   bool int8_act = true;
+  ActQ8 act = ActQ8::a32;  // k256 for the types with block_size 256
 };
 const QTypeInfo& qtype_info(QType type);
 // Bytes of a row of n weights (n a multiple of the type's block size).
@@ -329,6 +337,23 @@ void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n);
 BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
 #undef BIGDL_QUANT_DECL_Q8
 
+// Activations -> BlockQ8K (ggml's quantize_row_q8_K: d = the element of largest |x| /
+// -127, q = round_half_even(x / d) capped at 127, bsums = sums of 16 q); and the dot of a
+// row of super-block weights with them: per super-block (d_w * d_x) * sum_g sc_g * sum_i
+// q_i qx_i (exact int32) - (dmin_w * d_x) * sum_g mn_g * bsum_g.
+using QuantizeActKFn = void (*)(const float* x, BlockQ8K* y, int64_t n);
+using VecDotQ8KFn = float (*)(int64_t n, const void* blocks, const BlockQ8K* x);
+#define BIGDL_QUANT_DECL_Q8K(name, ggml, Block, id, i8, qk) \
+  float vec_dot_q8k_##name##_ref(int64_t n, const Block* blocks, const BlockQ8K* x);
+BIGDL_QUANT_DECL_Q8K(q2_k, "q2_K", BlockQ2K, 10, true, 256)
+BIGDL_QUANT_DECL_Q8K(q3_k, "q3_K", BlockQ3K, 11, true, 256)
+BIGDL_QUANT_DECL_Q8K(q4_k, "q4_K", BlockQ4K, 12, true, 256)
+BIGDL_QUANT_DECL_Q8K(q5_k, "q5_K", BlockQ5K, 13, true, 256)
+BIGDL_QUANT_DECL_Q8K(q6_k, "q6_K", BlockQ6K, 14, true, 256)
+BIGDL_QUANT_DECL_Q8K(q8_k, "q8_K", BlockQ8K, 15, true, 256)
+BIGDL_QUANT_DECL_Q8K(iq4_xs, "iq4_xs", BlockIQ4XS, 23, true, 256)
+#undef BIGDL_QUANT_DECL_Q8K
+
 // Per-ISA table, indexed by static_cast<int>(QType).
 struct QuantKernels {
   const char* name;  // "scalar", "avx2", "avx512", "avx512vnni"
@@ -336,7 +361,23 @@ struct QuantKernels {
   VecDotFn vec_dot[kNumQTypes];        // weights x f32 activations
   QuantizeActFn quantize_act;          // f32 activations -> BlockQ8A; bit-exact with the reference
   VecDotQ8Fn vec_dot_q8[kNumQTypes];   // weights x int8 activations (BlockQ8A)
+  QuantizeActKFn quantize_act_k = nullptr;     // f32 activations -> BlockQ8K; bit-exact with the reference
+  VecDotQ8KFn vec_dot_q8k[kNumQTypes] = {};   // weights x BlockQ8K (the ActQ8::k256 types; null for the others)
 };
+// Sets a table's quantize_act_k / vec_dot_q8k entries from the k256 kernels a file
+// defines (quantize_act_k, vec_dot_q8k_<type>):
+//   static const QuantKernels t = [] { QuantKernels k = BIGDL_QUANT_KERNEL_TABLE(...); BIGDL_QUANT_SET_Q8K(k, quantize_act_k); return k; }();
+#define BIGDL_QUANT_SET_Q8K(table, quantize_act_k_fn)                                       \
+  do {                                                                                     \
+    (table).quantize_act_k = quantize_act_k_fn;                                            \
+    (table).vec_dot_q8k[static_cast<int>(QType::q2_k)] = vec_dot_q8k_q2_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::q3_k)] = vec_dot_q8k_q3_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::q4_k)] = vec_dot_q8k_q4_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::q5_k)] = vec_dot_q8k_q5_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::q6_k)] = vec_dot_q8k_q6_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::q8_k)] = vec_dot_q8k_q8_k;                 \
+    (table).vec_dot_q8k[static_cast<int>(QType::iq4_xs)] = vec_dot_q8k_iq4_xs;             \
+  } while (0)
 
 // The initializer of a QuantKernels table from the kernels the including file defines for
 // every type (dequantize_<type>, vec_dot_<type>, vec_dot_q8_<type>) and its activation
@@ -370,8 +411,9 @@ void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x,
 // How gemv_parallel treats the activations.
 enum class GemvAct {  // int8 means f32 for a type whose QTypeInfo::int8_act is false
   f32,   // vec_dot per row: the result of gemv (no activation rounding)
-  int8,  // x quantized once to BlockQ8A, then vec_dot_q8 per row (about 1e-3 relative
-         // error from the int8 rounding of x; see docs/quant.md)
+  int8,  // x quantized once to the type's int8 blocks (BlockQ8A, or BlockQ8K for the
+         // ActQ8::k256 types), then vec_dot_q8 / vec_dot_q8k per row (about 5e-3
+         // relative error from the int8 rounding of x; see docs/quant.md)
 };
 // As gemv, with rows split over the library's thread pool (detail::parallel_for, so
 // get_num_threads() threads) in chunks of at least 128 KiB of weights; small matrices

@@ -242,7 +242,11 @@ BIGDL_RAW_KERNELS(bf16, BlockBF16)
 }  // namespace
 
 const QuantKernels& quant_kernels_avx512() {
-  static const QuantKernels table = BIGDL_QUANT_KERNEL_TABLE("avx512", quantize_act);
+  static const QuantKernels table = [] {
+    QuantKernels t = BIGDL_QUANT_KERNEL_TABLE("avx512", quantize_act);
+    BIGDL_QUANT_SET_Q8K(t, quantize_act_k);
+    return t;
+  }();
   return table;
 }
 

@@ -35,15 +35,24 @@ void gemv_parallel(QType type, int64_t rows, int64_t cols, const void* w, const 
     });
     return;
   }
-  // Reused across calls: one decode step runs many gemvs of the same few widths.
-  thread_local std::vector<BlockQ8A> xq;
-  if (static_cast<int64_t>(xq.size()) < cols / kBlockSize) xq.resize(static_cast<size_t>(cols / kBlockSize));
-  kernels.quantize_act(x, xq.data(), cols);
-  const BlockQ8A* xb = xq.data();
-  const VecDotQ8Fn dot = kernels.vec_dot_q8[t];
-  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) y[r] = dot(cols, base + r * stride, xb);
-  });
+  // x rounded once to the type's int8 blocks (quant.h ActQ8), then one integer dot per
+  // row. The buffers are reused across calls: one decode step runs many gemvs of the same
+  // few widths.
+  const auto run = [&](auto& buf, int64_t per_block, auto quantize, auto dot) {
+    if (static_cast<int64_t>(buf.size()) < cols / per_block) buf.resize(static_cast<size_t>(cols / per_block));
+    quantize(x, buf.data(), cols);
+    const auto* xb = buf.data();
+    parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) y[r] = dot(cols, base + r * stride, xb);
+    });
+  };
+  if (info.act == ActQ8::k256) {
+    thread_local std::vector<BlockQ8K> xk;
+    run(xk, kSuperBlock, kernels.quantize_act_k, kernels.vec_dot_q8k[t]);
+  } else {
+    thread_local std::vector<BlockQ8A> xq;
+    run(xq, kBlockSize, kernels.quantize_act, kernels.vec_dot_q8[t]);
+  }
 }
 
 }  // namespace bigdl::detail::quant

@@ -27,7 +27,11 @@
 // meets 8 of them): per group g of activation block b, the exact int32 sums
 // isum_g = sum_i q_i qx_i and xsum_g = sum_i qx_i, and the term
 // (s_g * d_b) * isum_g - (m_g * d_b) * xsum_g, each bracket one f32 product, summed in
-// double. The SIMD kernels sum the same terms in f32.
+// double. The SIMD kernels sum the same terms in f32. vec_dot_q8k (BlockQ8K activations,
+// one per super-block, llama.cpp's vec_dot_type for these formats): the whole
+// super-block's integer sum sum_g sc_g * sum_i q_i qx_i in int64 (int32 suffices: at
+// most 256 * 32 * 127 * 128), times the one f32 product d * d_x, and the mins through
+// Q8_K's bsums; see vec_dot_q8k_k.
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -47,7 +51,23 @@ struct Decoded {
   float s[16];
   float m[16];
   int16_t q[256];  // int16: Q8_K's -128 and IQ4's -127 fit int8, but the sums read cleaner
+  // The integer sub-block scales and mins and the super-block's f32 d / dmin, with
+  // s[g] = d * sc[g], m[g] = dmin * mn[g] (for vec_dot_q8k).
+  int16_t sc[16];
+  int16_t mn[16];
+  float d = 0, dmin = 0;
 };
+// Records the integer scales and fills s / m from them (one f32 product each).
+void set_scales(Decoded& o, float d, float dmin, const int* sc, const int* mn) {
+  o.d = d;
+  o.dmin = dmin;
+  for (int g = 0; g < 16; ++g) {
+    o.sc[g] = static_cast<int16_t>(sc[g]);
+    o.mn[g] = static_cast<int16_t>(mn != nullptr ? mn[g] : 0);
+    o.s[g] = d * static_cast<float>(sc[g]);
+    o.m[g] = dmin * static_cast<float>(o.mn[g]);
+  }
+}
 
 // Q4_K / Q5_K's 12 bytes of 6-bit scales and mins (ggml's get_scale_min_k4): sub-blocks
 // 0-3 keep theirs in the low 6 bits of bytes 0-3 (scale) and 4-7 (min); sub-blocks 4-7
@@ -74,11 +94,9 @@ int scale_q3k(const uint8_t* sc, int j) {
 void decode(const BlockQ2K& b, Decoded& o) {
   o.n = 256;
   o.has_min = true;
-  const float d = h2f(b.d), dmin = h2f(b.dmin);
-  for (int g = 0; g < 16; ++g) {
-    o.s[g] = d * static_cast<float>(b.scales[g] & 0x0F);
-    o.m[g] = dmin * static_cast<float>(b.scales[g] >> 4);
-  }
+  int sc[16], mn[16];
+  for (int g = 0; g < 16; ++g) sc[g] = b.scales[g] & 0x0F, mn[g] = b.scales[g] >> 4;
+  set_scales(o, h2f(b.d), h2f(b.dmin), sc, mn);
   // Chunk c (32 bytes of qs) holds weights 128c + 32s + l in bits 2s of byte l.
   for (int i = 0; i < 256; ++i) {
     const int c = i / 128, s = (i % 128) / 32, l = i % 32;
@@ -89,8 +107,9 @@ void decode(const BlockQ2K& b, Decoded& o) {
 void decode(const BlockQ3K& b, Decoded& o) {
   o.n = 256;
   o.has_min = false;
-  const float d = h2f(b.d);
-  for (int g = 0; g < 16; ++g) o.s[g] = d * static_cast<float>(scale_q3k(b.scales, g));
+  int sc[16];
+  for (int g = 0; g < 16; ++g) sc[g] = scale_q3k(b.scales, g);
+  set_scales(o, h2f(b.d), 0.0f, sc, nullptr);
   for (int i = 0; i < 256; ++i) {
     const int c = i / 128, s = (i % 128) / 32, l = i % 32;
     const int low = (b.qs[32 * c + l] >> (2 * s)) & 3;
@@ -105,12 +124,13 @@ template <typename Block>
 void decode_q45k(const Block& b, const uint8_t* qh, Decoded& o) {
   o.n = 256;
   o.has_min = true;
-  const float d = h2f(b.d), dmin = h2f(b.dmin);
+  int sc[16], mn[16];
   for (int j = 0; j < 8; ++j) {
-    int sc = 0, mn = 0;
-    scale_min_k4(b.scales, j, sc, mn);
-    o.s[2 * j] = o.s[2 * j + 1] = d * static_cast<float>(sc);
-    o.m[2 * j] = o.m[2 * j + 1] = dmin * static_cast<float>(mn);
+    scale_min_k4(b.scales, j, sc[2 * j], mn[2 * j]);
+    sc[2 * j + 1] = sc[2 * j], mn[2 * j + 1] = mn[2 * j];
+  }
+  set_scales(o, h2f(b.d), h2f(b.dmin), sc, mn);
+  for (int j = 0; j < 8; ++j) {
     for (int l = 0; l < 32; ++l) {
       int q = (b.qs[32 * (j / 2) + l] >> (4 * (j % 2))) & 0x0F;
       if (qh != nullptr) q |= ((qh[l] >> j) & 1) << 4;
@@ -127,8 +147,9 @@ void decode(const BlockQ5K& b, Decoded& o) { decode_q45k(b, b.qh, o); }
 void decode(const BlockQ6K& b, Decoded& o) {
   o.n = 256;
   o.has_min = false;
-  const float d = h2f(b.d);
-  for (int g = 0; g < 16; ++g) o.s[g] = d * static_cast<float>(b.scales[g]);
+  int sc[16];
+  for (int g = 0; g < 16; ++g) sc[g] = b.scales[g];
+  set_scales(o, h2f(b.d), 0.0f, sc, nullptr);
   for (int i = 0; i < 256; ++i) {
     const int h = i / 128, s = (i % 128) / 32, l = i % 32;
     const uint8_t* ql = b.ql + 64 * h;
@@ -142,14 +163,16 @@ void decode(const BlockQ6K& b, Decoded& o) {
 void decode(const BlockQ8K& b, Decoded& o) {
   o.n = 256;
   o.has_min = false;
-  for (int g = 0; g < 16; ++g) o.s[g] = b.d;
+  const int sc[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  set_scales(o, b.d, 0.0f, sc, nullptr);
   for (int i = 0; i < 256; ++i) o.q[i] = b.qs[i];
 }
 
 void decode(const BlockIQ4NL& b, Decoded& o) {
   o.n = 32;
   o.has_min = false;
-  o.s[0] = o.s[1] = h2f(b.d);
+  const int sc[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  set_scales(o, h2f(b.d), 0.0f, sc, nullptr);
   for (int j = 0; j < 16; ++j) {
     o.q[j] = kIq4nlLevels[b.qs[j] & 0x0F];
     o.q[j + 16] = kIq4nlLevels[b.qs[j] >> 4];
@@ -159,10 +182,13 @@ void decode(const BlockIQ4NL& b, Decoded& o) {
 void decode(const BlockIQ4XS& b, Decoded& o) {
   o.n = 256;
   o.has_min = false;
-  const float d = h2f(b.d);
+  int sc[16];
   for (int j = 0; j < 8; ++j) {
     const int ls = ((b.scales_l[j / 2] >> (4 * (j % 2))) & 0x0F) | (((b.scales_h >> (2 * j)) & 3) << 4);
-    o.s[2 * j] = o.s[2 * j + 1] = d * static_cast<float>(ls - 32);
+    sc[2 * j] = sc[2 * j + 1] = ls - 32;
+  }
+  set_scales(o, h2f(b.d), 0.0f, sc, nullptr);
+  for (int j = 0; j < 8; ++j) {
     const uint8_t* qs = b.qs + 16 * j;
     for (int l = 0; l < 16; ++l) {
       o.q[32 * j + l] = kIq4nlLevels[qs[l] & 0x0F];
@@ -228,6 +254,27 @@ float vec_dot_q8_k(int64_t n, const Block* blocks, const BlockQ8A* xb) {
   return static_cast<float>(total);
 }
 
+// Per super-block: (d * d_x) times the exact int32 sum_g sc_g * sum_i q_i qx_i, minus
+// (dmin * d_x) times sum_g mn_g * bsum_g, each product one f32 multiply, summed in double.
+template <typename Block>
+float vec_dot_q8k_k(int64_t n, const Block* blocks, const BlockQ8K* x) {
+  Decoded o;
+  double total = 0.0;
+  for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+    decode(blocks[b], o);
+    int64_t isum = 0, msum = 0;
+    for (int g = 0; g < 16; ++g) {
+      int32_t s = 0;
+      for (int i = 16 * g; i < 16 * g + 16; ++i) s += o.q[i] * x[b].qs[i];
+      isum += static_cast<int64_t>(o.sc[g]) * s;
+      msum += static_cast<int64_t>(o.mn[g]) * x[b].bsums[g];
+    }
+    total += static_cast<double>(o.d * x[b].d) * static_cast<double>(isum);
+    if (o.has_min) total -= static_cast<double>(o.dmin * x[b].d) * static_cast<double>(msum);
+  }
+  return static_cast<float>(total);
+}
+
 }  // namespace
 
 #define BIGDL_K_REF(name, Block)                                                                                   \
@@ -243,5 +290,18 @@ BIGDL_K_REF(q8_k, BlockQ8K)
 BIGDL_K_REF(iq4_nl, BlockIQ4NL)
 BIGDL_K_REF(iq4_xs, BlockIQ4XS)
 #undef BIGDL_K_REF
+
+#define BIGDL_K_REF_Q8K(name, Block)                                                    \
+  float vec_dot_q8k_##name##_ref(int64_t n, const Block* blocks, const BlockQ8K* x) { \
+    return vec_dot_q8k_k(n, blocks, x);                                                \
+  }
+BIGDL_K_REF_Q8K(q2_k, BlockQ2K)
+BIGDL_K_REF_Q8K(q3_k, BlockQ3K)
+BIGDL_K_REF_Q8K(q4_k, BlockQ4K)
+BIGDL_K_REF_Q8K(q5_k, BlockQ5K)
+BIGDL_K_REF_Q8K(q6_k, BlockQ6K)
+BIGDL_K_REF_Q8K(q8_k, BlockQ8K)
+BIGDL_K_REF_Q8K(iq4_xs, BlockIQ4XS)
+#undef BIGDL_K_REF_Q8K
 
 }  // namespace bigdl::detail::quant

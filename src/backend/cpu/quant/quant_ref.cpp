@@ -670,11 +670,24 @@ namespace {
   }
 BIGDL_QUANT_TYPES(BIGDL_QUANT_WRAP)
 #undef BIGDL_QUANT_WRAP
+#define BIGDL_QUANT_WRAP_Q8K(name, Block)                                       \
+  float vec_dot_q8k_##name(int64_t n, const void* b, const BlockQ8K* x) {       \
+    return vec_dot_q8k_##name##_ref(n, static_cast<const Block*>(b), x);        \
+  }
+BIGDL_QUANT_WRAP_Q8K(q2_k, BlockQ2K)
+BIGDL_QUANT_WRAP_Q8K(q3_k, BlockQ3K)
+BIGDL_QUANT_WRAP_Q8K(q4_k, BlockQ4K)
+BIGDL_QUANT_WRAP_Q8K(q5_k, BlockQ5K)
+BIGDL_QUANT_WRAP_Q8K(q6_k, BlockQ6K)
+BIGDL_QUANT_WRAP_Q8K(q8_k, BlockQ8K)
+BIGDL_QUANT_WRAP_Q8K(iq4_xs, BlockIQ4XS)
+#undef BIGDL_QUANT_WRAP_Q8K
+void quantize_act_k_ref(const float* x, BlockQ8K* y, int64_t n) { quantize_row_q8_k_ref(x, y, n); }
 
 const QTypeInfo kInfo[kNumQTypes] = {
 #define BIGDL_QUANT_INFO(name, ggml, Block, id, i8, qk)                                                            \
   {QType::name, #name, ggml, id, qk, static_cast<int64_t>(sizeof(Block)), quantize_##name, dequantize_##name, \
-   i8},
+   i8, qk == 256 ? ActQ8::k256 : ActQ8::a32},
     BIGDL_QUANT_TYPES(BIGDL_QUANT_INFO)
 #undef BIGDL_QUANT_INFO
 };
@@ -683,7 +696,11 @@ const QTypeInfo kInfo[kNumQTypes] = {
 const QTypeInfo& qtype_info(QType type) { return kInfo[static_cast<int>(type)]; }
 
 const QuantKernels& quant_kernels_ref() {
-  static const QuantKernels table = BIGDL_QUANT_KERNEL_TABLE("scalar", quantize_act_ref);
+  static const QuantKernels table = [] {
+    QuantKernels t = BIGDL_QUANT_KERNEL_TABLE("scalar", quantize_act_ref);
+    BIGDL_QUANT_SET_Q8K(t, quantize_act_k_ref);
+    return t;
+  }();
   return table;
 }
 
