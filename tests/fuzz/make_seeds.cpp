@@ -104,7 +104,29 @@ void gguf_seeds(const fs::path& data, const fs::path& out, const fs::path& vocab
     w.add_tensor("q8_0", {2, 32}, GgufType::Q8_0, zeros.data(), 68);
     w.write((out / "all_types.gguf").string());
   }
-  // 4. A byte-level BPE vocab: the first 300 tokens and 200 merges of GPT-2's.
+  // 4. One small tensor of each K-quant / i-quant type: pseudo-random bytes (the fuzzer
+  // mutates scales and levels from there), 1 or 2 super-blocks, rows that are and (for the
+  // fuzzer to cut) are not whole blocks away from the limit.
+  {
+    GgufWriter w;
+    w.set("general.architecture", gguf_string("llama"));
+    uint32_t state = 12345;
+    const auto bytes = [&state](size_t n) {
+      std::vector<uint8_t> b(n);
+      for (auto& v : b) v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+      return b;
+    };
+    w.add_tensor("q2_K", {256}, GgufType::Q2_K, bytes(84));
+    w.add_tensor("q3_K", {256}, GgufType::Q3_K, bytes(110));
+    w.add_tensor("q4_K", {2, 256}, GgufType::Q4_K, bytes(288));
+    w.add_tensor("q5_K", {256}, GgufType::Q5_K, bytes(176));
+    w.add_tensor("q6_K", {256}, GgufType::Q6_K, bytes(210));
+    w.add_tensor("q8_K", {256}, GgufType::Q8_K, bytes(292));
+    w.add_tensor("iq4_nl", {2, 32}, GgufType::IQ4_NL, bytes(36));
+    w.add_tensor("iq4_xs", {512}, GgufType::IQ4_XS, bytes(272));
+    w.write((out / "kquants.gguf").string());
+  }
+  // 5. A byte-level BPE vocab: the first 300 tokens and 200 merges of GPT-2's.
   {
     const GgufFile gpt2 = GgufFile::open((data / "tokenizers/ggml-vocab/ggml-vocab-gpt-2.gguf").string());
     GgufWriter w;

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "bigdl/error.h"
 #include "bigdl/io/gguf.h"
+#include "bigdl/io/gguf_writer.h"
 #include "bigdl/llm/convert.h"
 #include "bigdl/llm/model.h"
 #include "llm/llm_test_util.h"
@@ -149,6 +151,36 @@ TEST_F(KQuantConvert, Q4KmFileHasTheMixAndRuns) {
   auto m = llm_test::load(out);
   const float* l = m->forward(1, 0);
   for (int64_t v = 0; v < m->config().n_vocab; ++v) ASSERT_TRUE(std::isfinite(l[v]));
+}
+
+// A file with a type the engine has no kernel for (an i-quant below 4 bits) is refused
+// with one line naming the file, the tensor, its type and the types that are read.
+TEST_F(KQuantConvert, UnsupportedIQuantIsOneLineNamingTensorAndType) {
+  const io::GgufFile f = io::GgufFile::open(kDir + "tiny-Q4_K_M.gguf");
+  for (const auto& [type, bytes] : {std::pair{io::GgufType::IQ2_XXS, 66}, std::pair{io::GgufType::IQ3_S, 110}}) {
+    io::GgufWriter w;
+    for (const auto& [key, value] : f.metadata()) w.set(key, value);
+    for (const auto& t : f.tensors()) {
+      if (t.name == "blk.0.attn_q.weight")
+        w.add_tensor(t.name, t.shape, type, std::vector<uint8_t>(static_cast<size_t>(t.numel() / 256 * bytes)));
+      else
+        w.add_tensor(t.name, t.shape, t.type, t.data, t.nbytes);
+    }
+    const std::string bad = path("bad.gguf");
+    w.write(bad);
+    try {
+      llm_test::load(bad);
+      FAIL() << "expected DTypeError";
+    } catch (const DTypeError& e) {
+      const std::string m = e.what();
+      const std::string name = io::gguf_type_traits(type)->name;
+      EXPECT_NE(m.find(bad + ": tensor 'blk.0.attn_q.weight' has type " + name + "; supported: f32, q4_0"),
+                std::string::npos)
+          << m;
+      EXPECT_NE(m.find("q4_K, q5_K, q6_K, q8_K, iq4_nl, iq4_xs"), std::string::npos) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+  }
 }
 
 }  // namespace

@@ -704,29 +704,6 @@ const QuantKernels& quant_kernels_ref() {
   return table;
 }
 
-// ---- dispatch ----
-// The ISA checks live in ../dispatch.cpp (detect_isa); this only maps an ISA to a table.
-
-const QuantKernels* quant_kernels_for(Isa isa) {
-  if (static_cast<int>(isa) > static_cast<int>(detect_isa())) return nullptr;
-  switch (isa) {
-    case Isa::scalar:
-      return &quant_kernels_ref();
-    case Isa::avx2:
-      return &quant_kernels_avx2();
-    case Isa::avx512:
-      return &quant_kernels_avx512();
-    case Isa::avx512vnni:
-      return &quant_kernels_avx512vnni();
-  }
-  return nullptr;
-}
-
-const QuantKernels& quant_kernels() {
-  static const QuantKernels* const table = quant_kernels_for(chosen_isa());
-  return *table;
-}
-
 void gemv(QType type, int64_t rows, int64_t cols, const void* w, const float* x, float* y,
           const QuantKernels& kernels) {
   const QTypeInfo& info = qtype_info(type);
