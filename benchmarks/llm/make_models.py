@@ -15,8 +15,10 @@ copied byte for byte.
 
 Steps per model: write an f32 source GGUF (matrices N(0, 0.02), norms 1, context length
 2048), then quantize it with our own `bigdl llm convert --low-bit TYPE` for each type
-(sym_int4 = Q4_0, asym_int4 = Q4_1, sym_int8 = Q8_0), so the one file each engine reads was
-made by bigdl-cpp; the f32 source is deleted unless --keep-source.
+(sym_int4 = Q4_0, asym_int4 = Q4_1, sym_int8 = Q8_0; q4_k_m, q5_k_m, q6_k, iq4_xs =
+llama-quantize's file types, byte for byte what llama-quantize writes from the same source),
+so the one file each engine reads was made by bigdl-cpp; the f32 source is deleted unless
+--keep-source.
 
 The token embedding: our convert never quantizes it (it stays as stored), and an f32
 embedding would make the 135M's tied output a 113 MB f32 matrix read every token, larger
@@ -55,7 +57,10 @@ MODELS = {
     "1.1b": dict(n_embd=2048, n_layer=22, n_head=32, n_head_kv=4, n_ff=5632, n_vocab=32000, tied=False,
                  rope_base=10000.0, tokenizer=SPM_VOCAB, name="bench-llama-1.1b (TinyLlama-1.1B shape)"),
 }
-TYPES = {"sym_int4": "q4_0", "asym_int4": "q4_1", "sym_int8": "q8_0"}
+# --low-bit name -> file-name tag. The K-quant / IQ4 ones are llama-quantize's file types
+# (the per-tensor mixes; docs/quant.md), written by our convert.
+TYPES = {"sym_int4": "q4_0", "asym_int4": "q4_1", "sym_int8": "q8_0", "q4_k_m": "q4_k_m", "q5_k_m": "q5_k_m",
+         "q6_k": "q6_k", "iq4_xs": "iq4_xs"}
 
 
 def model_path(out_dir, model, low_bit):

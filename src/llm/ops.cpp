@@ -211,8 +211,10 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
   const bool int8_act = quant::qtype_info(w.qtype).int8_act;
   const bool k256 = quant::qtype_info(w.qtype).act == quant::ActQ8::k256;
   const int64_t nbk = w.cols / quant::kSuperBlock;
-  if (n < kMinSgemmTokens) {
-    // Few tokens: the dot of the one-row product per (row, token), bit-identical to it.
+  if (n < kMinSgemmTokens || (k256 && int8_act)) {
+    // Few tokens, or a super-block type at any count: the dot of the one-row product per
+    // (row, token), bit-identical to it (the super-block types' integer kernel is as fast
+    // as the dequantize + sgemm path in prefill; measured, docs/llm.md).
     const int64_t grain = std::max<int64_t>(1, kMinChunkBytes / std::max<int64_t>(1, stride * n));
     // dot(cols, row r, activations of token t at xa + t * xstride)
     const auto dots = [&](auto dot, const auto* xa, int64_t xstride) {

@@ -272,8 +272,13 @@ TEST_P(Batched, SequencesAreIndependent) {
     std::vector<llm::BatchSeq> items;
     for (int64_t s = 0; s < 3; ++s) items.push_back({&joint[size_t(s)], p.data() + s, lens[s], 0, true});
     auto out = llm::forward_batch(items);
+    // f32 sums in another order (an f32 product of 34 joint tokens goes through sgemm, of
+    // 9 alone through per-row dots) differ by f32 rounding; with int8 activations such a
+    // difference can move a value across an int8 rounding boundary of the next product
+    // (measured once: 2.4e-3 x std on arch_baichuan13b sym_int4), hence the looser bound there.
+    const double bound = std::string(type).empty() ? 1e-5 : 1e-2;
     for (int64_t s = 0; s < 3; ++s)
-      EXPECT_LE(diff(out[size_t(s)], pre[size_t(s)].data(), lens[s] * n_out), 1e-5 * ref.std)
+      EXPECT_LE(diff(out[size_t(s)], pre[size_t(s)].data(), lens[s] * n_out), bound * ref.std)
           << GetParam() << " " << type << " prefill of sequence " << s;
     if (!c.causal) continue;
     // decode: from identical caches (each prefilled alone), one step alone vs together

@@ -54,13 +54,13 @@ std::vector<std::vector<float>> prefill_rows(llm::Context& ctx, const std::vecto
 // values); for the 32-weight types llama.cpp stores Q8_0's scale as fp16, we keep it f32.
 // On this one-layer random model that rounding moves the logits by 0.10 - 0.18 x std
 // from the exact product (the same file loaded as f32: "exact") in both engines. Measured
-// (x std of the logits): ours vs llama.cpp 2e-6 - 3e-6 on the Q2_K, Q3_K_M, Q5_K_M, Q6_K
-// and IQ4_XS files (f32 rounding), 0.015 on Q4_K_M and 0.06 on IQ4_NL (an activation on an
-// int8 rounding boundary going the other way; IQ4_NL's fp16 vs f32 Q8_0 scale); argmax
-// agreement 100 %. Prefill (16 tokens: dequantized tiles through sgemm) and decode
-// (integer dots per row) sum in different f32 orders, which can also flip such a
-// rounding: measured up to 0.042 x std. The weights decode bit-exactly
-// (tests/kernels/test_kquant.cpp, every tensor of these files).
+// (x std of the logits): ours vs llama.cpp 1e-6 - 3e-6 on most files (f32 rounding); up to
+// 0.06 on one or two (one activation on an int8 rounding boundary going the other way
+// after f32 sums in another order; on IQ4_NL llama.cpp's fp16 Q8_0 scale), which file
+// varies with the kernels' summation order; argmax agreement 100 %. The super-block types
+// run the same integer kernel in prefill and decode, so those agree bit for bit (the
+// IQ4_NL file's prefill runs its IQ4_NL products through sgemm: 1.8e-6). The weights
+// decode bit-exactly (tests/kernels/test_kquant.cpp, every tensor of these files).
 TEST(KQuantModel, RunsLlamaQuantizeFilesLikeLlamaCpp) {
   const auto j = read_json("logits.json");
   const auto prompt = j["prompt"].get<std::vector<int32_t>>();
@@ -88,7 +88,7 @@ TEST(KQuantModel, RunsLlamaQuantizeFilesLikeLlamaCpp) {
     EXPECT_LE(d, 0.12) << file;
     EXPECT_LE(de, 0.3) << file;
     EXPECT_GE(agree, 0.9) << file;
-    EXPECT_LE(db, 0.1) << file;
+    EXPECT_LE(db, 1e-4) << file;
     ++files;
   }
   EXPECT_EQ(files, 7);

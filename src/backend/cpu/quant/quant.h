@@ -309,12 +309,14 @@ BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL)
 // The activation vector of a gemv is quantized once to these blocks, and the weight
 // blocks are then dotted against them with integer SIMD. This is a scratch layout that
 // lives only for one gemv (never stored in a file), so it is free to differ from
-// ggml's block_q8_0 / block_q8_1: the scale is f32, not fp16 (it costs nothing in
-// bandwidth, saves an F16C conversion per block and the fp16 rounding of d), and `s`
-// carries d * sum(qs) for the asym types' m term, as block_q8_1 does.
+// ggml's block_q8_0 / block_q8_1: the scale is stored as f32 (no F16C conversion per
+// block in the kernels) but holds the fp16 value llama.cpp's Q8_0 would store, so both
+// engines round activations alike; `s` carries d * sum(qs) for the asym types' m term,
+// as block_q8_1 does (exact in f32 here).
 //   bytes: d 0-3 (f32), s 4-7 (f32), qs 8-39 (int8, -127..127)
-//   Quantization: d = max|x| / 127, q = round_half_even(x * (1/d)) (0 for an all-zero
-//   block), s = d * (float)sum(q). x_i is then represented as q_i * d.
+//   Quantization: d0 = max|x| / 127, q = round_half_even(x * (1/d0)) (0 for an all-zero
+//   block), d = d0 rounded to fp16, s = d * (float)sum(q). x_i is then represented as
+//   q_i * d.
 struct BlockQ8A {
   float d;
   float s;

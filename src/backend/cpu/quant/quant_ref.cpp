@@ -530,8 +530,12 @@ void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n) {
       y[b].qs[j] = static_cast<int8_t>(q);
       sum += q;
     }
-    y[b].d = d;
-    y[b].s = d * static_cast<float>(sum);
+    // d takes an fp16 value, as llama.cpp's Q8_0 / Q8_1 store it (q comes from the f32 d):
+    // the same activations as llama.cpp's integer path (docs/quant.md). s = that d times
+    // the sum, exact in f32 (11 + 12 significant bits), so a zero point folded in through s
+    // equals the integer sum's.
+    y[b].d = h2f(f2h(d));
+    y[b].s = y[b].d * static_cast<float>(sum);
   }
 }
 
