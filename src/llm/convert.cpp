@@ -13,6 +13,8 @@
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
+#include "llm/imatrix.h"
+#include "llm/low_bit_mix.h"
 #include "llm/model_impl.h"
 
 namespace bigdl::llm {
@@ -55,10 +57,16 @@ uint64_t source_bytes(const std::string& src) {
 
 ConvertStats convert(const std::string& src, const std::string& dst, const LowBit& low_bit,
                      const ConvertCallback& progress) {
-  const auto t0 = std::chrono::steady_clock::now();
-  BIGDL_CHECK(!dst.empty(), ValueError, "convert", "the output path is empty");
   LoadOptions lo;
   lo.low_bit = low_bit;
+  return convert(src, dst, lo, progress);
+}
+
+ConvertStats convert(const std::string& src, const std::string& dst, const LoadOptions& lo,
+                     const ConvertCallback& progress) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const LowBit& low_bit = lo.low_bit;
+  BIGDL_CHECK(!dst.empty(), ValueError, "convert", "the output path is empty");
   const std::shared_ptr<const Model> model = load_model(src, lo);
   io::GgufWriter w;
   model->impl().export_gguf(w);
@@ -84,7 +92,17 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LowBi
     }
   }
   w.set("bigdl.low_bit", io::gguf_string(low_bit.keep() ? "keep" : low_bit.name()));
-  w.set("general.file_type", io::gguf_u32(file_type(w.tensor_infos())));
+  // A llama-quantize file type records its own id (15 for Q4_K_M), as llama-quantize does.
+  detail::Mix mix;
+  const bool is_mix = low_bit.kind() == LowBit::Kind::mix && detail::mix_named(low_bit.name(), mix);
+  w.set("general.file_type", io::gguf_u32(is_mix ? uint32_t(detail::mix_ftype(mix)) : file_type(w.tensor_infos())));
+  if (!lo.imatrix.empty()) {  // llama-quantize's record of the importance matrix
+    const detail::Imatrix im = detail::read_imatrix(lo.imatrix);
+    w.set("quantize.imatrix.file", io::gguf_string(lo.imatrix));
+    if (!im.datasets.empty()) w.set("quantize.imatrix.dataset", io::gguf_string(im.datasets.front()));
+    w.set("quantize.imatrix.entries_count", io::gguf_i32(static_cast<int32_t>(im.values.size())));
+    w.set("quantize.imatrix.chunks_count", io::gguf_i32(static_cast<int32_t>(im.chunk_count)));
+  }
   const int64_t n = static_cast<int64_t>(w.n_tensors());
   w.write(dst, [&](size_t i, const io::GgufTensorInfo& info) {
     if (!progress) return;

@@ -12,9 +12,10 @@ using quant::QType;
 struct MixRow {
   const char* name;
   QType base;
+  int ftype;
 };
 const MixRow kMixes[] = {
-#define BIGDL_LLM_MIX_ROW(name, base) {#name, QType::base},
+#define BIGDL_LLM_MIX_ROW(name, base, ftype) {#name, QType::base, ftype},
     BIGDL_LLM_MIXES(BIGDL_LLM_MIX_ROW)
 #undef BIGDL_LLM_MIX_ROW
 };
@@ -106,6 +107,7 @@ bool mix_named(const std::string& name, Mix& out) {
 
 const char* mix_name(Mix m) { return kMixes[static_cast<int>(m)].name; }
 QType mix_base(Mix m) { return kMixes[static_cast<int>(m)].base; }
+int mix_ftype(Mix m) { return kMixes[static_cast<int>(m)].ftype; }
 
 Role role_of(const std::string& n) {
   const auto has = [&](const char* s) { return n.find(s) != std::string::npos; };

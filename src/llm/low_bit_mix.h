@@ -15,28 +15,28 @@ namespace bigdl::llm::detail {
 
 namespace quant = bigdl::detail::quant;
 
-// llama.cpp's file types that `--low-bit` accepts, by name; the index is
-// LowBit::quant_index() of a Kind::mix LowBit.
+// llama.cpp's file types that `--low-bit` accepts: X(name, base type, llama_ftype id as
+// written to general.file_type); the index is LowBit::quant_index() of a Kind::mix LowBit.
 #define BIGDL_LLM_MIXES(X) \
-  X(q2_k, q2_k)            \
-  X(q3_k_s, q3_k)          \
-  X(q3_k_m, q3_k)          \
-  X(q3_k_l, q3_k)          \
-  X(q4_k_s, q4_k)          \
-  X(q4_k_m, q4_k)          \
-  X(q5_k_s, q5_k)          \
-  X(q5_k_m, q5_k)          \
-  X(q6_k, q6_k)            \
-  X(iq4_nl, iq4_nl)        \
-  X(iq4_xs, iq4_xs)        \
-  X(q4_0, sym_int4)        \
-  X(q4_1, asym_int4)       \
-  X(q5_0, sym_int5)        \
-  X(q5_1, asym_int5)       \
-  X(q8_0, sym_int8)
+  X(q2_k, q2_k, 10)        \
+  X(q3_k_s, q3_k, 11)      \
+  X(q3_k_m, q3_k, 12)      \
+  X(q3_k_l, q3_k, 13)      \
+  X(q4_k_s, q4_k, 14)      \
+  X(q4_k_m, q4_k, 15)      \
+  X(q5_k_s, q5_k, 16)      \
+  X(q5_k_m, q5_k, 17)      \
+  X(q6_k, q6_k, 18)        \
+  X(iq4_nl, iq4_nl, 25)    \
+  X(iq4_xs, iq4_xs, 30)    \
+  X(q4_0, sym_int4, 2)     \
+  X(q4_1, asym_int4, 3)    \
+  X(q5_0, sym_int5, 8)     \
+  X(q5_1, asym_int5, 9)    \
+  X(q8_0, sym_int8, 7)
 
 enum class Mix {
-#define BIGDL_LLM_MIX_ENUM(name, base) name,
+#define BIGDL_LLM_MIX_ENUM(name, base, ftype) name,
   BIGDL_LLM_MIXES(BIGDL_LLM_MIX_ENUM)
 #undef BIGDL_LLM_MIX_ENUM
 };
@@ -45,6 +45,8 @@ bool mix_named(const std::string& name, Mix& out);
 const char* mix_name(Mix m);
 // The type most matrices of the mix get (Q4_K for q4_k_m).
 quant::QType mix_base(Mix m);
+// llama.cpp's llama_ftype of the mix (15 for q4_k_m).
+int mix_ftype(Mix m);
 
 // What a matrix is, as llama-quantize's categories see it.
 enum class Role { token_embd, output, attn_q, attn_k, attn_v, attn_qkv, attn_output, ffn_gate, ffn_up, ffn_down, other };

@@ -2,9 +2,11 @@
 // or through an HF name map), the one layer function, and GGUF export. See model_impl.h
 // and arch.h.
 #include "llm/model_impl.h"
+#include "llm/imatrix.h"
 #include "llm/low_bit_mix.h"
 
 #include <algorithm>
+#include <optional>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -39,7 +41,7 @@ std::string blk(int64_t l, const char* name) { return "blk." + std::to_string(l)
 // conversion, page release, export records.
 class Builder {
  public:
-  Builder(Model::Impl& m, const TensorSource& src) : m_(m), src_(src) {}
+  Builder(Model::Impl& m, const TensorSource& src, const Imatrix* im) : m_(m), src_(src), im_(im) {}
 
   bool has(const std::string& name) const { return src_.has(name); }
 
@@ -132,11 +134,16 @@ class Builder {
     std::vector<Weight> out;
     int64_t r0 = 0;
     bool all_converted = true;
-    for (int64_t p : parts) {
+    const int64_t n_parts = static_cast<int64_t>(parts.size());
+    for (int64_t i = 0; i < n_parts; ++i) {
+      const int64_t p = parts[size_t(i)];
       Weight part = parts.size() == 1 ? w : w.rows_slice(r0, p);
+      // The importance weights of this part's columns when quantizing with an imatrix (a
+      // stack of experts has one row of them per expert; fused q/k/v share one).
+      const float* qw = im_ != nullptr ? im_->for_part(name, cols, i, n_parts) : nullptr;
       // An F16 / BF16 row that is not whole blocks (block kernels cannot read it) is
       // widened even when lb keeps the stored types (apply_low_bit).
-      Weight conv = apply_low_bit(part, lb, m_.owned_bytes);
+      Weight conv = apply_low_bit(part, lb, m_.owned_bytes, qw);
       all_converted = all_converted && conv.data != part.data;
       out.push_back(conv);
       r0 += p;
@@ -156,15 +163,16 @@ class Builder {
 
   Model::Impl& m_;
   const TensorSource& src_;
+  const Imatrix* im_;
 };
 
 
 }  // namespace
 
 
-void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
+void Model::Impl::load(const TensorSource& src, const LowBit& lb, const Imatrix* im) {
   const ModelConfig& c = cfg;
-  Builder b(*this, src);
+  Builder b(*this, src, im);
   const int64_t E = c.n_embd, nq = c.n_head * c.head_dim, nkv = c.n_head_kv * c.head_dim;
   const bool nb = spec.norm_bias, nw = spec.norm_weight;
   const LowBit f32 = LowBit::parse("fp32");
@@ -180,6 +188,7 @@ void Model::Impl::load(const TensorSource& src, const LowBit& lb) {
   site.n_gqa = c.n_head / std::max<int64_t>(1, c.n_head_kv);
   site.n_expert = c.n_expert;
   site.falcon = cfg.arch == "falcon";
+  site.has_imatrix = im != nullptr;
   const auto pick = [&](const std::string& name, int64_t layer, int64_t cols) {
     Site s = site;
     s.role = role_of(name);
@@ -952,6 +961,13 @@ std::shared_ptr<const Model> load_model(const std::string& path_in, const LoadOp
   auto impl = std::make_unique<Model::Impl>();
   ModelConfig& c = impl->cfg;
   ArchSpec& spec = impl->spec;
+  std::optional<Imatrix> imatrix;
+  if (!options.imatrix.empty()) {
+    BIGDL_CHECK(options.low_bit.kind() == LowBit::Kind::quant || options.low_bit.kind() == LowBit::Kind::mix,
+                ValueError, kOp, "an importance matrix (", options.imatrix, ") needs a quantized low-bit type, got '",
+                options.low_bit.keep() ? "keep" : options.low_bit.name(), "'");
+    imatrix = read_imatrix(options.imatrix);
+  }
   if (is_hf_checkpoint(path)) {  // a Hugging Face folder (bigdl/llm/hf.h)
     const HfCheckpoint ck = HfCheckpoint::open(path);
     const ArchDef* def = find_hf_arch(ck.model_type());
@@ -968,7 +984,7 @@ std::shared_ptr<const Model> load_model(const std::string& path_in, const LoadOp
     if (spec.pos == PosKind::rope && c.n_rot == 0) spec.pos = PosKind::none;
     const auto src = hf_source(ck, *def, c);
     load_checked(path, [&] {
-      impl->load(*src, options.low_bit);
+      impl->load(*src, options.low_bit, imatrix.has_value() ? &*imatrix : nullptr);
       return 0;
     });
   } else {
@@ -1001,7 +1017,7 @@ std::shared_ptr<const Model> load_model(const std::string& path_in, const LoadOp
     impl->file.emplace(std::move(file));
     const auto src = gguf_source(*impl->file);
     load_checked(path, [&] {
-      impl->load(*src, options.low_bit);
+      impl->load(*src, options.low_bit, imatrix.has_value() ? &*imatrix : nullptr);
       return 0;
     });
   }

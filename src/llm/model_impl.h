@@ -67,6 +67,9 @@ struct ExportTensor {
 }  // namespace bigdl::llm::detail
 
 namespace bigdl::llm {
+namespace detail {
+struct Imatrix;
+}  // namespace detail
 
 struct Model::Impl {
   ModelConfig cfg;
@@ -90,7 +93,8 @@ struct Model::Impl {
   int64_t n_out = 0;                                  // values per output row (n_vocab, or n_embd for encoders)
 
   // Builds the model from its source; cfg and spec come from the config readers.
-  void load(const detail::TensorSource& src, const LowBit& lb);
+  // im: llama.cpp importance weights for the quantizers (LoadOptions::imatrix), or null.
+  void load(const detail::TensorSource& src, const LowBit& lb, const detail::Imatrix* im = nullptr);
   // RoPE frequencies from cfg / spec.rope_scaling (after load: factor tensors are read there).
   void build_rope();
   // Packs every packable matrix for the x8 kernels (after load).

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "backend/cpu/quant/qgemm.h"
+#include "backend/cpu/quant/quantize_k.h"
 #include "bigdl/dtype.h"  // half_to_float, bf16_to_float
 #include "bigdl/error.h"
 
@@ -68,7 +69,7 @@ std::vector<std::string> LowBit::names() {
     if (!detail::mix_named(n, mix)) r.push_back(n);
   }
   r.emplace_back("fp32");
-#define BIGDL_LLM_MIX_NAME(name, base) r.emplace_back(#name);
+#define BIGDL_LLM_MIX_NAME(name, base, ftype) r.emplace_back(#name);
   BIGDL_LLM_MIXES(BIGDL_LLM_MIX_NAME)
 #undef BIGDL_LLM_MIX_NAME
   return r;
@@ -236,16 +237,19 @@ quant::QType low_bit_qtype(const LowBit& lb) {
   return static_cast<quant::QType>(lb.quant_index());
 }
 
-std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols) {
+std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols, const float* qw) {
   BIGDL_ASSERT(cols % quant::qtype_info(q).block_size == 0);
   const int64_t rb = quant::row_bytes(q, cols);
   std::vector<uint8_t> out(static_cast<size_t>(rows * rb));
   const auto fn = quant::qtype_info(q).quantize_row;
-  for (int64_t r = 0; r < rows; ++r) fn(x + r * cols, out.data() + r * rb, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (qw != nullptr) quant::quantize_row_imp(q, x + r * cols, out.data() + r * rb, cols, qw);
+    else fn(x + r * cols, out.data() + r * rb, cols);
+  }
   return out;
 }
 
-Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store) {
+Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store, const float* qw) {
   if (!w.is_f32 && w.cols % quant::kBlockSize != 0) {
     // Only a GGUF F16 / BF16 tensor gets here (every other quant type is whole blocks):
     // the block kernels cannot read it, so it becomes f32 whatever lb asks (a quant
@@ -285,7 +289,7 @@ Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<
     store.push_back(std::move(bytes));
     out.is_f32 = true;
   } else {
-    store.push_back(quantize_matrix(target, src, w.rows, w.cols));
+    store.push_back(quantize_matrix(target, src, w.rows, w.cols, qw));
     out.is_f32 = false;
     out.qtype = target;
   }

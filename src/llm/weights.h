@@ -105,7 +105,10 @@ uint64_t weight_bytes(const Weight& w);
 
 // Row by row with the reference quantizer; cols a multiple of q's block size. rows *
 // row_bytes bytes.
-std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols);
+// With qw (cols importance weights, llama.cpp's imatrix) each row goes through
+// quantize_row_imp (backend/cpu/quant/quantize_k.h) instead.
+std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t rows, int64_t cols,
+                                     const float* qw = nullptr);
 // w converted as `lb` asks: w itself when nothing changes (keep; already that type; or a
 // row length that is not whole blocks of 32, which stays as stored), else a converted
 // copy (to fitting_qtype of the asked type: a K-quant falls back as llama-quantize does
@@ -113,7 +116,9 @@ std::vector<uint8_t> quantize_matrix(quant::QType q, const float* x, int64_t row
 // dequantized first when it must change type. A GGUF F16 / BF16 matrix whose rows are
 // not whole blocks of 32 (which the block kernels cannot read) becomes f32 whatever lb
 // asks.
-Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store);
+// qw: importance weights of w's columns for the quantizer (nullptr: none).
+Weight apply_low_bit(const Weight& w, const LowBit& lb, std::vector<std::vector<uint8_t>>& store,
+                     const float* qw = nullptr);
 // The quant type of a LowBit that is quant(); asserts otherwise.
 quant::QType low_bit_qtype(const LowBit& lb);
 

@@ -17,6 +17,12 @@ It writes tests/kernels/fixtures/kquant/:
     Llama (hidden 256, FFN 512, 4 heads of 64, 1 KV head, vocab 256, random weights)
     written as F32 by gguf.GGUFWriter, then quantized by llama_model_quantize (the engine
     of llama-quantize) with that file type and no importance matrix;
+  * tiny-Q6_K-to-Q4_K_M.gguf and tiny-Q6_K-to-Q4_K_M-imatrix.gguf: tiny-Q6_K.gguf
+    re-quantized by llama_model_quantize to Q4_K_M without and with an importance matrix
+    (random positive weights for every matrix that a llama-imatrix run would record), and
+    that matrix as llama.cpp's legacy file (tiny.imatrix.dat) and as its GGUF format
+    (tiny.imatrix.gguf: in_sum2 = weights * 4, counts = 4: exact in f32): the same source dequantizes
+    bit-exactly in both engines, so our convert must write the same bytes;
   * logits.json: llama.cpp's logits on each of those files for a 16-token prompt (f32 KV
     cache, one batch, 1 thread), for the engine-level test;
   * dequant.json: for every tensor of every file, its type, shape and the FNV-1a 64 hash
@@ -158,6 +164,52 @@ def llamacpp_logits(path):
     return logits
 
 
+def write_imatrix(path_dat, path_gguf, names_cols, seed):
+    """Random importance weights per matrix, as llama.cpp's legacy .dat and its GGUF format."""
+    rng = np.random.default_rng(seed)
+    weights = {n: (rng.gamma(2.0, 1.0, size=c) + 0.01).astype(np.float32) for n, c in names_cols}
+    with open(path_dat, "wb") as f:
+        f.write(struct.pack("<i", len(weights)))
+        for n, v in weights.items():
+            f.write(struct.pack("<i", len(n)) + n.encode() + struct.pack("<ii", 1, len(v)) + v.tobytes())
+        f.write(struct.pack("<i", 10))
+        ds = b"random weights (gen_kquant_files.py)"
+        f.write(struct.pack("<i", len(ds)) + ds)
+    w = gguf.GGUFWriter(path_gguf, "imatrix")
+    w.add_array("imatrix.datasets", ["random weights (gen_kquant_files.py)"])
+    w.add_uint32("imatrix.chunk_count", 10)
+    w.add_uint32("imatrix.chunk_size", 512)
+    for n, v in weights.items():
+        w.add_tensor(n + ".in_sum2", (v * np.float32(4)).reshape(1, -1))
+        w.add_tensor(n + ".counts", np.array([4.0], dtype=np.float32).reshape(1, 1))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return weights
+
+
+def requantize(src, dst, ftype, weights):
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.nthread = 2
+    params.ftype = ftype
+    params.allow_requantize = True
+    keep = []
+    if weights is not None:
+        arr = (llama_cpp.llama_model_imatrix_data * (len(weights) + 1))()
+        for i, (n, v) in enumerate(weights.items()):
+            name = n.encode()
+            keep += [name, v]
+            arr[i].name = name
+            arr[i].data = v.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            arr[i].size = len(v)
+        arr[len(weights)].name = None
+        params.imatrix = arr
+    rc = llama_cpp.llama_model_quantize(src.encode(), dst.encode(), ctypes.byref(params))
+    if rc != 0:
+        raise RuntimeError("llama_model_quantize %s -> %s failed: %d" % (src, dst, rc))
+
+
 def tensor_types(path):
     r = gguf.GGUFReader(path)
     return {t.name: t.tensor_type.name for t in r.tensors}
@@ -193,6 +245,15 @@ def main():
             logits["files"]["tiny-%s.gguf" % name] = {"logits": [[float("%.8g" % v) for v in row] for row in lg.tolist()],
                                                       "logits_std": float(lg.std())}
             print("wrote", dst, os.path.getsize(dst), "bytes", file=sys.stderr)
+
+        # Re-quantized from the Q6_K file, without and with an importance matrix.
+        q6 = os.path.join(OUT, "tiny-Q6_K.gguf")
+        names_cols = [(t.name, int(t.shape[0])) for t in gguf.GGUFReader(q6).tensors
+                      if len(t.shape) == 2 and t.name != "token_embd.weight"]
+        weights = write_imatrix(os.path.join(OUT, "tiny.imatrix.dat"), os.path.join(OUT, "tiny.imatrix.gguf"),
+                                names_cols, seed=21)
+        requantize(q6, os.path.join(OUT, "tiny-Q6_K-to-Q4_K_M.gguf"), FTYPES["Q4_K_M"], None)
+        requantize(q6, os.path.join(OUT, "tiny-Q6_K-to-Q4_K_M-imatrix.gguf"), FTYPES["Q4_K_M"], weights)
 
         mixes = {"llama_cpp_python": llama_cpp.__version__, "models": {}}
         for tag, cfg in {"l16_mha": dict(n_layer=16, n_embd=256, n_ff=256, n_head=4, n_kv=4),

@@ -169,7 +169,7 @@ TEST_P(LlamaCpp, SameGgufSameLogits) {
   const Ref ref = lcpp();
   ASSERT_TRUE(ref.present);
   const std::string gguf = tmp("model.gguf");
-  llm::convert(dir(), gguf, {});
+  llm::convert(dir(), gguf, llm::LowBit{});
   auto m = llm_test::load(gguf, f32_kv());
   const auto& c = m->config();
   // Bound, x std: SiLU models agree to f32 rounding; llama.cpp's CPU GELU reads an fp16
@@ -201,7 +201,7 @@ using RoundTrip = ArchTest;
 TEST_P(RoundTrip, GgufEqualsHfFolder) {
   const Ref ref = reference(dir());
   const std::string gguf = tmp("rt.gguf");
-  llm::convert(dir(), gguf, {});
+  llm::convert(dir(), gguf, llm::LowBit{});
   auto a = llm_test::load(dir(), f32_kv());
   auto b = llm_test::load(gguf, f32_kv());
   EXPECT_EQ(a->config().arch, b->config().arch);

@@ -249,7 +249,7 @@ TEST_F(HfErrors, Llama3RopeFreqsRoundTripThroughGguf) {
   const Golden g = read_golden("hf_llama3");
   fs::create_directories(dir_);
   const std::string gguf = (dir_ / "llama3.gguf").string();
-  bigdl::llm::convert(kFixtures + "hf_llama3", gguf, {});
+  bigdl::llm::convert(kFixtures + "hf_llama3", gguf, bigdl::llm::LowBit{});
   const auto f = bigdl::io::GgufFile::open(gguf);
   EXPECT_EQ(f.find("llama.rope.scaling.type"), nullptr);
   const bigdl::io::GgufTensorInfo* t = f.tensor("rope_freqs.weight");

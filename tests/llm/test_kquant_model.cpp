@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstring>
+#include <filesystem>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -151,6 +153,72 @@ TEST_F(KQuantConvert, Q4KmFileHasTheMixAndRuns) {
   auto m = llm_test::load(out);
   const float* l = m->forward(1, 0);
   for (int64_t v = 0; v < m->config().n_vocab; ++v) ASSERT_TRUE(std::isfinite(l[v]));
+}
+
+// Tensors of two GGUF files whose bytes differ (type or data), by name.
+std::vector<std::string> differing_tensors(const std::string& a, const std::string& b) {
+  const io::GgufFile fa = io::GgufFile::open(a), fb = io::GgufFile::open(b);
+  std::vector<std::string> out;
+  EXPECT_EQ(fa.tensors().size(), fb.tensors().size());
+  for (const auto& t : fb.tensors()) {
+    const io::GgufTensorInfo* o = fa.tensor(t.name);
+    if (o == nullptr || o->type != t.type || o->nbytes != t.nbytes || std::memcmp(o->data, t.data, t.nbytes) != 0)
+      out.push_back(t.name);
+  }
+  return out;
+}
+
+// Re-quantizing tiny-Q6_K.gguf to Q4_K_M: llama_model_quantize's file and ours are the same
+// bytes, without and with an importance matrix (llama.cpp's legacy .dat and GGUF formats
+// of the same weights), and the imatrix changes the bytes.
+TEST_F(KQuantConvert, RequantizedFilesEqualLlamaQuantizesWithAndWithoutImatrix) {
+  llm::LoadOptions lo;
+  lo.low_bit = llm::LowBit::parse("q4_k_m");
+  const std::string plain = path("plain.gguf"), dat = path("dat.gguf"), gg = path("gguf.gguf");
+  llm::convert(kDir + "tiny-Q6_K.gguf", plain, lo);
+  lo.imatrix = kDir + "tiny.imatrix.dat";
+  llm::convert(kDir + "tiny-Q6_K.gguf", dat, lo);
+  lo.imatrix = kDir + "tiny.imatrix.gguf";
+  llm::convert(kDir + "tiny-Q6_K.gguf", gg, lo);
+  EXPECT_EQ(differing_tensors(plain, kDir + "tiny-Q6_K-to-Q4_K_M.gguf"), std::vector<std::string>{});
+  EXPECT_EQ(differing_tensors(dat, kDir + "tiny-Q6_K-to-Q4_K_M-imatrix.gguf"), std::vector<std::string>{});
+  EXPECT_EQ(differing_tensors(gg, kDir + "tiny-Q6_K-to-Q4_K_M-imatrix.gguf"), std::vector<std::string>{});
+  // The imatrix matters: every matrix re-quantized with an entry changed: attn_q, attn_k,
+  // attn_output, ffn_gate, ffn_up (attn_v, ffn_down and the output keep their stored Q6_K,
+  // token_embd has no entry).
+  const auto changed = differing_tensors(plain, dat);
+  EXPECT_EQ(changed, (std::vector<std::string>{"blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_output.weight",
+                                               "blk.0.ffn_gate.weight", "blk.0.ffn_up.weight"}));
+  const io::GgufFile f = io::GgufFile::open(dat);
+  EXPECT_EQ(f.get_int("general.file_type"), 15);  // LLAMA_FTYPE_MOSTLY_Q4_K_M
+  EXPECT_EQ(f.get_string("quantize.imatrix.dataset"), "random weights (gen_kquant_files.py)");
+  EXPECT_EQ(f.get_int("quantize.imatrix.chunks_count"), 10);
+}
+
+TEST_F(KQuantConvert, BadImatrixIsOneLineError) {
+  llm::LoadOptions lo;
+  lo.low_bit = llm::LowBit::parse("q4_k_m");
+  lo.imatrix = path("missing.dat");
+  EXPECT_THROW(llm::convert(kDir + "tiny-Q6_K.gguf", path("x.gguf"), lo), IOError);
+  {
+    std::ofstream f(path("short.dat"), std::ios::binary);
+    const int32_t n = 1, len = 4;
+    f.write(reinterpret_cast<const char*>(&n), 4);
+    f.write(reinterpret_cast<const char*>(&len), 4);
+    f.write("blk.", 4);
+  }
+  lo.imatrix = path("short.dat");
+  try {
+    llm::convert(kDir + "tiny-Q6_K.gguf", path("x.gguf"), lo);
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("[imatrix] " + path("short.dat") + ": truncated"), std::string::npos)
+        << e.what();
+  }
+  lo.low_bit = llm::LowBit();
+  lo.imatrix = kDir + "tiny.imatrix.dat";
+  EXPECT_THROW(llm::convert(kDir + "tiny-Q6_K.gguf", path("x.gguf"), lo), ValueError);
+  EXPECT_FALSE(std::filesystem::exists(path("x.gguf")));
 }
 
 // A file with a type the engine has no kernel for (an i-quant below 4 bits) is refused

@@ -211,7 +211,7 @@ TEST_F(LowBitTypes, GgufF16AndBf16FilesMatchF32File) {
                 tname, err, 100 * agreement(a, ref));
     // Kept as stored (""): attn_q and token_embd (rows of 64) stay 16-bit, ffn_down (rows
     // of 172, not whole blocks) was widened to f32 at load.
-    llm::convert(path("h.gguf"), path("kept.gguf"), {});
+    llm::convert(path("h.gguf"), path("kept.gguf"), llm::LowBit{});
     const io::GgufFile k = io::GgufFile::open(path("kept.gguf"));
     EXPECT_EQ(k.tensor("blk.0.attn_q.weight")->type, type) << tname;
     EXPECT_EQ(k.tensor("token_embd.weight")->type, type) << tname;

@@ -196,6 +196,7 @@ const char* kUsage =
     "  llm convert    write an HF folder or GGUF as a (low-bit) GGUF of its architecture (llama.cpp loads\n"
     "             it), tokenizer included, atomically\n"
     "             --model SRC --out DST.gguf [--low-bit TYPE (default: keep the stored types)]\n"
+    "             [--imatrix FILE (llama-imatrix's importance matrix, GGUF or .dat, as llama-quantize)]\n"
     "  llm save-low-bit  bigdl-llm's save_low_bit: a folder (model.gguf + config and tokenizer files) that\n"
     "             --model DIR loads back\n"
     "             --model SRC --out DIR [--low-bit TYPE (default sym_int4)]\n"
@@ -565,7 +566,7 @@ int cmd_llm_bench(int argc, char** argv) {
 }
 
 int cmd_llm_convert(int argc, char** argv) {
-  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", ""}, {"threads", "0"}}, "llm convert");
+  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", ""}, {"imatrix", ""}, {"threads", "0"}}, "llm convert");
   const std::string src = need_model(a, "convert");
   const std::string dst = a.str("out");
   if (dst.empty()) throw UsageError("bigdl llm convert: --out DST.gguf is required");
@@ -575,8 +576,10 @@ int cmd_llm_convert(int argc, char** argv) {
     for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
     return r + "]";
   };
-  const llm::LowBit lb = llm::LowBit::parse(a.str("low-bit"), "convert");
-  const llm::ConvertStats st = llm::convert(src, dst, lb, [&](const llm::ConvertProgress& p) {
+  llm::LoadOptions lo;
+  lo.low_bit = llm::LowBit::parse(a.str("low-bit"), "convert");
+  lo.imatrix = a.str("imatrix");
+  const llm::ConvertStats st = llm::convert(src, dst, lo, [&](const llm::ConvertProgress& p) {
     std::fprintf(stderr, "convert: [%lld/%lld] %-28s %-5s %-12s %llu bytes\n", (long long)p.index + 1,
                  (long long)p.count, p.name.c_str(), p.type.c_str(), shape(p.shape).c_str(),
                  (unsigned long long)p.bytes);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "bigdl/llm/low_bit.h"
+#include "bigdl/llm/model.h"  // LoadOptions
 
 namespace bigdl::llm {
 
@@ -51,6 +52,11 @@ using ConvertCallback = std::function<void(const ConvertProgress&)>;
 
 // Converts src to a GGUF at dst (see above); `progress` is called once per tensor written.
 ConvertStats convert(const std::string& src, const std::string& dst, const LowBit& low_bit,
+                     const ConvertCallback& progress = {});
+// The same with every load option (LoadOptions::imatrix: quantize with llama.cpp's
+// importance matrix, recorded as llama-quantize records it: quantize.imatrix.file,
+// .dataset, .entries_count, .chunks_count).
+ConvertStats convert(const std::string& src, const std::string& dst, const LoadOptions& options,
                      const ConvertCallback& progress = {});
 
 // bigdl-llm's save_low_bit / load_low_bit: a folder `dir` holding model.gguf (convert's

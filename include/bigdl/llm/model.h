@@ -85,6 +85,11 @@ struct LoadOptions {
   // matrix follows docs/llm.md's policy ("Low-bit at load"); norms are never quantized. A
   // matrix whose rows are not whole blocks of 32 stays as stored.
   LowBit low_bit;
+  // An importance matrix file of llama.cpp's llama-imatrix (GGUF or its legacy .dat format)
+  // for the quantizers, as llama-quantize --imatrix: each matrix's quantization error is
+  // weighted per input column (K-quants, IQ4, Q4_0..Q5_1; the same bytes as
+  // llama-quantize; docs/quant.md). Empty: none. Needs a quantized low_bit.
+  std::string imatrix;
 };
 
 // Immutable weights of one model; share it with std::shared_ptr<const Model>.
