@@ -111,6 +111,17 @@ check convert_unwritable 1 "^bigdl: error: \[write_file_atomic\] $tmp/no/dir.ggu
 one_line_error convert_unwritable
 check convert_no_out 2 "--out DST.gguf is required" -- "$BIGDL" llm convert --model "$MODEL"
 
+# A llama-quantize file type from a K-quant file, with llama.cpp's importance matrix (the
+# fixtures of tests/kernels/gen_kquant_files.py); an imatrix needs a quantized type, and a
+# K-quant file with a type no kernel reads is one line.
+KQ=$(dirname "$0")/../kernels/fixtures/kquant
+check convert_q4_k_m_imatrix 0 '^convert: 12 tensors' -- "$BIGDL" llm convert --model "$KQ/tiny-Q6_K.gguf" --out "$tmp/q4km.gguf" --low-bit q4_k_m --imatrix "$KQ/tiny.imatrix.dat"
+if grep -qE '^convert: \[[0-9]+/12\] blk\.0\.attn_q\.weight +q4_K' "$tmp/err"; then ok convert_q4_k_m_types; else fail convert_q4_k_m_types; fi
+check generate_q4_k_m 0 . -- "$BIGDL" llm generate -m "$tmp/q4km.gguf" -p "x" -n 4 --temp 0
+check convert_imatrix_needs_quant 1 "^bigdl: error: \[load_model\] an importance matrix .* needs a quantized low-bit type" -- "$BIGDL" llm convert --model "$KQ/tiny-Q6_K.gguf" --out "$tmp/keep.gguf" --imatrix "$KQ/tiny.imatrix.dat"
+one_line_error convert_imatrix_needs_quant
+if [[ ! -e "$tmp/keep.gguf" ]]; then ok convert_imatrix_no_file; else fail convert_imatrix_no_file; fi
+
 # Bad input end to end: one line on stderr naming the file and what is wrong, exit 1
 # (never an abort 134, a segfault 139 or a hang 124).
 FIX=$(cd "$(dirname "$0")/../llm/fixtures" && pwd)
