@@ -37,7 +37,7 @@
 //                              0..31 for Q5_x, -128..127 for Q8_0)
 //   acc   = fma(f16(d) * x.d, float(isum), acc)
 //   corr  = fma(f16(d), x.s, corr)   (Q4_0 / Q5_0: the zero point, 8 / 16)
-//   corr  = fma(f16(m), x.s, corr)   (Q4_1 / Q5_1: the minimum)
+//   corr  = fma(f16(m), x.sm, corr)  (Q4_1 / Q5_1: the minimum; sm is Q8_1's fp16 s)
 // and y = fma(-8, corr, acc) for Q4_0, fma(-16, corr, acc) for Q5_0, acc + corr for
 // Q4_1 / Q5_1, acc for Q8_0, acc / 127 for nf4 and acc / 12 for fp4, whose q is the int8
 // level of the code (kNf4Levels8 / kFp4Levels8, quant.h) as in vec_dot_q8. This is the

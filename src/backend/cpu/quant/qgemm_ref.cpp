@@ -130,7 +130,7 @@ void gemm_ref(QType type, int64_t nb, const void* group, const BlockQ8A* x, int6
         }
         acc = std::fma(d * xt[k].d, static_cast<float>(isum), acc);
         if (zero != 0.0f) corr = std::fma(d, xt[k].s, corr);
-        if (asym) corr = std::fma(h2f(tile + 16 + 2 * r), xt[k].s, corr);
+        if (asym) corr = std::fma(h2f(tile + 16 + 2 * r), xt[k].sm, corr);
       }
       float out = acc;
       if (zero != 0.0f) out = std::fma(-zero, corr, acc);

@@ -311,22 +311,24 @@ BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL)
 // lives only for one gemv (never stored in a file), so it is free to differ from
 // ggml's block_q8_0 / block_q8_1: the scale is stored as f32 (no F16C conversion per
 // block in the kernels) but holds the fp16 value llama.cpp's Q8_0 would store, so both
-// engines round activations alike; `s` carries d * sum(qs) for the asym types' m term,
-// as block_q8_1 does (exact in f32 here).
-//   bytes: d 0-3 (f32), s 4-7 (f32), qs 8-39 (int8, -127..127)
+// engines round activations alike; `s` carries d * sum(qs) exactly, which the packed
+// symmetric kernels use to fold the zero point in; `sm` is llama.cpp's Q8_1 `s` (that
+// product from the unrounded d, rounded to fp16), which the asym types' m term uses.
+//   bytes: d 0-3 (f32), s 4-7 (f32), sm 8-11 (f32), qs 12-43 (int8, -127..127)
 //   Quantization: d0 = max|x| / 127, q = round_half_even(x * (1/d0)) (0 for an all-zero
-//   block), d = d0 rounded to fp16, s = d * (float)sum(q). x_i is then represented as
-//   q_i * d.
+//   block), d = d0 rounded to fp16, s = d * (float)sum(q), sm = fp16(d0 * (float)sum(q)).
+//   x_i is then represented as q_i * d.
 struct BlockQ8A {
   float d;
   float s;
+  float sm;
   int8_t qs[32];
 };
-static_assert(sizeof(BlockQ8A) == 40 && alignof(BlockQ8A) == 4, "BlockQ8A layout");
+static_assert(sizeof(BlockQ8A) == 44 && alignof(BlockQ8A) == 4, "BlockQ8A layout");
 
 // Quantize n activations (n a multiple of 32) to n/32 BlockQ8A.
 using QuantizeActFn = void (*)(const float* x, BlockQ8A* y, int64_t n);
-// sum over blocks of (d_w * d_x) * sum_i (q_i - z) qx_i  (+ m_w * s_x for the asym
+// sum over blocks of (d_w * d_x) * sum_i (q_i - z) qx_i  (+ m_w * sm_x for the asym
 // types). The inner sum is exact int32; d_w * d_x is one f32 product per block.
 // nf4 / nf3: sum of (d_w * d_x) * sum_i kNf*Levels8[q_i] qx_i, divided by 127 once at the
 // end; fp4: the same with kFp4Levels8, divided by 12 at the end. Float formats: per

@@ -536,6 +536,7 @@ void quantize_act_ref(const float* x, BlockQ8A* y, int64_t n) {
     // equals the integer sum's.
     y[b].d = h2f(f2h(d));
     y[b].s = y[b].d * static_cast<float>(sum);
+    y[b].sm = h2f(f2h(d * static_cast<float>(sum)));  // llama.cpp's Q8_1 s
   }
 }
 
@@ -568,7 +569,7 @@ float vec_dot_q8_asym_int4_ref(int64_t n, const BlockQ4_1* w, const BlockQ8A* x)
   double total = 0.0;
   for (int64_t b = 0; b < n / kBlockSize; ++b) {
     const float d = h2f(w[b].d) * x[b].d;
-    total += static_cast<double>(d) * idot_q4(w[b].qs, 0, x[b].qs) + static_cast<double>(h2f(w[b].m)) * x[b].s;
+    total += static_cast<double>(d) * idot_q4(w[b].qs, 0, x[b].qs) + static_cast<double>(h2f(w[b].m)) * x[b].sm;
   }
   return static_cast<float>(total);
 }
@@ -587,7 +588,7 @@ float vec_dot_q8_asym_int5_ref(int64_t n, const BlockQ5_1* w, const BlockQ8A* x)
   for (int64_t b = 0; b < n / kBlockSize; ++b) {
     const float d = h2f(w[b].d) * x[b].d;
     total += static_cast<double>(d) * idot_q5(w[b].qs, load_qh(w[b].qh), 0, x[b].qs) +
-             static_cast<double>(h2f(w[b].m)) * x[b].s;
+             static_cast<double>(h2f(w[b].m)) * x[b].sm;
   }
   return static_cast<float>(total);
 }
