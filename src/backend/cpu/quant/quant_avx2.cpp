@@ -24,6 +24,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <type_traits>  // is_same_v in quant_k_x86.inc (compile time only)
 
 #include "backend/cpu/quant/quant.h"
 

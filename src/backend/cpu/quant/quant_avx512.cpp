@@ -14,6 +14,7 @@
 #include "backend/cpu/avx512_intrin.h"
 
 #include <cstdint>
+#include <type_traits>  // is_same_v in quant_k_x86.inc (compile time only)
 
 #include "backend/cpu/quant/quant.h"
 
