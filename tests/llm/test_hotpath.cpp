@@ -51,7 +51,7 @@ using bigdl::llm::detail::KvType;
 
 const quant::QType kPacked[] = {quant::QType::sym_int4, quant::QType::asym_int4, quant::QType::sym_int5,
                                 quant::QType::asym_int5, quant::QType::sym_int8,  quant::QType::nf4,
-                                quant::QType::fp4};
+                                quant::QType::fp4,       quant::QType::iq4_nl};
 
 std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
   std::mt19937 rng(seed);

@@ -21,6 +21,7 @@
 //   Q8_0   272         d[8] fp16 0-15, qs 16-271
 //   nf4    144         as Q4_0 (the nibbles are codes)
 //   fp4    144         as Q4_0
+//   iq4_nl 144         as Q4_0 (codes into kIq4nlLevels)
 //
 //   d[r] / m[r] are row r's block scale / minimum. qs is cut in 32-byte vectors; in
 //   vector j, bytes 4r..4r+3 are bytes 4j..4j+3 of row r's block qs (4- and 5-bit: j =
@@ -39,8 +40,9 @@
 //   corr  = fma(f16(d), x.s, corr)   (Q4_0 / Q5_0: the zero point, 8 / 16)
 //   corr  = fma(f16(m), x.sm, corr)  (Q4_1 / Q5_1: the minimum; sm is Q8_1's fp16 s)
 // and y = fma(-8, corr, acc) for Q4_0, fma(-16, corr, acc) for Q5_0, acc + corr for
-// Q4_1 / Q5_1, acc for Q8_0, acc / 127 for nf4 and acc / 12 for fp4, whose q is the int8
-// level of the code (kNf4Levels8 / kFp4Levels8, quant.h) as in vec_dot_q8. This is the
+// Q4_1 / Q5_1, acc for Q8_0, acc / 127 for nf4, acc / 12 for fp4 and acc for iq4_nl,
+// whose q is the int8 level of the code (kNf4Levels8 / kFp4Levels8 / kIq4nlLevels,
+// quant.h) as in vec_dot_q8. This is the
 // sum vec_dot_q8 computes, in another f32 order, so results differ from it only by f32
 // rounding (~1e-7 relative).
 #pragma once
@@ -54,7 +56,7 @@ namespace bigdl::detail::quant {
 constexpr int64_t kPackRows = 8;
 
 // Whether `type` has an x8 layout (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8, nf4,
-// fp4).
+// fp4, iq4_nl).
 bool packable(QType type);
 // Bytes of one tile (8 rows x 32 weights); 0 when !packable(type).
 int64_t packed_tile_bytes(QType type);
@@ -81,8 +83,8 @@ using PackedGemv2Fn = void (*)(int64_t nb, const void* group_a, const void* grou
 
 // The packed types, in the order make_packed_kernels takes their kernels.
 constexpr QType kPackedTypes[] = {QType::sym_int4, QType::asym_int4, QType::sym_int5, QType::asym_int5,
-                                   QType::sym_int8,  QType::nf4,       QType::fp4};
-constexpr int kNumPackedTypes = 7;
+                                   QType::sym_int8,  QType::nf4,       QType::fp4,      QType::iq4_nl};
+constexpr int kNumPackedTypes = 8;
 
 struct PackedKernels {
   const char* name;                    // "scalar", "avx2", "avx512vnni"

@@ -23,8 +23,8 @@ namespace {
 
 const PackedKernels& packed_kernels_avx512vnni() {
   static const PackedKernels table =
-      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4},
-                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4});
+      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl},
+                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl});
   return table;
 }
 

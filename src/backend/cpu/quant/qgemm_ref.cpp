@@ -30,6 +30,7 @@ bool pack_info(QType type, PackInfo& p) {
     case QType::sym_int8: p = {1, false, 32}; return true;
     case QType::nf4: p = {1, false, 16, kNf4Levels8, 127.0f}; return true;
     case QType::fp4: p = {1, false, 16, kFp4Levels8, 12.0f}; return true;
+    case QType::iq4_nl: p = {1, false, 16, kIq4nlLevels, 1.0f}; return true;
     default: return false;
   }
 }
@@ -156,6 +157,7 @@ BIGDL_GEMM_REF(asym_int5)
 BIGDL_GEMM_REF(sym_int8)
 BIGDL_GEMM_REF(nf4)
 BIGDL_GEMM_REF(fp4)
+BIGDL_GEMM_REF(iq4_nl)
 #undef BIGDL_GEMM_REF
 
 }  // namespace
@@ -211,9 +213,9 @@ const PackedKernels& packed_kernels_ref() {
   static const PackedKernels table =
       make_packed_kernels("scalar",
                           {gemm_ref_sym_int4, gemm_ref_asym_int4, gemm_ref_sym_int5, gemm_ref_asym_int5, gemm_ref_sym_int8,
-                           gemm_ref_nf4, gemm_ref_fp4},
+                           gemm_ref_nf4, gemm_ref_fp4, gemm_ref_iq4_nl},
                           {gemv2_ref_sym_int4, gemv2_ref_asym_int4, gemv2_ref_sym_int5, gemv2_ref_asym_int5,
-                           gemv2_ref_sym_int8, gemv2_ref_nf4, gemv2_ref_fp4});
+                           gemv2_ref_sym_int8, gemv2_ref_nf4, gemv2_ref_fp4, gemv2_ref_iq4_nl});
   return table;
 }
 
