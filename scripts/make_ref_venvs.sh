@@ -7,8 +7,9 @@
 #   hf         transformers 4.46.3, tokenizers, safetensors, gguf, sentence-transformers:
 #              tests/llm/gen_arch_golden.py (stage 1), gen_bpe_tokenizer_json.py,
 #              gen_spm_tokenizer_json.py, gen_minilm_golden.py, benchmarks/llm/make_arch_models.py
-#   llamacpp   llama-cpp-python 0.3.36 built from source with -DGGML_NATIVE=ON (~20 min):
-#              gen_arch_golden.py --llamacpp (stage 2), benchmarks/llm/run.py, arch_bench.py
+#   llamacpp   llama-cpp-python 0.3.36 built from source with -DGGML_NATIVE=ON (~20 min), and
+#              PyPI's gguf: gen_arch_golden.py --llamacpp (stage 2), tests/kernels/gen_kquant_files.py,
+#              gen_kquant_golden.py, benchmarks/llm/run.py, arch_bench.py, kquant_ppl.py
 #   bigdl-llm  bigdl-llm 2.4.0 with transformers 4.31: the peer of benchmarks/llm/arch_bench.py
 #
 #   scripts/make_ref_venvs.sh [hf|llamacpp|bigdl-llm ...]   (default: all three)
@@ -25,7 +26,7 @@ for name in "${names[@]}"; do
   case "$name" in
     hf) pkgs=("transformers==4.46.3" "tokenizers==0.20.3" safetensors gguf "sentence-transformers==3.3.1"
               "sentencepiece==0.2.0" "protobuf==4.25.9") ;;
-    llamacpp) pkgs=("llama-cpp-python==0.3.36") ;;
+    llamacpp) pkgs=("llama-cpp-python==0.3.36" "gguf==0.19.0") ;;
     bigdl-llm) pkgs=("bigdl-llm==2.4.0" "transformers==4.31.0" "tokenizers<0.14" "accelerate==0.21.0" sentencepiece
                      safetensors py-cpuinfo) ;;
     *) echo "make_ref_venvs.sh: unknown venv '$name' (known: hf, llamacpp, bigdl-llm)" >&2; exit 2 ;;

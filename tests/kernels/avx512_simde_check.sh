@@ -2,8 +2,9 @@
 # Runs the AVX-512 low-bit table (src/backend/cpu/quant/quant_avx512.cpp) on a CPU
 # without AVX-512, through SIMDe's portable AVX-512 emulation, against the scalar
 # reference: dequantize bit-exact (quantized and random bytes), vec_dot within 1e-5 *
-# sum |w x|, quantize_act bit-exact, vec_dot_q8 within 1.1e-5 * sum |w x|, for every
-# quant type and n = 32, 64, 96, 4096 with 2-byte-offset blocks. Then the AVX-512 VNNI
+# sum |w x|, quantize_act (and quantize_act_k) bit-exact, vec_dot_q8 (and vec_dot_q8k)
+# within 1.1e-5 * sum |w x|, for every quant type (the K-quants and IQ4 included) and
+# n = 1, 2, 3 blocks and 4096 with 2-byte-offset blocks. Then the AVX-512 VNNI
 # packed kernels (qgemm_avx512vnni.cpp, vpdpbusd emulated) against the packed reference,
 # bit for bit: gemm for 1..9 activation rows and gemv2, every packed type, random data
 # and every level at its bound. test_kernels / test_llm skip the AVX-512 cases on such a
@@ -20,6 +21,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+# The K-quant kernels' no-contract asm uses an SSE register class too: a memory operand.
+sed -e 's|__asm__("" : "+x"(v));|__asm__("" : "+m"(v));|' "$root/src/backend/cpu/quant/quant_k_x86.inc" > "$work/quant_k_x86.inc"
 # The ISA guard goes, the AVX-512 include (avx512_intrin.h) becomes SIMDe with native names, the table gets its
 # own name (libbigdl.a has the real one), and the asm "+v" register constraint (an
 # AVX-512 register class) becomes a memory operand.
@@ -27,6 +30,7 @@ sed -e '/^#if !defined(__AVX512F__)/,/^#endif/d' \
     -e 's|^#include "backend/cpu/avx512_intrin.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
     -e 's|quant_kernels_avx512()|quant_kernels_avx512_emul()|' \
     -e "s|#include \"backend/cpu/quant/quant_q8_x86.inc\"|#include \"$root/src/backend/cpu/quant/quant_q8_x86.inc\"|" \
+    -e "s|#include \"backend/cpu/quant/quant_k_x86.inc\"|#include \"$work/quant_k_x86.inc\"|" \
     -e 's|__asm__("" : "+v"(v));|__asm__("" : "+m"(v));|' \
     "$root/src/backend/cpu/quant/quant_avx512.cpp" > "$work/avx512_emul.cpp"
 
@@ -49,7 +53,8 @@ int main() {
   std::normal_distribution<float> nd(0, 1);
   for (int t = 0; t < kNumQTypes; ++t) {
     const QTypeInfo& info = qtype_info(static_cast<QType>(t));
-    for (int64_t n : {32, 64, 96, 4096}) {
+    const int64_t bs = info.block_size;  // 32, or 256 for the K-quants and IQ4_XS
+    for (int64_t n : {bs, 2 * bs, 3 * bs, int64_t(4096)}) {
       std::vector<float> x(n), a(n);
       for (auto& v : x) v = nd(rng);
       for (auto& v : a) v = nd(rng);
@@ -70,6 +75,14 @@ int main() {
       if (std::memcmp(xq0.data(), xq1.data(), sizeof(BlockQ8A) * xq0.size())) std::printf("quantize_act n %lld differs\n", (long long)n), ++bad;
       const float q0 = r.vec_dot_q8[t](n, w, xq0.data()), q1 = e.vec_dot_q8[t](n, w, xq0.data());
       if (std::fabs(q0 - q1) > 1.1e-5 * abs_sum) std::printf("vec_dot_q8 %s n %lld: %g vs %g\n", info.name, (long long)n, q0, q1), ++bad;
+      if (info.act == ActQ8::k256) {  // BlockQ8K activations: quantize bit-exact, dot close
+        std::vector<BlockQ8K> xk0(n / 256), xk1(n / 256);
+        r.quantize_act_k(a.data(), xk0.data(), n);
+        e.quantize_act_k(a.data(), xk1.data(), n);
+        if (std::memcmp(xk0.data(), xk1.data(), sizeof(BlockQ8K) * xk0.size())) std::printf("quantize_act_k n %lld differs\n", (long long)n), ++bad;
+        const float k0 = r.vec_dot_q8k[t](n, w, xk0.data()), k1 = e.vec_dot_q8k[t](n, w, xk0.data());
+        if (std::fabs(k0 - k1) > 1.1e-5 * abs_sum) std::printf("vec_dot_q8k %s n %lld: %g vs %g\n", info.name, (long long)n, k0, k1), ++bad;
+      }
     }
     // Random bytes (every code, every qh bit) with scale 1 (fp16 / bf16: any pattern).
     std::vector<uint8_t> rb(info.block_bytes * 64);
