@@ -224,8 +224,17 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
       });
     };
     const int ti = static_cast<int>(w.qtype);
-    if (int8_act && k256) dots(qk.vec_dot_q8k[ti], quantize_rows_k(x, n, w.cols), nbk);
-    else if (int8_act) dots(qk.vec_dot_q8[ti], quantize_rows(x, n, w.cols), nb);
+    if (int8_act && k256) {
+      // All tokens of a row in one call: the row's levels and scales are unpacked once per
+      // 4 tokens (vec_dot_q8k_x), each result bit-identical to the one-row product's.
+      const quant::BlockQ8K* xk = quantize_rows_k(x, n, w.cols);
+      const auto dotx = qk.vec_dot_q8k_x[ti];
+      bigdl::detail::parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) dotx(w.cols, w.data + r * stride, xk, n, nbk, y + r, w.rows);
+      });
+      return;
+    }
+    if (int8_act) dots(qk.vec_dot_q8[ti], quantize_rows(x, n, w.cols), nb);
     else dots(qk.vec_dot[ti], x, w.cols);
     return;
   }

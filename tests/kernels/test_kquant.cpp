@@ -432,6 +432,35 @@ TEST_P(KQuantSimd, vec_dot_q8k_matches_reference_and_exact) {
   }
 }
 
+// Several activation rows against one weight row (prefill): every result is the one-row
+// kernel's, bit for bit, for 1..9 rows (groups of 4, 2 and 1), and the reference agrees.
+TEST_P(KQuantSimd, vec_dot_q8k_x_equals_one_row_kernel) {
+  const QuantKernels* k = quant_kernels_for(GetParam().isa);
+  if (k == nullptr) GTEST_SKIP() << "CPU lacks " << isa_name(GetParam().isa);
+  const QType t = GetParam().type;
+  if (!k256(t)) GTEST_SKIP() << qtype_info(t).name << " reads BlockQ8A";
+  const int ti = static_cast<int>(t);
+  const int64_t n = 1024, nb = n / 256;
+  const auto w = random_blocks(t, n, 17, 0.0123f, 0.0071f, false);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(9 * n));
+  for (auto& v : x) v = normal(rng);
+  std::vector<BlockQ8K> xk(static_cast<size_t>(9 * nb));
+  for (int r = 0; r < 9; ++r) k->quantize_act_k(x.data() + r * n, xk.data() + r * nb, n);
+  for (int64_t nx = 1; nx <= 9; ++nx) {
+    std::vector<float> y(static_cast<size_t>(2 * nx), -1.0f), yr(static_cast<size_t>(2 * nx), -1.0f);
+    k->vec_dot_q8k_x[ti](n, w.data(), xk.data(), nx, nb, y.data(), 2);
+    quant_kernels_ref().vec_dot_q8k_x[ti](n, w.data(), xk.data(), nx, nb, yr.data(), 2);
+    for (int64_t r = 0; r < nx; ++r) {
+      const float one = k->vec_dot_q8k[ti](n, w.data(), xk.data() + r * nb);
+      ASSERT_EQ(y[size_t(2 * r)], one) << "nx " << nx << " row " << r;
+      EXPECT_EQ(yr[size_t(2 * r)], quant_kernels_ref().vec_dot_q8k[ti](n, w.data(), xk.data() + r * nb));
+      EXPECT_EQ(y[size_t(2 * r + 1)], -1.0f);  // ys = 2: nothing written between
+    }
+  }
+}
+
 // End to end: the int8-activation gemv against the f32 reference gemv, 64 x 4096, N(0, 1)
 // weights (quantized by the reference quantizer) and activations: the int8 rounding of x
 // costs ~4.7e-3 relative for BlockQ8A (uniform error of half a step, step max|x| / 127

@@ -347,6 +347,11 @@ BIGDL_QUANT_TYPES(BIGDL_QUANT_DECL_Q8)
 // q_i qx_i (exact int32) - (dmin_w * d_x) * sum_g mn_g * bsum_g.
 using QuantizeActKFn = void (*)(const float* x, BlockQ8K* y, int64_t n);
 using VecDotQ8KFn = float (*)(int64_t n, const void* blocks, const BlockQ8K* x);
+// The same for nx activation rows (row t at x + t * xs) against one weight row:
+// y[t * ys] = vec_dot_q8k(n, blocks, x + t * xs), bit for bit, with the weights' levels
+// and scales unpacked once per super-block for all of them (prefill).
+using VecDotQ8KxFn = void (*)(int64_t n, const void* blocks, const BlockQ8K* x, int64_t nx, int64_t xs, float* y,
+                              int64_t ys);
 #define BIGDL_QUANT_DECL_Q8K(name, ggml, Block, id, i8, qk) \
   float vec_dot_q8k_##name##_ref(int64_t n, const Block* blocks, const BlockQ8K* x);
 BIGDL_QUANT_DECL_Q8K(q2_k, "q2_K", BlockQ2K, 10, true, 256)
@@ -367,6 +372,7 @@ struct QuantKernels {
   VecDotQ8Fn vec_dot_q8[kNumQTypes];   // weights x int8 activations (BlockQ8A)
   QuantizeActKFn quantize_act_k = nullptr;     // f32 activations -> BlockQ8K; bit-exact with the reference
   VecDotQ8KFn vec_dot_q8k[kNumQTypes] = {};   // weights x BlockQ8K (the ActQ8::k256 types; null for the others)
+  VecDotQ8KxFn vec_dot_q8k_x[kNumQTypes] = {};  // the same for several activation rows
 };
 // Sets a table's quantize_act_k / vec_dot_q8k entries from the k256 kernels a file
 // defines (quantize_act_k, vec_dot_q8k_<type>):
@@ -375,12 +381,19 @@ struct QuantKernels {
   do {                                                                                     \
     (table).quantize_act_k = quantize_act_k_fn;                                            \
     (table).vec_dot_q8k[static_cast<int>(QType::q2_k)] = vec_dot_q8k_q2_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q2_k)] = vec_dot_q8k_x_q2_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::q3_k)] = vec_dot_q8k_q3_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q3_k)] = vec_dot_q8k_x_q3_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::q4_k)] = vec_dot_q8k_q4_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q4_k)] = vec_dot_q8k_x_q4_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::q5_k)] = vec_dot_q8k_q5_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q5_k)] = vec_dot_q8k_x_q5_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::q6_k)] = vec_dot_q8k_q6_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q6_k)] = vec_dot_q8k_x_q6_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::q8_k)] = vec_dot_q8k_q8_k;                 \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::q8_k)] = vec_dot_q8k_x_q8_k; \
     (table).vec_dot_q8k[static_cast<int>(QType::iq4_xs)] = vec_dot_q8k_iq4_xs;             \
+    (table).vec_dot_q8k_x[static_cast<int>(QType::iq4_xs)] = vec_dot_q8k_x_iq4_xs; \
   } while (0)
 
 // The initializer of a QuantKernels table from the kernels the including file defines for

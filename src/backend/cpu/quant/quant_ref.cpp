@@ -675,9 +675,13 @@ namespace {
   }
 BIGDL_QUANT_TYPES(BIGDL_QUANT_WRAP)
 #undef BIGDL_QUANT_WRAP
-#define BIGDL_QUANT_WRAP_Q8K(name, Block)                                       \
-  float vec_dot_q8k_##name(int64_t n, const void* b, const BlockQ8K* x) {       \
-    return vec_dot_q8k_##name##_ref(n, static_cast<const Block*>(b), x);        \
+#define BIGDL_QUANT_WRAP_Q8K(name, Block)                                                               \
+  float vec_dot_q8k_##name(int64_t n, const void* b, const BlockQ8K* x) {                               \
+    return vec_dot_q8k_##name##_ref(n, static_cast<const Block*>(b), x);                                \
+  }                                                                                                     \
+  void vec_dot_q8k_x_##name(int64_t n, const void* b, const BlockQ8K* x, int64_t nx, int64_t xs, float* y, \
+                            int64_t ys) {                                                               \
+    for (int64_t t = 0; t < nx; ++t) y[t * ys] = vec_dot_q8k_##name(n, b, x + t * xs);                  \
   }
 BIGDL_QUANT_WRAP_Q8K(q2_k, BlockQ2K)
 BIGDL_QUANT_WRAP_Q8K(q3_k, BlockQ3K)
