@@ -13,7 +13,6 @@
 #include "bigdl/llm/hf.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
-#include "llm/imatrix.h"
 #include "llm/low_bit_mix.h"
 #include "llm/model_impl.h"
 
@@ -96,12 +95,11 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LoadO
   detail::Mix mix;
   const bool is_mix = low_bit.kind() == LowBit::Kind::mix && detail::mix_named(low_bit.name(), mix);
   w.set("general.file_type", io::gguf_u32(is_mix ? uint32_t(detail::mix_ftype(mix)) : file_type(w.tensor_infos())));
-  if (!lo.imatrix.empty()) {  // llama-quantize's record of the importance matrix
-    const detail::Imatrix im = detail::read_imatrix(lo.imatrix);
-    w.set("quantize.imatrix.file", io::gguf_string(lo.imatrix));
-    if (!im.datasets.empty()) w.set("quantize.imatrix.dataset", io::gguf_string(im.datasets.front()));
-    w.set("quantize.imatrix.entries_count", io::gguf_i32(static_cast<int32_t>(im.values.size())));
-    w.set("quantize.imatrix.chunks_count", io::gguf_i32(static_cast<int32_t>(im.chunk_count)));
+  if (const auto& im = model->impl().imatrix) {  // llama-quantize's record of the importance matrix
+    w.set("quantize.imatrix.file", io::gguf_string(im->file));
+    if (!im->dataset.empty()) w.set("quantize.imatrix.dataset", io::gguf_string(im->dataset));
+    w.set("quantize.imatrix.entries_count", io::gguf_i32(static_cast<int32_t>(im->entries)));
+    w.set("quantize.imatrix.chunks_count", io::gguf_i32(static_cast<int32_t>(im->chunks)));
   }
   const int64_t n = static_cast<int64_t>(w.n_tensors());
   w.write(dst, [&](size_t i, const io::GgufTensorInfo& info) {

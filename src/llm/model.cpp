@@ -967,6 +967,8 @@ std::shared_ptr<const Model> load_model(const std::string& path_in, const LoadOp
                 ValueError, kOp, "an importance matrix (", options.imatrix, ") needs a quantized low-bit type, got '",
                 options.low_bit.keep() ? "keep" : options.low_bit.name(), "'");
     imatrix = read_imatrix(options.imatrix);
+    impl->imatrix = Model::Impl::ImatrixRecord{options.imatrix, imatrix->datasets.empty() ? "" : imatrix->datasets.front(),
+                                               static_cast<int64_t>(imatrix->values.size()), imatrix->chunk_count};
   }
   if (is_hf_checkpoint(path)) {  // a Hugging Face folder (bigdl/llm/hf.h)
     const HfCheckpoint ck = HfCheckpoint::open(path);

@@ -91,6 +91,13 @@ struct Model::Impl {
   std::vector<float> alibi;                           // [n_head] slopes
   std::vector<detail::ExportTensor> exports;
   int64_t n_out = 0;                                  // values per output row (n_vocab, or n_embd for encoders)
+  // The importance matrix the weights were quantized with (LoadOptions::imatrix), as
+  // llama-quantize records it in a file: its path, first dataset, entry and chunk counts.
+  struct ImatrixRecord {
+    std::string file, dataset;
+    int64_t entries = 0, chunks = 0;
+  };
+  std::optional<ImatrixRecord> imatrix;
 
   // Builds the model from its source; cfg and spec come from the config readers.
   // im: llama.cpp importance weights for the quantizers (LoadOptions::imatrix), or null.

@@ -6,12 +6,14 @@
 // are tested in test_kquant_quantize.cpp.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -124,14 +126,9 @@ TEST(KQuantGolden, random_blocks_dequantize_like_gguf_py) {
   const auto j = read_json("blocks.json");
   int types = 0;
   for (const auto& [name, v] : j.items()) {
+    // The fixture keys are lower-case ggml names ("q4_k"); ours keep ggml's "q4_K".
     QType t = QType::q2_k;
     bool found = false;
-    for (QType k : kKTypes)
-      if (name == qtype_info(k).ggml_name || name == std::string(qtype_info(k).ggml_name) + "") {
-        t = k;
-        found = true;
-      }
-    // The fixture uses lower-case ggml names ("q4_k"); ours keep ggml's "q4_K".
     for (QType k : kKTypes) {
       std::string g = qtype_info(k).ggml_name;
       for (auto& c : g) c = static_cast<char>(std::tolower(c));

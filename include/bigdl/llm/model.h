@@ -82,8 +82,10 @@ struct LoadOptions {
   // bigdl-llm's load_in_low_bit (bigdl/llm/low_bit.h): the default keeps the stored types
   // (HF weights become f32; GGUF matrices stay as stored). A quant type converts the 2-D
   // projection matrices tensor by tensor at load with the reference quantizer; the output
-  // matrix follows docs/llm.md's policy ("Low-bit at load"); norms are never quantized. A
-  // matrix whose rows are not whole blocks of 32 stays as stored.
+  // matrix follows docs/llm.md's policy ("Low-bit at load"); a llama-quantize file type
+  // (q4_k_m, ...) gives each tensor llama-quantize's type; norms are never quantized. A
+  // matrix whose rows are not whole blocks of 32 stays as stored; one that is not whole
+  // super-blocks of a K-quant takes llama-quantize's fallback type (Q4_K -> Q5_0, ...).
   LowBit low_bit;
   // An importance matrix file of llama.cpp's llama-imatrix (GGUF or its legacy .dat format)
   // for the quantizers, as llama-quantize --imatrix: each matrix's quantization error is

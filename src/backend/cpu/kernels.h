@@ -20,6 +20,16 @@ enum class Isa { scalar = 0, avx2 = 1, avx512 = 2, avx512vnni = 3 };
 // Every Isa, in order (tests loop over it).
 constexpr Isa kAllIsas[] = {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512vnni};
 
+// erf's two polynomials, shared by the SIMD files (kernels_avx2.cpp, kernels_avx512.cpp;
+// constexpr at namespace scope: each file gets its own copy). Highest degree first, for
+// Horner: |x| < 0.921875: erf = x + x * P(x^2); up to 3.925: erf = 1 - exp(-Q(|x|)).
+// Least-squares fits in double on Chebyshev-spaced points, rounded to float.
+constexpr float kErfSmallP[7] = {8.432359755e-05f, -8.158282144e-04f, 5.202490836e-03f, -2.686002664e-02f,
+                                 1.128370762e-01f, -3.761263490e-01f, 1.283791661e-01f};
+constexpr float kErfLargeQ[9] = {-1.641717745e-06f, 4.611007535e-05f, -5.969185149e-04f,
+                                 4.758588038e-03f,  -2.641389146e-02f, 1.100596339e-01f,
+                                 6.318559051e-01f,  1.130211234e+00f,  -3.135221195e-04f};
+
 struct CpuKernels {
   const char* name;
   // binary elementwise: out[i] = a[i] op b[i]

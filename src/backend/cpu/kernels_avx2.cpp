@@ -161,23 +161,13 @@ __m256 erf256(__m256 x) {
   const __m256 sign = _mm256_and_ps(x, sign_bit);
   const __m256 ax = _mm256_andnot_ps(sign_bit, x);
   const __m256 s = _mm256_mul_ps(ax, ax);
-  __m256 p = splat(8.432359755e-05f);
-  p = _mm256_fmadd_ps(p, s, splat(-8.158282144e-04f));
-  p = _mm256_fmadd_ps(p, s, splat(5.202490836e-03f));
-  p = _mm256_fmadd_ps(p, s, splat(-2.686002664e-02f));
-  p = _mm256_fmadd_ps(p, s, splat(1.128370762e-01f));
-  p = _mm256_fmadd_ps(p, s, splat(-3.761263490e-01f));
-  p = _mm256_fmadd_ps(p, s, splat(1.283791661e-01f));
+  __m256 p = splat(kErfSmallP[0]);
+  #pragma GCC unroll 8
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, s, splat(kErfSmallP[i]));
   const __m256 small = _mm256_fmadd_ps(ax, p, ax);
-  __m256 q = splat(-1.641717745e-06f);
-  q = _mm256_fmadd_ps(q, ax, splat(4.611007535e-05f));
-  q = _mm256_fmadd_ps(q, ax, splat(-5.969185149e-04f));
-  q = _mm256_fmadd_ps(q, ax, splat(4.758588038e-03f));
-  q = _mm256_fmadd_ps(q, ax, splat(-2.641389146e-02f));
-  q = _mm256_fmadd_ps(q, ax, splat(1.100596339e-01f));
-  q = _mm256_fmadd_ps(q, ax, splat(6.318559051e-01f));
-  q = _mm256_fmadd_ps(q, ax, splat(1.130211234e+00f));
-  q = _mm256_fmadd_ps(q, ax, splat(-3.135221195e-04f));
+  __m256 q = splat(kErfLargeQ[0]);
+  #pragma GCC unroll 8
+  for (int i = 1; i < 9; ++i) q = _mm256_fmadd_ps(q, ax, splat(kErfLargeQ[i]));
   __m256 r = _mm256_sub_ps(splat(1.0f), exp256(_mm256_sub_ps(_mm256_setzero_ps(), q)));
   r = _mm256_blendv_ps(r, small, _mm256_cmp_ps(ax, splat(0.921875f), _CMP_LT_OQ));
   r = _mm256_blendv_ps(r, splat(1.0f), _mm256_cmp_ps(ax, splat(3.925f), _CMP_GE_OQ));

@@ -131,23 +131,13 @@ __m512 erf512(__m512 x) {
       _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int32_t>(0x80000000u)));
   const __m512 ax = _mm512_abs_ps(x);
   const __m512 s = _mm512_mul_ps(ax, ax);
-  __m512 p = splat(8.432359755e-05f);
-  p = _mm512_fmadd_ps(p, s, splat(-8.158282144e-04f));
-  p = _mm512_fmadd_ps(p, s, splat(5.202490836e-03f));
-  p = _mm512_fmadd_ps(p, s, splat(-2.686002664e-02f));
-  p = _mm512_fmadd_ps(p, s, splat(1.128370762e-01f));
-  p = _mm512_fmadd_ps(p, s, splat(-3.761263490e-01f));
-  p = _mm512_fmadd_ps(p, s, splat(1.283791661e-01f));
+  __m512 p = splat(kErfSmallP[0]);
+  #pragma GCC unroll 8
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, s, splat(kErfSmallP[i]));
   const __m512 small = _mm512_fmadd_ps(ax, p, ax);
-  __m512 q = splat(-1.641717745e-06f);
-  q = _mm512_fmadd_ps(q, ax, splat(4.611007535e-05f));
-  q = _mm512_fmadd_ps(q, ax, splat(-5.969185149e-04f));
-  q = _mm512_fmadd_ps(q, ax, splat(4.758588038e-03f));
-  q = _mm512_fmadd_ps(q, ax, splat(-2.641389146e-02f));
-  q = _mm512_fmadd_ps(q, ax, splat(1.100596339e-01f));
-  q = _mm512_fmadd_ps(q, ax, splat(6.318559051e-01f));
-  q = _mm512_fmadd_ps(q, ax, splat(1.130211234e+00f));
-  q = _mm512_fmadd_ps(q, ax, splat(-3.135221195e-04f));
+  __m512 q = splat(kErfLargeQ[0]);
+  #pragma GCC unroll 8
+  for (int i = 1; i < 9; ++i) q = _mm512_fmadd_ps(q, ax, splat(kErfLargeQ[i]));
   __m512 r = _mm512_sub_ps(splat(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), q)));
   r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, splat(0.921875f), _CMP_LT_OQ), r, small);
   r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, splat(3.925f), _CMP_GE_OQ), r, splat(1.0f));

@@ -1,7 +1,9 @@
 // bigdl-llm low-bit weight formats and their CPU kernels.
 //
-// Every format cuts a row into blocks of 32 consecutive weights. A block is a plain
-// struct with a fixed byte layout. The five integer formats are byte-identical to ggml's
+// Every format cuts a row into blocks of consecutive weights: 32, or super-blocks of
+// kSuperBlock = 256 for ggml's K-quants and IQ4_XS (QTypeInfo::block_size; the table
+// below lists the 32-weight formats, the K-quant structs further down). A block is a
+// plain struct with a fixed byte layout. The five integer formats are byte-identical to ggml's
 // (src/ggml-common.h), so a GGUF tensor of that type can be used in place; fp16 / bf16
 // blocks are 32 raw values, so a row of a GGUF F16 / BF16 tensor is already a row of
 // blocks. nf4, nf3, fp4 and the fp8 types exist only in bigdl-llm: they get GGUF type
