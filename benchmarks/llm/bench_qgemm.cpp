@@ -4,7 +4,9 @@
 //
 //   bench_qgemm [--rows 4096] [--cols 4096] [--threads 1] [--reps 5]
 //
-// For every packed type (sym_int4, asym_int4, sym_int5, asym_int5, sym_int8) and n = 1 (decode: one activation row) and
+// For every packed type (quant::kPackedTypes: the 32-weight types against BlockQ8A
+// activations, Q4_K / Q5_K / Q6_K / IQ4_XS against BlockQ8K; the latter only when --cols
+// is a multiple of 256) and n = 1 (decode: one activation row) and
 // n = 16, 64 (prefill), prints the best-of---reps time, the weight bytes read per second
 // and the integer multiply-adds per second (2 * rows * cols * n ops), plus the ratio to
 // the avx2 row. Threads split the row groups evenly (std::thread, started per pass). A
@@ -37,8 +39,8 @@ using bigdl::detail::Isa;
 // One pass: the row groups split over `threads` threads, each calling the table's gemm
 // per group.
 double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* packed, int64_t rows, int64_t cols,
-                const quant::BlockQ8A* x, int64_t n, float* y, int threads) {
-  const int64_t nb = cols / 32, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
+                const void* x, int64_t n, float* y, int threads) {
+  const int64_t nb = cols / quant::qtype_info(t).block_size, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
   const auto fn = k.gemm[static_cast<int>(t)];
   const auto t0 = std::chrono::steady_clock::now();
   const auto work = [&](int id) {
@@ -83,11 +85,16 @@ int main(int argc, char** argv) {
   for (auto& v : xf) v = nd(rng);
   std::vector<quant::BlockQ8A> xq(static_cast<size_t>(nmax * cols / 32));
   for (int64_t r = 0; r < nmax; ++r) quant::quantize_act_ref(xf.data() + r * cols, xq.data() + r * cols / 32, cols);
+  std::vector<quant::BlockQ8K> xk(static_cast<size_t>(nmax * cols / 256));
+  if (cols % 256 == 0)
+    for (int64_t r = 0; r < nmax; ++r)
+      quant::quant_kernels_ref().quantize_act_k(xf.data() + r * cols, xk.data() + r * cols / 256, cols);
   int mismatches = 0;
   for (int ti = 0; ti < quant::kNumQTypes; ++ti) {
     const auto t = static_cast<quant::QType>(ti);
-    if (!quant::packable(t)) continue;
     const quant::QTypeInfo& info = quant::qtype_info(t);
+    if (!quant::packable(t) || cols % info.block_size != 0) continue;
+    const void* x = info.act == quant::ActQ8::k256 ? static_cast<const void*>(xk.data()) : xq.data();
     std::vector<uint8_t> q(static_cast<size_t>(quant::row_bytes(t, cols) * rows));
     std::vector<float> wrow(static_cast<size_t>(cols));
     for (int64_t r = 0; r < rows; ++r) {
@@ -106,7 +113,7 @@ int main(int argc, char** argv) {
         std::vector<float> y(static_cast<size_t>(n * rows));
         double best = 1e30;
         for (long rep = 0; rep < reps + 1; ++rep) {  // one warm-up pass
-          const double s = run_pass(*k, t, packed.data(), rows, cols, xq.data(), n, y.data(), threads);
+          const double s = run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
           if (rep > 0) best = std::min(best, s);
         }
         if (isa == Isa::avx2) {

@@ -25,6 +25,8 @@ constexpr int64_t kMinParallelAttention = 16 * 1024;
 // through sgemm; below it, the integer dot per (row, token) wins (measured, docs/llm.md).
 constexpr int64_t kMinSgemmTokens = 16;
 constexpr int64_t kTileRows = 64;
+// Packed prefill: activation rows per pass over a thread's row groups (measured, docs/llm.md).
+constexpr int64_t kTokenChunk = 64;
 
 namespace {
 
@@ -53,6 +55,15 @@ const quant::BlockQ8K* quantize_rows_k(const float* x, int64_t n, int64_t cols) 
   return quantize_rows_as<quant::BlockQ8K>(x, n, cols, quant::kSuperBlock, quant::quant_kernels().quantize_act_k);
 }
 
+bool is_k256(const Weight& w) { return quant::qtype_info(w.qtype).act == quant::ActQ8::k256; }
+// The activation rows the int8 kernels of w take: BlockQ8A per 32 values, or BlockQ8K per
+// 256 for the super-block types; and how many of them make a row.
+const void* quantize_for(const Weight& w, const float* x, int64_t n) {
+  if (is_k256(w)) return quantize_rows_k(x, n, w.cols);
+  return quantize_rows(x, n, w.cols);
+}
+int64_t act_blocks(const Weight& w) { return w.cols / quant::qtype_info(w.qtype).block_size; }
+
 int64_t group_bytes(const Weight& w) { return quant::packed_bytes(w.qtype, quant::kPackRows, w.cols); }
 
 // Groups of a packed weight worth one parallel chunk (kMinPackedChunk bytes of weights
@@ -62,14 +73,18 @@ int64_t group_grain(const Weight& w, int64_t n_tokens) {
 }
 
 // Rows past the packed groups (rows % 8 of them): the in-place int8 dot per (row, token),
-// the same kernel in decode and prefill. Row r goes to y[t * ldy + r - y_row0].
-void tail_rows(const Weight& w, const quant::BlockQ8A* xq, int64_t n, float* y, int64_t ldy, int64_t y_row0 = 0) {
+// the same kernel in decode and prefill. xq: quantize_for(w, ...). Row r goes to
+// y[t * ldy + r - y_row0].
+void tail_rows(const Weight& w, const void* xq, int64_t n, float* y, int64_t ldy, int64_t y_row0 = 0) {
   const int64_t r0 = w.rows / quant::kPackRows * quant::kPackRows;
   if (r0 == w.rows) return;
-  const auto dot = quant::quant_kernels().vec_dot_q8[static_cast<int>(w.qtype)];
-  const int64_t nb = w.cols / quant::kBlockSize, stride = quant::row_bytes(w.qtype, w.cols);
+  const int ti = static_cast<int>(w.qtype);
+  const int64_t nb = act_blocks(w), stride = quant::row_bytes(w.qtype, w.cols);
   for (int64_t r = r0; r < w.rows; ++r)
-    for (int64_t t = 0; t < n; ++t) y[t * ldy + r - y_row0] = dot(w.cols, w.data + r * stride, xq + t * nb);
+    for (int64_t t = 0; t < n; ++t)
+      y[t * ldy + r - y_row0] =
+          is_k256(w) ? quant::quant_kernels().vec_dot_q8k[ti](w.cols, w.data + r * stride, static_cast<const quant::BlockQ8K*>(xq) + t * nb)
+                     : quant::quant_kernels().vec_dot_q8[ti](w.cols, w.data + r * stride, static_cast<const quant::BlockQ8A*>(xq) + t * nb);
 }
 
 // One row, no packed copy.
@@ -91,8 +106,8 @@ void matvec_plain(const Weight& w, const float* x, float* y) {
 // One row through several matrices (see matmul_multi).
 void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x) {
   BIGDL_ASSERT(n >= 1 && n <= 4);
-  bool packed = true;
-  for (int i = 0; i < n; ++i) packed = packed && w[i]->packed && w[i]->cols == w[0]->cols;
+  bool packed = true;  // and one activation format for all
+  for (int i = 0; i < n; ++i) packed = packed && w[i]->packed && w[i]->cols == w[0]->cols && is_k256(*w[i]) == is_k256(*w[0]);
   if (!packed) {  // one region per matrix
     for (int i = 0; i < n; ++i) {
       if (w[i]->packed) matvec_multi(&w[i], &y[i], 1, x);
@@ -100,8 +115,8 @@ void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x
     }
     return;
   }
-  const int64_t nb = w[0]->cols / quant::kBlockSize;
-  const quant::BlockQ8A* xq = quantize_rows(x, 1, w[0]->cols);
+  const int64_t nb = act_blocks(*w[0]);
+  const void* xq = quantize_for(*w[0], x, 1);
   int64_t first[5] = {0};  // first global group of each matrix
   for (int i = 0; i < n; ++i) first[i + 1] = first[i] + w[i]->rows / quant::kPackRows;
   const auto& pk = quant::packed_kernels();
@@ -138,8 +153,8 @@ void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x
 
 // silu(gate) * up for one row with packed gate and up of the same shape.
 void matvec_swiglu_packed(const Weight& wg, const Weight& wu, const float* x, float* h) {
-  const int64_t nb = wg.cols / quant::kBlockSize, R = quant::kPackRows;
-  const quant::BlockQ8A* xq = quantize_rows(x, 1, wg.cols);
+  const int64_t nb = act_blocks(wg), R = quant::kPackRows;
+  const void* xq = quantize_for(wg, x, 1);
   const auto& pk = quant::packed_kernels();
   const auto gate = pk.gemm[static_cast<int>(wg.qtype)], upk = pk.gemm[static_cast<int>(wu.qtype)];
   // Gate and up groups of the same rows read in step (gemv2) when they share a type.
@@ -197,19 +212,25 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
   const int64_t nb = w.cols / quant::kBlockSize;
   const int64_t stride = quant::row_bytes(w.qtype, w.cols);
   if (w.packed) {
-    // Every activation row rounded to int8 once, then the x8 GEMM: each group of 8 rows
-    // meets all n tokens while its tiles sit in L1.
-    const quant::BlockQ8A* xq = quantize_rows(x, n, w.cols);
+    // Every activation row rounded to int8 once, then the x8 GEMM over the chunk's groups
+    // kTokenChunk tokens at a time: the chunk's activation rows stay in L2 while each group
+    // meets them with its tiles in L1 (all n rows at once would stream a long prompt's
+    // activations, 1.2 MB for 512 tokens of a 2048-wide BlockQ8K row, from L3 per group).
+    const void* xq = quantize_for(w, x, n);
+    const int64_t nba = act_blocks(w);
+    const int64_t xrow = nba * static_cast<int64_t>(is_k256(w) ? sizeof(quant::BlockQ8K) : sizeof(quant::BlockQ8A));
     const auto gemm = quant::packed_kernels().gemm[static_cast<int>(w.qtype)];
     bigdl::detail::parallel_for(w.rows / quant::kPackRows, group_grain(w, n), [&](int64_t g0, int64_t g1) {
-      for (int64_t g = g0; g < g1; ++g)
-        gemm(nb, w.packed + g * group_bytes(w), xq, n, y + g * quant::kPackRows, w.rows);
+      for (int64_t t0 = 0; t0 < n; t0 += kTokenChunk)
+        for (int64_t g = g0; g < g1; ++g)
+          gemm(nba, w.packed + g * group_bytes(w), static_cast<const uint8_t*>(xq) + t0 * xrow,
+               std::min(kTokenChunk, n - t0), y + t0 * w.rows + g * quant::kPackRows, w.rows);
     });
     tail_rows(w, xq, n, y, w.rows);
     return;
   }
   const bool int8_act = quant::qtype_info(w.qtype).int8_act;
-  const bool k256 = quant::qtype_info(w.qtype).act == quant::ActQ8::k256;
+  const bool k256 = is_k256(w);
   const int64_t nbk = w.cols / quant::kSuperBlock;
   if (n < kMinSgemmTokens || (k256 && int8_act)) {
     // Few tokens, or a super-block type at any count: the dot of the one-row product per
@@ -327,7 +348,8 @@ void act_mul(Act act, float* a, const float* b, int64_t n) {
 }
 
 void matmul_gated(const Weight& wg, const Weight& wu, Act act, const float* x, int64_t n, float* h) {
-  if (n == 1 && act == Act::silu && wg.packed && wu.packed && wg.rows == wu.rows && wg.cols == wu.cols) {
+  if (n == 1 && act == Act::silu && wg.packed && wu.packed && wg.rows == wu.rows && wg.cols == wu.cols &&
+      is_k256(wg) == is_k256(wu)) {
     matvec_swiglu_packed(wg, wu, x, h);
     return;
   }

@@ -131,7 +131,7 @@ uint8_t* PackedArena::take(int64_t bytes) {
 
 int64_t packed_weight_bytes(const Weight& w) {
   if (w.is_f32 || w.packed || !quant::packable(w.qtype) || w.rows < quant::kPackRows ||
-      w.cols % quant::kBlockSize != 0)
+      w.cols % quant::qtype_info(w.qtype).block_size != 0)
     return 0;
   return round_up(quant::packed_bytes(w.qtype, w.rows, w.cols), kSliceAlign);
 }

@@ -26,7 +26,8 @@ struct Weight {
   quant::QType qtype = quant::QType::sym_int8;  // when !is_f32
   const uint8_t* data = nullptr;
   // x8 row-interleaved copy of rows [0, 8 * (rows / 8)) (backend/cpu/quant/qgemm.h),
-  // made by pack_weight for Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4; null otherwise.
+  // made by pack_weight for the quant::packable types (Q4_0 ... IQ4_NL, Q4_K, Q5_K, Q6_K,
+  // IQ4_XS); null otherwise.
   // When set, the ops read it (and `data` only for the rows % 8 tail rows); `data` stays
   // the original blocks for copy_row, conversion and export. A model may free the
   // original of a matrix whose rows are all packed and set `data` to null: copy_row and
@@ -63,8 +64,8 @@ class PackedArena {
   int64_t size_ = 0, used_ = 0;
 };
 
-// Bytes pack_weight gives w (0 when w is not packed: f32, not Q4_0 / Q4_1 / Q5_0 / Q5_1 /
-// Q8_0 / nf4 / fp4, fewer than 8 rows, or already packed), plus the 64-byte alignment a
+// Bytes pack_weight gives w (0 when w is not packed: f32, not quant::packable, fewer than
+// 8 rows, or already packed), plus the 64-byte alignment a
 // PackedArena slice takes.
 int64_t packed_weight_bytes(const Weight& w);
 // Packs w for the x8 kernels when packed_weight_bytes(w) > 0 (sets w.packed to a slice of

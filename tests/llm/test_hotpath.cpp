@@ -5,7 +5,8 @@
 //     f16 store against float_to_half, AVX2 scores / mix against the reference for every
 //     storage type, head sizes with and without a tail;
 //   * the thread pool under many short regions;
-//   * on an all-Q4_0/Q4_1/Q8_0 random-weight GGUF written here: forward(), forward_batch()
+//   * on an all-packed random-weight GGUF written here (each packed type, the K-quants
+//     included): forward(), forward_batch()
 //     and forward_batch_all() give bit-identical logits, for 1 and 2 threads and every
 //     kv_type; the tail rows (rows % 8) go through the in-place kernel;
 //   * kv_type errors and the f16 / fp8 logit error against an f32 cache on stories260K.
@@ -444,10 +445,12 @@ TEST(Hotpath, ThreadPoolSleepsWhenIdle) {
 // ---- whole model: an all-packed random-weight GGUF ----
 
 // A llama GGUF with every matrix in `t` (token_embd Q8_0): n_embd 64, 2 layers, 4 heads /
-// 2 KV heads (head_dim 16), n_ff 96, vocab 68 (the tied classifier has 4 tail rows).
+// 2 KV heads (head_dim 16), n_ff 96, vocab 68 (the tied classifier has 4 tail rows); for
+// the super-block types (rows of whole 256-weight blocks) n_embd 256 and n_ff 512.
 std::string write_packed_model(quant::QType t, const std::string& path) {
   namespace io = bigdl::io;
-  const int64_t d = 64, ff = 96, vocab = 68, kv = 32;
+  const bool k256 = quant::qtype_info(t).block_size == 256;
+  const int64_t d = k256 ? 256 : 64, ff = k256 ? 512 : 96, vocab = 68, kv = d / 2;
   io::GgufWriter w;
   w.set("general.architecture", io::gguf_string("llama"));
   w.set("llama.context_length", io::gguf_u32(64));
@@ -491,7 +494,9 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
   const test_util::TempDir tmp("hotpath");
   const std::string& dir = tmp.path();
   const int before = bigdl::get_num_threads();
-  for (quant::QType t : kPacked) {
+  std::vector<quant::QType> types(std::begin(kPacked), std::end(kPacked));
+  for (quant::QType t : {quant::QType::q4_k, quant::QType::q5_k, quant::QType::q6_k, quant::QType::iq4_xs}) types.push_back(t);
+  for (quant::QType t : types) {
     const std::string path = write_packed_model(t, dir + "/m-" + quant::qtype_info(t).ggml_name + ".gguf");
     for (const char* kv : {"f16", "f32", "fp8"}) {
       LoadOptions o;

@@ -1,4 +1,5 @@
-// AVX2 packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 / iq4_nl (qgemm.h);
+// AVX2 packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 / iq4_nl and
+// Q4_K / Q5_K / Q6_K / IQ4_XS (qgemm.h);
 // the kernels are qgemm_x86.inc.
 //
 // Built with -mavx2 -mfma -mf16c (CMake, *_avx2.cpp); reached only through
@@ -21,8 +22,10 @@ namespace {
 
 const PackedKernels& packed_kernels_avx2() {
   static const PackedKernels table =
-      make_packed_kernels("avx2", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl},
-                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl});
+      make_packed_kernels("avx2", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl,
+                           gemm_q4_k, gemm_q5_k, gemm_q6_k, gemm_iq4_xs},
+                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl,
+                           gemv2_q4_k, gemv2_q5_k, gemv2_q6_k, gemv2_iq4_xs});
   return table;
 }
 

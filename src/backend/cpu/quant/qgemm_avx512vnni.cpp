@@ -1,6 +1,7 @@
-// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4
-// (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
-// on 256-bit vectors (AVX512VL). Same int32 sums and f32 operations as the AVX2 and
+// AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 /
+// iq4_nl (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
+// on 256-bit vectors (AVX512VL); the super-block types (qgemm_k_x86.inc) run the AVX2
+// instruction sequence here too. Same int32 sums and f32 operations as the AVX2 and
 // scalar kernels, so the results are bit-identical to theirs.
 //
 // Built with the AVX-512 flags plus -mavx512vnni (CMake, *_avx512vnni.cpp); reached only
@@ -23,8 +24,10 @@ namespace {
 
 const PackedKernels& packed_kernels_avx512vnni() {
   static const PackedKernels table =
-      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl},
-                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl});
+      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl,
+                           gemm_q4_k, gemm_q5_k, gemm_q6_k, gemm_iq4_xs},
+                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl,
+                           gemv2_q4_k, gemv2_q5_k, gemv2_q6_k, gemv2_iq4_xs});
   return table;
 }
 

@@ -365,6 +365,18 @@ BIGDL_QUANT_DECL_Q8K(q8_k, "q8_K", BlockQ8K, 15, true, 256)
 BIGDL_QUANT_DECL_Q8K(iq4_xs, "iq4_xs", BlockIQ4XS, 23, true, 256)
 #undef BIGDL_QUANT_DECL_Q8K
 
+// One super-block in the integer form vec_dot_q8k works on (quant_k_ref.cpp): the signed
+// level q[i] of each weight, per 16-weight group g the integer sub-block scale sc[g] and
+// min mn[g] (0 without mins), and the f32 super-block scales, so that
+// weight i = (d * sc[i / 16]) * q[i] - (dmin * mn[i / 16]). The packed K-quant GEMM's
+// reference (qgemm_ref.cpp) reads blocks through it. type: a k256 type.
+struct KBlockInts {
+  float d = 0, dmin = 0;
+  bool has_min = false;
+  int16_t sc[16], mn[16], q[256];
+};
+void decode_k_ints(QType type, const void* block, KBlockInts& out);
+
 // Per-ISA table, indexed by static_cast<int>(QType).
 struct QuantKernels {
   const char* name;  // "scalar", "avx2", "avx512", "avx512vnni"

@@ -38,6 +38,7 @@
 
 #include "backend/cpu/quant/quant.h"
 #include "bigdl/dtype.h"
+#include "bigdl/error.h"
 
 namespace bigdl::detail::quant {
 namespace {
@@ -303,5 +304,25 @@ BIGDL_K_REF_Q8K(q6_k, BlockQ6K)
 BIGDL_K_REF_Q8K(q8_k, BlockQ8K)
 BIGDL_K_REF_Q8K(iq4_xs, BlockIQ4XS)
 #undef BIGDL_K_REF_Q8K
+
+void decode_k_ints(QType type, const void* block, KBlockInts& out) {
+  Decoded o;
+  switch (type) {
+    case QType::q2_k: decode(*static_cast<const BlockQ2K*>(block), o); break;
+    case QType::q3_k: decode(*static_cast<const BlockQ3K*>(block), o); break;
+    case QType::q4_k: decode(*static_cast<const BlockQ4K*>(block), o); break;
+    case QType::q5_k: decode(*static_cast<const BlockQ5K*>(block), o); break;
+    case QType::q6_k: decode(*static_cast<const BlockQ6K*>(block), o); break;
+    case QType::q8_k: decode(*static_cast<const BlockQ8K*>(block), o); break;
+    case QType::iq4_xs: decode(*static_cast<const BlockIQ4XS*>(block), o); break;
+    default: BIGDL_ASSERT(false && "decode_k_ints: not a super-block type");
+  }
+  out.d = o.d;
+  out.dmin = o.dmin;
+  out.has_min = o.has_min;
+  std::memcpy(out.sc, o.sc, sizeof out.sc);
+  std::memcpy(out.mn, o.mn, sizeof out.mn);
+  std::memcpy(out.q, o.q, sizeof out.q);
+}
 
 }  // namespace bigdl::detail::quant
