@@ -120,8 +120,6 @@ void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x
   int64_t first[5] = {0};  // first global group of each matrix
   for (int i = 0; i < n; ++i) first[i + 1] = first[i] + w[i]->rows / quant::kPackRows;
   const auto& pk = quant::packed_kernels();
-  bool same_type = true;
-  for (int i = 1; i < n; ++i) same_type = same_type && w[i]->qtype == w[0]->qtype;
   bigdl::detail::parallel_for(first[n], group_grain(*w[0], 1), [&](int64_t g0, int64_t g1) {
     // Global group g -> its matrix, packed bytes and outputs.
     const auto locate = [&](int64_t g, const uint8_t*& packed, float*& out) {
@@ -133,13 +131,19 @@ void matvec_multi(const Weight* const* w, float* const* y, int n, const float* x
       return i;
     };
     // The chunk's two halves in step (gemv2: two memory streams), then an odd last group.
-    const int64_t half = same_type ? (g1 - g0) / 2 : 0;
+    // Two groups of different types (a Q6_K attn_v beside a Q4_K attn_k in a K-quant mix)
+    // go one after the other.
+    const int64_t half = (g1 - g0) / 2;
     for (int64_t k = 0; k < half; ++k) {
       const uint8_t *pa = nullptr, *pb = nullptr;
       float *ya = nullptr, *yb = nullptr;
-      locate(g0 + k, pa, ya);
-      locate(g0 + half + k, pb, yb);
-      pk.gemv2[static_cast<int>(w[0]->qtype)](nb, pa, pb, xq, ya, yb);
+      const quant::QType ta = w[locate(g0 + k, pa, ya)]->qtype, tb = w[locate(g0 + half + k, pb, yb)]->qtype;
+      if (ta == tb) {
+        pk.gemv2[static_cast<int>(ta)](nb, pa, pb, xq, ya, yb);
+      } else {
+        pk.gemm[static_cast<int>(ta)](nb, pa, xq, 1, ya, 0);
+        pk.gemm[static_cast<int>(tb)](nb, pb, xq, 1, yb, 0);
+      }
     }
     for (int64_t g = g0 + 2 * half; g < g1; ++g) {
       const uint8_t* p = nullptr;
