@@ -26,7 +26,7 @@ constexpr int64_t kMinParallelAttention = 16 * 1024;
 constexpr int64_t kMinSgemmTokens = 16;
 constexpr int64_t kTileRows = 64;
 // Packed prefill: activation rows per pass over a thread's row groups (measured, docs/llm.md).
-constexpr int64_t kTokenChunk = 64;
+constexpr int64_t kTokenChunk = 32;
 
 namespace {
 

@@ -147,9 +147,10 @@ int main() {
   for (QType t : kPackedTypes) {
     const QTypeInfo& info = qtype_info(t);
     const int ti = static_cast<int>(t);
-    for (int bound = 0; bound < 2; ++bound)
-      for (int64_t cols : {32, 96, 576}) {
-        const int64_t rows = 16, nb = cols / 32, rb = row_bytes(t, cols);
+    const bool k256 = info.act == ActQ8::k256;  // BlockQ8K activations, 256-weight blocks
+    for (int bound = 0; bound < (k256 ? 1 : 2); ++bound)  // the k256 bound cases: test_kquant_packed.cpp
+      for (int64_t cols : k256 ? std::vector<int64_t>{256, 512, 2816} : std::vector<int64_t>{32, 96, 576}) {
+        const int64_t rows = 16, nb = cols / info.block_size, rb = row_bytes(t, cols);
         std::vector<uint8_t> q(static_cast<size_t>(rows * rb));
         std::vector<float> w(static_cast<size_t>(cols));
         for (int64_t i = 0; i < rows; ++i) {
@@ -164,25 +165,28 @@ int main() {
           }
         std::vector<uint8_t> p(static_cast<size_t>(packed_bytes(t, rows, cols)));
         pack_rows(t, q.data(), rows, cols, p.data());
-        std::vector<BlockQ8A> x(static_cast<size_t>(9 * nb));
+        std::vector<BlockQ8A> xa(static_cast<size_t>(9 * nb));
+        std::vector<BlockQ8K> xk(static_cast<size_t>(9 * nb));
         std::vector<float> xf(static_cast<size_t>(cols));
         for (int64_t i = 0; i < 9; ++i) {
           for (auto& v : xf) v = bound ? (i % 2 ? -1.0f : 1.0f) : nd(rng) * (i == 3 ? 50.0f : 1.0f);
-          quantize_act_ref(xf.data(), x.data() + i * nb, cols);
+          if (k256) quant_kernels_ref().quantize_act_k(xf.data(), xk.data() + i * nb, cols);
+          else quantize_act_ref(xf.data(), xa.data() + i * nb, cols);
         }
+        const auto* x = k256 ? static_cast<const void*>(xk.data()) : xa.data();
         const int64_t tb = packed_tile_bytes(t);
         for (int64_t n = 1; n <= 9; ++n) {
           std::vector<float> y0(static_cast<size_t>(n * rows)), y1(y0.size());
           for (int64_t g = 0; g < rows / 8; ++g) {
-            r.gemm[ti](nb, p.data() + g * nb * tb, x.data(), n, y0.data() + 8 * g, rows);
-            e.gemm[ti](nb, p.data() + g * nb * tb, x.data(), n, y1.data() + 8 * g, rows);
+            r.gemm[ti](nb, p.data() + g * nb * tb, x, n, y0.data() + 8 * g, rows);
+            e.gemm[ti](nb, p.data() + g * nb * tb, x, n, y1.data() + 8 * g, rows);
           }
           if (std::memcmp(y0.data(), y1.data(), y0.size() * 4))
             std::printf("gemm %s cols %lld n %lld bound %d differs\n", info.name, (long long)cols, (long long)n, bound), ++bad;
         }
         float a0[16], a1[16];
-        r.gemv2[ti](nb, p.data(), p.data() + nb * tb, x.data(), a0, a0 + 8);
-        e.gemv2[ti](nb, p.data(), p.data() + nb * tb, x.data(), a1, a1 + 8);
+        r.gemv2[ti](nb, p.data(), p.data() + nb * tb, x, a0, a0 + 8);
+        e.gemv2[ti](nb, p.data(), p.data() + nb * tb, x, a1, a1 + 8);
         if (std::memcmp(a0, a1, sizeof a0)) std::printf("gemv2 %s cols %lld bound %d differs\n", info.name, (long long)cols, bound), ++bad;
       }
     std::printf("%-9s packed %s\n", info.name, bad ? "FAILED" : "ok");
