@@ -123,8 +123,16 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LoadO
   return s;
 }
 
-ConvertStats save_low_bit(const std::string& src, const std::string& dir_in, const LowBit& low_bit,
+ConvertStats save_low_bit(const std::string& src, const std::string& dir, const LowBit& low_bit,
                           const ConvertCallback& progress) {
+  LoadOptions o;
+  o.low_bit = low_bit;
+  return save_low_bit(src, dir, o, progress);
+}
+
+ConvertStats save_low_bit(const std::string& src, const std::string& dir_in, const LoadOptions& options,
+                          const ConvertCallback& progress) {
+  const LowBit& low_bit = options.low_bit;
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   BIGDL_CHECK(!dir.empty(), ValueError, "save_low_bit", "the output folder is empty");
@@ -145,7 +153,7 @@ ConvertStats save_low_bit(const std::string& src, const std::string& dir_in, con
       if (!keep) fs::remove_all(p, e);
     }
   } cleanup{tmp};
-  const ConvertStats st = convert(src, (tmp / "model.gguf").string(), low_bit, progress);
+  const ConvertStats st = convert(src, (tmp / "model.gguf").string(), options, progress);
   std::string model_type;
   if (is_hf_checkpoint(src)) {
     const HfCheckpoint ck = HfCheckpoint::open(src);

@@ -121,6 +121,9 @@ check generate_q4_k_m 0 . -- "$BIGDL" llm generate -m "$tmp/q4km.gguf" -p "x" -n
 check convert_imatrix_needs_quant 1 "^bigdl: error: \[load_model\] an importance matrix .* needs a quantized low-bit type" -- "$BIGDL" llm convert --model "$KQ/tiny-Q6_K.gguf" --out "$tmp/keep.gguf" --imatrix "$KQ/tiny.imatrix.dat"
 one_line_error convert_imatrix_needs_quant
 if [[ ! -e "$tmp/keep.gguf" ]]; then ok convert_imatrix_no_file; else fail convert_imatrix_no_file; fi
+# save-low-bit takes the importance matrix too: its model.gguf is convert's file byte for byte.
+check save_low_bit_imatrix 0 '^save-low-bit: ' -- "$BIGDL" llm save-low-bit --model "$KQ/tiny-Q6_K.gguf" --out "$tmp/q4km-dir" --low-bit q4_k_m --imatrix "$KQ/tiny.imatrix.dat"
+if cmp -s "$tmp/q4km-dir/model.gguf" "$tmp/q4km.gguf"; then ok save_low_bit_imatrix_same_file; else fail save_low_bit_imatrix_same_file; fi
 
 # Bad input end to end: one line on stderr naming the file and what is wrong, exit 1
 # (never an abort 134, a segfault 139 or a hang 124).

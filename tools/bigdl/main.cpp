@@ -199,7 +199,7 @@ const char* kUsage =
     "             [--imatrix FILE (llama-imatrix's importance matrix, GGUF or .dat, as llama-quantize)]\n"
     "  llm save-low-bit  bigdl-llm's save_low_bit: a folder (model.gguf + config and tokenizer files) that\n"
     "             --model DIR loads back\n"
-    "             --model SRC --out DIR [--low-bit TYPE (default sym_int4)]\n"
+    "             --model SRC --out DIR [--low-bit TYPE (default sym_int4)] [--imatrix FILE (as convert)]\n"
     "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
     "             --model FILE [--system TEXT] [--template chatml|llama2|llama3|zephyr|mistral (default: the\n"
     "             model's tokenizer.chat_template)] [--n-predict N (256)] [sampling options as generate]\n"
@@ -660,13 +660,17 @@ int cmd_llm_perplexity(int argc, char** argv) {
 }
 
 int cmd_llm_save_low_bit(int argc, char** argv) {
-  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", "sym_int4"}, {"threads", "0"}}, "llm save-low-bit");
+  Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", "sym_int4"}, {"imatrix", ""}, {"threads", "0"}},
+         "llm save-low-bit");
   const std::string src = need_model(a, "save-low-bit");
   const std::string dst = a.str("out");
   if (dst.empty()) throw UsageError("bigdl llm save-low-bit: --out DIR is required");
   set_threads(a);
-  const llm::LowBit lb = llm::LowBit::parse(a.str("low-bit"), "save_low_bit");
-  const llm::ConvertStats st = llm::save_low_bit(src, dst, lb, [&](const llm::ConvertProgress& p) {
+  llm::LoadOptions lo;
+  lo.low_bit = llm::LowBit::parse(a.str("low-bit"), "save_low_bit");
+  lo.imatrix = a.str("imatrix");
+  const llm::LowBit& lb = lo.low_bit;
+  const llm::ConvertStats st = llm::save_low_bit(src, dst, lo, [&](const llm::ConvertProgress& p) {
     if (p.index + 1 == p.count || isatty(2)) std::fprintf(stderr, "\rsave-low-bit: %lld/%lld tensors", (long long)p.index + 1, (long long)p.count);
   });
   std::fprintf(stderr, "\nsave-low-bit: %s, %llu bytes in, %llu bytes out, %.2f s -> %s/ (load it with --model %s)\n",

@@ -70,6 +70,9 @@ ConvertStats convert(const std::string& src, const std::string& dst, const LoadO
 // not a low-bit folder".
 ConvertStats save_low_bit(const std::string& src, const std::string& dir, const LowBit& low_bit,
                           const ConvertCallback& progress = {});
+// The same with every load option (an importance matrix, as convert's).
+ConvertStats save_low_bit(const std::string& src, const std::string& dir, const LoadOptions& options,
+                          const ConvertCallback& progress = {});
 
 // Whether `path` is a folder save_low_bit wrote (it holds bigdl_low_bit.json); the GGUF
 // inside it.

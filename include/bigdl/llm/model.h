@@ -20,10 +20,11 @@
 // alike), so forward(), forward_batch() and the multi-context forward_batch() below share
 // the layer code.
 //
-// Weights: F32 tensors are read in place. Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4
-// matrices are copied once at load into an 8-row interleaved layout for the
-// int8-activation GEMV/GEMM kernels (the file's pages are then released, so memory holds
-// one copy); other quantized types are read in place. Quantized matrices multiply
+// Weights: F32 tensors are read in place. Matrices of the packable types (Q4_0 / Q4_1 /
+// Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 / IQ4_NL and Q4_K / Q5_K / Q6_K / IQ4_XS) are copied once
+// at load into an 8-row interleaved layout for the int8-activation GEMV/GEMM kernels (the
+// file's pages are then released, so memory holds one copy); other quantized types are
+// read in place. Quantized matrices multiply
 // int8-rounded activations (ggml's Q8 path; docs/quant.md). Norm weights are f32.
 // Threads: bigdl::set_num_threads (the library's one pool).
 //
