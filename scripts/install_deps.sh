@@ -4,6 +4,7 @@
 #   scripts/install_deps.sh --bench    also python3-torch (the PyTorch peer in benchmarks/)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
+      libcpp-httplib-dev python3-venv
       libpcre2-dev libutf8proc-dev
       python3-sklearn dataset-fashion-mnist)
 pkgs+=(openmpi-bin libopenmpi-dev)  # distributed training (MPI); MPICH's libmpich-dev also works

@@ -100,6 +100,7 @@ const Model& Context::model() const { return *impl_->model; }
 int64_t Context::n_ctx() const { return impl_->n_ctx; }
 const std::string& Context::kv_type() const { return impl_->kv_type; }
 int64_t Context::kv_bytes() const { return impl_->pool->bytes(); }
+int64_t Context::kv_blocks_used() const { return impl_->pool->n_blocks() - impl_->pool->free_blocks(); }
 
 const float* Context::forward(int32_t token, int64_t pos) {
   BIGDL_CHECK(pos >= 0 && pos < impl_->n_ctx, IndexError, "llm", "position ", pos, " out of range [0, ", impl_->n_ctx,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <utility>
 
 #include "bigdl/error.h"
@@ -26,8 +27,10 @@ double seconds(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
+}  // namespace
+
 // Holds back text that may be the start of a stop string; emits the rest.
-class StopFilter {
+class Generation::StopFilter {
  public:
   StopFilter(const std::vector<std::string>& stops, GenerateResult& r,
              const std::function<void(std::string_view)>& cb)
@@ -71,14 +74,61 @@ class StopFilter {
   std::string pending_;
 };
 
-}  // namespace
-
 std::vector<TokenId> encode_prompt(const Vocab& vocab, std::string_view prompt, bool parse_special) {
   std::vector<TokenId> ids;
   if (vocab.add_bos() && vocab.bos_id() >= 0) ids.push_back(vocab.bos_id());
   const std::vector<TokenId> text = vocab.encode(prompt, /*add_special=*/false, parse_special);
   ids.insert(ids.end(), text.begin(), text.end());
   return ids;
+}
+
+Generation::Generation(const Vocab& vocab, int64_t n_vocab, int64_t n_ctx, std::span<const TokenId> prompt,
+                       GenerateOptions options)
+    : options_(std::move(options)),
+      sampler_(int32_t(n_vocab), options_.sampler),
+      decoder_(vocab, /*at_start=*/false),
+      n_ctx_(n_ctx),
+      pos_(int64_t(prompt.size())) {
+  for (const auto& s : options_.stop_strings)
+    BIGDL_CHECK(!s.empty(), ValueError, "llm", "a stop string is empty");
+  if (options_.stop_ids.empty() && vocab.eos_id() >= 0) options_.stop_ids.push_back(vocab.eos_id());
+  filter_ = std::make_unique<StopFilter>(options_.stop_strings, result_, options_.callback);
+  for (const TokenId t : prompt) sampler_.accept(t);
+  result_.n_prompt = int64_t(prompt.size());
+  result_.stop_reason = StopReason::MaxTokens;
+  if (options_.max_new_tokens == 0) finish();
+}
+
+Generation::~Generation() = default;
+
+TokenId Generation::step(const float* logits) {
+  BIGDL_ASSERT(!done_);
+  const TokenId next = sampler_.sample(logits);
+  result_.ids.push_back(next);
+  result_.n_generated = int64_t(result_.ids.size());
+  if (std::find(options_.stop_ids.begin(), options_.stop_ids.end(), next) != options_.stop_ids.end()) {
+    result_.stop_reason = StopReason::Eos;
+  } else if (filter_->add(decoder_.push(next))) {
+    result_.stop_reason = StopReason::StopString;
+  } else if (options_.max_new_tokens > 0 && result_.n_generated >= options_.max_new_tokens) {
+    result_.stop_reason = StopReason::MaxTokens;
+  } else if (pos_ >= n_ctx_) {
+    result_.stop_reason = StopReason::ContextFull;
+  } else {
+    sampler_.accept(next);
+    ++pos_;
+    return next;
+  }
+  finish();
+  return next;
+}
+
+void Generation::finish() {
+  if (result_.stop_reason != StopReason::StopString) {
+    if (!filter_->add(decoder_.flush())) filter_->finish();
+    else result_.stop_reason = StopReason::StopString;
+  }
+  done_ = true;
 }
 
 GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
@@ -98,14 +148,7 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
               " tokens exceeds the context length ", n_ctx);
   BIGDL_CHECK(int64_t(cached_ids.size()) <= n_ctx, ValueError, "llm", "cached_ids holds ",
               cached_ids.size(), " tokens, more than the context length ", n_ctx);
-  for (const auto& s : options.stop_strings)
-    BIGDL_CHECK(!s.empty(), ValueError, "llm", "a stop string is empty");
-  std::vector<TokenId> stop_ids = options.stop_ids;
-  if (stop_ids.empty() && vocab.eos_id() >= 0) stop_ids.push_back(vocab.eos_id());
-
-  Sampler sampler(int32_t(cfg.n_vocab), options.sampler);
-  GenerateResult r;
-  r.n_prompt = n_prompt;
+  Generation gen(vocab, cfg.n_vocab, n_ctx, tokens, options);
 
   // The longest common prefix with the cache is kept; the last prompt token is always
   // fed, since its logits start the answer. Rows past the prefix are overwritten.
@@ -114,7 +157,6 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
   while (reuse < n_cached && cached_ids[reuse] == tokens[reuse]) ++reuse;
   reuse = std::min(reuse, n_prompt - 1);
   cached_ids.resize(size_t(reuse));
-  r.n_cached = reuse;
 
   const auto t0 = Clock::now();
   const float* logits = nullptr;
@@ -125,67 +167,49 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
     logits = ctx.forward_batch(tokens.data() + p, n, p);
     cached_ids.insert(cached_ids.end(), tokens.begin() + p, tokens.begin() + p + n);
   }
-  for (const TokenId t : tokens) sampler.accept(t);
   const auto t1 = Clock::now();
+  while (!gen.done()) {
+    const int64_t pos = gen.pos();
+    const TokenId next = gen.step(logits);
+    if (gen.done()) break;
+    logits = ctx.forward(next, pos);
+    cached_ids.push_back(next);
+  }
+  GenerateResult r = std::move(gen.result());
+  r.n_cached = reuse;
   r.prefill_s = seconds(t0, t1);
-
-  StreamDecoder decoder(vocab, /*at_start=*/false);
-  StopFilter filter(options.stop_strings, r, options.callback);
-  int64_t pos = n_prompt;
-  r.stop_reason = StopReason::MaxTokens;
-  if (options.max_new_tokens != 0) {
-    for (;;) {
-      const TokenId next = sampler.sample(logits);
-      r.ids.push_back(next);
-      if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) {
-        r.stop_reason = StopReason::Eos;
-        break;
-      }
-      if (filter.add(decoder.push(next))) {
-        r.stop_reason = StopReason::StopString;
-        break;
-      }
-      if (options.max_new_tokens > 0 && int64_t(r.ids.size()) >= options.max_new_tokens) {
-        r.stop_reason = StopReason::MaxTokens;
-        break;
-      }
-      if (pos >= n_ctx) {
-        r.stop_reason = StopReason::ContextFull;
-        break;
-      }
-      sampler.accept(next);
-      logits = ctx.forward(next, pos++);
-      cached_ids.push_back(next);
-    }
-  }
-  if (r.stop_reason != StopReason::StopString) {
-    if (!filter.add(decoder.flush())) filter.finish();
-    else r.stop_reason = StopReason::StopString;
-  }
   r.decode_s = seconds(t1, Clock::now());
-  r.n_generated = int64_t(r.ids.size());
   return r;
 }
 
 // ---- ChatSession ----
 
+GenerateOptions chat_options(const Vocab& vocab, std::string_view template_or_name, GenerateOptions options) {
+  const ChatFormat format = detect_chat_format(template_or_name);
+  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  options.parse_special = true;
+  const std::string end_of_turn = chat_end_of_turn(format, eos);
+  if (vocab.eos_id() >= 0) options.stop_ids.push_back(vocab.eos_id());
+  if (const TokenId id = vocab.find(end_of_turn); id >= 0 && id != vocab.eos_id()) options.stop_ids.push_back(id);
+  if (!end_of_turn.empty()) options.stop_strings.push_back(end_of_turn);  // when it is not one token
+  return options;
+}
+
+std::string format_chat(const Vocab& vocab, std::string_view template_or_name, const std::vector<ChatMessage>& messages) {
+  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  const std::string bos = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
+  return apply_chat_template(template_or_name, messages, /*add_generation_prompt=*/true, bos, eos);
+}
+
 ChatSession::ChatSession(Context& ctx, const Vocab& vocab, std::string template_or_name,
                          GenerateOptions options, std::string system)
-    : ctx_(ctx), vocab_(vocab), template_(std::move(template_or_name)), options_(std::move(options)) {
-  const ChatFormat format = detect_chat_format(template_);
-  eos_ = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
-  bos_ = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
-  options_.parse_special = true;
-  const std::string end_of_turn = chat_end_of_turn(format, eos_);
-  if (vocab.eos_id() >= 0) options_.stop_ids.push_back(vocab.eos_id());
-  if (const TokenId id = vocab.find(end_of_turn); id >= 0 && id != vocab.eos_id())
-    options_.stop_ids.push_back(id);
-  if (!end_of_turn.empty()) options_.stop_strings.push_back(end_of_turn);  // when it is not one token
+    : ctx_(ctx), vocab_(vocab), template_(std::move(template_or_name)),
+      options_(chat_options(vocab, template_, std::move(options))) {
   if (!system.empty()) messages_.push_back({"system", std::move(system)});
 }
 
 std::string ChatSession::format(const std::vector<ChatMessage>& messages) const {
-  return apply_chat_template(template_, messages, /*add_generation_prompt=*/true, bos_, eos_);
+  return format_chat(vocab_, template_, messages);
 }
 
 GenerateResult ChatSession::send(const std::string& message) {

@@ -38,6 +38,10 @@ Sampler::Sampler(int32_t n_vocab, const SamplerOptions& options)
   BIGDL_CHECK(options.min_p >= 0.0f && options.min_p <= 1.0f, ValueError, "sampler",
               "min_p must be in [0, 1], got ", options.min_p);
   BIGDL_CHECK(!std::isnan(options.temperature), ValueError, "sampler", "temperature is NaN");
+  BIGDL_CHECK(options.presence_penalty >= -2.0f && options.presence_penalty <= 2.0f, ValueError, "sampler",
+              "presence_penalty must be in [-2, 2], got ", options.presence_penalty);
+  BIGDL_CHECK(options.frequency_penalty >= -2.0f && options.frequency_penalty <= 2.0f, ValueError, "sampler",
+              "frequency_penalty must be in [-2, 2], got ", options.frequency_penalty);
   cand_.resize(size_t(n_vocab));
   seen_.assign(size_t(n_vocab), 0);
   history_.assign(size_t(options.repeat_last_n), 0);
@@ -57,18 +61,20 @@ void Sampler::accept(int32_t id) {
 }
 
 void Sampler::apply_penalties() {
-  const float r = options_.repetition_penalty;
-  if (r == 1.0f || history_.empty() || n_accepted_ == 0) return;
+  const float r = options_.repetition_penalty, pres = options_.presence_penalty, freq = options_.frequency_penalty;
+  if ((r == 1.0f && pres == 0.0f && freq == 0.0f) || history_.empty() || n_accepted_ == 0) return;
   const int64_t n = std::min<int64_t>(n_accepted_, int64_t(history_.size()));
+  for (int64_t i = 0; i < n; ++i) ++seen_[size_t(history_[size_t(i)])];
   // cand_ is still indexed by id here; each distinct token is penalized once.
   for (int64_t i = 0; i < n; ++i) {
     const int32_t id = history_[size_t(i)];
-    if (seen_[size_t(id)]) continue;
-    seen_[size_t(id)] = 1;
+    const int32_t count = seen_[size_t(id)];
+    if (count == 0) continue;  // done already
+    seen_[size_t(id)] = 0;
     float& l = cand_[size_t(id)].logit;
-    l = l > 0.0f ? l / r : l * r;
+    if (r != 1.0f) l = l > 0.0f ? l / r : l * r;
+    if (pres != 0.0f || freq != 0.0f) l -= float(count) * freq + pres;
   }
-  for (int64_t i = 0; i < n; ++i) seen_[size_t(history_[size_t(i)])] = 0;
 }
 
 void Sampler::sort_candidates() {

@@ -146,6 +146,24 @@ TEST(Sampler, RepetitionPenaltyDividesPositiveMultipliesNegative) {
   EXPECT_EQ(sg.sample(l2.data()), 1);
 }
 
+// OpenAI's additive penalties as llama.cpp applies them: count * frequency + presence for
+// each token in the window, after the multiplicative one.
+TEST(Sampler, PresenceAndFrequencyPenalties) {
+  SamplerOptions o = plain(1.0f);
+  o.repetition_penalty = 2.0f;
+  o.presence_penalty = 0.5f;
+  o.frequency_penalty = 0.25f;
+  o.repeat_last_n = 8;
+  Sampler s(4, o);
+  for (int32_t id : {0, 1, 0, 0}) s.accept(id);  // 0 three times, 1 once
+  const std::vector<float> l{2.0f, -1.0f, 0.5f, 3.0f};
+  s.sample(l.data());
+  const std::vector<float> want{2.0f / 2 - 3 * 0.25f - 0.5f, -1.0f * 2 - 0.25f - 0.5f, 0.5f, 3.0f};
+  for (const auto& c : s.candidates()) EXPECT_FLOAT_EQ(c.logit, want[size_t(c.id)]) << c.id;
+  o.presence_penalty = 2.5f;
+  EXPECT_THROW(Sampler(4, o), bigdl::ValueError);
+}
+
 TEST(Sampler, RepetitionPenaltyWindow) {
   SamplerOptions o = plain(1.0f);
   o.repetition_penalty = 2.0f;

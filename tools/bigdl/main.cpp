@@ -7,10 +7,12 @@
 //   bigdl version
 //
 // Every error is one line on stderr and a non-zero exit.
+#include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <cmath>
@@ -24,6 +26,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bigdl/dist/group.h"
@@ -39,6 +42,7 @@
 #include "bigdl/nn/loss.h"
 #include "bigdl/optim/lr_scheduler.h"
 #include "bigdl/random.h"
+#include "bigdl/serve/server.h"
 #include "bigdl/train/callbacks.h"
 #include "bigdl/train/model.h"
 #include "bigdl/train/zoo.h"
@@ -200,6 +204,13 @@ const char* kUsage =
     "  llm save-low-bit  bigdl-llm's save_low_bit: a folder (model.gguf + config and tokenizer files) that\n"
     "             --model DIR loads back\n"
     "             --model SRC --out DIR [--low-bit TYPE (default sym_int4)] [--imatrix FILE (as convert)]\n"
+    "  llm serve      an OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models,\n"
+    "             /health, /metrics, /openapi.json) with continuous batching; SIGTERM drains, then exits\n"
+    "             --model FILE|DIR [--host 127.0.0.1] [--port 8000 (0: any)] [--api-key KEY (or $BIGDL_API_KEY)]\n"
+    "             [--parallel 4 (sequences decoded together)] [--ctx N (per sequence; 0: min(trained, 4096))]\n"
+    "             [--queue 64 (waiting requests; more get 429)] [--timeout 600 (s per request)]\n"
+    "             [--low-bit TYPE] [--kv-type f16|f32|fp8] [--alias NAME (model id; default the file name)]\n"
+    "             [--template NAME|JINJA (default the model's)] [--threads N]\n"
     "  llm chat       chat on stdin: one user turn per line, EOF or /exit ends; answers stream to stdout\n"
     "             --model FILE [--system TEXT] [--template chatml|llama2|llama3|zephyr|mistral (default: the\n"
     "             model's tokenizer.chat_template)] [--n-predict N (256)] [sampling options as generate]\n"
@@ -659,6 +670,71 @@ int cmd_llm_perplexity(int argc, char** argv) {
   return 0;
 }
 
+// The OpenAI-compatible server: continuous batching over --parallel sequences, until
+// SIGTERM / SIGINT, which drain the running requests first (docs/serve.md).
+int cmd_llm_serve(int argc, char** argv) {
+  Args a(argc, argv, 3,
+         {{"model", ""}, {"host", "127.0.0.1"}, {"port", "8000"}, {"api-key", ""}, {"parallel", "4"}, {"ctx", "0"},
+          {"low-bit", ""}, {"kv-type", "f16"}, {"threads", "0"}, {"queue", "64"}, {"timeout", "600"}, {"alias", ""},
+          {"template", ""}},
+         "llm serve");
+  const std::string path = need_model(a, "serve");
+  set_threads(a);
+  serve::EngineOptions eo;
+  eo.parallel = int(a.integer("parallel", 1, 256));
+  eo.n_ctx = a.integer("ctx", 0, int64_t(1) << 24);
+  eo.kv_type = a.str("kv-type");
+  eo.max_queue = a.integer("queue", 0, 1 << 20);
+  serve::ServerOptions so;
+  so.host = a.str("host");
+  so.port = int(a.integer("port", 0, 65535));
+  so.api_key = a.str("api-key");
+  if (so.api_key.empty()) {
+    if (const char* k = std::getenv("BIGDL_API_KEY")) so.api_key = k;
+  }
+  so.timeout_s = a.real("timeout", 0, 1e9, true);
+  so.chat_template = a.str("template");
+  so.model_id = a.str("alias").empty() ? std::filesystem::path(path).filename().string() : a.str("alias");
+  if (so.model_id.empty()) so.model_id = std::filesystem::path(path).parent_path().filename().string();
+  std::fprintf(stderr, "serve: loading %s\n", path.c_str());
+  llm::LoadOptions lo;
+  lo.low_bit = llm::LowBit::parse(a.str("low-bit"), "load_model");
+  const auto model = llm::load_model(path, lo);
+  const llm::Vocab vocab = llm::Vocab::load(path);
+  serve::Engine engine(model, vocab, eo);
+  serve::Server server(engine, vocab, so);
+  const int port = server.bind();
+  std::fprintf(stderr, "serve: listening on http://%s:%d (model '%s', %d sequences of %lld positions, queue %lld%s)\n",
+               so.host.c_str(), port, so.model_id.c_str(), eo.parallel, (long long)engine.n_ctx(), (long long)eo.max_queue,
+               so.api_key.empty() ? "" : ", API key required");
+  // SIGTERM / SIGINT: the handler only writes the signal number to a pipe (any thread may
+  // take the signal: OpenBLAS starts its threads before main), and a waiter thread drains.
+  static int sig_pipe[2] = {-1, -1};
+  if (::pipe(sig_pipe) != 0) throw IOError("[serve] cannot create a pipe for the signal handler");
+  struct sigaction sa {};
+  sa.sa_handler = [](int sig) {
+    const unsigned char c = static_cast<unsigned char>(sig);
+    [[maybe_unused]] const ssize_t n = ::write(sig_pipe[1], &c, 1);
+  };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::thread waiter([&] {
+    unsigned char sig = 0;
+    while (::read(sig_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    std::fprintf(stderr, "serve: %s: draining the running requests\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server.shutdown();
+  });
+  server.run();
+  waiter.join();
+  const serve::EngineStats st = engine.stats();
+  std::fprintf(stderr, "serve: stopped; %lld requests done, %lld failed, %lld cancelled, %lld rejected; %lld tokens generated\n",
+               (long long)st.requests_done, (long long)st.requests_failed, (long long)st.requests_cancelled,
+               (long long)st.requests_rejected, (long long)st.generated_tokens);
+  return 0;
+}
+
 int cmd_llm_save_low_bit(int argc, char** argv) {
   Args a(argc, argv, 3, {{"model", ""}, {"out", ""}, {"low-bit", "sym_int4"}, {"imatrix", ""}, {"threads", "0"}},
          "llm save-low-bit");
@@ -730,9 +806,10 @@ int cmd_llm(int argc, char** argv) {
   if (sub == "perplexity") return cmd_llm_perplexity(argc, argv);
   if (sub == "embed") return cmd_llm_embed(argc, argv);
   if (sub == "save-low-bit") return cmd_llm_save_low_bit(argc, argv);
+  if (sub == "serve") return cmd_llm_serve(argc, argv);
   if (sub == "-h" || sub == "--help") throw UsageError("help");
-  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed)")
-                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed)");
+  throw UsageError(sub.empty() ? std::string("bigdl llm: missing subcommand (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed, serve)")
+                               : "bigdl llm: unknown subcommand '" + sub + "' (generate, tokenize, bench, convert, save-low-bit, chat, perplexity, embed, serve)");
 }
 
 }  // namespace

@@ -35,6 +35,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +95,63 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
 GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view prompt,
                         const GenerateOptions& options, std::vector<TokenId>& cached_ids);
 
+// One sequence's generation driven step by step: generate()'s sampler, stop checks and
+// text stream for callers that run the forward passes themselves (the server's continuous
+// batching feeds many sequences in one forward_batch per step):
+//
+//   Generation gen(vocab, cfg.n_vocab, ctx.n_ctx(), prompt_ids, options);
+//   const float* logits = ctx.forward_batch(prompt_ids.data(), n, 0);
+//   while (!gen.done()) {
+//     const int64_t pos = gen.pos();
+//     const TokenId next = gen.step(logits);
+//     if (!gen.done()) logits = ctx.forward(next, pos);
+//   }
+//
+// The prompt's tokens are accepted into the sampler at construction. step() samples from
+// the logits after the last fed token and applies generate()'s stops in generate()'s
+// order; when it returns with done() false, the token is to be fed at the position pos()
+// had before the call. Text goes to options.callback as in generate(); result() has the
+// ids, text, n_prompt, n_generated and stop_reason (not the timings or n_cached).
+// max_new_tokens == 0 is done at construction. Errors: an empty stop string (ValueError)
+// and the sampler's option errors.
+class Generation {
+ public:
+  Generation(const Vocab& vocab, int64_t n_vocab, int64_t n_ctx, std::span<const TokenId> prompt,
+             GenerateOptions options);
+  ~Generation();
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  TokenId step(const float* logits);
+  bool done() const { return done_; }
+  int64_t pos() const { return pos_; }  // where the token step() returns is fed
+  GenerateResult& result() { return result_; }
+  const GenerateOptions& options() const { return options_; }
+
+ private:
+  class StopFilter;
+  void finish();
+
+  GenerateOptions options_;
+  Sampler sampler_;
+  StreamDecoder decoder_;
+  GenerateResult result_;
+  std::unique_ptr<StopFilter> filter_;
+  int64_t n_ctx_ = 0;
+  int64_t pos_ = 0;
+  bool done_ = false;
+};
+
+// The options ChatSession generates with for a chat template: parse_special (the
+// template's markers become their control tokens), and stops on the vocab's EOS id, on the
+// end-of-turn token (chat_end_of_turn) when that text is one token, and on the end-of-turn
+// text as a stop string; added to what `options` has. Errors: those of detect_chat_format.
+GenerateOptions chat_options(const Vocab& vocab, std::string_view template_or_name, GenerateOptions options = {});
+// A conversation formatted as ChatSession feeds it: the template applied with the
+// generation prompt, the vocab's EOS text, and the template's BOS text left out when the
+// vocab adds BOS itself (encode_prompt puts it first).
+std::string format_chat(const Vocab& vocab, std::string_view template_or_name, const std::vector<ChatMessage>& messages);
+
 // A conversation with one Context, turn by turn, reusing the KV cache between turns:
 //
 //   ChatSession chat(ctx, vocab, vocab.chat_template(), options, "You are terse.");
@@ -145,7 +204,6 @@ class ChatSession {
   Context& ctx_;
   const Vocab& vocab_;
   std::string template_;
-  std::string bos_, eos_;
   GenerateOptions options_;
   std::vector<ChatMessage> messages_;
   std::vector<TokenId> cached_ids_;

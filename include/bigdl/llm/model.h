@@ -154,6 +154,8 @@ class Context {
   int64_t n_ctx() const;
   const std::string& kv_type() const;
   int64_t kv_bytes() const;  // bytes the KV cache may grow to (n_ctx positions)
+  // KV-cache blocks (of 64 positions) holding positions now; 0 after clear().
+  int64_t kv_blocks_used() const;
 
   // Feeds `token` at position `pos` (0 <= pos < n_ctx) and returns the n_vocab logits
   // for the next token. Positions 0..pos-1 must have been fed before (their cache rows are

@@ -40,7 +40,12 @@ struct SamplerOptions {
   float top_p = 0.95f;             // 1: off
   float min_p = 0.05f;             // 0: off
   float repetition_penalty = 1.0f; // 1: off; must be > 0
-  int32_t repeat_last_n = 64;      // window of accepted tokens the penalty looks at; 0: off
+  int32_t repeat_last_n = 64;      // window of accepted tokens the penalties look at; 0: off
+  // OpenAI's additive penalties, as llama.cpp applies them (after the repetition penalty,
+  // over the same window): logit -= count * frequency_penalty + presence_penalty for each
+  // token seen count > 0 times. 0: off; each in [-2, 2].
+  float presence_penalty = 0.0f;
+  float frequency_penalty = 0.0f;
   uint64_t seed = 0;
 };
 
@@ -85,7 +90,7 @@ class Sampler {
   bool sorted_ = false;
   std::vector<int32_t> history_;   // ring buffer of repeat_last_n accepted tokens
   int64_t n_accepted_ = 0;
-  std::vector<uint8_t> seen_;      // n_vocab flags, cleared after each use
+  std::vector<int32_t> seen_;      // n_vocab counts, cleared after each use
 };
 
 }  // namespace bigdl::llm

@@ -1,0 +1,317 @@
+// Continuous batching (bigdl/serve/engine.h).
+#include "bigdl/serve/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <span>
+#include <utility>
+
+#include "bigdl/error.h"
+
+namespace bigdl::serve {
+
+// ---- Handle ----
+
+void Handle::push(Event e) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (ended_) return;
+    if (e.kind != Event::Text) ended_ = true;
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+bool Handle::next(Event& out) {
+  bool timed_out = false;
+  return next_for(out, std::chrono::milliseconds::max(), timed_out);
+}
+
+bool Handle::next_for(Event& out, std::chrono::milliseconds timeout, bool& timed_out) {
+  std::unique_lock<std::mutex> lk(mu_);
+  const auto ready = [&] { return !events_.empty() || ended_; };
+  timed_out = false;
+  if (timeout == std::chrono::milliseconds::max()) {
+    cv_.wait(lk, ready);
+  } else if (!cv_.wait_for(lk, timeout, ready)) {
+    timed_out = true;
+    return false;
+  }
+  if (events_.empty()) return false;
+  out = std::move(events_.front());
+  events_.pop_front();
+  return true;
+}
+
+void Handle::cancel() {
+  std::lock_guard<std::mutex> lk(mu_);
+  cancelled_ = true;
+}
+
+bool Handle::cancelled() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return cancelled_;
+}
+
+// ---- Engine ----
+
+struct Engine::Slot {
+  explicit Slot(llm::Context c) : ctx(std::move(c)) {}
+  llm::Context ctx;
+  bool busy = false;
+  Pending p;
+  std::unique_ptr<llm::Generation> gen;
+  int64_t fed = 0;           // prompt tokens fed
+  bool decoding = false;     // the whole prompt is in the cache
+  llm::TokenId next = 0;     // the token to feed (decoding)
+  int64_t pos = 0;           // ... at this position
+  bool got_first = false;
+  double ttft_s = 0;
+  std::string piece;         // text the Generation emitted during this step
+};
+
+namespace {
+constexpr int64_t kPrefillChunk = 256;  // prompt tokens per sequence per step (as generate())
+
+// log-softmax of the raw logits at `id`, and the `top` largest alternatives.
+std::vector<TokenLogprob> logprobs_of(const float* logits, int64_t n, llm::TokenId id, int top) {
+  float mx = logits[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += std::exp(double(logits[i]) - mx);
+  const double lse = double(mx) + std::log(sum);
+  std::vector<TokenLogprob> out{{id, float(double(logits[id]) - lse)}};
+  if (top > 0) {
+    std::vector<int32_t> idx(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = int32_t(i);
+    const auto k = static_cast<ptrdiff_t>(std::min<int64_t>(top, n));
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    for (ptrdiff_t i = 0; i < k; ++i) out.push_back({idx[size_t(i)], float(double(logits[idx[size_t(i)]]) - lse)});
+  }
+  return out;
+}
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const llm::Model> model, const llm::Vocab& vocab, const EngineOptions& options)
+    : model_(std::move(model)), vocab_(vocab), options_(options) {
+  BIGDL_CHECK(options_.parallel >= 1 && options_.parallel <= 256, ValueError, "serve", "--parallel must be in [1, 256], got ",
+              options_.parallel);
+  BIGDL_CHECK(options_.max_queue >= 0, ValueError, "serve", "the queue length must be >= 0, got ", options_.max_queue);
+  BIGDL_CHECK(model_->config().causal, ValueError, "serve", "the model is an encoder (", model_->config().arch,
+              "): the server generates text and needs a decoder model (/v1/embeddings for encoders is not served yet)");
+  n_ctx_ = options_.n_ctx > 0 ? options_.n_ctx : std::min<int64_t>(model_->config().n_ctx_train > 0 ? model_->config().n_ctx_train : 4096, 4096);
+  for (int i = 0; i < options_.parallel; ++i)
+    slots_.push_back(std::make_unique<Slot>(llm::Context(model_, {.n_ctx = n_ctx_, .kv_type = options_.kv_type})));
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  Event e;
+  e.kind = Event::Error;
+  e.error = "the server is shutting down";
+  for (auto& s : slots_)
+    if (s->busy) s->p.handle->push(e);
+  for (auto& p : waiting_) p.handle->push(e);
+}
+
+std::shared_ptr<Handle> Engine::submit(Request request) {
+  BIGDL_CHECK(!request.prompt.empty(), ValueError, "serve", "the prompt is empty");
+  BIGDL_CHECK(int64_t(request.prompt.size()) <= n_ctx_, ValueError, "serve", "the prompt has ",
+              request.prompt.size(), " tokens, more than the context length ", n_ctx_);
+  // Options are checked here (not on the scheduler thread): the sampler's ranges and the
+  // stop strings, by constructing what start() will.
+  llm::Generation check(vocab_, config().n_vocab, n_ctx_, request.prompt, request.gen);
+  auto h = std::make_shared<Handle>();
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (draining_ || stop_) throw Draining("the server is shutting down");
+    if (int64_t(waiting_.size()) >= options_.max_queue) {
+      ++stats_.requests_rejected;
+      throw QueueFull("the request queue is full (" + std::to_string(options_.max_queue) + " waiting)");
+    }
+    waiting_.push_back({std::move(request), h, Clock::now()});
+    stats_.waiting = int64_t(waiting_.size());
+  }
+  cv_.notify_one();
+  return h;
+}
+
+void Engine::drain() {
+  std::unique_lock<std::mutex> lk(mu_);
+  draining_ = true;
+  idle_cv_.wait(lk, [&] {
+    if (!waiting_.empty()) return false;
+    for (const auto& s : slots_)
+      if (s->busy) return false;
+    return true;
+  });
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard<std::mutex> lk(mu_);
+  return stats_;
+}
+
+void Engine::start(Slot& s, Pending p) {
+  s.p = std::move(p);
+  s.busy = true;
+  s.fed = 0;
+  s.decoding = false;
+  s.got_first = false;
+  s.piece.clear();
+  s.ctx.clear();
+  llm::GenerateOptions g = s.p.req.gen;
+  g.callback = [&s](std::string_view piece) { s.piece += piece; };
+  s.gen = std::make_unique<llm::Generation>(vocab_, config().n_vocab, n_ctx_, s.p.req.prompt, std::move(g));
+}
+
+// Ends the slot's request with e (Done or Error) and frees the slot.
+void Engine::finish(Slot& s, Event e, bool failed) {
+  s.p.handle->push(std::move(e));
+  s.busy = false;
+  s.gen.reset();
+  s.ctx.clear();
+  std::lock_guard<std::mutex> lk(mu_);
+  if (failed) ++stats_.requests_failed;
+  idle_cv_.notify_all();
+}
+
+void Engine::loop() {
+  std::vector<llm::BatchSeq> items;
+  std::vector<Slot*> owners;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_.wait(lk, [&] {
+        if (stop_ || !waiting_.empty()) return true;
+        for (const auto& s : slots_)
+          if (s->busy) return true;
+        return false;
+      });
+      if (stop_) return;
+      // Waiting requests that were cancelled or ran out of time leave the queue.
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        const bool cancelled = it->handle->cancelled(), late = Clock::now() > it->req.deadline;
+        if (!cancelled && !late) {
+          ++it;
+          continue;
+        }
+        it->handle->push(Event{Event::Error, "", {}, {}, cancelled ? "cancelled" : "deadline exceeded", 0});
+        cancelled ? ++stats_.requests_cancelled : ++stats_.requests_failed;
+        it = waiting_.erase(it);
+      }
+      for (auto& s : slots_)
+        if (!s->busy && !waiting_.empty()) {
+          Pending p = std::move(waiting_.front());
+          waiting_.pop_front();
+          start(*s, std::move(p));
+        }
+      stats_.waiting = int64_t(waiting_.size());
+      idle_cv_.notify_all();
+    }
+    // Cancelled or late running requests end here; the rest form this step's batch.
+    items.clear();
+    owners.clear();
+    for (auto& sp : slots_) {
+      Slot& s = *sp;
+      if (!s.busy) continue;
+      if (s.p.handle->cancelled()) {
+        finish(s, Event{Event::Error, "", {}, {}, "cancelled", 0}, false);
+        std::lock_guard<std::mutex> lk(mu_);
+        ++stats_.requests_cancelled;
+        continue;
+      }
+      if (Clock::now() > s.p.req.deadline) {
+        finish(s, Event{Event::Error, "", {}, {}, "deadline exceeded", 0}, true);
+        continue;
+      }
+      const auto& prompt = s.p.req.prompt;
+      if (!s.decoding) {
+        const int64_t n = std::min<int64_t>(kPrefillChunk, int64_t(prompt.size()) - s.fed);
+        items.push_back({&s.ctx, prompt.data() + s.fed, n, s.fed, false});
+      } else {
+        items.push_back({&s.ctx, &s.next, 1, s.pos, false});
+      }
+      owners.push_back(&s);
+    }
+    int64_t kv_used = 0;
+    if (!items.empty()) {
+      const auto t0 = Clock::now();
+      std::vector<const float*> logits;
+      try {
+        logits = llm::forward_batch(std::span<const llm::BatchSeq>(items));
+      } catch (const std::exception& ex) {
+        for (Slot* s : owners) finish(*s, Event{Event::Error, "", {}, {}, ex.what(), 0}, true);
+        continue;
+      }
+      const double busy = since(t0);
+      int64_t prompt_tokens = 0, generated = 0, done = 0;
+      double ttft = 0;
+      for (size_t i = 0; i < owners.size(); ++i) {
+        Slot& s = *owners[i];
+        if (!s.decoding) {
+          s.fed += items[i].n;
+          prompt_tokens += items[i].n;
+          if (s.fed < int64_t(s.p.req.prompt.size())) continue;
+          s.decoding = true;
+        }
+        const int64_t pos = s.gen->pos();
+        std::vector<TokenLogprob> lp;
+        llm::TokenId tok;
+        try {
+          tok = s.gen->step(logits[i]);
+          if (s.p.req.top_logprobs >= 0) lp = logprobs_of(logits[i], config().n_vocab, tok, s.p.req.top_logprobs);
+        } catch (const std::exception& ex) {
+          finish(s, Event{Event::Error, "", {}, {}, ex.what(), 0}, true);
+          continue;
+        }
+        ++generated;
+        if (!s.got_first) {
+          s.got_first = true;
+          s.ttft_s = since(s.p.submitted);
+        }
+        if (!s.piece.empty() || !lp.empty()) {
+          s.p.handle->push(Event{Event::Text, std::move(s.piece), std::move(lp), {}, "", 0});
+          s.piece.clear();
+        }
+        if (s.gen->done()) {
+          Event e{Event::Done, "", {}, std::move(s.gen->result()), "", s.ttft_s};
+          ttft += s.ttft_s;
+          ++done;
+          finish(s, std::move(e), false);
+        } else {
+          s.next = tok;
+          s.pos = pos;
+        }
+      }
+      for (auto& sp : slots_) kv_used += sp->ctx.kv_blocks_used();
+      std::lock_guard<std::mutex> lk(mu_);
+      stats_.busy_s += busy;
+      stats_.prompt_tokens += prompt_tokens;
+      stats_.generated_tokens += generated;
+      stats_.requests_done += done;
+      stats_.ttft_sum_s += ttft;
+      ++stats_.steps;
+    } else {
+      for (auto& sp : slots_) kv_used += sp->ctx.kv_blocks_used();
+    }
+    std::lock_guard<std::mutex> lk(mu_);
+    stats_.kv_blocks_used = kv_used;
+    int64_t active = 0;
+    for (const auto& s : slots_) active += s->busy ? 1 : 0;
+    stats_.active = active;
+  }
+}
+
+}  // namespace bigdl::serve

@@ -1,0 +1,612 @@
+// The OpenAI-compatible HTTP front (bigdl/serve/server.h).
+#include "bigdl/serve/server.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <utility>
+
+#include "bigdl/error.h"
+#include "bigdl/llm/chat.h"
+#include "bigdl/llm/generate.h"
+
+namespace bigdl::serve {
+
+using json = nlohmann::json;
+
+namespace {
+
+// A request the client got wrong: status, OpenAI error type, message, offending field.
+struct ApiError {
+  ApiError(int s, std::string m, std::string t = "invalid_request_error", std::string p = "", std::string c = "")
+      : status(s), message(std::move(m)), type(std::move(t)), param(std::move(p)), code(std::move(c)) {}
+  int status;
+  std::string message;
+  std::string type;
+  std::string param;
+  std::string code;
+};
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
+  if (!e.param.empty()) err["param"] = e.param;
+  if (!e.code.empty()) err["code"] = e.code;
+  res.status = e.status;
+  res.set_content(json{{"error", err}}.dump(), "application/json");
+}
+
+bool same_key(const std::string& got, const std::string& want) {
+  // Constant time in the key's content (the length of the expected key is not a secret).
+  unsigned diff = got.size() == want.size() ? 0u : 1u;
+  for (size_t i = 0; i < want.size(); ++i) diff |= unsigned(uint8_t(want[i]) ^ uint8_t(i < got.size() ? got[i] : 0));
+  return diff == 0;
+}
+
+// ---- field readers: a wrong type or range is ApiError 400 naming the field ----
+
+const json* field(const json& body, const char* name) {
+  const auto it = body.find(name);
+  return it == body.end() || it->is_null() ? nullptr : &*it;
+}
+double number(const json& body, const char* name, double def, double lo, double hi) {
+  const json* v = field(body, name);
+  if (!v) return def;
+  if (!v->is_number()) throw ApiError{400, std::string("'") + name + "' must be a number", "invalid_request_error", name};
+  const double x = v->get<double>();
+  if (!(x >= lo && x <= hi))
+    throw ApiError{400, std::string("'") + name + "' must be in [" + json(lo).dump() + ", " + json(hi).dump() + "], got " + v->dump(),
+                   "invalid_request_error", name};
+  return x;
+}
+int64_t integer(const json& body, const char* name, int64_t def, int64_t lo, int64_t hi) {
+  const json* v = field(body, name);
+  if (!v) return def;
+  if (!v->is_number_integer()) throw ApiError{400, std::string("'") + name + "' must be an integer", "invalid_request_error", name};
+  const int64_t x = v->get<int64_t>();
+  if (x < lo || x > hi)
+    throw ApiError{400, std::string("'") + name + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                            std::to_string(x),
+                   "invalid_request_error", name};
+  return x;
+}
+bool boolean(const json& body, const char* name, bool def) {
+  const json* v = field(body, name);
+  if (!v) return def;
+  if (!v->is_boolean()) throw ApiError{400, std::string("'") + name + "' must be a boolean", "invalid_request_error", name};
+  return v->get<bool>();
+}
+
+// What a completion request asks for besides its prompt.
+struct Common {
+  bool stream = false;
+  bool include_usage = false;
+  int64_t max_tokens = -1;  // -1: as many as fit
+  int top_logprobs = -1;
+  llm::GenerateOptions gen;
+};
+
+Common read_common(const json& body, bool chat, uint64_t fallback_seed) {
+  Common c;
+  c.stream = boolean(body, "stream", false);
+  if (const json* so = field(body, "stream_options")) {
+    if (!so->is_object()) throw ApiError{400, "'stream_options' must be an object", "invalid_request_error", "stream_options"};
+    c.include_usage = boolean(*so, "include_usage", false);
+  }
+  c.max_tokens = integer(body, "max_tokens", -1, 1, int64_t(1) << 30);
+  if (chat) c.max_tokens = integer(body, "max_completion_tokens", c.max_tokens, 1, int64_t(1) << 30);
+  if (!chat && c.max_tokens < 0 && !field(body, "max_tokens")) c.max_tokens = 16;  // OpenAI's default for completions
+  if (integer(body, "n", 1, 1, 1) != 1) throw ApiError{400, "only n = 1 is supported", "invalid_request_error", "n"};
+  llm::SamplerOptions& s = c.gen.sampler;
+  s.temperature = float(number(body, "temperature", 1.0, 0.0, 2.0));
+  s.top_p = float(number(body, "top_p", 1.0, 0.0, 1.0));
+  if (s.top_p <= 0.0f) throw ApiError{400, "'top_p' must be in (0, 1]", "invalid_request_error", "top_p"};
+  s.top_k = int32_t(integer(body, "top_k", 0, 0, 1 << 20));  // extension (llama-server's)
+  s.min_p = float(number(body, "min_p", 0.0, 0.0, 1.0));   // extension
+  s.presence_penalty = float(number(body, "presence_penalty", 0.0, -2.0, 2.0));
+  s.frequency_penalty = float(number(body, "frequency_penalty", 0.0, -2.0, 2.0));
+  s.repetition_penalty = float(number(body, "repetition_penalty", 1.0, 1e-3, 100.0));  // extension
+  s.seed = uint64_t(integer(body, "seed", int64_t(fallback_seed & 0x7FFFFFFFFFFFFFFFull), INT64_MIN, INT64_MAX));
+  if (const json* st = field(body, "stop")) {
+    if (st->is_string()) {
+      c.gen.stop_strings.push_back(st->get<std::string>());
+    } else if (st->is_array() && st->size() <= 4) {
+      for (const auto& x : *st) {
+        if (!x.is_string()) throw ApiError{400, "'stop' must be a string or an array of up to 4 strings", "invalid_request_error", "stop"};
+        c.gen.stop_strings.push_back(x.get<std::string>());
+      }
+    } else {
+      throw ApiError{400, "'stop' must be a string or an array of up to 4 strings", "invalid_request_error", "stop"};
+    }
+    for (const auto& x : c.gen.stop_strings)
+      if (x.empty()) throw ApiError{400, "'stop' strings must not be empty", "invalid_request_error", "stop"};
+  }
+  if (chat) {
+    if (boolean(body, "logprobs", false)) c.top_logprobs = int(integer(body, "top_logprobs", 0, 0, 20));
+    else if (field(body, "top_logprobs")) throw ApiError{400, "'top_logprobs' needs 'logprobs': true", "invalid_request_error", "top_logprobs"};
+  } else {
+    c.top_logprobs = int(integer(body, "logprobs", -1, 0, 5));
+  }
+  if (const json* rf = field(body, "response_format")) {
+    const json* t = rf->is_object() ? field(*rf, "type") : nullptr;
+    if (!t || !t->is_string()) throw ApiError{400, "'response_format' must be {\"type\": \"text\"}", "invalid_request_error", "response_format"};
+    if (t->get<std::string>() != "text")
+      throw ApiError{400, "response_format type '" + t->get<std::string>() + "' is not supported (supported: text)",
+                     "invalid_request_error", "response_format"};
+  }
+  return c;
+}
+
+std::string message_text(const json& content, size_t i) {
+  if (content.is_string()) return content.get<std::string>();
+  if (content.is_array()) {
+    std::string out;
+    for (const auto& part : content) {
+      const json* type = part.is_object() ? field(part, "type") : nullptr;
+      const json* text = part.is_object() ? field(part, "text") : nullptr;
+      if (!type || !text || *type != "text" || !text->is_string())
+        throw ApiError{400, "messages[" + std::to_string(i) + "].content: only text parts are supported", "invalid_request_error",
+                       "messages"};
+      out += text->get<std::string>();
+    }
+    return out;
+  }
+  throw ApiError{400, "messages[" + std::to_string(i) + "].content must be a string or an array of text parts",
+                 "invalid_request_error", "messages"};
+}
+
+std::string finish_reason(llm::StopReason r) {
+  return r == llm::StopReason::Eos || r == llm::StopReason::StopString ? "stop" : "length";
+}
+
+json usage_of(const llm::GenerateResult& r) {
+  return {{"prompt_tokens", r.n_prompt}, {"completion_tokens", r.n_generated}, {"total_tokens", r.n_prompt + r.n_generated}};
+}
+
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char ch : s) b.push_back(int(ch));
+  return b;
+}
+
+std::string openapi_json();
+
+}  // namespace
+
+struct Server::Impl {
+  Engine& engine;
+  const llm::Vocab& vocab;
+  ServerOptions opt;
+  std::string chat_template;
+  httplib::Server svr;
+  std::atomic<bool> draining{false};
+  std::atomic<uint64_t> counter{0};
+  std::atomic<int64_t> http_4xx{0}, http_5xx{0};
+
+  Impl(Engine& e, const llm::Vocab& v, ServerOptions o) : engine(e), vocab(v), opt(std::move(o)) {
+    chat_template = !opt.chat_template.empty() ? opt.chat_template : vocab.chat_template();
+    try {
+      llm::detect_chat_format(chat_template);
+    } catch (const std::exception&) {
+      chat_template = "chatml";  // no template, or one we cannot run: ChatML, as llama-server
+    }
+    routes();
+  }
+
+  std::string next_id(const char* prefix) { return prefix + std::to_string(::getpid()) + "-" + std::to_string(++counter); }
+
+  void routes();
+  void completion(const httplib::Request& req, httplib::Response& res, bool chat);
+  std::string metrics() const;
+};
+
+void Server::Impl::routes() {
+  // Every admitted or queued request holds a thread while it runs; a few more answer
+  // /health, /metrics and the requests that are refused.
+  const int threads = opt.http_threads > 0 ? opt.http_threads : int(engine.options().parallel + engine.options().max_queue + 16);
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  svr.set_payload_max_length(size_t(opt.max_body_bytes));
+  svr.set_read_timeout(30, 0);
+  svr.set_write_timeout(30, 0);
+  svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/v1/", 0) == 0 || req.path == "/v1") {
+      if (!opt.api_key.empty()) {
+        const std::string auth = req.get_header_value("Authorization");
+        const std::string prefix = "Bearer ";
+        if (auth.rfind(prefix, 0) != 0 || !same_key(auth.substr(prefix.size()), opt.api_key)) {
+          send_error(res, {401, "invalid or missing API key (send Authorization: Bearer KEY)", "invalid_request_error", "", "invalid_api_key"});
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      if (draining && req.method == "POST") {
+        send_error(res, {503, "the server is shutting down", "server_error"});
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;  // an error object already
+    if (res.status == 404) send_error(res, {404, "no route for " + req.method + " " + req.path, "invalid_request_error", "", "not_found"});
+    else if (res.status == 413) send_error(res, {413, "the request body is larger than the limit", "invalid_request_error"});
+    else send_error(res, {res.status, "HTTP " + std::to_string(res.status), res.status < 500 ? "invalid_request_error" : "server_error"});
+  });
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    send_error(res, {500, what, "server_error"});
+  });
+  svr.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+    if (res.status >= 500) ++http_5xx;
+    else if (res.status >= 400) ++http_4xx;
+  });
+  svr.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    if (draining) {
+      res.status = 503;
+      res.set_content(R"({"status":"draining"})", "application/json");
+    } else {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    }
+  });
+  svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    const json m = {{"id", opt.model_id}, {"object", "model"}, {"created", int64_t(std::time(nullptr))}, {"owned_by", "bigdl-cpp"}};
+    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+  });
+  svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { res.set_content(metrics(), "text/plain; version=0.0.4"); });
+  svr.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) { res.set_content(openapi_json(), "application/json"); });
+  svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, true); });
+  svr.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, false); });
+  svr.Post("/v1/embeddings", [](const httplib::Request&, httplib::Response& res) {
+    send_error(res, {400, "this model is a generator; /v1/embeddings needs an embedding model (--model of a BERT-style encoder)",
+                     "invalid_request_error", "model"});
+  });
+}
+
+void Server::Impl::completion(const httplib::Request& req, httplib::Response& res, bool chat) {
+  try {
+    json body;
+    try {
+      body = json::parse(req.body);
+    } catch (const json::parse_error& e) {
+      throw ApiError{400, std::string("the body is not valid JSON: ") + e.what()};
+    }
+    if (!body.is_object()) throw ApiError{400, "the body must be a JSON object"};
+    const json* model = field(body, "model");
+    if (!model) throw ApiError{400, "'model' is required", "invalid_request_error", "model"};
+    if (!model->is_string()) throw ApiError{400, "'model' must be a string", "invalid_request_error", "model"};
+    if (model->get<std::string>() != opt.model_id)
+      throw ApiError{404, "the model '" + model->get<std::string>() + "' does not exist (this server has '" + opt.model_id + "')",
+                     "invalid_request_error", "model", "model_not_found"};
+    Common c = read_common(body, chat, uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) ^ counter.load());
+    Request r;
+    if (chat) {
+      const json* msgs = field(body, "messages");
+      if (!msgs || !msgs->is_array() || msgs->empty())
+        throw ApiError{400, "'messages' must be a non-empty array", "invalid_request_error", "messages"};
+      std::vector<llm::ChatMessage> conv;
+      for (size_t i = 0; i < msgs->size(); ++i) {
+        const json& m = (*msgs)[i];
+        const json* role = m.is_object() ? field(m, "role") : nullptr;
+        if (!role || !role->is_string())
+          throw ApiError{400, "messages[" + std::to_string(i) + "].role must be a string", "invalid_request_error", "messages"};
+        const std::string rs = role->get<std::string>();
+        if (rs != "system" && rs != "user" && rs != "assistant" && rs != "developer")
+          throw ApiError{400, "messages[" + std::to_string(i) + "].role '" + rs + "' is not supported (system, user, assistant)",
+                         "invalid_request_error", "messages"};
+        const json* content = field(m, "content");
+        if (!content) throw ApiError{400, "messages[" + std::to_string(i) + "].content is required", "invalid_request_error", "messages"};
+        conv.push_back({rs == "developer" ? "system" : rs, message_text(*content, i)});
+      }
+      c.gen = llm::chat_options(vocab, chat_template, std::move(c.gen));
+      r.prompt = llm::encode_prompt(vocab, llm::format_chat(vocab, chat_template, conv), /*parse_special=*/true);
+    } else {
+      const json* p = field(body, "prompt");
+      if (p && p->is_array() && p->size() == 1 && (*p)[0].is_string()) p = &(*p)[0];
+      if (p && p->is_string()) {
+        r.prompt = llm::encode_prompt(vocab, p->get<std::string>());
+      } else if (p && p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& x) { return x.is_number_integer(); })) {
+        for (const auto& x : *p) {
+          const int64_t id = x.get<int64_t>();
+          if (id < 0 || id >= engine.config().n_vocab)
+            throw ApiError{400, "prompt token " + std::to_string(id) + " is outside [0, " + std::to_string(engine.config().n_vocab) + ")",
+                           "invalid_request_error", "prompt"};
+          r.prompt.push_back(llm::TokenId(id));
+        }
+      } else {
+        throw ApiError{400, "'prompt' must be a string, an array of one string, or an array of token ids", "invalid_request_error", "prompt"};
+      }
+      if (boolean(body, "echo", false)) throw ApiError{400, "'echo' is not supported", "invalid_request_error", "echo"};
+    }
+    const int64_t n_prompt = int64_t(r.prompt.size()), n_ctx = engine.n_ctx();
+    if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt"};
+    if (n_prompt >= n_ctx || (c.max_tokens > 0 && n_prompt + c.max_tokens > n_ctx))
+      throw ApiError{400, "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
+                              (c.max_tokens > 0 ? std::to_string(c.max_tokens) : std::string("at least 1")) +
+                              ") exceeds the context length " + std::to_string(n_ctx),
+                     "invalid_request_error", "max_tokens", "context_length_exceeded"};
+    c.gen.max_new_tokens = c.max_tokens > 0 ? c.max_tokens : n_ctx - n_prompt;
+    r.gen = c.gen;
+    r.top_logprobs = c.top_logprobs;
+    r.deadline = Clock::now() + std::chrono::milliseconds(int64_t(opt.timeout_s * 1000));
+    std::shared_ptr<Handle> h;
+    try {
+      h = engine.submit(std::move(r));
+    } catch (const QueueFull& e) {
+      res.set_header("Retry-After", "1");
+      throw ApiError{429, e.what(), "rate_limit_error", "", "queue_full"};
+    } catch (const Draining& e) {
+      throw ApiError{503, e.what(), "server_error"};
+    } catch (const bigdl::Error& e) {
+      throw ApiError{400, e.what()};
+    }
+    const std::string id = next_id(chat ? "chatcmpl-" : "cmpl-");
+    const int64_t created = int64_t(std::time(nullptr));
+    const std::string model_id = opt.model_id;
+    const llm::Vocab* vocab_p = &vocab;
+    // One token's logprobs in the API's shape.
+    const auto lp_chat = [vocab_p](const std::vector<TokenLogprob>& lp) {
+      const std::string tok = vocab_p->token_to_piece(lp[0].id);
+      json top = json::array();
+      for (size_t i = 1; i < lp.size(); ++i) {
+        const std::string t = vocab_p->token_to_piece(lp[i].id);
+        top.push_back({{"token", t}, {"logprob", lp[i].logprob}, {"bytes", bytes_of(t)}});
+      }
+      return json{{"token", tok}, {"logprob", lp[0].logprob}, {"bytes", bytes_of(tok)}, {"top_logprobs", top}};
+    };
+    if (!c.stream) {
+      std::string text;
+      json lps = json::array();
+      std::vector<json> legacy_top;
+      std::vector<std::string> legacy_tokens;
+      std::vector<float> legacy_lp;
+      Event ev;
+      while (h->next(ev)) {
+        if (ev.kind == Event::Text) {
+          text += ev.text;
+          if (!ev.logprobs.empty()) {
+            lps.push_back(lp_chat(ev.logprobs));
+            legacy_tokens.push_back(vocab.token_to_piece(ev.logprobs[0].id));
+            legacy_lp.push_back(ev.logprobs[0].logprob);
+            json top = json::object();
+            for (size_t i = 1; i < ev.logprobs.size(); ++i) top[vocab.token_to_piece(ev.logprobs[i].id)] = ev.logprobs[i].logprob;
+            legacy_top.push_back(top);
+          }
+          continue;
+        }
+        if (ev.kind == Event::Error) {
+          if (ev.error == "deadline exceeded") throw ApiError{408, "the request ran past its deadline (" + json(opt.timeout_s).dump() + " s)", "timeout"};
+          throw ApiError{500, ev.error, "server_error"};
+        }
+        const llm::GenerateResult& g = ev.result;
+        json choice = {{"index", 0}, {"finish_reason", finish_reason(g.stop_reason)}, {"logprobs", nullptr}};
+        if (chat) {
+          choice["message"] = {{"role", "assistant"}, {"content", g.text}};
+          if (c.top_logprobs >= 0) choice["logprobs"] = {{"content", lps}};
+        } else {
+          choice["text"] = g.text;
+          if (c.top_logprobs >= 0) choice["logprobs"] = {{"tokens", legacy_tokens}, {"token_logprobs", legacy_lp}, {"top_logprobs", legacy_top}};
+        }
+        const json out = {{"id", id},
+                          {"object", chat ? "chat.completion" : "text_completion"},
+                          {"created", created},
+                          {"model", model_id},
+                          {"choices", json::array({choice})},
+                          {"usage", usage_of(g)}};
+        res.set_content(out.dump(), "application/json");
+        return;
+      }
+      throw ApiError{500, "the request ended without a result", "server_error"};
+    }
+    // Streaming: server-sent events, one per text piece.
+    struct StreamState {
+      bool sent_role = false;
+      bool finished = false;
+    };
+    auto st = std::make_shared<StreamState>();
+    const bool include_usage = c.include_usage;
+    const int top_lp = c.top_logprobs;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [h, st, id, created, model_id, chat, include_usage, top_lp, lp_chat, vocab_p](size_t, httplib::DataSink& sink) {
+          const auto send = [&](const json& j) {
+            const std::string line = "data: " + j.dump() + "\n\n";
+            return sink.write(line.data(), line.size());
+          };
+          const auto chunk = [&](json choice) {
+            return json{{"id", id},
+                        {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                        {"created", created},
+                        {"model", model_id},
+                        {"choices", json::array({std::move(choice)})}};
+          };
+          if (chat && !st->sent_role) {
+            st->sent_role = true;
+            if (!send(chunk({{"index", 0}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}))) {
+              h->cancel();
+              return false;
+            }
+          }
+          Event ev;
+          bool timed_out = false;
+          if (!h->next_for(ev, std::chrono::milliseconds(200), timed_out)) {
+            if (timed_out) {
+              if (sink.is_writable()) return true;
+              h->cancel();
+              return false;
+            }
+            sink.done();
+            return true;
+          }
+          bool ok = true;
+          if (ev.kind == Event::Text) {
+            json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+            if (chat) {
+              choice["delta"] = {{"content", ev.text}};
+              if (top_lp >= 0 && !ev.logprobs.empty()) choice["logprobs"] = {{"content", json::array({lp_chat(ev.logprobs)})}};
+            } else {
+              choice["text"] = ev.text;
+              if (top_lp >= 0 && !ev.logprobs.empty()) {
+                json top = json::object();
+                for (size_t i = 1; i < ev.logprobs.size(); ++i) top[vocab_p->token_to_piece(ev.logprobs[i].id)] = ev.logprobs[i].logprob;
+                choice["logprobs"] = {{"tokens", {vocab_p->token_to_piece(ev.logprobs[0].id)}},
+                                      {"token_logprobs", {ev.logprobs[0].logprob}},
+                                      {"top_logprobs", json::array({top})}};
+              }
+            }
+            ok = send(chunk(choice));
+          } else if (ev.kind == Event::Done) {
+            json choice = {{"index", 0}, {"logprobs", nullptr}, {"finish_reason", finish_reason(ev.result.stop_reason)}};
+            if (chat) choice["delta"] = json::object();
+            else choice["text"] = "";
+            ok = send(chunk(choice));
+            if (ok && include_usage) {
+              json u = chunk(json::object());
+              u["choices"] = json::array();
+              u["usage"] = usage_of(ev.result);
+              ok = send(u);
+            }
+            if (ok) {
+              const std::string done = "data: [DONE]\n\n";
+              ok = sink.write(done.data(), done.size());
+            }
+            st->finished = true;
+            if (ok) sink.done();
+          } else {
+            ok = send(json{{"error", {{"message", ev.error}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}});
+            st->finished = true;
+            if (ok) sink.done();
+          }
+          if (!ok) h->cancel();
+          return ok;
+        },
+        [h](bool success) {
+          if (!success) h->cancel();
+        });
+  } catch (const ApiError& e) {
+    send_error(res, e);
+  }
+}
+
+std::string Server::Impl::metrics() const {
+  const EngineStats s = engine.stats();
+  std::ostringstream o;
+  const auto metric = [&](const char* name, const char* type, const char* help) {
+    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  };
+  metric("bigdl_requests_total", "counter", "Generation requests by how they ended.");
+  o << "bigdl_requests_total{status=\"done\"} " << s.requests_done << "\n";
+  o << "bigdl_requests_total{status=\"failed\"} " << s.requests_failed << "\n";
+  o << "bigdl_requests_total{status=\"cancelled\"} " << s.requests_cancelled << "\n";
+  o << "bigdl_requests_total{status=\"rejected\"} " << s.requests_rejected << "\n";
+  metric("bigdl_http_errors_total", "counter", "HTTP responses with a 4xx or 5xx status.");
+  o << "bigdl_http_errors_total{class=\"4xx\"} " << http_4xx.load() << "\n";
+  o << "bigdl_http_errors_total{class=\"5xx\"} " << http_5xx.load() << "\n";
+  // A metric with one unlabelled value.
+  const auto single = [&](const char* name, const char* type, const char* help, double value) {
+    metric(name, type, help);
+    o << name << " " << value << "\n";
+  };
+  single("bigdl_prompt_tokens_total", "counter", "Prompt tokens fed.", double(s.prompt_tokens));
+  single("bigdl_generated_tokens_total", "counter", "Tokens generated.", double(s.generated_tokens));
+  single("bigdl_queue_depth", "gauge", "Requests waiting for a sequence slot.", double(s.waiting));
+  single("bigdl_active_sequences", "gauge", "Sequences being generated.", double(s.active));
+  single("bigdl_kv_blocks_used", "gauge", "KV-cache blocks (64 positions) holding positions.", double(s.kv_blocks_used));
+  metric("bigdl_time_to_first_token_seconds", "summary", "Submit to first generated token, finished requests.");
+  o << "bigdl_time_to_first_token_seconds_sum " << s.ttft_sum_s << "\n";
+  o << "bigdl_time_to_first_token_seconds_count " << s.requests_done << "\n";
+  single("bigdl_forward_steps_total", "counter", "Batched forward passes.", double(s.steps));
+  single("bigdl_tokens_per_second", "gauge", "Generated tokens per second of forward time, since start.",
+         s.busy_s > 0 ? double(s.generated_tokens) / s.busy_s : 0.0);
+  return o.str();
+}
+
+namespace {
+
+std::string openapi_json() {
+  const json error = {{"type", "object"},
+                      {"properties", {{"error", {{"type", "object"}, {"properties", {{"message", {{"type", "string"}}}, {"type", {{"type", "string"}}}}}}}}}};
+  const json sampling = {
+      {"model", {{"type", "string"}}},
+      {"max_tokens", {{"type", "integer"}, {"minimum", 1}}},
+      {"temperature", {{"type", "number"}, {"minimum", 0}, {"maximum", 2}}},
+      {"top_p", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}},
+      {"seed", {{"type", "integer"}}},
+      {"stop", {{"oneOf", {{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}, {"maxItems", 4}}}}}},
+      {"presence_penalty", {{"type", "number"}, {"minimum", -2}, {"maximum", 2}}},
+      {"frequency_penalty", {{"type", "number"}, {"minimum", -2}, {"maximum", 2}}},
+      {"stream", {{"type", "boolean"}}},
+      {"n", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1}}}};
+  json chat_props = sampling;
+  chat_props["messages"] = {{"type", "array"},
+                            {"minItems", 1},
+                            {"items",
+                             {{"type", "object"},
+                              {"required", {"role", "content"}},
+                              {"properties", {{"role", {{"type", "string"}, {"enum", {"system", "user", "assistant"}}}}, {"content", {{"type", "string"}}}}}}}};
+  chat_props["logprobs"] = {{"type", "boolean"}};
+  chat_props["top_logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 20}};
+  json comp_props = sampling;
+  comp_props["prompt"] = {{"type", "string"}};
+  comp_props["logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 5}};
+  const auto responses = [&](const char* ok) {
+    json r = {{"200", {{"description", ok}}}};
+    for (const char* code : {"400", "401", "404", "408", "413", "429", "503"})
+      r[code] = {{"description", "error"}, {"content", {{"application/json", {{"schema", error}}}}}};
+    return r;
+  };
+  const auto post = [&](const char* summary, const json& props, std::vector<std::string> required) {
+    return json{{"post",
+                 {{"summary", summary},
+                  {"requestBody",
+                   {{"required", true},
+                    {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", required}, {"properties", props}}}}}}}}},
+                  {"responses", responses("the completion (JSON, or server-sent events when stream is true)")}}}};
+  };
+  const auto get = [&](const char* summary) { return json{{"get", {{"summary", summary}, {"responses", {{"200", {{"description", "ok"}}}}}}}}; };
+  json doc = {{"openapi", "3.0.3"},
+              {"info", {{"title", "bigdl-cpp OpenAI-compatible server"}, {"version", "1"}}},
+              {"paths",
+               {{"/v1/chat/completions", post("Chat completion", chat_props, {"model", "messages"})},
+                {"/v1/completions", post("Text completion", comp_props, {"model", "prompt"})},
+                {"/v1/embeddings", post("Embeddings", {{"model", {{"type", "string"}}}, {"input", {{"type", "string"}}}}, {"model", "input"})},
+                {"/v1/models", get("The model served")},
+                {"/health", get("Liveness")},
+                {"/metrics", get("Prometheus metrics")}}}};
+  return doc.dump(2);
+}
+
+}  // namespace
+
+Server::Server(Engine& engine, const llm::Vocab& vocab, ServerOptions options)
+    : impl_(std::make_unique<Impl>(engine, vocab, std::move(options))) {}
+
+Server::~Server() = default;
+
+int Server::bind() {
+  const auto& o = impl_->opt;
+  if (o.port == 0) port_ = impl_->svr.bind_to_any_port(o.host);
+  else port_ = impl_->svr.bind_to_port(o.host, o.port) ? o.port : -1;
+  BIGDL_CHECK(port_ > 0, IOError, "serve", "cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this host)");
+  return port_;
+}
+
+void Server::run() { impl_->svr.listen_after_bind(); }
+
+void Server::shutdown() {
+  impl_->draining = true;
+  impl_->engine.drain();
+  impl_->svr.stop();
+}
+
+}  // namespace bigdl::serve

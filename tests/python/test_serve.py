@@ -1,0 +1,234 @@
+"""`bigdl llm serve` through the official `openai` client (issue 11, must-show 2), on
+SmolLM2-135M-Instruct (scripts/get_smollm2.sh; $BIGDL_SMOLLM2) and stories260K.
+
+Run by scripts/test.sh with the venv of scripts/make_test_venv.sh:
+    BIGDL_BIN=build/bigdl ~/.cache/bigdl-cpp/venv/test/bin/python -m pytest tests/python
+The server is started here (loopback, port 0, an API key) and stopped with SIGTERM, once
+for the module; each test that needs other options starts its own.
+"""
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("BIGDL_BIN", os.path.join(ROOT, "build", "bigdl"))
+SMOLLM2 = os.environ.get("BIGDL_SMOLLM2",
+                         os.path.expanduser("~/.cache/bigdl-cpp/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+KEY = "test-key-123"
+MODEL = os.path.basename(SMOLLM2)
+
+
+class Server:
+    def __init__(self, *args, model=SMOLLM2):
+        if not os.path.exists(model):
+            pytest.fail(f"{model} is missing: scripts/get_smollm2.sh fetches it (scripts/test.sh does)")
+        self.proc = subprocess.Popen([BIN, "llm", "serve", "--model", model, "--port", "0", *args],
+                                     stderr=subprocess.PIPE, text=True)
+        self.log = []
+        deadline = time.time() + 60
+        self.port = None
+        while time.time() < deadline:
+            line = self.proc.stderr.readline()
+            if not line:
+                break
+            self.log.append(line)
+            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                self.port = int(m.group(1))
+                break
+        if self.port is None:
+            self.proc.kill()
+            pytest.fail("server did not start: " + "".join(self.log))
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _drain(self):
+        for line in self.proc.stderr:
+            self.log.append(line)
+
+    def client(self, key=KEY, **kw):
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0, **kw)
+
+    def metrics(self):
+        text = httpx.get(self.url + "/metrics").text
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                raise
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("--api-key", KEY, "--parallel", "4", "--ctx", "1024")
+    yield s
+    assert s.stop() == 0, "".join(s.log)
+
+
+def chat(client, content, **kw):
+    return client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}],
+                                          temperature=0, **kw)
+
+
+def test_chat_answers(server):
+    r = chat(server.client(), "What is the capital of France?", max_tokens=24)
+    assert "Paris" in r.choices[0].message.content
+    assert r.choices[0].finish_reason in ("stop", "length")
+    assert r.usage.prompt_tokens > 5 and r.usage.completion_tokens >= 1
+    assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+
+
+def test_streaming_equals_non_streaming(server):
+    c = server.client()
+    whole = chat(c, "Name three colors.", max_tokens=20)
+    pieces, finish, usage = [], None, None
+    for chunk in chat(c, "Name three colors.", max_tokens=20, stream=True, stream_options={"include_usage": True}):
+        if chunk.usage:
+            usage = chunk.usage
+        for ch in chunk.choices:
+            if ch.delta.content:
+                pieces.append(ch.delta.content)
+            if ch.finish_reason:
+                finish = ch.finish_reason
+    assert "".join(pieces) == whole.choices[0].message.content
+    assert finish == whole.choices[0].finish_reason
+    assert usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_completions_and_logprobs(server):
+    c = server.client()
+    r = c.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=3)
+    lp = r.choices[0].logprobs
+    assert r.choices[0].text.startswith(" Paris")
+    assert "".join(lp.tokens) == r.choices[0].text
+    for tok, val, top in zip(lp.tokens, lp.token_logprobs, lp.top_logprobs):
+        assert val <= 0
+        assert len(top) == 3
+        # greedy: the chosen token is the most likely one
+        assert max(top.values()) == pytest.approx(val, abs=1e-6) and tok in top
+    r = chat(c, "Say yes.", max_tokens=3, logprobs=True, top_logprobs=2)
+    content = r.choices[0].logprobs.content
+    assert len(content) >= 1 and all(len(x.top_logprobs) == 2 for x in content)
+
+
+def test_concurrent_requests_equal_each_alone(server):
+    # Continuous batching: 8 requests at once (more than the 4 slots, so some wait and
+    # join later), each greedy answer identical to the same request run alone.
+    c = server.client()
+    prompts = [f"Write one sentence about the number {i}." for i in range(8)]
+    alone = [chat(c, p, max_tokens=24).choices[0].message.content for p in prompts]
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        together = list(ex.map(lambda p: chat(c, p, max_tokens=24).choices[0].message.content, prompts))
+    assert together == alone
+
+
+def test_errors(server):
+    with pytest.raises(openai.AuthenticationError):
+        chat(server.client(key="wrong"), "hi", max_tokens=2)
+    with pytest.raises(openai.NotFoundError):
+        server.client().chat.completions.create(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError) as e:
+        chat(server.client(), "hi", max_tokens=100000)
+    assert "context length" in str(e.value)
+    with pytest.raises(openai.BadRequestError):
+        server.client().chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}], temperature=5)
+    h = {"Authorization": f"Bearer {KEY}"}
+    r = httpx.post(server.url + "/v1/chat/completions", content=b"{not json", headers=h)
+    assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+    r = httpx.post(server.url + "/v1/chat/completions", json={"model": MODEL, "messages": [{"role": 7}]}, headers=h)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+    r = httpx.post(server.url + "/v1/completions", content=b"x" * (10 << 20), headers=h)
+    assert r.status_code == 413 and "error" in r.json()
+    assert httpx.get(server.url + "/v1/models").status_code == 401  # the key guards every /v1 path
+    assert httpx.get(server.url + "/health").json() == {"status": "ok"}
+
+
+def test_models_metrics_openapi(server):
+    models = server.client().models.list()
+    assert [m.id for m in models.data] == [MODEL]
+    m = server.metrics()
+    assert m['bigdl_requests_total{status="done"}'] >= 1 and "bigdl_kv_blocks_used" in m
+    doc = httpx.get(server.url + "/openapi.json").json()
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"} <= set(doc["paths"])
+
+
+def test_client_that_disconnects_frees_its_sequence(server):
+    before = server.metrics()['bigdl_requests_total{status="cancelled"}']
+    h = {"Authorization": f"Bearer {KEY}"}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": 500,
+            "temperature": 0, "stream": True}
+    with httpx.stream("POST", server.url + "/v1/chat/completions", json=body, headers=h) as r:
+        lines = r.iter_lines()
+        for _ in range(4):
+            next(lines)
+    # the connection is closed here, mid-stream
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        m = server.metrics()
+        if m['bigdl_requests_total{status="cancelled"}'] > before and m["bigdl_active_sequences"] == 0:
+            break
+        time.sleep(0.2)
+    assert m['bigdl_requests_total{status="cancelled"}'] == before + 1
+    assert m["bigdl_kv_blocks_used"] == 0
+
+
+def test_full_queue_is_429():
+    s = Server("--parallel", "1", "--queue", "1", "--ctx", "512")
+    try:
+        c = s.client()
+        with concurrent.futures.ThreadPoolExecutor(6) as ex:
+            futs = [ex.submit(lambda: chat(c, "Tell me a story.", max_tokens=60)) for _ in range(6)]
+            outcomes = []
+            for f in futs:
+                try:
+                    f.result()
+                    outcomes.append("ok")
+                except openai.RateLimitError as e:
+                    assert e.response.headers.get("retry-after") == "1"
+                    outcomes.append("429")
+        assert outcomes.count("ok") >= 1 and outcomes.count("429") >= 1, outcomes
+    finally:
+        assert s.stop() == 0
+
+
+def test_sigterm_drains_running_requests():
+    s = Server("--parallel", "2", "--ctx", "512")
+    c = s.client()
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        fut = ex.submit(lambda: chat(c, "Tell me a story about a cat.", max_tokens=120))
+        while s.metrics()["bigdl_active_sequences"] < 1:
+            time.sleep(0.05)
+        s.proc.send_signal(signal.SIGTERM)
+        r = fut.result(timeout=120)  # the running request still completes
+    assert r.usage.completion_tokens >= 1
+    assert s.proc.wait(timeout=60) == 0
+    assert any("draining" in line for line in s.log)
+
+
+def test_encoder_model_is_refused_with_one_line():
+    minilm = os.environ.get("BIGDL_MINILM", os.path.expanduser("~/.cache/bigdl-cpp/minilm/all-MiniLM-L6-v2"))
+    r = subprocess.run([BIN, "llm", "serve", "--model", minilm, "--port", "0"], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    err = r.stderr.strip().splitlines()[-1]
+    assert err.startswith("bigdl: error: [serve]") and "encoder" in err
