@@ -62,6 +62,8 @@ struct Engine::Slot {
   bool busy = false;
   Pending p;
   std::unique_ptr<llm::Generation> gen;
+  std::unique_ptr<llm::JsonConstraint> json;  // response_format json_object
+  std::vector<float> masked;                   // its copy of the logits
   int64_t fed = 0;           // prompt tokens fed
   bool decoding = false;     // the whole prompt is in the cache
   llm::TokenId next = 0;     // the token to feed (decoding)
@@ -174,6 +176,8 @@ void Engine::start(Slot& s, Pending p) {
   llm::GenerateOptions g = s.p.req.gen;
   g.callback = [&s](std::string_view piece) { s.piece += piece; };
   s.gen = std::make_unique<llm::Generation>(vocab_, config().n_vocab, n_ctx_, s.p.req.prompt, std::move(g));
+  s.json.reset();
+  if (s.p.req.json_object) s.json = std::make_unique<llm::JsonConstraint>(vocab_, s.gen->options().stop_ids);
 }
 
 // Ends the slot's request with e (Done or Error) and frees the slot.
@@ -181,6 +185,7 @@ void Engine::finish(Slot& s, Event e, bool failed) {
   s.p.handle->push(std::move(e));
   s.busy = false;
   s.gen.reset();
+  s.json.reset();
   s.ctx.clear();
   std::lock_guard<std::mutex> lk(mu_);
   if (failed) ++stats_.requests_failed;
@@ -270,7 +275,14 @@ void Engine::loop() {
         std::vector<TokenLogprob> lp;
         llm::TokenId tok;
         try {
-          tok = s.gen->step(logits[i]);
+          const float* l = logits[i];
+          if (s.json) {  // tokens that cannot continue the JSON object are masked out
+            s.masked.assign(l, l + config().n_vocab);
+            s.json->mask(s.masked.data(), config().n_vocab);
+            l = s.masked.data();
+          }
+          tok = s.gen->step(l);
+          if (s.json) s.json->accept(tok);
           if (s.p.req.top_logprobs >= 0) lp = logprobs_of(logits[i], config().n_vocab, tok, s.p.req.top_logprobs);
         } catch (const std::exception& ex) {
           finish(s, Event{Event::Error, "", {}, {}, ex.what(), 0}, true);

@@ -88,6 +88,7 @@ struct Common {
   bool include_usage = false;
   int64_t max_tokens = -1;  // -1: as many as fit
   int top_logprobs = -1;
+  bool json_object = false;
   llm::GenerateOptions gen;
 };
 
@@ -134,9 +135,12 @@ Common read_common(const json& body, bool chat, uint64_t fallback_seed) {
   }
   if (const json* rf = field(body, "response_format")) {
     const json* t = rf->is_object() ? field(*rf, "type") : nullptr;
-    if (!t || !t->is_string()) throw ApiError{400, "'response_format' must be {\"type\": \"text\"}", "invalid_request_error", "response_format"};
-    if (t->get<std::string>() != "text")
-      throw ApiError{400, "response_format type '" + t->get<std::string>() + "' is not supported (supported: text)",
+    if (!t || !t->is_string())
+      throw ApiError{400, "'response_format' must be {\"type\": \"text\" | \"json_object\"}", "invalid_request_error", "response_format"};
+    const std::string type = t->get<std::string>();
+    if (type == "json_object") c.json_object = true;
+    else if (type != "text")
+      throw ApiError{400, "response_format type '" + type + "' is not supported (supported: text, json_object)",
                      "invalid_request_error", "response_format"};
   }
   return c;
@@ -337,6 +341,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     c.gen.max_new_tokens = c.max_tokens > 0 ? c.max_tokens : n_ctx - n_prompt;
     r.gen = c.gen;
     r.top_logprobs = c.top_logprobs;
+    r.json_object = c.json_object;
     r.deadline = Clock::now() + std::chrono::milliseconds(int64_t(opt.timeout_s * 1000));
     std::shared_ptr<Handle> h;
     try {
@@ -556,6 +561,8 @@ std::string openapi_json() {
                               {"properties", {{"role", {{"type", "string"}, {"enum", {"system", "user", "assistant"}}}}, {"content", {{"type", "string"}}}}}}}};
   chat_props["logprobs"] = {{"type", "boolean"}};
   chat_props["top_logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 20}};
+  chat_props["response_format"] = {{"type", "object"},
+                                    {"properties", {{"type", {{"type", "string"}, {"enum", {"text", "json_object"}}}}}}};
   json comp_props = sampling;
   comp_props["prompt"] = {{"type", "string"}};
   comp_props["logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 5}};

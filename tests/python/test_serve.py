@@ -132,6 +132,16 @@ def test_completions_and_logprobs(server):
     assert len(content) >= 1 and all(len(x.top_logprobs) == 2 for x in content)
 
 
+def test_json_object_mode(server):
+    # Constrained decoding: the answer is one JSON object (llm::JsonConstraint).
+    for q in ["Give the name and age of a person as JSON.", "List three fruits."]:
+        r = chat(server.client(), q, max_tokens=120, response_format={"type": "json_object"})
+        assert r.choices[0].finish_reason == "stop"
+        assert isinstance(json.loads(r.choices[0].message.content), dict)
+    with pytest.raises(openai.BadRequestError):
+        chat(server.client(), "hi", max_tokens=5, response_format={"type": "json_schema"})
+
+
 def test_concurrent_requests_equal_each_alone(server):
     # Continuous batching: 8 requests at once (more than the 4 slots, so some wait and
     # join later), each greedy answer identical to the same request run alone.

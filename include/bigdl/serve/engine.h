@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "bigdl/llm/generate.h"
+#include "bigdl/llm/json_constraint.h"
 #include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
 
@@ -48,6 +49,7 @@ struct Request {
   std::vector<llm::TokenId> prompt;  // BOS included, non-empty, at most n_ctx tokens
   llm::GenerateOptions gen;          // max_new_tokens, sampler, stop ids / strings (callback: the engine's)
   int top_logprobs = -1;             // < 0: no logprobs; else the chosen token's and this many alternatives
+  bool json_object = false;          // constrain the output to one JSON object (llm::JsonConstraint)
   Clock::time_point deadline = Clock::time_point::max();
 };
 
