@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -14,6 +16,7 @@
 
 #include "bigdl/error.h"
 #include "bigdl/llm/chat.h"
+#include "bigdl/llm/embed.h"
 #include "bigdl/llm/generate.h"
 
 namespace bigdl::serve {
@@ -180,11 +183,33 @@ json bytes_of(const std::string& s) {
 
 std::string openapi_json();
 
+// RFC 4648 base64 of n bytes (the f32 values as they lie in memory: little-endian on x86).
+std::string base64_of(const void* data, size_t n) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* p = static_cast<const unsigned char*>(data);
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t v = uint32_t(p[i]) << 16 | (i + 1 < n ? uint32_t(p[i + 1]) << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < n ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Server::Impl {
-  Engine& engine;
+  std::shared_ptr<const llm::Model> model;
+  Engine* engine;  // null for an encoder
   const llm::Vocab& vocab;
+  int parallel;
+  // Encoders: contexts lent to /v1/embeddings requests, one at a time each.
+  std::vector<std::unique_ptr<llm::Context>> idle_ctx;
+  std::mutex ctx_mu;
+  std::condition_variable ctx_cv;
   ServerOptions opt;
   std::string chat_template;
   httplib::Server svr;
@@ -192,7 +217,12 @@ struct Server::Impl {
   std::atomic<uint64_t> counter{0};
   std::atomic<int64_t> http_4xx{0}, http_5xx{0};
 
-  Impl(Engine& e, const llm::Vocab& v, ServerOptions o) : engine(e), vocab(v), opt(std::move(o)) {
+  Impl(std::shared_ptr<const llm::Model> m, Engine* e, const llm::Vocab& v, ServerOptions o, int par)
+      : model(std::move(m)), engine(e), vocab(v), parallel(par), opt(std::move(o)) {
+    BIGDL_CHECK(engine != nullptr || !model->config().causal, ValueError, "serve", "a generator model needs an Engine");
+    if (!engine)
+      // An f32 cache, as `bigdl llm embed`: an encoder reads it once, so f16 only loses precision.
+      for (int i = 0; i < parallel; ++i) idle_ctx.push_back(std::make_unique<llm::Context>(model, llm::ContextOptions{.kv_type = "f32"}));
     chat_template = !opt.chat_template.empty() ? opt.chat_template : vocab.chat_template();
     try {
       llm::detect_chat_format(chat_template);
@@ -206,13 +236,16 @@ struct Server::Impl {
 
   void routes();
   void completion(const httplib::Request& req, httplib::Response& res, bool chat);
+  void embeddings(const httplib::Request& req, httplib::Response& res);
   std::string metrics() const;
 };
 
 void Server::Impl::routes() {
   // Every admitted or queued request holds a thread while it runs; a few more answer
   // /health, /metrics and the requests that are refused.
-  const int threads = opt.http_threads > 0 ? opt.http_threads : int(engine.options().parallel + engine.options().max_queue + 16);
+  const int threads = opt.http_threads > 0 ? opt.http_threads
+                      : engine ? int(engine->options().parallel + engine->options().max_queue + 16)
+                               : 4 * parallel + 16;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   svr.set_payload_max_length(size_t(opt.max_body_bytes));
   svr.set_read_timeout(30, 0);
@@ -270,27 +303,89 @@ void Server::Impl::routes() {
   svr.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) { res.set_content(openapi_json(), "application/json"); });
   svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, true); });
   svr.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, false); });
-  svr.Post("/v1/embeddings", [](const httplib::Request&, httplib::Response& res) {
-    send_error(res, {400, "this model is a generator; /v1/embeddings needs an embedding model (--model of a BERT-style encoder)",
-                     "invalid_request_error", "model"});
-  });
+  svr.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); });
+}
+
+// The request body as a JSON object naming the served model (errors: 400, 404).
+json read_body(const httplib::Request& req, const std::string& model_id) {
+  json body;
+  try {
+    body = json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    throw ApiError{400, std::string("the body is not valid JSON: ") + e.what()};
+  }
+  if (!body.is_object()) throw ApiError{400, "the body must be a JSON object"};
+  const json* model = field(body, "model");
+  if (!model) throw ApiError{400, "'model' is required", "invalid_request_error", "model"};
+  if (!model->is_string()) throw ApiError{400, "'model' must be a string", "invalid_request_error", "model"};
+  if (model->get<std::string>() != model_id)
+    throw ApiError{404, "the model '" + model->get<std::string>() + "' does not exist (this server has '" + model_id + "')",
+                   "invalid_request_error", "model", "model_not_found"};
+  return body;
+}
+
+void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& res) {
+  try {
+    const json body = read_body(req, opt.model_id);
+    if (engine)
+      throw ApiError{400, "this model is a generator; /v1/embeddings needs an embedding model (--model of a BERT-style encoder)",
+                     "invalid_request_error", "model"};
+    const json* input = field(body, "input");
+    std::vector<std::string> texts;
+    if (input && input->is_string()) texts.push_back(input->get<std::string>());
+    else if (input && input->is_array() && !input->empty() && input->size() <= 2048 &&
+             std::all_of(input->begin(), input->end(), [](const json& x) { return x.is_string(); }))
+      for (const auto& x : *input) texts.push_back(x.get<std::string>());
+    else throw ApiError{400, "'input' must be a string or an array of 1 to 2048 strings", "invalid_request_error", "input"};
+    bool base64 = false;  // the openai client asks for base64 (little-endian f32) by default
+    if (const json* f = field(body, "encoding_format")) {
+      if (*f == "base64") base64 = true;
+      else if (*f != "float") throw ApiError{400, "'encoding_format' must be \"float\" or \"base64\"", "invalid_request_error", "encoding_format"};
+    }
+    std::unique_ptr<llm::Context> ctx;
+    {
+      std::unique_lock<std::mutex> lk(ctx_mu);
+      ctx_cv.wait(lk, [&] { return !idle_ctx.empty(); });
+      ctx = std::move(idle_ctx.back());
+      idle_ctx.pop_back();
+    }
+    struct Return {
+      Impl& s;
+      std::unique_ptr<llm::Context>& c;
+      ~Return() {
+        std::lock_guard<std::mutex> lk(s.ctx_mu);
+        s.idle_ctx.push_back(std::move(c));
+        s.ctx_cv.notify_one();
+      }
+    } give_back{*this, ctx};
+    json data = json::array();
+    int64_t tokens = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      std::vector<float> e;
+      try {
+        e = llm::embed(*ctx, vocab, texts[i]);
+      } catch (const bigdl::Error& ex) {
+        throw ApiError{400, "input[" + std::to_string(i) + "]: " + ex.what(), "invalid_request_error", "input"};
+      }
+      tokens += int64_t(vocab.encode(texts[i], /*add_special=*/true).size());
+      if (base64) data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", base64_of(e.data(), e.size() * sizeof(float))}});
+      else data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", e}});
+    }
+    res.set_content(json{{"object", "list"}, {"data", data}, {"model", opt.model_id},
+                         {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}
+                        .dump(),
+                    "application/json");
+  } catch (const ApiError& e) {
+    send_error(res, e);
+  }
 }
 
 void Server::Impl::completion(const httplib::Request& req, httplib::Response& res, bool chat) {
   try {
-    json body;
-    try {
-      body = json::parse(req.body);
-    } catch (const json::parse_error& e) {
-      throw ApiError{400, std::string("the body is not valid JSON: ") + e.what()};
-    }
-    if (!body.is_object()) throw ApiError{400, "the body must be a JSON object"};
-    const json* model = field(body, "model");
-    if (!model) throw ApiError{400, "'model' is required", "invalid_request_error", "model"};
-    if (!model->is_string()) throw ApiError{400, "'model' must be a string", "invalid_request_error", "model"};
-    if (model->get<std::string>() != opt.model_id)
-      throw ApiError{404, "the model '" + model->get<std::string>() + "' does not exist (this server has '" + opt.model_id + "')",
-                     "invalid_request_error", "model", "model_not_found"};
+    const json body = read_body(req, opt.model_id);
+    if (!engine)
+      throw ApiError{400, "this model is an encoder (" + model->config().arch + "): it answers /v1/embeddings only",
+                     "invalid_request_error", "model"};
     Common c = read_common(body, chat, uint64_t(std::chrono::steady_clock::now().time_since_epoch().count()) ^ counter.load());
     Request r;
     if (chat) {
@@ -321,8 +416,8 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
       } else if (p && p->is_array() && !p->empty() && std::all_of(p->begin(), p->end(), [](const json& x) { return x.is_number_integer(); })) {
         for (const auto& x : *p) {
           const int64_t id = x.get<int64_t>();
-          if (id < 0 || id >= engine.config().n_vocab)
-            throw ApiError{400, "prompt token " + std::to_string(id) + " is outside [0, " + std::to_string(engine.config().n_vocab) + ")",
+          if (id < 0 || id >= engine->config().n_vocab)
+            throw ApiError{400, "prompt token " + std::to_string(id) + " is outside [0, " + std::to_string(engine->config().n_vocab) + ")",
                            "invalid_request_error", "prompt"};
           r.prompt.push_back(llm::TokenId(id));
         }
@@ -331,7 +426,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
       }
       if (boolean(body, "echo", false)) throw ApiError{400, "'echo' is not supported", "invalid_request_error", "echo"};
     }
-    const int64_t n_prompt = int64_t(r.prompt.size()), n_ctx = engine.n_ctx();
+    const int64_t n_prompt = int64_t(r.prompt.size()), n_ctx = engine->n_ctx();
     if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt"};
     if (n_prompt >= n_ctx || (c.max_tokens > 0 && n_prompt + c.max_tokens > n_ctx))
       throw ApiError{400, "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
@@ -345,7 +440,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     r.deadline = Clock::now() + std::chrono::milliseconds(int64_t(opt.timeout_s * 1000));
     std::shared_ptr<Handle> h;
     try {
-      h = engine.submit(std::move(r));
+      h = engine->submit(std::move(r));
     } catch (const QueueFull& e) {
       res.set_header("Retry-After", "1");
       throw ApiError{429, e.what(), "rate_limit_error", "", "queue_full"};
@@ -504,7 +599,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
 }
 
 std::string Server::Impl::metrics() const {
-  const EngineStats s = engine.stats();
+  const EngineStats s = engine ? engine->stats() : EngineStats{};
   std::ostringstream o;
   const auto metric = [&](const char* name, const char* type, const char* help) {
     o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
@@ -595,8 +690,9 @@ std::string openapi_json() {
 
 }  // namespace
 
-Server::Server(Engine& engine, const llm::Vocab& vocab, ServerOptions options)
-    : impl_(std::make_unique<Impl>(engine, vocab, std::move(options))) {}
+Server::Server(std::shared_ptr<const llm::Model> model, Engine* engine, const llm::Vocab& vocab, ServerOptions options,
+               int parallel)
+    : impl_(std::make_unique<Impl>(std::move(model), engine, vocab, std::move(options), parallel)) {}
 
 Server::~Server() = default;
 
@@ -612,7 +708,7 @@ void Server::run() { impl_->svr.listen_after_bind(); }
 
 void Server::shutdown() {
   impl_->draining = true;
-  impl_->engine.drain();
+  if (impl_->engine) impl_->engine->drain();
   impl_->svr.stop();
 }
 

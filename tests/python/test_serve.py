@@ -236,9 +236,25 @@ def test_sigterm_drains_running_requests():
     assert any("draining" in line for line in s.log)
 
 
-def test_encoder_model_is_refused_with_one_line():
+def test_embeddings_of_an_encoder_equal_the_cli():
     minilm = os.environ.get("BIGDL_MINILM", os.path.expanduser("~/.cache/bigdl-cpp/minilm/all-MiniLM-L6-v2"))
-    r = subprocess.run([BIN, "llm", "serve", "--model", minilm, "--port", "0"], capture_output=True, text=True, timeout=120)
-    assert r.returncode != 0
-    err = r.stderr.strip().splitlines()[-1]
-    assert err.startswith("bigdl: error: [serve]") and "encoder" in err
+    texts = ["A man is eating food.", "A man is riding a horse."]
+    cli = subprocess.run([BIN, "llm", "embed", "-m", minilm, "-p", texts[0]], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    want = json.loads(cli.stdout.strip().splitlines()[0])
+    s = Server("--parallel", "2", model=minilm)
+    try:
+        c = s.client()
+        model = c.models.list().data[0].id
+        r = c.embeddings.create(model=model, input=texts)
+        assert [d.index for d in r.data] == [0, 1]
+        got = r.data[0].embedding
+        assert len(got) == 384 and max(abs(a - b) for a, b in zip(got, want)) < 1e-6
+        assert abs(sum(x * x for x in r.data[1].embedding) - 1) < 1e-4
+        assert r.usage.prompt_tokens > 10
+        with pytest.raises(openai.BadRequestError):  # an encoder does not generate
+            c.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        with pytest.raises(openai.BadRequestError):
+            c.embeddings.create(model=model, input=[])
+    finally:
+        assert s.stop() == 0

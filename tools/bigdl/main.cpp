@@ -701,12 +701,18 @@ int cmd_llm_serve(int argc, char** argv) {
   lo.low_bit = llm::LowBit::parse(a.str("low-bit"), "load_model");
   const auto model = llm::load_model(path, lo);
   const llm::Vocab vocab = llm::Vocab::load(path);
-  serve::Engine engine(model, vocab, eo);
-  serve::Server server(engine, vocab, so);
+  // A generator runs on the continuous-batching engine; an encoder answers /v1/embeddings.
+  std::unique_ptr<serve::Engine> engine;
+  if (model->config().causal) engine = std::make_unique<serve::Engine>(model, vocab, eo);
+  serve::Server server(model, engine.get(), vocab, so, eo.parallel);
   const int port = server.bind();
-  std::fprintf(stderr, "serve: listening on http://%s:%d (model '%s', %d sequences of %lld positions, queue %lld%s)\n",
-               so.host.c_str(), port, so.model_id.c_str(), eo.parallel, (long long)engine.n_ctx(), (long long)eo.max_queue,
-               so.api_key.empty() ? "" : ", API key required");
+  if (engine)
+    std::fprintf(stderr, "serve: listening on http://%s:%d (model '%s', %d sequences of %lld positions, queue %lld%s)\n",
+                 so.host.c_str(), port, so.model_id.c_str(), eo.parallel, (long long)engine->n_ctx(), (long long)eo.max_queue,
+                 so.api_key.empty() ? "" : ", API key required");
+  else
+    std::fprintf(stderr, "serve: listening on http://%s:%d (embedding model '%s', %d contexts%s)\n", so.host.c_str(), port,
+                 so.model_id.c_str(), eo.parallel, so.api_key.empty() ? "" : ", API key required");
   // SIGTERM / SIGINT: the handler only writes the signal number to a pipe (any thread may
   // take the signal: OpenBLAS starts its threads before main), and a waiter thread drains.
   static int sig_pipe[2] = {-1, -1};
@@ -728,7 +734,7 @@ int cmd_llm_serve(int argc, char** argv) {
   });
   server.run();
   waiter.join();
-  const serve::EngineStats st = engine.stats();
+  const serve::EngineStats st = engine ? engine->stats() : serve::EngineStats{};
   std::fprintf(stderr, "serve: stopped; %lld requests done, %lld failed, %lld cancelled, %lld rejected; %lld tokens generated\n",
                (long long)st.requests_done, (long long)st.requests_failed, (long long)st.requests_cancelled,
                (long long)st.requests_rejected, (long long)st.generated_tokens);

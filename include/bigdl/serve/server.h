@@ -4,6 +4,7 @@
 //   POST /v1/chat/completions   chat template applied; stream: server-sent events ending in
 //                               "data: [DONE]"
 //   POST /v1/completions        raw prompt
+//   POST /v1/embeddings         an encoder model's sentence embeddings (llm::embed)
 //   GET  /v1/models             the one model served
 //   GET  /health                {"status": "ok"} (503 "draining" while shutting down)
 //   GET  /metrics               Prometheus text
@@ -19,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "bigdl/llm/model.h"
 #include "bigdl/llm/vocab.h"
 #include "bigdl/serve/engine.h"
 
@@ -37,7 +39,11 @@ struct ServerOptions {
 
 class Server {
  public:
-  Server(Engine& engine, const llm::Vocab& vocab, ServerOptions options);
+  // A generator: `engine` runs the completions. An encoder (model->config().causal false):
+  // engine null, and /v1/embeddings answers with `parallel` contexts of the model (the
+  // completion paths then answer 400).
+  Server(std::shared_ptr<const llm::Model> model, Engine* engine, const llm::Vocab& vocab, ServerOptions options,
+         int parallel = 4);
   ~Server();
   // Binds (IOError "[serve] cannot listen on host:port" when it cannot) and returns the port.
   int bind();
