@@ -226,9 +226,11 @@ def test_sigterm_drains_running_requests():
     s = Server("--parallel", "2", "--ctx", "512")
     c = s.client()
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        fut = ex.submit(lambda: chat(c, "Tell me a story about a cat.", max_tokens=120))
-        while s.metrics()["bigdl_active_sequences"] < 1:
-            time.sleep(0.05)
+        fut = ex.submit(lambda: chat(c, "Tell me a story about a cat.", max_tokens=400))
+        deadline = time.time() + 30
+        while s.metrics()["bigdl_active_sequences"] < 1 and not fut.done() and time.time() < deadline:
+            time.sleep(0.02)
+        assert not fut.done(), "the request ended before SIGTERM could be sent"
         s.proc.send_signal(signal.SIGTERM)
         r = fut.result(timeout=120)  # the running request still completes
     assert r.usage.completion_tokens >= 1
