@@ -64,6 +64,7 @@ struct Engine::Slot {
   std::unique_ptr<llm::Generation> gen;
   std::unique_ptr<llm::JsonConstraint> json;  // response_format json_object
   std::vector<float> masked;                   // its copy of the logits
+  std::vector<llm::TokenId> cached;            // the tokens at positions 0.. of ctx's KV cache
   int64_t fed = 0;           // prompt tokens fed
   bool decoding = false;     // the whole prompt is in the cache
   llm::TokenId next = 0;     // the token to feed (decoding)
@@ -165,14 +166,28 @@ EngineStats Engine::stats() const {
   return stats_;
 }
 
+namespace {
+// Tokens at the start of `prompt` that `cached` holds, leaving at least the last prompt
+// token to feed (its logits start the answer).
+int64_t reusable(const std::vector<llm::TokenId>& cached, const std::vector<llm::TokenId>& prompt) {
+  const size_t n = std::min(cached.size(), prompt.size() - 1);
+  size_t i = 0;
+  while (i < n && cached[i] == prompt[i]) ++i;
+  return int64_t(i);
+}
+}  // namespace
+
+// The slot keeps its cache between requests: a prompt that starts like the slot's last
+// conversation (a shared system prompt, the next turn of a chat) feeds only the rest. The
+// positions past the common prefix are overwritten as the new tokens are fed.
 void Engine::start(Slot& s, Pending p) {
   s.p = std::move(p);
   s.busy = true;
-  s.fed = 0;
+  s.fed = reusable(s.cached, s.p.req.prompt);
+  s.cached.resize(size_t(s.fed));
   s.decoding = false;
   s.got_first = false;
   s.piece.clear();
-  s.ctx.clear();
   llm::GenerateOptions g = s.p.req.gen;
   g.callback = [&s](std::string_view piece) { s.piece += piece; };
   s.gen = std::make_unique<llm::Generation>(vocab_, config().n_vocab, n_ctx_, s.p.req.prompt, std::move(g));
@@ -180,13 +195,17 @@ void Engine::start(Slot& s, Pending p) {
   if (s.p.req.json_object) s.json = std::make_unique<llm::JsonConstraint>(vocab_, s.gen->options().stop_ids);
 }
 
-// Ends the slot's request with e (Done or Error) and frees the slot.
+// Ends the slot's request with e and frees the slot; after a Done its cache stays for the
+// next request's prefix, after an Error it is cleared.
 void Engine::finish(Slot& s, Event e, bool failed) {
+  if (e.kind != Event::Done) {
+    s.ctx.clear();
+    s.cached.clear();
+  }
   s.p.handle->push(std::move(e));
   s.busy = false;
   s.gen.reset();
   s.json.reset();
-  s.ctx.clear();
   std::lock_guard<std::mutex> lk(mu_);
   if (failed) ++stats_.requests_failed;
   idle_cv_.notify_all();
@@ -216,12 +235,22 @@ void Engine::loop() {
         cancelled ? ++stats_.requests_cancelled : ++stats_.requests_failed;
         it = waiting_.erase(it);
       }
-      for (auto& s : slots_)
-        if (!s->busy && !waiting_.empty()) {
-          Pending p = std::move(waiting_.front());
-          waiting_.pop_front();
-          start(*s, std::move(p));
-        }
+      // Each waiting request, in order, takes the free slot whose cache shares the longest
+      // prefix with its prompt.
+      while (!waiting_.empty()) {
+        Slot* best = nullptr;
+        int64_t best_reuse = -1;
+        for (auto& s : slots_)
+          if (!s->busy) {
+            const int64_t r = reusable(s->cached, waiting_.front().req.prompt);
+            if (r > best_reuse) best = s.get(), best_reuse = r;
+          }
+        if (!best) break;
+        Pending p = std::move(waiting_.front());
+        waiting_.pop_front();
+        start(*best, std::move(p));
+        stats_.prompt_tokens_cached += best->fed;
+      }
       stats_.waiting = int64_t(waiting_.size());
       idle_cv_.notify_all();
     }
@@ -265,6 +294,7 @@ void Engine::loop() {
       double ttft = 0;
       for (size_t i = 0; i < owners.size(); ++i) {
         Slot& s = *owners[i];
+        s.cached.insert(s.cached.end(), items[i].tokens, items[i].tokens + items[i].n);
         if (!s.decoding) {
           s.fed += items[i].n;
           prompt_tokens += items[i].n;
@@ -307,7 +337,6 @@ void Engine::loop() {
           s.pos = pos;
         }
       }
-      for (auto& sp : slots_) kv_used += sp->ctx.kv_blocks_used();
       std::lock_guard<std::mutex> lk(mu_);
       stats_.busy_s += busy;
       stats_.prompt_tokens += prompt_tokens;
@@ -315,11 +344,12 @@ void Engine::loop() {
       stats_.requests_done += done;
       stats_.ttft_sum_s += ttft;
       ++stats_.steps;
-    } else {
-      for (auto& sp : slots_) kv_used += sp->ctx.kv_blocks_used();
     }
+    int64_t kv_cached = 0;
+    for (auto& sp : slots_) (sp->busy ? kv_used : kv_cached) += sp->ctx.kv_blocks_used();
     std::lock_guard<std::mutex> lk(mu_);
     stats_.kv_blocks_used = kv_used;
+    stats_.kv_blocks_cached = kv_cached;
     int64_t active = 0;
     for (const auto& s : slots_) active += s->busy ? 1 : 0;
     stats_.active = active;

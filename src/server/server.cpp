@@ -621,7 +621,10 @@ std::string Server::Impl::metrics() const {
   single("bigdl_generated_tokens_total", "counter", "Tokens generated.", double(s.generated_tokens));
   single("bigdl_queue_depth", "gauge", "Requests waiting for a sequence slot.", double(s.waiting));
   single("bigdl_active_sequences", "gauge", "Sequences being generated.", double(s.active));
-  single("bigdl_kv_blocks_used", "gauge", "KV-cache blocks (64 positions) holding positions.", double(s.kv_blocks_used));
+  single("bigdl_kv_blocks_used", "gauge", "KV-cache blocks (64 positions) of running sequences.", double(s.kv_blocks_used));
+  single("bigdl_kv_blocks_cached", "gauge", "KV-cache blocks idle slots keep for prefix reuse.", double(s.kv_blocks_cached));
+  single("bigdl_prompt_tokens_cached_total", "counter", "Prompt tokens not fed: a slot's cache held them.",
+         double(s.prompt_tokens_cached));
   metric("bigdl_time_to_first_token_seconds", "summary", "Submit to first generated token, finished requests.");
   o << "bigdl_time_to_first_token_seconds_sum " << s.ttft_sum_s << "\n";
   o << "bigdl_time_to_first_token_seconds_count " << s.requests_done << "\n";

@@ -68,10 +68,19 @@ TEST(ServeEngine, BatchedRequestsEqualGenerateAlone) {
     EXPECT_EQ(got.stop_reason, want.stop_reason);
     EXPECT_EQ(got.n_prompt, want.n_prompt);
   }
-  const serve::EngineStats s = engine.stats();
+  serve::EngineStats s = engine.stats();
   EXPECT_EQ(s.requests_done, 6);
-  EXPECT_EQ(s.kv_blocks_used, 0);  // every slot's blocks went back
+  EXPECT_EQ(s.kv_blocks_used, 0);  // no running sequence holds blocks
+  EXPECT_GT(s.kv_blocks_cached, 0);  // the idle slots keep their caches for prefix reuse
   EXPECT_LT(s.steps, 6 * 41);      // sequences shared forward passes
+  // The same prompt again, longer: its prefix comes from a slot's cache, the answer is
+  // generate()'s on a fresh context all the same.
+  const std::string again = prompts[4] + " went to the park";
+  const llm::GenerateResult got = run(*engine.submit(request(f.vocab, again, 40, 0.0f)));
+  llm::Context ctx(f.model, {.n_ctx = 256});
+  EXPECT_EQ(got.ids, llm::generate(ctx, f.vocab, again, request(f.vocab, again, 40, 0.0f).gen).ids);
+  s = engine.stats();
+  EXPECT_GE(s.prompt_tokens_cached, int64_t(llm::encode_prompt(f.vocab, prompts[4]).size()) - 1);
 }
 
 TEST(ServeEngine, QueueBoundCancelDeadlineDrain) {

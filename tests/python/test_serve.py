@@ -174,6 +174,20 @@ def test_errors(server):
     assert httpx.get(server.url + "/health").json() == {"status": "ok"}
 
 
+def test_repeated_prefix_is_not_fed_again(server):
+    # A slot keeps its cache: the same conversation continued feeds only the new tokens,
+    # and the answer is the one a fresh slot gives.
+    c = server.client()
+    first = chat(c, "Remember the word banana.", max_tokens=16)
+    before = server.metrics()["bigdl_prompt_tokens_cached_total"]
+    msgs = [{"role": "user", "content": "Remember the word banana."},
+            {"role": "assistant", "content": first.choices[0].message.content},
+            {"role": "user", "content": "Which word?"}]
+    r = c.chat.completions.create(model=MODEL, messages=msgs, temperature=0, max_tokens=16)
+    assert server.metrics()["bigdl_prompt_tokens_cached_total"] >= before + 10
+    assert r.choices[0].message.content
+
+
 def test_models_metrics_openapi(server):
     models = server.client().models.list()
     assert [m.id for m in models.data] == [MODEL]

@@ -14,6 +14,11 @@
 // gives the tokens generate() gives alone (bit for bit for packed weights: forward_batch
 // computes each sequence's rows as its own forward would).
 //
+// Prefix reuse: a slot keeps its KV cache after a request completes; a new request takes
+// the free slot whose cache shares the longest prefix with its prompt and feeds only the
+// rest (a shared system prompt, a chat's earlier turns). The result is the same (bit for
+// bit for packed weights). A request that fails or is cancelled leaves its slot empty.
+//
 // Deadlines: a request past its deadline ends with an Error event ("deadline exceeded").
 // drain(): no new requests (submit throws Draining), returns when every admitted one ended.
 #pragma once
@@ -100,8 +105,10 @@ struct EngineStats {
   int64_t waiting = 0, active = 0;
   int64_t requests_done = 0, requests_failed = 0, requests_cancelled = 0, requests_rejected = 0;
   int64_t prompt_tokens = 0, generated_tokens = 0, steps = 0;
+  int64_t prompt_tokens_cached = 0;  // prompt tokens not fed: a slot's cache held them
   double ttft_sum_s = 0;  // over requests_done
-  int64_t kv_blocks_used = 0;
+  int64_t kv_blocks_used = 0;    // KV blocks of running sequences
+  int64_t kv_blocks_cached = 0;  // KV blocks idle slots keep for prefix reuse
   double busy_s = 0;      // time spent in forward passes
 };
 
