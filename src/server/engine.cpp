@@ -130,6 +130,7 @@ Engine::~Engine() {
 
 std::shared_ptr<Handle> Engine::submit(Request request) {
   BIGDL_CHECK(!request.prompt.empty(), ValueError, "serve", "the prompt is empty");
+  BIGDL_CHECK(request.gen.max_new_tokens != 0, ValueError, "serve", "max_new_tokens is 0: nothing to generate");
   BIGDL_CHECK(int64_t(request.prompt.size()) <= n_ctx_, ValueError, "serve", "the prompt has ",
               request.prompt.size(), " tokens, more than the context length ", n_ctx_);
   // Options are checked here (not on the scheduler thread): the sampler's ranges and the

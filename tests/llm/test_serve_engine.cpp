@@ -120,6 +120,7 @@ TEST(ServeEngine, QueueBoundCancelDeadlineDrain) {
   EXPECT_EQ(err, "deadline exceeded");
   // Bad requests are refused at submit, with the one-line errors of generate().
   EXPECT_THROW(engine.submit(serve::Request{}), bigdl::ValueError);
+  EXPECT_THROW(engine.submit(request(f.vocab, "x", 0, 0.0f)), bigdl::ValueError);
   auto bad = request(f.vocab, "x", 5, 0.5f);
   bad.gen.sampler.top_p = 2.0f;
   EXPECT_THROW(engine.submit(bad), bigdl::ValueError);

@@ -119,8 +119,9 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Queues a request. Errors: QueueFull, Draining, ValueError for an empty prompt or one
-  // longer than n_ctx (checked here, so the HTTP layer can answer 400).
+  // Queues a request. Errors: QueueFull, Draining, ValueError for an empty prompt, one
+  // longer than n_ctx, max_new_tokens 0, or options the sampler refuses (checked here, so
+  // the HTTP layer can answer 400).
   std::shared_ptr<Handle> submit(Request request);
   // Refuses new requests from now on and waits until the admitted ones have ended.
   void drain();
