@@ -36,12 +36,16 @@ struct ApiError {
   std::string code;
 };
 
+// Generated text may hold invalid UTF-8 (a model's byte tokens that form no character,
+// flushed at the end): JSON gets U+FFFD for such bytes instead of an exception.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 void send_error(httplib::Response& res, const ApiError& e) {
   json err = {{"message", e.message}, {"type", e.type}, {"param", nullptr}, {"code", nullptr}};
   if (!e.param.empty()) err["param"] = e.param;
   if (!e.code.empty()) err["code"] = e.code;
   res.status = e.status;
-  res.set_content(json{{"error", err}}.dump(), "application/json");
+  res.set_content(dump(json{{"error", err}}), "application/json");
 }
 
 bool same_key(const std::string& got, const std::string& want) {
@@ -297,7 +301,7 @@ void Server::Impl::routes() {
   });
   svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const json m = {{"id", opt.model_id}, {"object", "model"}, {"created", int64_t(std::time(nullptr))}, {"owned_by", "bigdl-cpp"}};
-    res.set_content(json{{"object", "list"}, {"data", json::array({m})}}.dump(), "application/json");
+    res.set_content(dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { res.set_content(metrics(), "text/plain; version=0.0.4"); });
   svr.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) { res.set_content(openapi_json(), "application/json"); });
@@ -371,9 +375,8 @@ void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& re
       if (base64) data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", base64_of(e.data(), e.size() * sizeof(float))}});
       else data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", e}});
     }
-    res.set_content(json{{"object", "list"}, {"data", data}, {"model", opt.model_id},
-                         {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}
-                        .dump(),
+    res.set_content(dump(json{{"object", "list"}, {"data", data}, {"model", opt.model_id},
+                              {"usage", {{"prompt_tokens", tokens}, {"total_tokens", tokens}}}}),
                     "application/json");
   } catch (const ApiError& e) {
     send_error(res, e);
@@ -484,7 +487,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
           continue;
         }
         if (ev.kind == Event::Error) {
-          if (ev.error == "deadline exceeded") throw ApiError{408, "the request ran past its deadline (" + json(opt.timeout_s).dump() + " s)", "timeout"};
+          if (ev.error == "deadline exceeded") throw ApiError{408, "the request ran past its deadline (" + dump(json(opt.timeout_s)) + " s)", "timeout"};
           throw ApiError{500, ev.error, "server_error"};
         }
         const llm::GenerateResult& g = ev.result;
@@ -502,7 +505,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
                           {"model", model_id},
                           {"choices", json::array({choice})},
                           {"usage", usage_of(g)}};
-        res.set_content(out.dump(), "application/json");
+        res.set_content(dump(out), "application/json");
         return;
       }
       throw ApiError{500, "the request ended without a result", "server_error"};
@@ -520,7 +523,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
         "text/event-stream",
         [h, st, id, created, model_id, chat, include_usage, top_lp, lp_chat, vocab_p](size_t, httplib::DataSink& sink) {
           const auto send = [&](const json& j) {
-            const std::string line = "data: " + j.dump() + "\n\n";
+            const std::string line = "data: " + dump(j) + "\n\n";
             return sink.write(line.data(), line.size());
           };
           const auto chunk = [&](json choice) {
