@@ -184,9 +184,14 @@ GenerateResult generate(Context& ctx, const Vocab& vocab, std::string_view promp
 
 // ---- ChatSession ----
 
+namespace {
+// The EOS text chat templates write ("</s>" when the vocab has none).
+std::string chat_eos(const Vocab& vocab) { return vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>"; }
+}  // namespace
+
 GenerateOptions chat_options(const Vocab& vocab, std::string_view template_or_name, GenerateOptions options) {
   const ChatFormat format = detect_chat_format(template_or_name);
-  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  const std::string eos = chat_eos(vocab);
   options.parse_special = true;
   const std::string end_of_turn = chat_end_of_turn(format, eos);
   if (vocab.eos_id() >= 0) options.stop_ids.push_back(vocab.eos_id());
@@ -196,7 +201,7 @@ GenerateOptions chat_options(const Vocab& vocab, std::string_view template_or_na
 }
 
 std::string format_chat(const Vocab& vocab, std::string_view template_or_name, const std::vector<ChatMessage>& messages) {
-  const std::string eos = vocab.eos_id() >= 0 ? vocab.text(vocab.eos_id()) : "</s>";
+  const std::string eos = chat_eos(vocab);
   const std::string bos = !vocab.add_bos() && vocab.bos_id() >= 0 ? vocab.text(vocab.bos_id()) : "";
   return apply_chat_template(template_or_name, messages, /*add_generation_prompt=*/true, bos, eos);
 }

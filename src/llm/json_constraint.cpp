@@ -155,21 +155,14 @@ bool JsonConstraint::feed(State& s, char c) {
       top = Ctx::ObjectValue;
       return true;
     case Ctx::ObjectNext:
-      if (c == ',') return top = Ctx::ObjectKey, true;
-      if (c == '}') {
-        s.stack.pop_back();
-        value_done(s);
-        return true;
-      }
-      return false;
-    case Ctx::ArrayNext:
-      if (c == ',') return top = Ctx::ArrayValue, true;
-      if (c == ']') {
-        s.stack.pop_back();
-        value_done(s);
-        return true;
-      }
-      return false;
+    case Ctx::ArrayNext: {  // after a member / element: ',' for the next one, or the closer
+      const bool object = top == Ctx::ObjectNext;
+      if (c == ',') return top = object ? Ctx::ObjectKey : Ctx::ArrayValue, true;
+      if (c != (object ? '}' : ']')) return false;
+      s.stack.pop_back();
+      value_done(s);
+      return true;
+    }
   }
   return false;
 }
@@ -188,10 +181,13 @@ bool JsonConstraint::allows(std::string_view text) const {
 bool JsonConstraint::complete() const { return state_.done && state_.tok == Tok::None; }
 
 void JsonConstraint::mask(float* logits, int64_t n_vocab) const {
-  std::vector<int32_t> order(static_cast<size_t>(n_vocab));
+  // Scratch reused across steps (no allocation per token).
+  std::vector<int32_t>& order = order_;
+  order.resize(static_cast<size_t>(n_vocab));
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-  std::vector<uint8_t> ok(static_cast<size_t>(n_vocab), 0);
+  std::vector<uint8_t>& ok = ok_;
+  ok.assign(static_cast<size_t>(n_vocab), 0);
   const bool done = complete();
   int found = 0;
   for (const int32_t id : order) {

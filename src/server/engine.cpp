@@ -133,9 +133,9 @@ std::shared_ptr<Handle> Engine::submit(Request request) {
   BIGDL_CHECK(request.gen.max_new_tokens != 0, ValueError, "serve", "max_new_tokens is 0: nothing to generate");
   BIGDL_CHECK(int64_t(request.prompt.size()) <= n_ctx_, ValueError, "serve", "the prompt has ",
               request.prompt.size(), " tokens, more than the context length ", n_ctx_);
-  // Options are checked here (not on the scheduler thread): the sampler's ranges and the
-  // stop strings, by constructing what start() will.
-  llm::Generation check(vocab_, config().n_vocab, n_ctx_, request.prompt, request.gen);
+  // The Generation is made here, so a bad option (the sampler's ranges, an empty stop
+  // string) fails the submit, not the scheduler thread; start() gives it its callback.
+  auto gen = std::make_unique<llm::Generation>(vocab_, config().n_vocab, n_ctx_, request.prompt, request.gen);
   auto h = std::make_shared<Handle>();
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -144,7 +144,7 @@ std::shared_ptr<Handle> Engine::submit(Request request) {
       ++stats_.requests_rejected;
       throw QueueFull("the request queue is full (" + std::to_string(options_.max_queue) + " waiting)");
     }
-    waiting_.push_back({std::move(request), h, Clock::now()});
+    waiting_.push_back({std::move(request), h, Clock::now(), std::move(gen)});
     stats_.waiting = int64_t(waiting_.size());
   }
   cv_.notify_one();
@@ -189,9 +189,8 @@ void Engine::start(Slot& s, Pending p) {
   s.decoding = false;
   s.got_first = false;
   s.piece.clear();
-  llm::GenerateOptions g = s.p.req.gen;
-  g.callback = [&s](std::string_view piece) { s.piece += piece; };
-  s.gen = std::make_unique<llm::Generation>(vocab_, config().n_vocab, n_ctx_, s.p.req.prompt, std::move(g));
+  s.gen = std::move(s.p.gen);
+  s.gen->set_callback([&s](std::string_view piece) { s.piece += piece; });
   s.json.reset();
   if (s.p.req.json_object) s.json = std::make_unique<llm::JsonConstraint>(vocab_, s.gen->options().stop_ids);
 }

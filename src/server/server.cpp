@@ -456,6 +456,12 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     const int64_t created = int64_t(std::time(nullptr));
     const std::string model_id = opt.model_id;
     const llm::Vocab* vocab_p = &vocab;
+    // One token's alternatives as legacy completions write them: {token text: logprob}.
+    const auto lp_legacy_top = [vocab_p](const std::vector<TokenLogprob>& lp) {
+      json top = json::object();
+      for (size_t i = 1; i < lp.size(); ++i) top[vocab_p->token_to_piece(lp[i].id)] = lp[i].logprob;
+      return top;
+    };
     // One token's logprobs in the API's shape.
     const auto lp_chat = [vocab_p](const std::vector<TokenLogprob>& lp) {
       const std::string tok = vocab_p->token_to_piece(lp[0].id);
@@ -480,9 +486,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
             lps.push_back(lp_chat(ev.logprobs));
             legacy_tokens.push_back(vocab.token_to_piece(ev.logprobs[0].id));
             legacy_lp.push_back(ev.logprobs[0].logprob);
-            json top = json::object();
-            for (size_t i = 1; i < ev.logprobs.size(); ++i) top[vocab.token_to_piece(ev.logprobs[i].id)] = ev.logprobs[i].logprob;
-            legacy_top.push_back(top);
+            legacy_top.push_back(lp_legacy_top(ev.logprobs));
           }
           continue;
         }
@@ -521,7 +525,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [h, st, id, created, model_id, chat, include_usage, top_lp, lp_chat, vocab_p](size_t, httplib::DataSink& sink) {
+        [h, st, id, created, model_id, chat, include_usage, top_lp, lp_chat, lp_legacy_top, vocab_p](size_t, httplib::DataSink& sink) {
           const auto send = [&](const json& j) {
             const std::string line = "data: " + dump(j) + "\n\n";
             return sink.write(line.data(), line.size());
@@ -560,11 +564,9 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
             } else {
               choice["text"] = ev.text;
               if (top_lp >= 0 && !ev.logprobs.empty()) {
-                json top = json::object();
-                for (size_t i = 1; i < ev.logprobs.size(); ++i) top[vocab_p->token_to_piece(ev.logprobs[i].id)] = ev.logprobs[i].logprob;
                 choice["logprobs"] = {{"tokens", {vocab_p->token_to_piece(ev.logprobs[0].id)}},
                                       {"token_logprobs", {ev.logprobs[0].logprob}},
-                                      {"top_logprobs", json::array({top})}};
+                                      {"top_logprobs", json::array({lp_legacy_top(ev.logprobs)})}};
               }
             }
             ok = send(chunk(choice));

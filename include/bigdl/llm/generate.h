@@ -127,6 +127,8 @@ class Generation {
   int64_t pos() const { return pos_; }  // where the token step() returns is fed
   GenerateResult& result() { return result_; }
   const GenerateOptions& options() const { return options_; }
+  // Replaces options.callback (a Generation made before its text has somewhere to go).
+  void set_callback(std::function<void(std::string_view)> callback) { options_.callback = std::move(callback); }
 
  private:
   class StopFilter;

@@ -72,6 +72,8 @@ class JsonConstraint {
   std::vector<std::string> pieces_;
   int keep_;
   State state_;
+  mutable std::vector<int32_t> order_;  // mask()'s scratch
+  mutable std::vector<uint8_t> ok_;
 };
 
 }  // namespace bigdl::llm

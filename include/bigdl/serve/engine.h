@@ -136,6 +136,7 @@ class Engine {
     Request req;
     std::shared_ptr<Handle> handle;
     Clock::time_point submitted;
+    std::unique_ptr<llm::Generation> gen;  // made (and its options checked) by submit()
   };
   void loop();
   void start(Slot& s, Pending p);
