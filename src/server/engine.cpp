@@ -64,6 +64,7 @@ struct Engine::Slot {
   std::unique_ptr<llm::Generation> gen;
   std::unique_ptr<llm::JsonConstraint> json;  // response_format json_object
   std::vector<float> masked;                   // its copy of the logits
+  std::vector<int32_t> lp_idx;                 // logprobs_of's scratch
   std::vector<llm::TokenId> cached;            // the tokens at positions 0.. of ctx's KV cache
   int64_t fed = 0;           // prompt tokens fed
   bool decoding = false;     // the whole prompt is in the cache
@@ -77,8 +78,9 @@ struct Engine::Slot {
 namespace {
 constexpr int64_t kPrefillChunk = 256;  // prompt tokens per sequence per step (as generate())
 
-// log-softmax of the raw logits at `id`, and the `top` largest alternatives.
-std::vector<TokenLogprob> logprobs_of(const float* logits, int64_t n, llm::TokenId id, int top) {
+// log-softmax of the raw logits at `id`, and the `top` largest alternatives; idx: the
+// slot's scratch (no vocab-sized allocation per token).
+std::vector<TokenLogprob> logprobs_of(const float* logits, int64_t n, llm::TokenId id, int top, std::vector<int32_t>& idx) {
   float mx = logits[0];
   for (int64_t i = 1; i < n; ++i) mx = std::max(mx, logits[i]);
   double sum = 0;
@@ -86,7 +88,7 @@ std::vector<TokenLogprob> logprobs_of(const float* logits, int64_t n, llm::Token
   const double lse = double(mx) + std::log(sum);
   std::vector<TokenLogprob> out{{id, float(double(logits[id]) - lse)}};
   if (top > 0) {
-    std::vector<int32_t> idx(static_cast<size_t>(n));
+    idx.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = int32_t(i);
     const auto k = static_cast<ptrdiff_t>(std::min<int64_t>(top, n));
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int32_t a, int32_t b) {
@@ -313,7 +315,7 @@ void Engine::loop() {
           }
           tok = s.gen->step(l);
           if (s.json) s.json->accept(tok);
-          if (s.p.req.top_logprobs >= 0) lp = logprobs_of(logits[i], config().n_vocab, tok, s.p.req.top_logprobs);
+          if (s.p.req.top_logprobs >= 0) lp = logprobs_of(logits[i], config().n_vocab, tok, s.p.req.top_logprobs, s.lp_idx);
         } catch (const std::exception& ex) {
           finish(s, Event{Event::Error, "", {}, {}, ex.what(), 0}, true);
           continue;
