@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bigdl-cpp needs to build and test (skips what is there).
 #   scripts/install_deps.sh            build + test dependencies
-#   scripts/install_deps.sh --bench    also python3-torch (the PyTorch peer in benchmarks/)
+#   (python3-torch: the Python tests and the PyTorch peer of benchmarks/; --bench is accepted, as before)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev nlohmann-json3-dev libgtest-dev zlib1g-dev
-      libcpp-httplib-dev python3-venv
+      libcpp-httplib-dev python3-venv python3-dev pybind11-dev
       libpcre2-dev libutf8proc-dev
       python3-sklearn dataset-fashion-mnist)
 pkgs+=(openmpi-bin libopenmpi-dev)  # distributed training (MPI); MPICH's libmpich-dev also works
 pkgs+=(clang libclang-rt-dev)  # the fuzz build (tests/fuzz): clang++ and its libFuzzer/ASan/UBSan runtimes
-if [[ "${1:-}" == "--bench" ]]; then pkgs+=(python3-torch python3-numpy); fi
+pkgs+=(python3-torch python3-numpy)  # the Python tests: torch tensors in and out of bigdl_cpp.llm.transformers
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,10 +10,11 @@ BIGDL_SMOLLM2="$(scripts/get_smollm2.sh)"
 BIGDL_MINILM="$(scripts/get_minilm.sh)"
 export BIGDL_SMOLLM2 BIGDL_MINILM
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
-# The Python tests (pytest; the server through the official openai client), in the venv of
-# scripts/make_test_venv.sh (Debian's python3 + pinned PyPI packages).
+# The Python tests (pytest: bigdl_cpp from build/python, the package the build assembles;
+# the server through the official openai client), in the venv of scripts/make_test_venv.sh
+# (Debian's python3 + pinned PyPI packages).
 python="$(scripts/make_test_venv.sh)"
-BIGDL_BIN="$PWD/build/bigdl" "$python" -m pytest tests/python -q
+BIGDL_BIN="$PWD/build/bigdl" PYTHONPATH="$PWD/build/python" "$python" -m pytest tests/python -q
 # Fuzzing: the parsers under libFuzzer + ASan + UBSan (a separate clang configuration of
 # just the io sources), each target FUZZ_SECONDS (default 20) from its seed corpus; any
 # crash, sanitizer report, hang or big allocation fails the run. FUZZ_SECONDS=0 skips it.

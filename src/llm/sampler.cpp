@@ -88,13 +88,23 @@ int32_t Sampler::sample(const float* logits) {
   sorted_ = false;
   apply_penalties();
 
-  if (options_.temperature <= 0.0f) {  // greedy: argmax, first on ties
+  // A positive temperature so small that logits / T would overflow (1e-40 is a float) is the
+  // greedy limit, not a softmax of infinities (that picked an arbitrary token).
+  float max_abs = 0.0f;
+  if (options_.temperature > 0.0f)
+    for (int32_t i = 0; i < n_vocab_; ++i)
+      if (std::isfinite(cand_[size_t(i)].logit)) max_abs = std::max(max_abs, std::fabs(cand_[size_t(i)].logit));
+  if (options_.temperature <= 0.0f || double(max_abs) / double(options_.temperature) > 0.5 * double(std::numeric_limits<float>::max())) {
+    // greedy: argmax, first on ties
     int32_t best = 0;
     for (int32_t i = 1; i < n_vocab_; ++i)
       if (cand_[size_t(i)].logit > cand_[size_t(best)].logit) best = i;
     n_cand_ = 0;
     return best;
   }
+  const float inv_t = 1.0f / options_.temperature;
+  if (options_.temperature_first)
+    for (int32_t i = 0; i < n_cand_; ++i) cand_[size_t(i)].logit *= inv_t;
 
   const int32_t k = options_.top_k;
   if (k > 0 && k < n_cand_) {
@@ -128,8 +138,8 @@ int32_t Sampler::sample(const float* logits) {
     n_cand_ = w;
   }
 
-  const float inv_t = 1.0f / options_.temperature;
-  for (int32_t i = 0; i < n_cand_; ++i) cand_[size_t(i)].logit *= inv_t;
+  if (!options_.temperature_first)
+    for (int32_t i = 0; i < n_cand_; ++i) cand_[size_t(i)].logit *= inv_t;
   softmax(cand_.data(), n_cand_);
 
   const double u = gen_.next_double();

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 #include <vector>
@@ -49,6 +50,16 @@ TEST(Sampler, GreedyIsArgmaxFirstOnTies) {
   const std::vector<float> l{1.0f, 3.0f, 2.0f, 3.0f};
   for (int i = 0; i < 10; ++i) EXPECT_EQ(s.sample(l.data()), 1);
   EXPECT_TRUE(s.candidates().empty());
+}
+
+TEST(Sampler, TinyTemperatureIsGreedy) {
+  // 1e-40 is a (denormal) float: logits / T overflowed to inf and the softmax of
+  // infinities picked the last candidate, not the argmax (found through the server).
+  const std::vector<float> l{1.0f, 34.0f, -2.0f, 30.0f, -std::numeric_limits<float>::infinity()};
+  for (float t : {1e-40f, 1e-37f, 1e-30f}) {
+    Sampler s(5, plain(t, 3));
+    for (int i = 0; i < 20; ++i) ASSERT_EQ(s.sample(l.data()), 1) << "T=" << t;
+  }
 }
 
 TEST(Sampler, TopK1IsArgmaxAtAnyTemperature) {
@@ -117,6 +128,34 @@ TEST(Sampler, FiltersSeeTemperatureOneThenTemperatureReshapes) {
   Sampler s(4, o);
   s.sample(l.data());
   ASSERT_EQ(survivors(s), (std::set<int32_t>{0, 1}));
+  EXPECT_NEAR(s.candidates()[0].p, 25.0 / 34.0, 1e-5);
+  EXPECT_NEAR(s.candidates()[1].p, 9.0 / 34.0, 1e-5);
+}
+
+TEST(Sampler, TemperatureFirstFiltersSeeTemperatureT) {
+  // transformers' order: at T = 0.5 the probabilities are 25 : 9 : 2.25 : 0.25 (/ 36.5),
+  // i.e. 0.685, 0.247, 0.062, 0.007, so top_p = 0.6 keeps one token and 0.75 two; in
+  // llama.cpp's order top_p sees T = 1 (0.5, 0.3, ...) and 0.6 keeps two.
+  const std::vector<float> l = log_probs({0.5, 0.3, 0.15, 0.05});
+  for (const auto& [p, keep] : {std::pair{0.6f, std::set<int32_t>{0}}, std::pair{0.75f, std::set<int32_t>{0, 1}}}) {
+    SamplerOptions o = plain(0.5f);
+    o.top_p = p;
+    o.temperature_first = true;
+    Sampler s(4, o);
+    s.sample(l.data());
+    EXPECT_EQ(survivors(s), keep) << "top_p=" << p;
+  }
+  SamplerOptions o = plain(0.5f);
+  o.top_p = 0.6f;
+  Sampler llama_order(4, o);
+  llama_order.sample(l.data());
+  EXPECT_EQ(survivors(llama_order), (std::set<int32_t>{0, 1}));
+  // Survivors renormalised at temperature T, not divided again.
+  o.temperature_first = true;
+  o.top_p = 0.75f;
+  Sampler s(4, o);
+  s.sample(l.data());
+  ASSERT_EQ(s.candidates().size(), 2u);
   EXPECT_NEAR(s.candidates()[0].p, 25.0 / 34.0, 1e-5);
   EXPECT_NEAR(s.candidates()[1].p, 9.0 / 34.0, 1e-5);
 }

@@ -9,7 +9,8 @@
 //   penalties -> top_k -> top_p -> min_p -> temperature -> sample
 // so top_p and min_p see the probabilities at temperature 1 (softmax of the penalized
 // logits), and temperature only reshapes what survived. temperature <= 0 is greedy:
-// the argmax of the penalized logits (first on ties), the RNG untouched.
+// the argmax of the penalized logits (first on ties), the RNG untouched; so is a positive
+// one so small that logits / T would overflow float (its limit).
 //
 //   penalties    logit / r if logit > 0, logit * r otherwise, once per distinct token
 //                among the last repeat_last_n accepted ones (llama.cpp / HF CTRL rule)
@@ -19,6 +20,10 @@
 //   min_p        drop tokens with probability < min_p * (largest probability), i.e.
 //                logit < max_logit + log(min_p) (min_p <= 0: off)
 //   temperature  logits / T, softmax over the survivors, one uniform draw
+//
+// With temperature_first (transformers' order, used by the Python API's generate):
+//   penalties -> temperature -> top_k -> top_p -> min_p -> sample
+// so top_p and min_p see the probabilities at temperature T, as in HF's logits warpers.
 //
 // Errors: ValueError "[sampler] ..." for an option outside its range (negative
 // penalty, top_p outside (0, 1], ...) or n_vocab < 1.
@@ -47,6 +52,9 @@ struct SamplerOptions {
   float presence_penalty = 0.0f;
   float frequency_penalty = 0.0f;
   uint64_t seed = 0;
+  // Divide by the temperature before top_k / top_p / min_p (transformers' order) instead
+  // of after them (llama.cpp's). Greedy is unaffected.
+  bool temperature_first = false;
 };
 
 // A token that survived the chain, with its final probability (after temperature).

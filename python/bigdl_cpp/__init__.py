@@ -1,0 +1,16 @@
+"""bigdl-cpp: BigDL re-created in C++, reached from Python.
+
+The module tree follows BigDL's (docs/python.md):
+
+    bigdl_cpp.llm.transformers   low-bit LLMs with Hugging Face's API (AutoModelForCausalLM,
+                                 from_pretrained / generate / save_low_bit / load_low_bit)
+    bigdl_cpp.dllib, .orca,      the core, Spark training, time series, inference
+    .chronos, .nano, .friesian,  acceleration, recommendation, privacy: their Python APIs
+    .ppml                        come with the issues that build them (docs/python.md)
+
+The C++ engine is the extension bigdl_cpp._native; its long calls release the GIL.
+"""
+from bigdl_cpp._native import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+__all__ = ["set_num_threads", "get_num_threads", "__version__"]
