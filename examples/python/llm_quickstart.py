@@ -28,17 +28,18 @@ t_load = time.perf_counter() - t0
 # run the optimized model on CPU
 tokenizer = AutoTokenizer.from_pretrained(model_path)
 if tokenizer.chat_template:  # an instruct model answers best in its chat format
-    input_ids = tokenizer.apply_chat_template([{"role": "user", "content": input_str}], return_tensors="pt")
+    input_ids = tokenizer.apply_chat_template([{"role": "user", "content": input_str}])
 else:
-    input_ids = tokenizer.encode(input_str, return_tensors="pt")
+    input_ids = tokenizer.encode(input_str)
 t0 = time.perf_counter()
 first = model.generate(input_ids, max_new_tokens=1)
 t_first = time.perf_counter() - t0
 t0 = time.perf_counter()
 output_ids = model.generate(input_ids, max_new_tokens=64)
 t_all = time.perf_counter() - t0
-output = tokenizer.batch_decode(output_ids[:, input_ids.shape[1]:], skip_special_tokens=True)
+# (torch tensors when torch is installed, else NumPy arrays; the prompt comes back first)
+output = tokenizer.batch_decode(output_ids[:, len(input_ids):], skip_special_tokens=True)
 print(output[0].strip())
-n_new = output_ids.shape[1] - input_ids.shape[1]
+n_new = output_ids.shape[1] - len(input_ids)
 print(f"[{model}] load {t_load:.2f} s, first token {t_first * 1e3:.1f} ms, "
       f"{n_new} tokens in {t_all:.2f} s", file=sys.stderr)

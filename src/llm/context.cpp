@@ -39,6 +39,7 @@ struct Context::Impl {
   void prepare(const int32_t* tokens, int64_t n, int64_t pos0, bool single = false) {
     check(tokens, n, pos0);
     seq->reserve(pos0 + n);
+    seq->make_writable(pos0, pos0 + n);
     if (single) {
       ++stats.n_single;
     } else {
@@ -87,10 +88,30 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions& optio
   x.kv_type = kv_type_name(type);
   // LongRoPE: the long factors when the context is longer than the original one (llama.cpp's rule).
   x.long_rope = !x.m().inv_freq_long.empty() && double(x.n_ctx) > x.m().spec.rope_scaling.orig_ctx;
-  const int64_t blocks = (x.n_ctx + kKvBlock - 1) / kKvBlock;
-  x.pool = std::make_shared<KvPool>(type, c.n_layer, c.n_head_kv * c.head_dim, blocks);
+  if (options.cache) {
+    BIGDL_CHECK(&options.cache->model() == x.model.get(), ValueError, "context",
+                "the KV cache belongs to another model");
+    x.pool = options.cache->pool();
+    x.kv_type = options.cache->kv_type();
+  } else {
+    const int64_t blocks = (x.n_ctx + kKvBlock - 1) / kKvBlock;
+    x.pool = std::make_shared<KvPool>(type, c.n_layer, c.n_head_kv * c.head_dim, blocks);
+  }
   x.seq = std::make_unique<KvSeq>(x.pool, x.n_ctx);
 }
+
+KvCache::KvCache(const Model& model, int64_t n_positions, const std::string& kv_type) : model_(&model) {
+  const ModelConfig& c = model.config();
+  BIGDL_CHECK(n_positions >= 1 && n_positions <= int64_t(INT32_MAX) * kKvBlock, ValueError, "kv_cache", "n_positions ",
+              n_positions, " is out of range");
+  const KvType type = parse_kv_type(kv_type, "kv_cache");
+  kv_type_ = kv_type_name(type);
+  pool_ = std::make_shared<KvPool>(type, c.n_layer, c.n_head_kv * c.head_dim, (n_positions + kKvBlock - 1) / kKvBlock);
+}
+KvCache::~KvCache() = default;
+int64_t KvCache::n_blocks() const { return pool_->n_blocks(); }
+int64_t KvCache::blocks_used() const { return pool_->n_blocks() - pool_->free_blocks(); }
+int64_t KvCache::bytes() const { return pool_->bytes(); }
 
 Context::~Context() = default;
 Context::Context(Context&&) noexcept = default;
@@ -100,7 +121,9 @@ const Model& Context::model() const { return *impl_->model; }
 int64_t Context::n_ctx() const { return impl_->n_ctx; }
 const std::string& Context::kv_type() const { return impl_->kv_type; }
 int64_t Context::kv_bytes() const { return impl_->pool->bytes(); }
-int64_t Context::kv_blocks_used() const { return impl_->pool->n_blocks() - impl_->pool->free_blocks(); }
+int64_t Context::kv_blocks_used() const { return int64_t(impl_->seq->table().size()); }
+std::span<const int32_t> Context::kv_blocks() const { return impl_->seq->table(); }
+void Context::share_prefix(const Context& src, int64_t n) { impl_->seq->share(*src.impl_->seq, n); }
 
 const float* Context::forward(int32_t token, int64_t pos) {
   BIGDL_CHECK(pos >= 0 && pos < impl_->n_ctx, IndexError, "llm", "position ", pos, " out of range [0, ", impl_->n_ctx,

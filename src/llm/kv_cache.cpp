@@ -180,6 +180,25 @@ void KvPool::release(int32_t block) {
   free_.insert(it, block);
 }
 
+int32_t KvPool::refs(int32_t block) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  BIGDL_ASSERT(block >= 0 && block < n_blocks_);
+  return refs_[static_cast<size_t>(block)];
+}
+
+int32_t KvPool::copy(int32_t b) {
+  const int32_t nb = alloc();
+  if (nb >= 0) std::memcpy(mem_.get() + nb * block_bytes_, mem_.get() + b * block_bytes_, size_t(block_bytes_));
+  return nb;
+}
+
+namespace {
+[[noreturn]] void pool_full(const KvPool& pool) {
+  throw ValueError(bigdl::detail::cat("[llm] the KV cache pool is full (", pool.n_blocks(), " blocks of ", kKvBlock,
+                                      " positions in use)"));
+}
+}  // namespace
+
 KvSeq::KvSeq(std::shared_ptr<KvPool> pool, int64_t n_ctx) : pool_(std::move(pool)), n_ctx_(n_ctx) {}
 
 KvSeq::~KvSeq() { truncate(0); }
@@ -188,8 +207,7 @@ void KvSeq::reserve(int64_t n) {
   const int64_t need = (n + kKvBlock - 1) / kKvBlock;
   while (static_cast<int64_t>(table_.size()) < need) {
     const int32_t b = pool_->alloc();
-    BIGDL_CHECK(b >= 0, ValueError, "llm", "the KV cache pool is full (", pool_->n_blocks(), " blocks of ", kKvBlock,
-                " positions in use)");
+    if (b < 0) pool_full(*pool_);
     table_.push_back(b);
   }
 }
@@ -199,6 +217,40 @@ void KvSeq::truncate(int64_t n) {
   while (static_cast<int64_t>(table_.size()) > keep) {
     pool_->release(table_.back());
     table_.pop_back();
+  }
+}
+
+void KvSeq::make_writable(int64_t pos0, int64_t pos1) {
+  const int64_t end = std::min<int64_t>((pos1 + kKvBlock - 1) / kKvBlock, int64_t(table_.size()));
+  for (int64_t i = std::max<int64_t>(pos0, 0) / kKvBlock; i < end; ++i) {
+    int32_t& b = table_[static_cast<size_t>(i)];
+    if (pool_->refs(b) == 1) continue;
+    const int32_t nb = pool_->copy(b);
+    if (nb < 0) pool_full(*pool_);
+    pool_->release(b);
+    b = nb;
+  }
+}
+
+void KvSeq::share(const KvSeq& src, int64_t n) {
+  BIGDL_CHECK(pool_ == src.pool_, ValueError, "llm", "share_prefix: the contexts do not share a KV cache");
+  BIGDL_CHECK(n >= 0 && n <= src.reserved() && n <= n_ctx_, ValueError, "llm", "share_prefix: ", n,
+              " positions, but the source holds ", src.reserved(), " and this context ", n_ctx_);
+  if (&src == this) {
+    truncate(n);
+    return;
+  }
+  truncate(0);
+  const int64_t full = n / kKvBlock;
+  for (int64_t i = 0; i < full; ++i) {
+    const int32_t b = src.table_[static_cast<size_t>(i)];
+    pool_->retain(b);
+    table_.push_back(b);
+  }
+  if (n % kKvBlock != 0) {
+    const int32_t nb = pool_->copy(src.table_[static_cast<size_t>(full)]);
+    if (nb < 0) pool_full(*pool_);
+    table_.push_back(nb);
   }
 }
 

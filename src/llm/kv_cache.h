@@ -91,6 +91,11 @@ class KvPool {
   void retain(int32_t block);
   // Drops one reference; the block is free again at zero.
   void release(int32_t block);
+  // References to a block (0: free).
+  int32_t refs(int32_t block) const;
+  // A free block (reference count 1) holding a copy of block b's rows, every layer; -1
+  // when none is free.
+  int32_t copy(int32_t b);
 
   // Row 0 of block b's K (V) rows for `layer`; rows follow at kv_dim elements each.
   uint8_t* k(int32_t b, int64_t layer) const { return base(b, layer, 0); }
@@ -125,6 +130,16 @@ class KvSeq {
   void reserve(int64_t n);
   // Keeps positions [0, n) only (later blocks go back to the pool).
   void truncate(int64_t n);
+  // Copy on write: gives this sequence its own copy of every block of positions
+  // [pos0, pos1) that another sequence shares, before they are written. ValueError (the
+  // pool is full) when no block is free for a copy.
+  void make_writable(int64_t pos0, int64_t pos1);
+  // Positions [0, n) become those of `src` (same pool; n <= src's reserved positions):
+  // src's whole blocks are shared (retained), a last partial block is copied; the
+  // positions this sequence held are dropped first.
+  void share(const KvSeq& src, int64_t n);
+  int64_t reserved() const { return int64_t(table_.size()) * kKvBlock; }  // positions its blocks cover
+  const std::vector<int32_t>& table() const { return table_; }
   // Converts n rows of K and V (f32, [n][kv_dim]) into positions pos..pos+n-1 of `layer`
   // (reserved before).
   void store(int64_t layer, int64_t pos, int64_t n, const float* k, const float* v) const;

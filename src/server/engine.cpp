@@ -110,8 +110,11 @@ Engine::Engine(std::shared_ptr<const llm::Model> model, const llm::Vocab& vocab,
   BIGDL_CHECK(model_->config().causal, ValueError, "serve", "the model is an encoder (", model_->config().arch,
               "): the server generates text and needs a decoder model (/v1/embeddings for encoders is not served yet)");
   n_ctx_ = options_.n_ctx > 0 ? options_.n_ctx : std::min<int64_t>(model_->config().n_ctx_train > 0 ? model_->config().n_ctx_train : 4096, 4096);
+  cache_ = std::make_shared<llm::KvCache>(*model_, options_.parallel * n_ctx_, options_.kv_type);
   for (int i = 0; i < options_.parallel; ++i)
-    slots_.push_back(std::make_unique<Slot>(llm::Context(model_, {.n_ctx = n_ctx_, .kv_type = options_.kv_type})));
+    slots_.push_back(std::make_unique<Slot>(llm::Context(model_, {.n_ctx = n_ctx_, .cache = cache_})));
+  block_seen_.assign(size_t(cache_->n_blocks()), 0);
+  stats_.kv_blocks_total = cache_->n_blocks();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -238,16 +241,26 @@ void Engine::loop() {
         it = waiting_.erase(it);
       }
       // Each waiting request, in order, takes the free slot whose cache shares the longest
-      // prefix with its prompt.
+      // prefix with its prompt; when another slot (running or idle) holds a longer one, the
+      // emptiest free slot takes that prefix's blocks from it.
       while (!waiting_.empty()) {
-        Slot* best = nullptr;
-        int64_t best_reuse = -1;
-        for (auto& s : slots_)
-          if (!s->busy) {
-            const int64_t r = reusable(s->cached, waiting_.front().req.prompt);
-            if (r > best_reuse) best = s.get(), best_reuse = r;
-          }
+        const std::vector<llm::TokenId>& prompt = waiting_.front().req.prompt;
+        Slot *best = nullptr, *emptiest = nullptr, *source = nullptr;
+        int64_t best_reuse = -1, source_reuse = -1;
+        for (auto& s : slots_) {
+          const int64_t r = reusable(s->cached, prompt);
+          if (r > source_reuse) source = s.get(), source_reuse = r;
+          if (s->busy) continue;
+          if (r > best_reuse) best = s.get(), best_reuse = r;
+          if (!emptiest || s->cached.size() < emptiest->cached.size()) emptiest = s.get();
+        }
         if (!best) break;
+        if (source_reuse > best_reuse) {
+          best = emptiest;
+          best->ctx.share_prefix(source->ctx, source_reuse);
+          best->cached.assign(prompt.begin(), prompt.begin() + source_reuse);
+          stats_.prompt_tokens_shared += source_reuse;
+        }
         Pending p = std::move(waiting_.front());
         waiting_.pop_front();
         start(*best, std::move(p));
@@ -347,11 +360,17 @@ void Engine::loop() {
       stats_.ttft_sum_s += ttft;
       ++stats_.steps;
     }
-    int64_t kv_cached = 0;
-    for (auto& sp : slots_) (sp->busy ? kv_used : kv_cached) += sp->ctx.kv_blocks_used();
+    // Distinct blocks of running sequences (a shared prefix counts once).
+    for (auto& sp : slots_)
+      if (sp->busy)
+        for (int32_t b : sp->ctx.kv_blocks())
+          if (!block_seen_[size_t(b)]) block_seen_[size_t(b)] = 1, ++kv_used;
+    for (auto& sp : slots_)
+      for (int32_t b : sp->ctx.kv_blocks()) block_seen_[size_t(b)] = 0;
+    const int64_t kv_all = cache_->blocks_used();
     std::lock_guard<std::mutex> lk(mu_);
     stats_.kv_blocks_used = kv_used;
-    stats_.kv_blocks_cached = kv_cached;
+    stats_.kv_blocks_cached = kv_all - kv_used;
     int64_t active = 0;
     for (const auto& s : slots_) active += s->busy ? 1 : 0;
     stats_.active = active;

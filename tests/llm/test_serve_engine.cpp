@@ -1,7 +1,8 @@
 // The continuous-batching engine of `bigdl llm serve` (bigdl/serve/engine.h), without
 // HTTP (tests/python/test_serve.py drives the server itself): requests submitted together,
-// more than there are slots, each give exactly generate()'s tokens and text alone; the
-// queue bound, cancellation, deadlines and drain.
+// more than there are slots, each give exactly generate()'s tokens and text alone; a
+// shared system prompt's blocks shared across slots; the queue bound, cancellation,
+// deadlines and drain.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -81,6 +82,38 @@ TEST(ServeEngine, BatchedRequestsEqualGenerateAlone) {
   EXPECT_EQ(got.ids, llm::generate(ctx, f.vocab, again, request(f.vocab, again, 40, 0.0f).gen).ids);
   s = engine.stats();
   EXPECT_GE(s.prompt_tokens_cached, int64_t(llm::encode_prompt(f.vocab, prompts[4]).size()) - 1);
+}
+
+TEST(ServeEngine, SharedSystemPromptIsComputedOnceAndSharedAcrossSlots) {
+  Fixture f;
+  std::string system = "Once upon a time there was a little girl named Lily. She loved to play outside in the park.";
+  system += " One day she saw a big red ball and she wanted to play with it, but it was too high for her.";
+  system += " She asked her mom to help her get the ball, and her mom said yes.";
+  const int64_t n_system = int64_t(llm::encode_prompt(f.vocab, system).size());
+  ASSERT_GT(n_system, 64);  // at least one whole shared block
+  serve::Engine engine(f.model, f.vocab, {.parallel = 4, .n_ctx = 512});
+  // The first request leaves the system prompt in slot 0's cache.
+  run(*engine.submit(request(f.vocab, system + " Tom", 8, 0.0f)));
+  // Three at once: one takes slot 0 (its own cache); the others take the prefix's blocks
+  // from slot 0 (running by then) with share_prefix instead of computing them.
+  const std::vector<std::string> tails = {" The cat", " Sue said", " Then"};
+  std::vector<std::shared_ptr<serve::Handle>> hs;
+  for (const auto& t : tails) hs.push_back(engine.submit(request(f.vocab, system + t, 30, 0.0f)));
+  for (size_t i = 0; i < tails.size(); ++i) {
+    const llm::GenerateResult got = run(*hs[i]);
+    llm::Context ctx(f.model, {.n_ctx = 512});
+    const std::string prompt = system + tails[i];
+    EXPECT_EQ(got.ids, llm::generate(ctx, f.vocab, prompt, request(f.vocab, prompt, 30, 0.0f).gen).ids) << tails[i];
+  }
+  const serve::EngineStats s = engine.stats();
+  EXPECT_GE(s.prompt_tokens_shared, 2 * (n_system - 1));
+  EXPECT_GE(s.prompt_tokens_cached, 3 * (n_system - 1));
+  EXPECT_EQ(s.kv_blocks_used, 0);
+  EXPECT_EQ(s.kv_blocks_total, 4 * 512 / 64);
+  // The idle slots' caches share the system prompt's whole blocks: fewer distinct blocks
+  // than 4 separate copies would take.
+  const int64_t per_slot = (n_system + 30 + 63) / 64;
+  EXPECT_LT(s.kv_blocks_cached, 4 * per_slot);
 }
 
 TEST(ServeEngine, QueueBoundCancelDeadlineDrain) {

@@ -127,6 +127,39 @@ struct ContextStats {
   int64_t first_batch_pos = INT64_MAX;  // the lowest position a batch started at
 };
 
+namespace detail {
+class KvPool;
+}
+
+// A KV-cache block pool several contexts of one model share (ContextOptions::cache), as
+// vLLM's block manager: blocks of 64 positions go to whichever sequence needs them, so
+// memory follows the sequences' real lengths, and Context::share_prefix() lets a context
+// start from another's positions without computing or copying them (blocks shared, copy
+// on write). The memory for n_positions is reserved at once but made resident only as
+// blocks are first written. Thread-safe; each context still runs on one thread at a time.
+class KvCache {
+ public:
+  // Room for n_positions positions (rounded up to whole blocks) of `model`'s layers.
+  // Errors: ValueError for an unknown kv_type, n_positions < 1, or memory that cannot be
+  // reserved.
+  KvCache(const Model& model, int64_t n_positions, const std::string& kv_type = "f16");
+  ~KvCache();
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
+
+  const std::string& kv_type() const { return kv_type_; }
+  int64_t n_blocks() const;
+  int64_t blocks_used() const;  // distinct blocks holding positions of any context
+  int64_t bytes() const;        // reserved for all blocks
+  const Model& model() const { return *model_; }
+  const std::shared_ptr<detail::KvPool>& pool() const { return pool_; }
+
+ private:
+  const Model* model_;
+  std::string kv_type_;
+  std::shared_ptr<detail::KvPool> pool_;
+};
+
 struct ContextOptions {
   // Positions the KV cache holds; 0 = the model's n_ctx_train. Larger is allowed (some
   // converters write a default smaller than the training length), up to 2^24.
@@ -136,6 +169,10 @@ struct ContextOptions {
   // bigdl-llm's FP8 KV cache: a quarter of f32, relative error <= 2^-3). Other names:
   // ValueError "[context] unknown kv_type 'x' (known: f16, f32, fp8)". docs/llm.md "KV cache".
   std::string kv_type = "f16";
+  // Store the positions in this shared pool (a KvCache of the same model) instead of a
+  // pool of the context's own; its kv_type is used and the one above is ignored. n_ctx
+  // still bounds the positions. ValueError when the cache belongs to another model.
+  std::shared_ptr<KvCache> cache = nullptr;
 };
 
 // One sequence on a model: a KV cache and the logits of its last forward. Not
@@ -153,9 +190,20 @@ class Context {
   const ModelConfig& config() const { return model().config(); }
   int64_t n_ctx() const;
   const std::string& kv_type() const;
-  int64_t kv_bytes() const;  // bytes the KV cache may grow to (n_ctx positions)
-  // KV-cache blocks (of 64 positions) holding positions now; 0 after clear().
+  int64_t kv_bytes() const;  // bytes the KV cache may grow to (n_ctx positions; a shared KvCache: all its blocks)
+  // KV-cache blocks (of 64 positions) holding positions now; 0 after clear(). Blocks
+  // shared with other contexts (share_prefix) count in each.
   int64_t kv_blocks_used() const;
+  // Those blocks' ids in the pool, position order (accounting across a shared KvCache).
+  std::span<const int32_t> kv_blocks() const;
+  // Positions [0, n) of this context become those of `src` (a context on the same
+  // KvCache whose positions [0, n) have been fed): src's whole blocks are shared, not
+  // computed or copied; a last partial block is copied. A later write to a shared block
+  // copies it first (copy on write), so neither context sees the other's later tokens.
+  // The positions this context held are dropped. Errors: ValueError when the contexts do
+  // not share a KvCache, n exceeds the positions src's blocks hold or this context's
+  // n_ctx, or the pool has no free block for the copy.
+  void share_prefix(const Context& src, int64_t n);
 
   // Feeds `token` at position `pos` (0 <= pos < n_ctx) and returns the n_vocab logits
   // for the next token. Positions 0..pos-1 must have been fed before (their cache rows are

@@ -6,7 +6,8 @@
 //   for (serve::Event e; h->next(e);) ... // text pieces, then one Done (or Error) event
 //   h->cancel();                         // e.g. the client went away: its slot is freed
 //
-// A scheduler thread owns `parallel` slots, each a Context (its own paged KV cache). Each
+// A scheduler thread owns `parallel` slots, each a Context; their KV caches are blocks of
+// one shared pool (llm::KvCache, room for parallel x n_ctx positions, resident as used). Each
 // step it admits waiting requests into free slots, then runs ONE llm::forward_batch over
 // (a) the next prompt chunk (<= 256 tokens) of every sequence still prefilling and (b) the
 // last sampled token of every decoding sequence; requests join and leave at token
@@ -14,10 +15,13 @@
 // gives the tokens generate() gives alone (bit for bit for packed weights: forward_batch
 // computes each sequence's rows as its own forward would).
 //
-// Prefix reuse: a slot keeps its KV cache after a request completes; a new request takes
-// the free slot whose cache shares the longest prefix with its prompt and feeds only the
-// rest (a shared system prompt, a chat's earlier turns). The result is the same (bit for
-// bit for packed weights). A request that fails or is cancelled leaves its slot empty.
+// Prefix reuse: a slot keeps its KV cache after a request completes. A new request takes
+// the free slot whose cache shares the longest prefix with its prompt; when another slot,
+// running or idle, holds a longer one, the request's slot takes that prefix with
+// Context::share_prefix (its whole blocks shared, copy on write: a system prompt is
+// computed once and held once however many requests use it). Only the rest is fed. The
+// result is the same (bit for bit for packed weights). A request that fails or is
+// cancelled leaves its slot empty.
 //
 // Deadlines: a request past its deadline ends with an Error event ("deadline exceeded").
 // drain(): no new requests (submit throws Draining), returns when every admitted one ended.
@@ -107,8 +111,10 @@ struct EngineStats {
   int64_t prompt_tokens = 0, generated_tokens = 0, steps = 0;
   int64_t prompt_tokens_cached = 0;  // prompt tokens not fed: a slot's cache held them
   double ttft_sum_s = 0;  // over requests_done
-  int64_t kv_blocks_used = 0;    // KV blocks of running sequences
-  int64_t kv_blocks_cached = 0;  // KV blocks idle slots keep for prefix reuse
+  int64_t kv_blocks_used = 0;    // distinct KV blocks running sequences hold (shared ones once)
+  int64_t kv_blocks_cached = 0;  // the pool's other blocks in use: what idle slots keep for prefix reuse
+  int64_t kv_blocks_total = 0;   // blocks of the pool
+  int64_t prompt_tokens_shared = 0;  // of prompt_tokens_cached, taken from another slot (share_prefix)
   double busy_s = 0;      // time spent in forward passes
 };
 
@@ -146,7 +152,9 @@ class Engine {
   const llm::Vocab& vocab_;
   EngineOptions options_;
   int64_t n_ctx_ = 0;
+  std::shared_ptr<llm::KvCache> cache_;  // every slot's blocks
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<char> block_seen_;         // stats: blocks counted this step
   mutable std::mutex mu_;
   std::condition_variable cv_;       // work arrived / stop
   std::condition_variable idle_cv_;  // a request ended (drain)
