@@ -15,6 +15,8 @@ export BIGDL_SMOLLM2 BIGDL_MINILM
 # (Debian's python3 + pinned PyPI packages).
 python="$(scripts/make_test_venv.sh)"
 BIGDL_BIN="$PWD/build/bigdl" PYTHONPATH="$PWD/build/python" "$python" -m pytest tests/python -q
+# `pip install .` into a fresh venv, then the Python quick start from the installed package.
+scripts/check_pip_install.sh "$BIGDL_SMOLLM2"
 # Fuzzing: the parsers under libFuzzer + ASan + UBSan (a separate clang configuration of
 # just the io sources), each target FUZZ_SECONDS (default 20) from its seed corpus; any
 # crash, sanitizer report, hang or big allocation fails the run. FUZZ_SECONDS=0 skips it.
