@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "bigdl/error.h"
+#include "bigdl/llm/model.h"  // argmax
 
 namespace bigdl::llm {
 
@@ -83,6 +84,12 @@ void Sampler::sort_candidates() {
 }
 
 int32_t Sampler::sample(const float* logits) {
+  const bool penalized = (options_.repetition_penalty != 1.0f || options_.presence_penalty != 0.0f ||
+                          options_.frequency_penalty != 0.0f) && !history_.empty() && n_accepted_ > 0;
+  if (options_.temperature <= 0.0f && !penalized) {  // plain greedy: no candidate copy (the server's default)
+    n_cand_ = 0;
+    return argmax(logits, n_vocab_);
+  }
   for (int32_t i = 0; i < n_vocab_; ++i) cand_[size_t(i)] = {i, logits[i], 0.0f};
   n_cand_ = n_vocab_;
   sorted_ = false;

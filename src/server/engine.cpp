@@ -159,12 +159,9 @@ std::shared_ptr<Handle> Engine::submit(Request request) {
 void Engine::drain() {
   std::unique_lock<std::mutex> lk(mu_);
   draining_ = true;
-  idle_cv_.wait(lk, [&] {
-    if (!waiting_.empty()) return false;
-    for (const auto& s : slots_)
-      if (s->busy) return false;
-    return true;
-  });
+  // stats_.active is set under mu_ at admission and after each step's accounting, so
+  // when this returns the stats already show the last request's blocks given back.
+  idle_cv_.wait(lk, [&] { return waiting_.empty() && stats_.active == 0; });
 }
 
 EngineStats Engine::stats() const {
@@ -267,6 +264,9 @@ void Engine::loop() {
         stats_.prompt_tokens_cached += best->fed;
       }
       stats_.waiting = int64_t(waiting_.size());
+      int64_t active = 0;
+      for (const auto& s : slots_) active += s->busy ? 1 : 0;
+      stats_.active = active;
       idle_cv_.notify_all();
     }
     // Cancelled or late running requests end here; the rest form this step's batch.
@@ -374,6 +374,7 @@ void Engine::loop() {
     int64_t active = 0;
     for (const auto& s : slots_) active += s->busy ? 1 : 0;
     stats_.active = active;
+    idle_cv_.notify_all();
   }
 }
 

@@ -91,12 +91,17 @@ TEST(ServeEngine, SharedSystemPromptIsComputedOnceAndSharedAcrossSlots) {
   system += " She asked her mom to help her get the ball, and her mom said yes.";
   const int64_t n_system = int64_t(llm::encode_prompt(f.vocab, system).size());
   ASSERT_GT(n_system, 64);  // at least one whole shared block
-  serve::Engine engine(f.model, f.vocab, {.parallel = 4, .n_ctx = 512});
-  // The first request leaves the system prompt in slot 0's cache.
+  serve::Engine engine(f.model, f.vocab, {.parallel = 4, .n_ctx = 4096});
+  // The first request leaves the system prompt in slot 0's cache; a long one then takes
+  // slot 0 again (its own cache) and keeps running.
   run(*engine.submit(request(f.vocab, system + " Tom", 8, 0.0f)));
-  // Three at once: one takes slot 0 (its own cache); the others take the prefix's blocks
-  // from slot 0 (running by then) with share_prefix instead of computing them.
-  const std::vector<std::string> tails = {" The cat", " Sue said", " Then"};
+  auto long_req = request(f.vocab, system + " Tom", 4000, 0.0f);  // runs until cancelled below
+  long_req.gen.stop_ids = {-1};
+  auto held = engine.submit(long_req);
+  while (engine.stats().active == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  // Two more: the free slots hold nothing, so each takes the prefix's blocks from a
+  // running slot with share_prefix instead of computing them.
+  const std::vector<std::string> tails = {" The cat", " Sue said"};
   std::vector<std::shared_ptr<serve::Handle>> hs;
   for (const auto& t : tails) hs.push_back(engine.submit(request(f.vocab, system + t, 30, 0.0f)));
   for (size_t i = 0; i < tails.size(); ++i) {
@@ -105,15 +110,21 @@ TEST(ServeEngine, SharedSystemPromptIsComputedOnceAndSharedAcrossSlots) {
     const std::string prompt = system + tails[i];
     EXPECT_EQ(got.ids, llm::generate(ctx, f.vocab, prompt, request(f.vocab, prompt, 30, 0.0f).gen).ids) << tails[i];
   }
+  held->cancel();
+  serve::Event e;
+  while (held->next(e)) {
+  }
+  engine.drain();
   const serve::EngineStats s = engine.stats();
   EXPECT_GE(s.prompt_tokens_shared, 2 * (n_system - 1));
   EXPECT_GE(s.prompt_tokens_cached, 3 * (n_system - 1));
   EXPECT_EQ(s.kv_blocks_used, 0);
-  EXPECT_EQ(s.kv_blocks_total, 4 * 512 / 64);
-  // The idle slots' caches share the system prompt's whole blocks: fewer distinct blocks
-  // than 4 separate copies would take.
+  EXPECT_EQ(s.kv_blocks_total, 4 * 4096 / 64);
+  // The two idle slots that shared keep the system prompt's whole blocks in common with
+  // each other (slot 0 was cancelled: its cache is cleared): fewer distinct blocks than
+  // two separate copies.
   const int64_t per_slot = (n_system + 30 + 63) / 64;
-  EXPECT_LT(s.kv_blocks_cached, 4 * per_slot);
+  EXPECT_LT(s.kv_blocks_cached, 2 * per_slot);
 }
 
 TEST(ServeEngine, QueueBoundCancelDeadlineDrain) {

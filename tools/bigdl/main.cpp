@@ -515,7 +515,7 @@ int cmd_llm_tokenize(int argc, char** argv) {
 
 int cmd_llm_bench(int argc, char** argv) {
   Args a(argc, argv, 3, {{"model", ""}, {"n-prompt", "32"}, {"n-gen", "64"}, {"ctx", "0"}, {"reps", "3"},
-                         {"threads", "0"}, {"low-bit", ""}, {"format", "text"}, {"kv-type", "f16"}},
+                         {"threads", "0"}, {"low-bit", ""}, {"format", "text"}, {"kv-type", "f16"}, {"batch", "1"}},
          "llm bench");
   const std::string path = need_model(a, "bench");
   set_threads(a);
@@ -556,20 +556,49 @@ int cmd_llm_bench(int argc, char** argv) {
     best_first = std::min(best_first, secs(t0, t2));
     best_decode = std::min(best_decode, secs(t2, t3));
   }
+  // --batch B: B sequences (prompts shifted by one id each) decoded together, one
+  // multi-sequence forward per step, as the server's continuous batching runs them.
+  const int64_t batch = a.integer("batch", 1, 256);
+  double best_batch = 1e30;
+  if (batch > 1) {
+    std::vector<llm::Context> ctxs;
+    for (int64_t b = 0; b < batch; ++b) ctxs.emplace_back(s.model, llm::ContextOptions{.n_ctx = n_prompt + n_gen, .kv_type = a.str("kv-type")});
+    const auto nb = static_cast<size_t>(batch);
+    std::vector<std::vector<int32_t>> prompts(nb, prompt);
+    std::vector<int32_t> next(nb);
+    std::vector<llm::BatchSeq> items(nb);
+    for (int64_t rep = 0; rep < reps; ++rep) {
+      for (int64_t b = 0; b < batch; ++b) {
+        for (auto& t : prompts[size_t(b)]) t = int32_t((t + 1) % c.n_vocab);
+        next[size_t(b)] = llm::argmax(ctxs[size_t(b)].forward_batch(prompts[size_t(b)].data(), n_prompt, 0), c.n_vocab);
+      }
+      const auto t0 = Clock::now();
+      for (int64_t i = 0; i < n_gen; ++i) {
+        for (int64_t b = 0; b < batch; ++b) items[size_t(b)] = {&ctxs[size_t(b)], &next[size_t(b)], 1, n_prompt + i, false};
+        const std::vector<const float*> logits = llm::forward_batch(items);
+        for (int64_t b = 0; b < batch; ++b) next[size_t(b)] = llm::argmax(logits[size_t(b)], c.n_vocab);
+      }
+      best_batch = std::min(best_batch, secs(t0, Clock::now()));
+    }
+  }
+  const double batch_tok_s = batch > 1 ? double(batch * n_gen) / best_batch : 0.0;
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   if (format == "json") {  // one line for scripts (benchmarks/llm/run.py); the path is not escaped, so left out
     std::printf("{\"n_prompt\": %lld, \"n_gen\": %lld, \"threads\": %d, \"reps\": %lld, \"prefill_tok_s\": %.3f, "
-                "\"decode_tok_s\": %.3f, \"first_token_ms\": %.3f, \"peak_rss_mib\": %.1f, \"n_ctx\": %lld}\n",
+                "\"decode_tok_s\": %.3f, \"first_token_ms\": %.3f, \"peak_rss_mib\": %.1f, \"n_ctx\": %lld, "
+                "\"batch\": %lld, \"batch_decode_tok_s\": %.3f}\n",
                 (long long)n_prompt, (long long)n_gen, get_num_threads(), (long long)reps,
                 double(n_prompt) / best_prefill, double(n_gen) / best_decode, 1e3 * best_first,
-                double(ru.ru_maxrss) / 1024.0, (long long)s.ctx.n_ctx());
+                double(ru.ru_maxrss) / 1024.0, (long long)s.ctx.n_ctx(), (long long)batch, batch_tok_s);
     return 0;
   }
   std::printf("model: %s (%s, %lld layers, n_embd %lld, n_vocab %lld, n_ctx %lld)\n", path.c_str(), c.arch.c_str(),
               (long long)c.n_layer, (long long)c.n_embd, (long long)c.n_vocab, (long long)s.ctx.n_ctx());
   std::printf("prefill: %lld tokens, %.1f tok/s\n", (long long)n_prompt, double(n_prompt) / best_prefill);
   std::printf("decode: %lld tokens, %.1f tok/s\n", (long long)n_gen, double(n_gen) / best_decode);
+  if (batch > 1)
+    std::printf("decode, %lld sequences together: %.1f tok/s aggregate\n", (long long)batch, batch_tok_s);
   std::printf("first-token latency: %.3f ms\n", 1e3 * best_first);
   std::printf("peak RSS: %.1f MiB\n", double(ru.ru_maxrss) / 1024.0);
   std::printf("(best of %lld runs, batched prefill, greedy decode)\n", (long long)reps);
