@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <utility>
@@ -48,6 +49,19 @@ void send_error(httplib::Response& res, const ApiError& e) {
   res.set_content(dump(json{{"error", err}}), "application/json");
 }
 
+bool is_route(const std::string& path, std::string* method);
+
+// A known path asked with a method it does not take: 405 with Allow, and true. It answers
+// before the body is read, so the connection closes after the answer.
+bool method_not_allowed(const std::string& got, const std::string& path, httplib::Response& res) {
+  std::string method;
+  if (!is_route(path, &method) || got == method || (method == "GET" && got == "HEAD")) return false;
+  res.set_header("Allow", method == "GET" ? "GET, HEAD" : method);
+  res.set_header("Connection", "close");
+  send_error(res, {405, got + " is not allowed on " + path + " (it takes " + method + ")", "invalid_request_error", "", "method_not_allowed"});
+  return true;
+}
+
 bool same_key(const std::string& got, const std::string& want) {
   // Constant time in the key's content (the length of the expected key is not a secret).
   unsigned diff = got.size() == want.size() ? 0u : 1u;
@@ -75,10 +89,12 @@ int64_t integer(const json& body, const char* name, int64_t def, int64_t lo, int
   const json* v = field(body, name);
   if (!v) return def;
   if (!v->is_number_integer()) throw ApiError{400, std::string("'") + name + "' must be an integer", "invalid_request_error", name};
+  // Beyond INT64_MAX the JSON value is unsigned: as int64_t it would wrap to a negative number.
+  const bool above = v->is_number_unsigned() && v->get<uint64_t>() > uint64_t(INT64_MAX);
   const int64_t x = v->get<int64_t>();
-  if (x < lo || x > hi)
+  if (above || x < lo || x > hi)
     throw ApiError{400, std::string("'") + name + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                            std::to_string(x),
+                            v->dump(),
                    "invalid_request_error", name};
   return x;
 }
@@ -94,6 +110,7 @@ struct Common {
   bool stream = false;
   bool include_usage = false;
   int64_t max_tokens = -1;  // -1: as many as fit
+  int64_t max_tokens_fit = -1;  // the largest of max_tokens / max_completion_tokens given: it must fit the context
   int top_logprobs = -1;
   bool json_object = false;
   llm::GenerateOptions gen;
@@ -107,13 +124,20 @@ Common read_common(const json& body, bool chat, uint64_t fallback_seed) {
     c.include_usage = boolean(*so, "include_usage", false);
   }
   c.max_tokens = integer(body, "max_tokens", -1, 1, int64_t(1) << 30);
-  if (chat) c.max_tokens = integer(body, "max_completion_tokens", c.max_tokens, 1, int64_t(1) << 30);
+  c.max_tokens_fit = c.max_tokens;
+  if (chat) {
+    // max_completion_tokens (the newer name) wins, but a max_tokens beside it is checked as well.
+    c.max_tokens = integer(body, "max_completion_tokens", c.max_tokens, 1, int64_t(1) << 30);
+    c.max_tokens_fit = std::max(c.max_tokens_fit, c.max_tokens);
+  }
   if (!chat && c.max_tokens < 0 && !field(body, "max_tokens")) c.max_tokens = 16;  // OpenAI's default for completions
   if (integer(body, "n", 1, 1, 1) != 1) throw ApiError{400, "only n = 1 is supported", "invalid_request_error", "n"};
   llm::SamplerOptions& s = c.gen.sampler;
   s.temperature = float(number(body, "temperature", 1.0, 0.0, 2.0));
-  s.top_p = float(number(body, "top_p", 1.0, 0.0, 1.0));
-  if (s.top_p <= 0.0f) throw ApiError{400, "'top_p' must be in (0, 1]", "invalid_request_error", "top_p"};
+  const double top_p = number(body, "top_p", 1.0, 0.0, 1.0);
+  if (top_p <= 0.0) throw ApiError{400, "'top_p' must be in (0, 1]", "invalid_request_error", "top_p"};
+  // A positive top_p below float's range (5e-324 is valid JSON) keeps the top token, as any tiny one does.
+  s.top_p = std::max(float(top_p), std::numeric_limits<float>::denorm_min());
   s.top_k = int32_t(integer(body, "top_k", 0, 0, 1 << 20));  // extension (llama-server's)
   s.min_p = float(number(body, "min_p", 0.0, 0.0, 1.0));   // extension
   s.presence_penalty = float(number(body, "presence_penalty", 0.0, -2.0, 2.0));
@@ -185,7 +209,7 @@ json bytes_of(const std::string& s) {
   return b;
 }
 
-std::string openapi_json();
+std::string openapi_json(const std::string& model_id, int64_t n_ctx, int64_t n_vocab, bool generator, bool api_key);
 
 // RFC 4648 base64 of n bytes (the f32 values as they lie in memory: little-endian on x86).
 std::string base64_of(const void* data, size_t n) {
@@ -254,25 +278,38 @@ void Server::Impl::routes() {
   svr.set_payload_max_length(size_t(opt.max_body_bytes));
   svr.set_read_timeout(30, 0);
   svr.set_write_timeout(30, 0);
+  // These answers come before httplib reads the body: the connection closes after them, or
+  // the body's bytes would be read as the next request on it (a 400 for someone else's request).
   svr.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path.rfind("/v1/", 0) == 0 || req.path == "/v1") {
       if (!opt.api_key.empty()) {
         const std::string auth = req.get_header_value("Authorization");
         const std::string prefix = "Bearer ";
         if (auth.rfind(prefix, 0) != 0 || !same_key(auth.substr(prefix.size()), opt.api_key)) {
+          res.set_header("Connection", "close");
           send_error(res, {401, "invalid or missing API key (send Authorization: Bearer KEY)", "invalid_request_error", "", "invalid_api_key"});
           return httplib::Server::HandlerResponse::Handled;
         }
       }
       if (draining && req.method == "POST") {
+        res.set_header("Connection", "close");
         send_error(res, {503, "the server is shutting down", "server_error"});
         return httplib::Server::HandlerResponse::Handled;
       }
     }
-    return httplib::Server::HandlerResponse::Unhandled;
+    // A known path with another method: 405 naming the one it takes (httplib would answer
+    // 404, or 400 for a method it does not know, such as TRACE).
+    return method_not_allowed(req.method, req.path, res) ? httplib::Server::HandlerResponse::Handled
+                                                         : httplib::Server::HandlerResponse::Unhandled;
   });
   svr.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // an error object already
+    // A request line httplib refuses before routing (a method it does not know, such as
+    // QUERY: 400, and no path parsed) on a known path is 405 too.
+    if (res.status == 400 && req.path.empty() && method_not_allowed(req.method, req.target.substr(0, req.target.find('?')), res)) return;
+    // httplib's own 400 (a request it cannot parse, a multipart body without a boundary) and
+    // 413 leave the body unread: the connection closes, or it would be read as the next request.
+    if (res.status != 404) res.set_header("Connection", "close");
     if (res.status == 404) send_error(res, {404, "no route for " + req.method + " " + req.path, "invalid_request_error", "", "not_found"});
     else if (res.status == 413) send_error(res, {413, "the request body is larger than the limit", "invalid_request_error"});
     else send_error(res, {res.status, "HTTP " + std::to_string(res.status), res.status < 500 ? "invalid_request_error" : "server_error"});
@@ -304,7 +341,9 @@ void Server::Impl::routes() {
     res.set_content(dump(json{{"object", "list"}, {"data", json::array({m})}}), "application/json");
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { res.set_content(metrics(), "text/plain; version=0.0.4"); });
-  svr.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) { res.set_content(openapi_json(), "application/json"); });
+  const std::string doc = engine ? openapi_json(opt.model_id, engine->n_ctx(), engine->config().n_vocab, true, !opt.api_key.empty())
+                                  : openapi_json(opt.model_id, 0, model->config().n_vocab, false, !opt.api_key.empty());
+  svr.Get("/openapi.json", [doc](const httplib::Request&, httplib::Response& res) { res.set_content(doc, "application/json"); });
   svr.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, true); });
   svr.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) { completion(req, res, false); });
   svr.Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res) { embeddings(req, res); });
@@ -365,13 +404,18 @@ void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& re
     json data = json::array();
     int64_t tokens = 0;
     for (size_t i = 0; i < texts.size(); ++i) {
+      const int64_t n = int64_t(vocab.encode(texts[i], /*add_special=*/true, /*parse_special=*/false).size());
+      if (n > ctx->n_ctx())
+        throw ApiError{400, "input[" + std::to_string(i) + "] is " + std::to_string(n) + " tokens, more than the context length " +
+                                std::to_string(ctx->n_ctx()),
+                       "invalid_request_error", "input", "context_length_exceeded"};
       std::vector<float> e;
       try {
         e = llm::embed(*ctx, vocab, texts[i]);
       } catch (const bigdl::Error& ex) {
         throw ApiError{400, "input[" + std::to_string(i) + "]: " + ex.what(), "invalid_request_error", "input"};
       }
-      tokens += int64_t(vocab.encode(texts[i], /*add_special=*/true).size());
+      tokens += n;
       if (base64) data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", base64_of(e.data(), e.size() * sizeof(float))}});
       else data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", e}});
     }
@@ -430,10 +474,11 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
       if (boolean(body, "echo", false)) throw ApiError{400, "'echo' is not supported", "invalid_request_error", "echo"};
     }
     const int64_t n_prompt = int64_t(r.prompt.size()), n_ctx = engine->n_ctx();
-    if (n_prompt == 0) throw ApiError{400, "the prompt is empty", "invalid_request_error", chat ? "messages" : "prompt"};
-    if (n_prompt >= n_ctx || (c.max_tokens > 0 && n_prompt + c.max_tokens > n_ctx))
+    if (n_prompt == 0)  // "", or only bytes the vocabulary has no token for (SmolLM2 has none for 0x1D)
+      throw ApiError{400, "the prompt is empty (it gives no tokens)", "invalid_request_error", chat ? "messages" : "prompt", "empty_prompt"};
+    if (n_prompt >= n_ctx || (c.max_tokens_fit > 0 && n_prompt + c.max_tokens_fit > n_ctx))
       throw ApiError{400, "the prompt (" + std::to_string(n_prompt) + " tokens) plus max_tokens (" +
-                              (c.max_tokens > 0 ? std::to_string(c.max_tokens) : std::string("at least 1")) +
+                              (c.max_tokens_fit > 0 ? std::to_string(c.max_tokens_fit) : std::string("at least 1")) +
                               ") exceeds the context length " + std::to_string(n_ctx),
                      "invalid_request_error", "max_tokens", "context_length_exceeded"};
     c.gen.max_new_tokens = c.max_tokens > 0 ? c.max_tokens : n_ctx - n_prompt;
@@ -641,58 +686,199 @@ std::string Server::Impl::metrics() const {
 
 namespace {
 
-std::string openapi_json() {
-  const json error = {{"type", "object"},
-                      {"properties", {{"error", {{"type", "object"}, {"properties", {{"message", {{"type", "string"}}}, {"type", {{"type", "string"}}}}}}}}}};
-  const json sampling = {
-      {"model", {{"type", "string"}}},
-      {"max_tokens", {{"type", "integer"}, {"minimum", 1}}},
-      {"temperature", {{"type", "number"}, {"minimum", 0}, {"maximum", 2}}},
-      {"top_p", {{"type", "number"}, {"exclusiveMinimum", 0}, {"maximum", 1}}},
-      {"seed", {{"type", "integer"}}},
-      {"stop", {{"oneOf", {{{"type", "string"}}, {{"type", "array"}, {"items", {{"type", "string"}}}, {"maxItems", 4}}}}}},
-      {"presence_penalty", {{"type", "number"}, {"minimum", -2}, {"maximum", 2}}},
-      {"frequency_penalty", {{"type", "number"}, {"minimum", -2}, {"maximum", 2}}},
-      {"stream", {{"type", "boolean"}}},
-      {"n", {{"type", "integer"}, {"minimum", 1}, {"maximum", 1}}}};
-  json chat_props = sampling;
-  chat_props["messages"] = {{"type", "array"},
-                            {"minItems", 1},
-                            {"items",
-                             {{"type", "object"},
-                              {"required", {"role", "content"}},
-                              {"properties", {{"role", {{"type", "string"}, {"enum", {"system", "user", "assistant"}}}}, {"content", {{"type", "string"}}}}}}}};
-  chat_props["logprobs"] = {{"type", "boolean"}};
-  chat_props["top_logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 20}};
-  chat_props["response_format"] = {{"type", "object"},
-                                    {"properties", {{"type", {{"type", "string"}, {"enum", {"text", "json_object"}}}}}}};
-  json comp_props = sampling;
-  comp_props["prompt"] = {{"type", "string"}};
-  comp_props["logprobs"] = {{"type", "integer"}, {"minimum", 0}, {"maximum", 5}};
-  const auto responses = [&](const char* ok) {
-    json r = {{"200", {{"description", ok}}}};
-    for (const char* code : {"400", "401", "404", "408", "413", "429", "503"})
-      r[code] = {{"description", "error"}, {"content", {{"application/json", {{"schema", error}}}}}};
+// The paths this server routes and the one method each takes (GET also answers HEAD). Any
+// other method on them is 405 with Allow; any other path is 404.
+struct Route {
+  const char* path;
+  const char* method;
+};
+constexpr Route kRoutes[] = {{"/v1/chat/completions", "POST"}, {"/v1/completions", "POST"}, {"/v1/embeddings", "POST"},
+                             {"/v1/models", "GET"},           {"/health", "GET"},          {"/metrics", "GET"},
+                             {"/openapi.json", "GET"}};
+
+bool is_route(const std::string& path, std::string* method) {
+  for (const Route& r : kRoutes)
+    if (path == r.path) {
+      *method = r.method;
+      return true;
+    }
+  return false;
+}
+
+// The OpenAPI 3.0 document of this server, as it behaves (schemathesis checks it both ways:
+// what the schema allows is answered 2xx, what it does not is answered 4xx, and every
+// answer matches its declared schema). So it is per server: the model id is the only
+// accepted `model`, max_tokens is bounded by the context, token ids by the vocabulary, and
+// only the endpoints the model answers are listed (a generator's /v1/embeddings and an
+// encoder's completion paths are always 400). Optional fields are nullable: null means the
+// default, as in OpenAI's API.
+std::string openapi_json(const std::string& model_id, int64_t n_ctx, int64_t n_vocab, bool generator, bool api_key) {
+  const auto nullable = [](json s) {
+    s["nullable"] = true;
+    if (s.contains("enum")) s["enum"].push_back(nullptr);
+    return s;
+  };
+  const auto type = [](const char* t) { return json{{"type", t}}; };
+  const auto ranged = [](const char* t, json lo, json hi) { return json{{"type", t}, {"minimum", lo}, {"maximum", hi}}; };
+  const auto object = [](std::vector<std::string> required, json props) {
+    json o = {{"type", "object"}, {"properties", std::move(props)}};
+    if (!required.empty()) o["required"] = std::move(required);
+    return o;
+  };
+  const auto array = [](json items, int64_t min_items = 0, int64_t max_items = -1) {
+    json a = {{"type", "array"}, {"items", std::move(items)}};
+    if (min_items > 0) a["minItems"] = min_items;
+    if (max_items >= 0) a["maxItems"] = max_items;
+    return a;
+  };
+  const json string1 = {{"type", "string"}, {"minLength", 1}};
+  const json error = object({"error"}, {{"error", object({"message", "type", "param", "code"},
+                                                         {{"message", type("string")},
+                                                          {"type", type("string")},
+                                                          {"param", nullable(type("string"))},
+                                                          {"code", nullable(type("string"))}})}});
+  const json usage = object({"prompt_tokens", "completion_tokens", "total_tokens"},
+                            {{"prompt_tokens", type("integer")}, {"completion_tokens", type("integer")}, {"total_tokens", type("integer")}});
+  const auto content = [](const char* media, json schema) { return json{{media, {{"schema", std::move(schema)}}}}; };
+  const auto answer = [&](const char* what, json c) { return json{{"description", what}, {"content", std::move(c)}}; };
+  // A POST's answers: 200 (JSON; or events when it streams), and the errors it can give.
+  const auto post_responses = [&](json ok, bool streams) {
+    json c = content("application/json", std::move(ok));
+    // Each event (schemathesis validates them one by one): data is a chunk object's JSON, or [DONE] last.
+    if (streams) c["text/event-stream"] = {{"schema", object({"data"}, {{"data", type("string")}})}};
+    json r = {{"200", answer(streams ? "the result (server-sent events when stream is true)" : "the result", c)}};
+    std::vector<const char*> codes = {"400", "404", "408", "413", "429", "500", "503"};
+    if (api_key) codes.push_back("401");
+    for (const char* code : codes) r[code] = answer("an OpenAI error object", content("application/json", error));
     return r;
   };
-  const auto post = [&](const char* summary, const json& props, std::vector<std::string> required) {
-    return json{{"post",
-                 {{"summary", summary},
-                  {"requestBody",
-                   {{"required", true},
-                    {"content", {{"application/json", {{"schema", {{"type", "object"}, {"required", required}, {"properties", props}}}}}}}}},
-                  {"responses", responses("the completion (JSON, or server-sent events when stream is true)")}}}};
+  const auto post = [&](const char* summary, json request, json ok, bool streams) {
+    json op = {{"summary", summary},
+               {"requestBody", {{"required", true}, {"content", content("application/json", std::move(request))}}},
+               {"responses", post_responses(std::move(ok), streams)}};
+    if (api_key) op["security"] = json::array({{{"bearer", json::array()}}});
+    return json{{"post", std::move(op)}};
   };
-  const auto get = [&](const char* summary) { return json{{"get", {{"summary", summary}, {"responses", {{"200", {{"description", "ok"}}}}}}}}; };
+
+  // Sampling fields both completion paths take.
+  const json max_tokens = nullable(ranged("integer", 1, n_ctx - 1));  // the prompt takes at least one position
+  json sampling = {
+      {"model", {{"type", "string"}, {"enum", {model_id}}}},
+      {"max_tokens", max_tokens},
+      {"temperature", nullable(ranged("number", 0, 2))},
+      {"top_p", nullable(json{{"type", "number"}, {"minimum", 0}, {"exclusiveMinimum", true}, {"maximum", 1}})},
+      {"top_k", nullable(ranged("integer", 0, 1 << 20))},
+      {"min_p", nullable(ranged("number", 0, 1))},
+      {"presence_penalty", nullable(ranged("number", -2, 2))},
+      {"frequency_penalty", nullable(ranged("number", -2, 2))},
+      {"repetition_penalty", nullable(ranged("number", 1e-3, 100))},
+      {"seed", nullable(ranged("integer", INT64_MIN, INT64_MAX))},
+      {"stop", nullable(json{{"oneOf", {string1, array(string1, 0, 4)}}})},
+      {"stream", nullable(type("boolean"))},
+      {"stream_options", nullable(object({}, {{"include_usage", nullable(type("boolean"))}}))},
+      {"n", nullable(ranged("integer", 1, 1))}};
+  const json logprob = object({"token", "logprob", "bytes"},
+                              {{"token", type("string")}, {"logprob", type("number")}, {"bytes", array(ranged("integer", 0, 255))}});
+  json token_logprob = logprob;
+  token_logprob["required"].push_back("top_logprobs");
+  token_logprob["properties"]["top_logprobs"] = array(logprob);
+  const auto result = [&](const char* object_name, json choice) {
+    return object({"id", "object", "created", "model", "choices", "usage"},
+                  {{"id", type("string")},
+                   {"object", {{"type", "string"}, {"enum", {object_name}}}},
+                   {"created", type("integer")},
+                   {"model", type("string")},
+                   {"choices", array(std::move(choice), 1, 1)},
+                   {"usage", usage}});
+  };
+  const json finish = {{"type", "string"}, {"enum", {"stop", "length"}}};
+
+  json chat = object({"model", "messages"}, sampling);
+  const json text_part = object({"type", "text"}, {{"type", {{"type", "string"}, {"enum", {"text"}}}}, {"text", type("string")}});
+  chat["properties"]["max_completion_tokens"] = max_tokens;
+  chat["properties"]["messages"] =
+      array(object({"role", "content"}, {{"role", {{"type", "string"}, {"enum", {"system", "user", "assistant", "developer"}}}},
+                                         {"content", {{"oneOf", {type("string"), array(text_part)}}}}}),
+            1);
+  chat["properties"]["logprobs"] = nullable(type("boolean"));
+  chat["properties"]["top_logprobs"] = nullable(ranged("integer", 0, 20));
+  // top_logprobs (not null) needs logprobs: true.
+  const json no_top = {{"not", {{"required", {"top_logprobs"}}}}};
+  const json null_top = {{"properties", {{"top_logprobs", nullable(json{{"enum", json::array()}})}}}};
+  const json with_logprobs = {{"required", {"logprobs"}}, {"properties", {{"logprobs", {{"enum", {true}}}}}}};
+  chat["anyOf"] = json::array({no_top, null_top, with_logprobs});
+  chat["properties"]["response_format"] =
+      nullable(object({"type"}, {{"type", {{"type", "string"}, {"enum", {"text", "json_object"}}}}}));
+  const json chat_ok = result("chat.completion", object({"index", "message", "finish_reason", "logprobs"},
+                                                        {{"index", type("integer")},
+                                                         {"message", object({"role", "content"}, {{"role", {{"type", "string"}, {"enum", {"assistant"}}}},
+                                                                                                  {"content", type("string")}})},
+                                                         {"finish_reason", finish},
+                                                         {"logprobs", nullable(object({"content"}, {{"content", array(token_logprob)}}))}}));
+
+  json comp = object({"model", "prompt"}, sampling);
+  comp["properties"]["prompt"] = {
+      {"oneOf", {string1, array(string1, 1, 1), array(ranged("integer", 0, n_vocab - 1), 1)}}};
+  comp["properties"]["logprobs"] = nullable(ranged("integer", 0, 5));
+  comp["properties"]["echo"] = nullable(json{{"type", "boolean"}, {"enum", {false}}});
+  const json comp_ok = result(
+      "text_completion",
+      object({"index", "text", "finish_reason", "logprobs"},
+             {{"index", type("integer")},
+              {"text", type("string")},
+              {"finish_reason", finish},
+              {"logprobs", nullable(object({"tokens", "token_logprobs", "top_logprobs"},
+                                           {{"tokens", array(type("string"))},
+                                            {"token_logprobs", array(type("number"))},
+                                            {"top_logprobs", array(json{{"type", "object"}, {"additionalProperties", type("number")}})}}))}}));
+
+  const json embed = object({"model", "input"}, {{"model", {{"type", "string"}, {"enum", {model_id}}}},
+                                                 {"input", {{"oneOf", {type("string"), array(type("string"), 1, 2048)}}}},
+                                                 {"encoding_format", nullable(json{{"type", "string"}, {"enum", {"float", "base64"}}})}});
+  const json embed_ok =
+      object({"object", "data", "model", "usage"},
+             {{"object", {{"type", "string"}, {"enum", {"list"}}}},
+              {"data", array(object({"object", "index", "embedding"},
+                                    {{"object", {{"type", "string"}, {"enum", {"embedding"}}}},
+                                     {"index", type("integer")},
+                                     {"embedding", {{"oneOf", {array(type("number"), 1), type("string")}}}}}),
+                             1, 2048)},
+              {"model", type("string")},
+              {"usage", object({"prompt_tokens", "total_tokens"}, {{"prompt_tokens", type("integer")}, {"total_tokens", type("integer")}})}});
+
+  const auto get = [&](const char* summary, json responses, bool guarded) {
+    json op = {{"summary", summary}, {"responses", std::move(responses)}};
+    if (guarded && api_key) {
+      op["security"] = json::array({{{"bearer", json::array()}}});
+      op["responses"]["401"] = answer("an OpenAI error object", content("application/json", error));
+    }
+    return json{{"get", std::move(op)}};
+  };
+  const json models = object({"object", "data"}, {{"object", {{"type", "string"}, {"enum", {"list"}}}},
+                                                  {"data", array(object({"id", "object", "created", "owned_by"},
+                                                                        {{"id", {{"type", "string"}, {"enum", {model_id}}}},
+                                                                         {"object", {{"type", "string"}, {"enum", {"model"}}}},
+                                                                         {"created", type("integer")},
+                                                                         {"owned_by", type("string")}}),
+                                                                 1, 1)}});
+  const auto status = [&](const char* s) { return object({"status"}, {{"status", {{"type", "string"}, {"enum", {s}}}}}); };
+
+  json paths = {
+      {"/v1/models", get("The model served", {{"200", answer("the one model", content("application/json", models))}}, true)},
+      {"/health", get("Liveness", {{"200", answer("serving", content("application/json", status("ok")))},
+                                   {"503", answer("shutting down", content("application/json", status("draining")))}},
+                      false)},
+      {"/metrics", get("Prometheus metrics", {{"200", answer("Prometheus text", content("text/plain", type("string")))}}, false)}};
+  if (generator) {
+    paths["/v1/chat/completions"] = post("Chat completion", chat, chat_ok, true);
+    paths["/v1/completions"] = post("Text completion", comp, comp_ok, true);
+  } else {
+    paths["/v1/embeddings"] = post("Embeddings", embed, embed_ok, false);
+  }
   json doc = {{"openapi", "3.0.3"},
               {"info", {{"title", "bigdl-cpp OpenAI-compatible server"}, {"version", "1"}}},
-              {"paths",
-               {{"/v1/chat/completions", post("Chat completion", chat_props, {"model", "messages"})},
-                {"/v1/completions", post("Text completion", comp_props, {"model", "prompt"})},
-                {"/v1/embeddings", post("Embeddings", {{"model", {{"type", "string"}}}, {"input", {{"type", "string"}}}}, {"model", "input"})},
-                {"/v1/models", get("The model served")},
-                {"/health", get("Liveness")},
-                {"/metrics", get("Prometheus metrics")}}}};
+              {"paths", std::move(paths)}};
+  if (api_key) doc["components"] = {{"securitySchemes", {{"bearer", {{"type", "http"}, {"scheme", "bearer"}}}}}};
   return doc.dump(2);
 }
 

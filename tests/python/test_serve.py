@@ -197,6 +197,88 @@ def test_models_metrics_openapi(server):
     assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"} <= set(doc["paths"])
 
 
+def test_openapi_is_true_to_the_server(server):
+    # What schemathesis (benchmarks/serve/schemathesis_run.sh) holds the server to: the
+    # served id is the only model, max_tokens fits the context, optional fields are nullable,
+    # the key is declared, and only the paths the model answers are listed.
+    doc = httpx.get(server.url + "/openapi.json").json()
+    chat_op = doc["paths"]["/v1/chat/completions"]["post"]
+    body = chat_op["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["model"]["enum"] == [MODEL]
+    assert body["properties"]["max_tokens"]["maximum"] == 1023 and body["properties"]["max_tokens"]["nullable"]
+    assert body["properties"]["top_p"]["exclusiveMinimum"] is True  # OpenAPI 3.0: a boolean beside minimum
+    assert "developer" in body["properties"]["messages"]["items"]["properties"]["role"]["enum"]
+    assert chat_op["security"] == [{"bearer": []}] and "401" in chat_op["responses"]
+    assert set(chat_op["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    err = chat_op["responses"]["400"]["content"]["application/json"]["schema"]["properties"]["error"]
+    assert set(err["required"]) == {"message", "type", "param", "code"}
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert "/v1/embeddings" not in doc["paths"]  # a generator answers it 400
+
+
+def test_other_methods_are_405(server):
+    # Found by schemathesis: httplib answered 404, or 400 for a method it does not know.
+    h = {"Authorization": f"Bearer {KEY}"}
+    for method, path, allow in [("TRACE", "/health", "GET, HEAD"), ("QUERY", "/health", "GET, HEAD"),
+                                ("PUT", "/v1/models", "GET, HEAD"), ("DELETE", "/metrics", "GET, HEAD"),
+                                ("GET", "/v1/chat/completions", "POST"), ("PATCH", "/v1/completions", "POST")]:
+        r = httpx.request(method, server.url + path, headers=h)
+        assert r.status_code == 405 and r.headers["allow"] == allow, (method, path, r.status_code)
+        assert r.json()["error"]["code"] == "method_not_allowed"
+    assert httpx.head(server.url + "/health").status_code == 200
+
+
+def test_answers_before_the_body_close_the_connection(server):
+    # Found by schemathesis: a 401 (or 405) is sent before httplib reads the body, and a
+    # GET's body was then read as the next request on the connection: a 400 for it.
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    for method, path, status in [("GET", "/v1/models", 401), ("TRACE", "/health", 405), ("POST", "/v1/completions", 401)]:
+        c.request(method, path, body=json.dumps({"model": MODEL, "prompt": "hi"}), headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        r.read()
+        assert r.status == status and r.getheader("Connection") == "close"
+        c.request("GET", "/health")  # the same HTTPConnection: it reconnects after the close
+        r = c.getresponse()
+        assert (r.status, json.loads(r.read())) == (200, {"status": "ok"}), method
+    # httplib's own 400 (a multipart body without a boundary) may leave the body unread too
+    c.request("POST", "/v1/completions", body=json.dumps({"model": MODEL, "prompt": "hi"}),
+              headers={"Content-Type": "multipart/form-data", "Authorization": f"Bearer {KEY}"})
+    r = c.getresponse()
+    r.read()
+    assert r.status == 400 and r.getheader("Connection") == "close"
+    c.close()
+
+
+def test_edge_values_of_sampling_fields(server):
+    # Found by schemathesis (except the temperature): values the schema allows or forbids.
+    h = {"Authorization": f"Bearer {KEY}"}
+    url = server.url + "/v1/completions"
+
+    def complete(**kw):
+        return httpx.post(url, json={"model": MODEL, "prompt": "The capital of France is", "max_tokens": 6, **kw},
+                          headers=h, timeout=60)
+
+    greedy = complete(temperature=0).json()["choices"][0]["text"]
+    # top_p 5e-324 is valid JSON in (0, 1] but 0 as a float: it was refused with 400
+    assert complete(top_p=5e-324, temperature=1).json()["choices"][0]["text"] == greedy
+    # temperature 1e-40 is a float: logits / T overflowed and the sampler picked garbage
+    for t in (1e-40, 1e-37):
+        assert complete(temperature=t).json()["choices"][0]["text"] == greedy, t
+    # seed 2**63 wrapped to a negative int64 and was accepted
+    r = complete(seed=2 ** 63)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "seed"
+    assert complete(seed=2 ** 63 - 1, temperature=0).status_code == 200
+    # a max_tokens beyond the context was not checked when max_completion_tokens was given
+    r = httpx.post(server.url + "/v1/chat/completions", headers=h, timeout=60,
+                   json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1024,
+                         "max_completion_tokens": 2})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+    # a prompt of only bytes the vocabulary has no token for (SmolLM2: 0x1D) gives no tokens
+    r = complete(prompt="\x1d")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "empty_prompt"
+
+
 def test_client_that_disconnects_frees_its_sequence(server):
     before = server.metrics()['bigdl_requests_total{status="cancelled"}']
     h = {"Authorization": f"Bearer {KEY}"}
@@ -272,5 +354,9 @@ def test_embeddings_of_an_encoder_equal_the_cli():
             c.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
         with pytest.raises(openai.BadRequestError):
             c.embeddings.create(model=model, input=[])
+        # longer than the context: a 400 that says so (schemathesis accepts it for valid data)
+        r = httpx.post(s.url + "/v1/embeddings", json={"model": model, "input": "word " * 600})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+        assert set(httpx.get(s.url + "/openapi.json").json()["paths"]) == {"/v1/embeddings", "/v1/models", "/health", "/metrics"}
     finally:
         assert s.stop() == 0

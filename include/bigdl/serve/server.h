@@ -8,12 +8,14 @@
 //   GET  /v1/models             the one model served
 //   GET  /health                {"status": "ok"} (503 "draining" while shutting down)
 //   GET  /metrics               Prometheus text
-//   GET  /openapi.json          an OpenAPI 3 description of all of them
+//   GET  /openapi.json          an OpenAPI 3.0 description of this server, true to it
+//                               (benchmarks/serve/schemathesis_run.sh fuzzes against it)
 //
 // Errors are OpenAI error objects {"error": {"message", "type", "param", "code"}} with a 4xx
 // status: 400 bad JSON / field, 401 missing or wrong key (when one is set, every /v1 path
 // needs "Authorization: Bearer KEY"; compared in constant time), 404 unknown model or path,
-// 413 body over the limit, 429 queue full (Retry-After), 503 shutting down.
+// 405 another method on a known path (Allow), 413 body over the limit, 429 queue full
+// (Retry-After), 503 shutting down.
 #pragma once
 
 #include <cstdint>
