@@ -671,10 +671,16 @@ std::string Server::Impl::metrics() const {
   single("bigdl_generated_tokens_total", "counter", "Tokens generated.", double(s.generated_tokens));
   single("bigdl_queue_depth", "gauge", "Requests waiting for a sequence slot.", double(s.waiting));
   single("bigdl_active_sequences", "gauge", "Sequences being generated.", double(s.active));
-  single("bigdl_kv_blocks_used", "gauge", "KV-cache blocks (64 positions) of running sequences.", double(s.kv_blocks_used));
-  single("bigdl_kv_blocks_cached", "gauge", "KV-cache blocks idle slots keep for prefix reuse.", double(s.kv_blocks_cached));
+  single("bigdl_kv_blocks_used", "gauge", "KV-cache blocks (64 positions) of running sequences (a shared block once).",
+         double(s.kv_blocks_used));
+  single("bigdl_kv_blocks_cached", "gauge", "Other KV-cache blocks in use: kept by idle slots for prefix reuse.",
+         double(s.kv_blocks_cached));
+  single("bigdl_kv_blocks_total", "gauge", "KV-cache blocks of the pool all slots share.", double(s.kv_blocks_total));
   single("bigdl_prompt_tokens_cached_total", "counter", "Prompt tokens not fed: a slot's cache held them.",
          double(s.prompt_tokens_cached));
+  single("bigdl_prompt_tokens_shared_total", "counter",
+         "Of those, tokens whose KV blocks were taken from another slot (shared, copy on write).",
+         double(s.prompt_tokens_shared));
   metric("bigdl_time_to_first_token_seconds", "summary", "Submit to first generated token, finished requests.");
   o << "bigdl_time_to_first_token_seconds_sum " << s.ttft_sum_s << "\n";
   o << "bigdl_time_to_first_token_seconds_count " << s.requests_done << "\n";

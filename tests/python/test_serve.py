@@ -193,6 +193,7 @@ def test_models_metrics_openapi(server):
     assert [m.id for m in models.data] == [MODEL]
     m = server.metrics()
     assert m['bigdl_requests_total{status="done"}'] >= 1 and "bigdl_kv_blocks_used" in m
+    assert m["bigdl_kv_blocks_total"] > 0 and "bigdl_prompt_tokens_shared_total" in m
     doc = httpx.get(server.url + "/openapi.json").json()
     assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"} <= set(doc["paths"])
 
