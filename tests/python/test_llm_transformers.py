@@ -235,3 +235,17 @@ def test_smollm2_chat_and_quick_start():
     out = model.generate(ids, max_new_tokens=32)
     text = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
     assert any(c in text.lower() for c in ("red", "blue", "yellow")), text
+
+
+def test_encoder_last_hidden_state_equals_transformers():
+    g = load_golden("arch_bert")
+    from bigdl_cpp.llm.transformers import AutoModel
+
+    model = AutoModel.from_pretrained(os.path.join(FIXTURES, "arch_bert"))
+    out = model(np.asarray([g["prompt"]]))
+    assert "logits" not in out
+    hidden = out.last_hidden_state[0]
+    err = np.abs(hidden - np.asarray(g["hidden"], dtype=np.float32)).max() / g["logits_std"]
+    assert err < 1e-4, f"max |ours - transformers| = {err:.2e} x std"
+    with pytest.raises(ValueError, match=r"\[generate\] .*is an encoder"):
+        model.generate(np.asarray([g["prompt"]]), max_new_tokens=2)
