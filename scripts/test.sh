@@ -14,6 +14,9 @@ export BIGDL_SMOLLM2 BIGDL_MINILM
 # the server through the official openai client), in the venv of scripts/make_test_venv.sh
 # (Debian's python3 + pinned PyPI packages).
 python="$(scripts/make_test_venv.sh)"
+# The shared data folder CMake found (also for a clone elsewhere: see CMakeLists.txt).
+BIGDL_SHARED_DATA="$(sed -n 's/^BIGDL_SHARED_DATA:PATH=//p' build/CMakeCache.txt)"
+export BIGDL_SHARED_DATA
 BIGDL_BIN="$PWD/build/bigdl" PYTHONPATH="$PWD/build/python" "$python" -m pytest tests/python -q
 # `pip install .` into a fresh venv, then the Python quick start from the installed package.
 scripts/check_pip_install.sh "$BIGDL_SMOLLM2"
