@@ -2,6 +2,8 @@
 // include/bigdl/llm/hf.h.
 #include "bigdl/llm/hf.h"
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include "bigdl/dtype.h"
 #include "bigdl/error.h"
+#include "core/internal.h"  // parallel_for
 #include "bigdl/io/safetensors.h"
 
 namespace bigdl::llm {
@@ -215,6 +218,12 @@ std::string HfCheckpoint::tensor_file(const std::string& name) const {
 }
 
 std::vector<float> HfCheckpoint::read_f32(const std::string& name) const {
+  std::vector<float> out;
+  read_f32(name, out);
+  return out;
+}
+
+void HfCheckpoint::read_f32(const std::string& name, std::vector<float>& out) const {
   const auto& l = impl_->loc(name);
   const auto& e = l.entry;
   int64_t n = 1;
@@ -223,21 +232,31 @@ std::vector<float> HfCheckpoint::read_f32(const std::string& name) const {
   BIGDL_CHECK(esize != 0, DTypeError, kOp, l.file, ": tensor '", name, "' has dtype ", e.dtype,
               "; supported: F32, F16, BF16");
   BIGDL_ASSERT(e.data_end - e.data_begin == static_cast<uint64_t>(n * esize));  // header reader checked it
-  std::vector<uint8_t> bytes(static_cast<size_t>(n * esize));
   std::ifstream in(l.file, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(l.data_start + e.data_begin));
-  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  BIGDL_CHECK(in.good(), IOError, kOp, l.file, ": cannot read tensor '", name, "'");
-  std::vector<float> out(static_cast<size_t>(n));
+  out.resize(static_cast<size_t>(n));
   if (e.dtype == "F32") {
-    std::memcpy(out.data(), bytes.data(), bytes.size());
+    in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n * esize));
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      const uint16_t h = static_cast<uint16_t>(bytes[2 * i] | (bytes[2 * i + 1] << 8));
-      out[i] = e.dtype == "F16" ? half_to_float(h) : bf16_to_f32(h);
+    // 16-bit values through a small buffer, converted over the thread pool: no second
+    // whole-tensor buffer (its page faults were most of a 1.1B model's load time).
+    static_assert(std::endian::native == std::endian::little, "safetensors are little-endian");
+    const bool f16 = e.dtype == "F16";
+    const int64_t chunk = int64_t(1) << 20;
+    std::vector<uint16_t> buf(static_cast<size_t>(std::min(n, chunk)));
+    for (int64_t i0 = 0; i0 < n && in.good(); i0 += chunk) {
+      const int64_t m = std::min(chunk, n - i0);
+      in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(m * 2));
+      float* dst = out.data() + i0;
+      bigdl::detail::parallel_for(m, 1 << 14, [&](int64_t a, int64_t b) {
+        if (f16)
+          for (int64_t i = a; i < b; ++i) dst[i] = half_to_float(buf[size_t(i)]);
+        else
+          for (int64_t i = a; i < b; ++i) dst[i] = bf16_to_f32(buf[size_t(i)]);
+      });
     }
   }
-  return out;
+  BIGDL_CHECK(in.good(), IOError, kOp, l.file, ": cannot read tensor '", name, "'");
 }
 
 }  // namespace bigdl::llm

@@ -155,7 +155,10 @@ class Builder {
         release_mapped_pages(t.data, t.nbytes);
       } else {
         for (auto& v : m_.owned_f32)
-          if (reinterpret_cast<const uint8_t*>(v.data()) == t.data) std::vector<float>().swap(v);
+          if (reinterpret_cast<const uint8_t*>(v.data()) == t.data) {
+            src_.recycle(std::move(v));  // the next tensor reads into it
+            std::vector<float>().swap(v);
+          }
       }
     }
     return out;

@@ -2,6 +2,7 @@
 #include "llm/tensor_source.h"
 
 #include <map>
+#include <utility>
 
 #include "bigdl/error.h"
 
@@ -63,6 +64,10 @@ class HfSource final : public TensorSource {
   }
   const std::string& name() const override { return dir_; }
 
+  void recycle(std::vector<float>&& buffer) const override {
+    if (buffer.capacity() > spare_.capacity()) spare_ = std::move(buffer);
+  }
+
   bool has(const std::string& n) const override {
     int64_t layer = -1;
     const HfTensor* t = nullptr;
@@ -107,7 +112,12 @@ class HfSource final : public TensorSource {
       }
     } else {
       s.shape = ck_.tensor_shape(hf);
-      v = ck_.read_f32(hf);
+      // The buffer an earlier tensor gave back (recycle), when it fits without wasting more
+      // than the tensor itself (a tensor kept in f32 keeps its buffer for good).
+      size_t n = 1;
+      for (int64_t d : s.shape) n *= static_cast<size_t>(d);
+      if (spare_.capacity() >= n && spare_.capacity() / 2 <= n) v = std::exchange(spare_, {});
+      ck_.read_f32(hf, v);
       apply(*t, hf, s, v);
     }
     store.push_back(std::move(v));
@@ -201,6 +211,7 @@ class HfSource final : public TensorSource {
   std::string dir_;
   std::vector<std::string> prefixes_;
   std::map<std::string, std::vector<const HfTensor*>> per_layer_, global_;
+  mutable std::vector<float> spare_;  // the largest f32 buffer given back (recycle)
 };
 
 }  // namespace

@@ -34,6 +34,9 @@ class TensorSource {
   // an HF folder). An HF tensor is converted to f32 into a new element of `store`, which
   // the caller owns and keeps alive as long as the returned data is used.
   virtual SrcTensor get(const std::string& gguf_name, std::vector<std::vector<float>>& store) const = 0;
+  // Takes back an f32 buffer of `store` that nothing reads any more, for the next get() to
+  // fill (the HF source keeps the largest one; the GGUF source has no use for it).
+  virtual void recycle(std::vector<float>&& buffer) const {}
 };
 
 std::unique_ptr<TensorSource> gguf_source(const io::GgufFile& file);

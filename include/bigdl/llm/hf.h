@@ -65,6 +65,9 @@ class HfCheckpoint {
   std::string tensor_file(const std::string& name) const;
   // The tensor's values as f32, row-major (F32 copied; F16 / BF16 widened exactly).
   std::vector<float> read_f32(const std::string& name) const;
+  // The same into `out` (resized; its capacity is reused, so a loader that passes one
+  // buffer from tensor to tensor does not fault in fresh pages for each).
+  void read_f32(const std::string& name, std::vector<float>& out) const;
 
  private:
   struct Impl;
