@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bigdl-llm's quick start (BigDL 2.4 README, "Python API") on bigdl-cpp: the same script with
 the import line changed. Run with the Python you installed bigdl_cpp into (`pip install .`),
-or from a build tree with PYTHONPATH=build/python:
+or from a build tree with PYTHONPATH=build/python and Debian's /usr/bin/python3 (the extension
+is built for it; python3-numpy):
 
     python examples/python/llm_quickstart.py [MODEL] [PROMPT]
 
