@@ -18,6 +18,9 @@ python="$(scripts/make_test_venv.sh)"
 BIGDL_SHARED_DATA="$(sed -n 's/^BIGDL_SHARED_DATA:PATH=//p' build/CMakeCache.txt)"
 export BIGDL_SHARED_DATA
 BIGDL_BIN="$PWD/build/bigdl" PYTHONPATH="$PWD/build/python" "$python" -m pytest tests/python -q
+# Schema fuzzing of the server: schemathesis against /openapi.json, 30 examples per
+# operation (about a minute; benchmarks/serve/schemathesis_run.sh, docs/serve.md).
+EXAMPLES=30 BIGDL_BIN="$PWD/build/bigdl" benchmarks/serve/schemathesis_run.sh
 # `pip install .` into a fresh venv, then the Python quick start from the installed package.
 scripts/check_pip_install.sh "$BIGDL_SMOLLM2"
 # Fuzzing: the parsers under libFuzzer + ASan + UBSan (a separate clang configuration of
