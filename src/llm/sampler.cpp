@@ -61,9 +61,14 @@ void Sampler::accept(int32_t id) {
   ++n_accepted_;
 }
 
+bool Sampler::penalties_active() const {
+  return (options_.repetition_penalty != 1.0f || options_.presence_penalty != 0.0f ||
+          options_.frequency_penalty != 0.0f) && !history_.empty() && n_accepted_ > 0;
+}
+
 void Sampler::apply_penalties() {
+  if (!penalties_active()) return;
   const float r = options_.repetition_penalty, pres = options_.presence_penalty, freq = options_.frequency_penalty;
-  if ((r == 1.0f && pres == 0.0f && freq == 0.0f) || history_.empty() || n_accepted_ == 0) return;
   const int64_t n = std::min<int64_t>(n_accepted_, int64_t(history_.size()));
   for (int64_t i = 0; i < n; ++i) ++seen_[size_t(history_[size_t(i)])];
   // cand_ is still indexed by id here; each distinct token is penalized once.
@@ -84,9 +89,7 @@ void Sampler::sort_candidates() {
 }
 
 int32_t Sampler::sample(const float* logits) {
-  const bool penalized = (options_.repetition_penalty != 1.0f || options_.presence_penalty != 0.0f ||
-                          options_.frequency_penalty != 0.0f) && !history_.empty() && n_accepted_ > 0;
-  if (options_.temperature <= 0.0f && !penalized) {  // plain greedy: no candidate copy (the server's default)
+  if (options_.temperature <= 0.0f && !penalties_active()) {  // plain greedy: no candidate copy (the server's default)
     n_cand_ = 0;
     return argmax(logits, n_vocab_);
   }

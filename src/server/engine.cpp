@@ -108,7 +108,7 @@ Engine::Engine(std::shared_ptr<const llm::Model> model, const llm::Vocab& vocab,
               options_.parallel);
   BIGDL_CHECK(options_.max_queue >= 0, ValueError, "serve", "the queue length must be >= 0, got ", options_.max_queue);
   BIGDL_CHECK(model_->config().causal, ValueError, "serve", "the model is an encoder (", model_->config().arch,
-              "): the server generates text and needs a decoder model (/v1/embeddings for encoders is not served yet)");
+              "): the engine generates text and needs a decoder model (the server answers /v1/embeddings for encoders without it)");
   n_ctx_ = options_.n_ctx > 0 ? options_.n_ctx : std::min<int64_t>(model_->config().n_ctx_train > 0 ? model_->config().n_ctx_train : 4096, 4096);
   cache_ = std::make_shared<llm::KvCache>(*model_, options_.parallel * n_ctx_, options_.kv_type);
   for (int i = 0; i < options_.parallel; ++i)
@@ -209,8 +209,7 @@ void Engine::finish(Slot& s, Event e, bool failed) {
   s.gen.reset();
   s.json.reset();
   std::lock_guard<std::mutex> lk(mu_);
-  if (failed) ++stats_.requests_failed;
-  idle_cv_.notify_all();
+  if (failed) ++stats_.requests_failed;  // drain() is woken after the step's accounting
 }
 
 void Engine::loop() {

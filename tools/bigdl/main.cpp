@@ -565,11 +565,12 @@ int cmd_llm_bench(int argc, char** argv) {
     for (int64_t b = 0; b < batch; ++b) ctxs.emplace_back(s.model, llm::ContextOptions{.n_ctx = n_prompt + n_gen, .kv_type = a.str("kv-type")});
     const auto nb = static_cast<size_t>(batch);
     std::vector<std::vector<int32_t>> prompts(nb, prompt);
+    for (size_t b = 0; b < nb; ++b)
+      for (auto& t : prompts[b]) t = int32_t((t + int64_t(b)) % c.n_vocab);
     std::vector<int32_t> next(nb);
     std::vector<llm::BatchSeq> items(nb);
     for (int64_t rep = 0; rep < reps; ++rep) {
-      for (int64_t b = 0; b < batch; ++b) {
-        for (auto& t : prompts[size_t(b)]) t = int32_t((t + 1) % c.n_vocab);
+      for (int64_t b = 0; b < batch; ++b) {  // each rep refills the caches from position 0
         next[size_t(b)] = llm::argmax(ctxs[size_t(b)].forward_batch(prompts[size_t(b)].data(), n_prompt, 0), c.n_vocab);
       }
       const auto t0 = Clock::now();

@@ -87,6 +87,7 @@ class Sampler {
   std::span<const Candidate> candidates() const { return {cand_.data(), size_t(n_cand_)}; }
 
  private:
+  bool penalties_active() const;  // any penalty option on, and accepted tokens to apply it to
   void apply_penalties();
   void sort_candidates();
 

@@ -152,9 +152,11 @@ class LowBitModel:
 
         full, rows = _tensors.rows_of(input_ids, attention_mask, "generate")
         n_in = full.shape[1]
-        if max_new_tokens is None:
-            max_new_tokens = int(pick(max_length, "max_length", 20)) - n_in
-            max_new_tokens = pick(None, "max_new_tokens", max_new_tokens)
+        if max_new_tokens is None:  # an explicit max_length, else the config's max_new_tokens, else its max_length
+            if max_length is None and "max_new_tokens" in d:
+                max_new_tokens = d["max_new_tokens"]
+            else:
+                max_new_tokens = int(pick(max_length, "max_length", 20)) - n_in
         max_new_tokens = max(0, int(max_new_tokens))
         if do_sample and temperature <= 0:
             raise ValueError(f"[generate] temperature must be > 0 when do_sample, got {temperature}")
