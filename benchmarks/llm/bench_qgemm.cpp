@@ -7,7 +7,7 @@
 // For every packed type (quant::kPackedTypes: the 32-weight types against BlockQ8A
 // activations, Q4_K / Q5_K / Q6_K / IQ4_XS against BlockQ8K; the latter only when --cols
 // is a multiple of 256) and n = 1 (decode: one activation row) and
-// n = 16, 64 (prefill), prints the best-of---reps time, the weight bytes read per second
+// n = 16, 32 (the engine's prefill chunk), 64, prints the best-of---reps time, the weight bytes read per second
 // and the integer multiply-adds per second (2 * rows * cols * n ops), plus the ratio to
 // the avx2 row. Threads split the row groups evenly (std::thread, started per pass). A
 // 4096 x 4096 Q4_0 matrix is 9.4 MB: it may sit in a large last-level cache, so decode
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> packed(static_cast<size_t>(quant::packed_bytes(t, rows, cols)));
     quant::pack_rows(t, q.data(), rows, cols, packed.data());
     const double gbytes = double(packed.size()) / 1e9;
-    for (int64_t n : {int64_t(1), int64_t(16), int64_t(64)}) {
+    for (int64_t n : {int64_t(1), int64_t(16), int64_t(32), int64_t(64)}) {
       std::vector<float> want;
       double avx2_s = 0;
       for (Isa isa : bigdl::detail::kAllIsas) {

@@ -106,8 +106,9 @@ TEST(KQuantPacked, iq4_xs_scales_decoded_at_packing) {
       EXPECT_EQ(static_cast<int8_t>(p[size_t(16 + 32 * (j / 4) + 4 * r + j % 4)]), 8 * j + r - 32) << "row " << r << " j " << j;
 }
 
-// Every SIMD table against the packed reference, bit for bit: gemm for 1..9 activation
-// rows (tiles of 4, then 3 / 2 / 1) and gemv2 (two groups in step) against two gemms; and
+// Every SIMD table against the packed reference, bit for bit: gemm for 1..9, 11, 14 and 32
+// activation rows (tiles of 4, then 3 / 2 / 1; from 8 rows on over expanded tiles,
+// kExpandRows of qgemm_k_x86.inc) and gemv2 (two groups in step) against two gemms; and
 // the packed reference against the in-place reference dot within 1e-5 of sum |w x| (the
 // same exact integer sums, in f32 instead of double).
 TEST(KQuantPacked, simd_equals_reference_and_reference_equals_vec_dot) {
@@ -119,8 +120,8 @@ TEST(KQuantPacked, simd_equals_reference_and_reference_equals_vec_dot) {
       const int64_t rows = 16, nb = cols / 256, rb = row_bytes(t, cols), tb = packed_tile_bytes(t);
       const auto w = random_matrix(t, rows, cols, 7 + uint32_t(cols));
       const auto p = pack(t, w, rows, cols);
-      const auto xq = activations(9, cols, 11 + uint32_t(cols));
-      for (int64_t n = 1; n <= 9; ++n) {
+      const auto xq = activations(32, cols, 11 + uint32_t(cols));
+      for (int64_t n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 14, 32}) {
         std::vector<float> yr(size_t(n * rows));
         for (int64_t g = 0; g < 2; ++g) ref.gemm[ti](nb, p.data() + g * nb * tb, xq.data(), n, yr.data() + 8 * g, rows);
         for (const PackedKernels* k : simd) {
@@ -176,18 +177,21 @@ TEST(KQuantPacked, integer_extremes_equal_reference) {
       }
       const auto pk = pack(t, w, rows, cols);
       for (int sign : {1, -1}) {
-        std::vector<BlockQ8K> x(static_cast<size_t>(4 * nb));
+        std::vector<BlockQ8K> x(static_cast<size_t>(12 * nb));
         for (auto& b : x) {
           b.d = 1.0f;
           for (auto& v : b.qs) v = static_cast<int8_t>(127 * sign);
           for (auto& s : b.bsums) s = static_cast<int16_t>(16 * 127 * sign);
         }
-        float want[32], got[32];
-        packed_kernels_ref().gemm[static_cast<int>(t)](nb, pk.data(), x.data(), 4, want, rows);
-        for (const PackedKernels* k : simd) {
-          k->gemm[static_cast<int>(t)](nb, pk.data(), x.data(), 4, got, rows);
-          EXPECT_EQ(0, std::memcmp(got, want, sizeof got)) << k->name << " " << qtype_info(t).name << " variant " << variant
-                                                          << " sign " << sign << ": " << got[0] << " vs " << want[0];
+        float want[96], got[96];
+        for (int64_t n : {4, 12}) {  // the direct kernels, then the expanded tiles
+          packed_kernels_ref().gemm[static_cast<int>(t)](nb, pk.data(), x.data(), n, want, rows);
+          for (const PackedKernels* k : simd) {
+            k->gemm[static_cast<int>(t)](nb, pk.data(), x.data(), n, got, rows);
+            EXPECT_EQ(0, std::memcmp(got, want, size_t(n * rows) * sizeof(float)))
+                << k->name << " " << qtype_info(t).name << " n " << n << " variant " << variant << " sign " << sign << ": "
+                << got[0] << " vs " << want[0];
+          }
         }
         // And the value itself: all weights equal, so the dot is 512 * w * 127 * sign.
         std::vector<float> wd(static_cast<size_t>(cols));

@@ -13,6 +13,7 @@
 
 #include "backend/cpu/avx512_intrin.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "backend/cpu/quant/qgemm.h"
