@@ -8,16 +8,20 @@ Python: the test venv (scripts/make_test_venv.sh: Debian's python3 3.11 plus htt
         --llama-server ~/.cache/bigdl-cpp/llama-server/build/bin/llama-server
         [--bigdl build/bigdl] [--streams 1,4,16,32] [--requests-per-stream 8 | --duration S]
         [--max-tokens 64] [--ctx 512] [--threads (all cores)] [--prefill-tokens 128]
+        [--client build/benchmarks/bench_serve_client | --python-client]
 llama-server: built from the llama.cpp that PyPI's llama-cpp-python 0.3.36 sdist vendors
 (benchmarks/README.md, "Serving vs llama-server", has the commands).
 
 For each N, each server in turn (llama-server first): start it on loopback at a free port
 with N slots of --ctx positions each (llama-server: -np N -cb -c ctx*N, its -c being the
 total over the slots; ours: --parallel N --ctx ctx), --threads for both (llama-server -t),
-wait for /health, send one short warm-up request, then N client threads stream
+wait for /health, send one short warm-up request, then N concurrent streams of
 POST /v1/completions (a raw prompt: no chat template, so both servers see the same text;
 temperature 0, max_tokens, stream_options.include_usage) until each has made
---requests-per-stream requests (or until --duration seconds have passed). Request j of client
+--requests-per-stream requests (or until --duration seconds have passed). The streams are
+build/benchmarks/bench_serve_client (benchmarks/serve/client.cpp: C++ threads, so the client
+takes a few percent of the CPUs the servers share with it; --python-client runs the old
+httpx threads instead, about a sixth of 2 cores at 16 streams). Request j of stream
 k has its own prompt ("Request k.j: " + one of load.py's 16 prompts), the same for both
 servers, so no request finds its prompt cached in a slot. Per request: time to the first
 non-empty text chunk (TTFT) and the generated tokens that the server's final `usage` reports
@@ -139,11 +143,34 @@ def complete(url, model, text, max_tokens):
     return "".join(pieces), ttft if ttft is not None else time.time() - t0, usage["prompt_tokens"], usage["completion_tokens"]
 
 
+def native_client(args, srv, n):
+    """phase()'s results from bench_serve_client (client.cpp), which prints one JSON line a request."""
+    port = srv.url.rsplit(":", 1)[1]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(PROMPTS, f)
+        f.flush()
+        load = ["--duration", str(args.duration)] if args.duration else ["--requests-per-stream", str(args.requests_per_stream)]
+        out = subprocess.run([args.client, "--port", port, "--model", srv.model, "--prompts", f.name, "--streams", str(n),
+                              "--max-tokens", str(args.max_tokens)] + load, capture_output=True, text=True, check=True).stdout
+    results, wall = {}, None
+    for line in out.splitlines():
+        r = json.loads(line)
+        if "wall" in r:
+            wall = r["wall"]
+        elif "error" in r:
+            results[(r["k"], r["j"])] = r["error"]
+        else:
+            results[(r["k"], r["j"])] = (r["text"], r["ttft"], r["prompt_tokens"], r["completion_tokens"])
+    return results, wall
+
+
 def phase(args, which, n):
     """{(k, j): (text, ttft, prompt tokens, completion tokens) or an error string}, wall seconds."""
     srv = Server(args, which, n)
     try:
         complete(srv.url, srv.model, "Warm-up.", 4)
+        if not args.python_client:
+            return native_client(args, srv, n)
         results, lock = {}, threading.Lock()
         t_end = time.time() + args.duration if args.duration else None
 
@@ -190,6 +217,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--llama-server", default=os.path.expanduser("~/.cache/bigdl-cpp/llama-server/build/bin/llama-server"))
     ap.add_argument("--bigdl", default=os.path.join(ROOT, "build", "bigdl"))
+    ap.add_argument("--client", default=os.path.join(ROOT, "build", "benchmarks", "bench_serve_client"))
+    ap.add_argument("--python-client", action="store_true", help="httpx threads instead of bench_serve_client")
     ap.add_argument("--streams", default="1,4,16,32")
     ap.add_argument("--requests-per-stream", type=int, default=8)
     ap.add_argument("--duration", type=float, default=0, help="seconds per phase instead of --requests-per-stream")
@@ -199,7 +228,7 @@ def main():
     ap.add_argument("--prefill-tokens", type=int, default=128)
     ap.add_argument("--start-timeout", type=float, default=300)
     a = ap.parse_args()
-    for path in (a.model, a.llama_server, a.bigdl):
+    for path in (a.model, a.llama_server, a.bigdl) + (() if a.python_client else (a.client,)):
         if not os.path.exists(path):
             sys.exit(f"vs_llama_server.py: {path} does not exist")
     prefill = prefill_tok_s(a)
@@ -216,6 +245,7 @@ def main():
             if errs:
                 print(f"  {name}, {n} streams: {len(errs)} failed, the first: {errs[0]}", file=sys.stderr)
     load = f"{a.duration:.0f} s per phase" if a.duration else f"{a.requests_per_stream} requests per stream"
+    load += ", Python client" if a.python_client else ", C++ client"
     print(f"model {os.path.basename(a.model)}; /v1/completions streamed, greedy, max_tokens {a.max_tokens}, {load}; "
           f"ctx {a.ctx} per slot; {a.threads} threads each; {os.cpu_count()} CPUs")
     print(f"prefill (bigdl llm bench, {a.prefill_tokens}-token prompt, {a.threads} threads): {prefill:.1f} tok/s")
