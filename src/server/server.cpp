@@ -2,6 +2,7 @@
 #include "bigdl/serve/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -898,9 +899,23 @@ Server::~Server() = default;
 
 int Server::bind() {
   const auto& o = impl_->opt;
+  // Debian's httplib (a compiled library) listens with a backlog of 5: a burst of more
+  // simultaneous connections (16 clients starting together while the engine keeps the CPUs
+  // busy) overflowed the accept queue, the kernel dropped the extra SYNs and those clients
+  // got in only on TCP's retry a second later (time to first token 1.09 s against 70 ms for
+  // the rest; test_serve.py::test_burst_of_connections_is_accepted_at_once). The socket is
+  // noted as httplib creates it (with its own default options), and listen() again raises
+  // the backlog to the kernel's limit (Linux updates a listening socket's backlog).
+  int fd = -1;
+  impl_->svr.set_socket_options([&fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    fd = sock;
+  });
   if (o.port == 0) port_ = impl_->svr.bind_to_any_port(o.host);
   else port_ = impl_->svr.bind_to_port(o.host, o.port) ? o.port : -1;
   BIGDL_CHECK(port_ > 0, IOError, "serve", "cannot listen on ", o.host, ":", o.port, " (in use, or not an address of this host)");
+  impl_->svr.set_socket_options(httplib::default_socket_options);  // the lambda's fd is about to go
+  if (fd >= 0) ::listen(fd, SOMAXCONN);
   return port_;
 }
 
