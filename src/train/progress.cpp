@@ -9,8 +9,9 @@
 namespace bigdl::train {
 
 namespace {
-// With no total there are no tenths to report at: plain mode falls back to a clock.
-constexpr double kPlainIntervalUnknownTotal = 30.0;
+// Plain mode (a log, not a TTY) prints one line per epoch, the final one; an epoch that runs
+// longer than this also gets a progress line this often, so a log shows it is alive.
+constexpr double kPlainHeartbeat = 30.0;
 
 std::string printf_str(const char* fmt, double v) {
   char buf[64];
@@ -117,12 +118,8 @@ void ProgressBar::update(int64_t step, const ProgressValues& values) {
   const double t = now();
   if (interactive_) {
     if (last_draw_ >= 0 && t - last_draw_ < opts_.min_interval_s) return;
-  } else if (total_ > 0) {
-    const int decile = static_cast<int>(std::min<int64_t>(step * 10 / total_, 10));
-    if (decile <= last_decile_ || step >= total_) return;  // finish() prints the 100% line
-    last_decile_ = decile;
   } else {
-    if (t - (last_draw_ >= 0 ? last_draw_ : start_) < kPlainIntervalUnknownTotal) return;
+    if ((total_ > 0 && step >= total_) || t - (last_draw_ >= 0 ? last_draw_ : start_) < kPlainHeartbeat) return;
   }
   last_draw_ = t;
   draw(render(step, t - start_, values, false), false);

@@ -54,37 +54,47 @@ TEST(ProgressFormat, DurationsAndValues) {
   EXPECT_EQ(detail::format_value(1.2e-4), "1.2000e-04");
 }
 
-TEST(ProgressBar, PlainLinesEveryTenthAndFinal) {
+// The lines a plain-mode bar (a tmpfile is no TTY) of `total` steps writes when each step
+// takes dt seconds and finish() comes `tail` seconds after the last step.
+std::vector<std::string> plain_lines(int64_t total, const std::string& prefix, double dt, double tail,
+                                     const ProgressValues& step_values, const ProgressValues& final_values) {
   std::FILE* f = std::tmpfile();
-  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f, nullptr);
   FakeClock clock;
   {
     ProgressOptions opts;
     opts.clock = clock.fn();
-    ProgressBar bar(100, "Epoch 3/10", f, opts);  // a tmpfile is no TTY: plain lines
-    for (int step = 1; step <= 100; ++step) {
-      clock.t += 0.03;
-      bar.update(step, {{"loss", 1.0 / step}, {"accuracy", 0.9012}});
+    ProgressBar bar(total, prefix, f, opts);
+    for (int64_t step = 1; step <= total; ++step) {
+      clock.t += dt;
+      bar.update(step, step_values);
     }
-    clock.t = 103.0;
-    bar.finish({{"loss", 0.3412}, {"accuracy", 0.9012}});
+    clock.t += tail;
+    bar.finish(final_values);
     bar.finish({{"loss", 99}});  // second call: nothing
   }
   const std::vector<std::string> lines = lines_of(contents(f));
   std::fclose(f);
-  ASSERT_EQ(lines.size(), 10u);  // 10%, ..., 90%, then the final line
+  for (const std::string& l : lines) EXPECT_EQ(l.find('\r'), std::string::npos);
+  return lines;
+}
+
+TEST(ProgressBar, PlainModeIsOneLinePerEpoch) {
+  const auto lines = plain_lines(100, "Epoch 3/10", 0.03, 0, {{"loss", 0.5}, {"accuracy", 0.9012}},
+                                 {{"loss", 0.3412}, {"accuracy", 0.9012}});
+  ASSERT_EQ(lines.size(), 1u);  // only the final line
   EXPECT_EQ(lines[0],
-            "Epoch 3/10 [==>...........................]  10/100 - 0.3s - ETA: 2.7s - loss: 0.1000"
-            " - accuracy: 0.9012");
-  EXPECT_EQ(lines[3],
-            "Epoch 3/10 [===========>..................]  40/100 - 1.2s - ETA: 1.8s - loss: 0.0250"
-            " - accuracy: 0.9012");
-  const std::string ninety = "Epoch 3/10 [==========================>...]  90/100 - 2.7s - ETA: 0.3s";
-  EXPECT_EQ(lines[8].substr(0, ninety.size()), ninety);
-  EXPECT_EQ(lines[9],
             "Epoch 3/10 [==============================] 100/100 - 3.0s - 33.3 steps/s"
             " - loss: 0.3412 - accuracy: 0.9012");
-  for (const std::string& l : lines) EXPECT_EQ(l.find('\r'), std::string::npos);
+}
+
+TEST(ProgressBar, PlainModeShowsALongEpochEvery30s) {
+  // 100 s in all: progress lines at 30, 60 and 90 s, then the final one.
+  const auto lines = plain_lines(100, "Epoch 1/1", 1.0, 0, {{"loss", 0.5}}, {{"loss", 0.25}});
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0], "Epoch 1/1 [========>.....................]  30/100 - 30.0s - ETA: 1m10s - loss: 0.5000");
+  EXPECT_EQ(lines[2].substr(0, 37), "Epoch 1/1 [==========================");
+  EXPECT_EQ(lines[3].substr(0, 57), "Epoch 1/1 [==============================] 100/100 - 1m40");
 }
 
 TEST(ProgressBar, TerminalRedrawsAreRateLimited) {

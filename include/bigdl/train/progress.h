@@ -4,9 +4,9 @@
 //   Epoch 3/10 [==============================] 100/100 - 2.7s - 37.04 steps/s - loss: 0.2987 - accuracy: 0.9144
 //
 // On a terminal (isatty(fileno(out))) the line is redrawn in place with '\r', at most
-// once every ProgressOptions::min_interval_s. Anywhere else (CI logs, files, pipes) a
-// plain line is printed each time another tenth of the steps is done (10%, 20%, ... 90%;
-// with an unknown total, at most every 30 s), so a log has at most ten lines per epoch.
+// once every ProgressOptions::min_interval_s. Anywhere else (CI logs, files, pipes) an
+// epoch is one line, the final one; an epoch longer than 30 s also gets a plain progress
+// line every 30 s, so a log shows that a long epoch is alive.
 // finish() prints the final line: elapsed time, steps/s (samples/s when
 // ProgressOptions::total_samples is set) and the values, then ends the line.
 //
@@ -63,7 +63,6 @@ class ProgressBar {
   bool interactive_;
   double start_;
   double last_draw_ = -1;      // clock time of the last line drawn; < 0: none yet
-  int last_decile_ = 0;        // plain mode: tenths of the steps already reported
   int64_t last_step_ = 0;
   size_t last_len_ = 0;        // length of the line on screen, to blank its leftovers
   bool line_open_ = false;     // a '\r' line is on screen without its newline
