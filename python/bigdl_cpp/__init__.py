@@ -4,9 +4,11 @@ The module tree follows BigDL's (docs/python.md):
 
     bigdl_cpp.llm.transformers   low-bit LLMs with Hugging Face's API (AutoModelForCausalLM,
                                  from_pretrained / generate / save_low_bit / load_low_bit)
-    bigdl_cpp.dllib, .orca,      the core, Spark training, time series, inference
-    .chronos, .nano, .friesian,  acceleration, recommendation, privacy: their Python APIs
-    .ppml                        come with the issues that build them (docs/python.md)
+    bigdl_cpp.dllib.keras        Keras-style models of the core (Sequential / Model,
+                                 compile / fit / evaluate / predict, callbacks)
+    bigdl_cpp.orca, .chronos,    Spark training, time series, inference acceleration,
+    .nano, .friesian, .ppml      recommendation, privacy: their Python APIs come with the
+                                 issues that build them (docs/python.md)
 
 The C++ engine is the extension bigdl_cpp._native; its long calls release the GIL.
 """

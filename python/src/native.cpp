@@ -1,5 +1,5 @@
 // bigdl_cpp._native: the C++ library seen from Python (pybind11). One extension module,
-// one submodule per public header group (llm today; dllib/orca/chronos/nano later),
+// one submodule per public header group (llm, dllib today; orca/chronos/nano later),
 // mirroring include/bigdl/. The Python package (python/bigdl_cpp) wraps these in
 // BigDL's names; nothing here is meant to be imported by users directly.
 //
@@ -51,4 +51,5 @@ PYBIND11_MODULE(_native, m) {
         "Threads of the library's pool (default: the machine's cores).");
   m.def("get_num_threads", &bigdl::get_num_threads);
   bigdl_py::bind_llm(m.def_submodule("llm", "low-bit LLM inference (include/bigdl/llm)"));
+  bigdl_py::bind_dllib(m.def_submodule("dllib", "Keras-style models and training (include/bigdl/train)"));
 }

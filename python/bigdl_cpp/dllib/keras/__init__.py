@@ -1,0 +1,1 @@
+"""Keras-style models of the core: bigdl_cpp.dllib.keras.{layers, models, optimizers, callbacks}."""

@@ -1,0 +1,62 @@
+"""Callbacks for fit(). Subclass Callback in Python (any of its hooks; set
+self.model.stop_training = True to stop after the epoch), or use the C++ ones:
+EarlyStopping and ModelCheckpoint (Keras' arguments). Hooks run with the GIL held while
+the rest of fit runs without it; an exception raised in a hook stops fit and reaches the
+caller."""
+from bigdl_cpp._native import dllib as _d
+
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
+
+
+class Callback:
+    """Keras' hooks; logs of on_epoch_end: "loss", the metrics, "val_loss", "val_<metric>", "lr"."""
+    model = None
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+
+class _Native:
+    """A C++ callback (the engine runs it without the GIL)."""
+
+    def __init__(self, impl):
+        self.impl = impl
+
+
+class EarlyStopping(_Native):
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
+        super().__init__(_d.EarlyStopping(monitor, int(patience), float(min_delta), mode, bool(restore_best_weights)))
+
+
+class ModelCheckpoint(_Native):
+    """Saves model + optimizer state (safetensors, atomically) at each epoch end, or only
+    when `monitor` improves; filepath may hold "{epoch}"."""
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
+        super().__init__(_d.ModelCheckpoint(str(filepath), monitor, bool(save_best_only), mode))
+
+
+def native(callbacks, model):
+    """The engine's callback objects for fit(callbacks=...)."""
+    out = []
+    for cb in callbacks or []:
+        if isinstance(cb, _Native):
+            out.append(cb.impl)
+        elif isinstance(cb, Callback):
+            cb.model = model
+            out.append(_d.python_callback(cb))
+        else:
+            raise TypeError(f"callbacks: expected Callback, EarlyStopping or ModelCheckpoint objects, got {type(cb).__name__}")
+    return out

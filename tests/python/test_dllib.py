@@ -1,0 +1,213 @@
+"""bigdl_cpp.dllib.keras (issue 12, Python bindings for the core): layers against PyTorch
+1.13 (Debian's python3-torch), compile / fit / evaluate / predict on sklearn's digits
+(Debian's python3-sklearn), callbacks, checkpoints, errors and the GIL.
+
+Run by scripts/test.sh: PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin/python -m pytest tests/python
+"""
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from bigdl_cpp.dllib.keras import callbacks, optimizers
+from bigdl_cpp.dllib.keras.layers import (Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D)
+from bigdl_cpp.dllib.keras.models import Model, Sequential
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    y = d.target.astype(np.int64)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(x))
+    x, y = x[perm], y[perm]
+    return x[:1437], y[:1437], x[1437:], y[1437:]
+
+
+def mlp():
+    m = Sequential()
+    m.add(Dense(32, activation="relu", input_shape=(64,)))
+    m.add(Dense(10, activation="softmax"))
+    return m
+
+
+def test_dense_and_conv_forward_equal_torch():
+    rng = np.random.default_rng(1)
+    m = Sequential([Conv2D(4, 3, padding="same", activation="relu", input_shape=(2, 6, 6)), MaxPooling2D(2),
+                    Flatten(), Dense(5, activation="tanh")])
+    assert m.output_shape == [5]
+    state = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in m.state_dict().items()}
+    m.load_state_dict(state)
+    x = rng.standard_normal((3, 2, 6, 6)).astype(np.float32)
+    ours = m.predict(x)
+    conv = torch.nn.Conv2d(2, 4, 3, padding=1)
+    dense = torch.nn.Linear(36, 5)
+    names = list(state)
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(state[names[0]]))
+        conv.bias.copy_(torch.from_numpy(state[names[1]]))
+        dense.weight.copy_(torch.from_numpy(state[names[2]]))
+        dense.bias.copy_(torch.from_numpy(state[names[3]]))
+        want = torch.tanh(dense(torch.nn.functional.max_pool2d(torch.relu(conv(torch.from_numpy(x))), 2).flatten(1)))
+    assert ours.shape == (3, 5) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_fit_evaluate_predict_on_digits(digits):
+    x, y, xv, yv = digits
+    m = mlp()
+    m.compile(optimizer=optimizers.Adam(lr=1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    h = m.fit(x, y, batch_size=32, epochs=8, validation_data=(xv, yv), verbose=0)
+    assert h.epoch == list(range(8))
+    assert h.history["loss"][-1] < 0.5 * h.history["loss"][0]
+    loss, acc = m.evaluate(xv, yv, batch_size=64)
+    assert acc > 0.93, acc
+    assert acc == pytest.approx(h.history["val_accuracy"][-1], abs=1e-9)
+    assert loss == pytest.approx(h.history["val_loss"][-1], rel=1e-6)
+    probs = m.predict(xv)
+    assert probs.shape == (len(xv), 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.mean(probs.argmax(axis=1) == yv) == pytest.approx(acc, abs=1e-9)
+    assert m.evaluate(xv, yv, return_dict=True)["accuracy"] == pytest.approx(acc, abs=1e-9)
+
+
+def test_fit_is_deterministic_and_nb_epoch_is_epochs(digits):
+    x, y, _, _ = digits
+
+    def run(**kw):
+        m = mlp()
+        m.set_weights([np.full_like(w, 0.01 * (i + 1)) for i, w in enumerate(m.get_weights())])
+        m.compile("sgd", "sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=64, verbose=0, seed=7, **kw)
+        return m.get_weights()
+
+    a, b = run(epochs=2), run(nb_epoch=2)
+    for wa, wb in zip(a, b):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def test_functional_model_and_shared_weights():
+    inp = Input((8,))
+    dense = Dense(4, activation="relu")
+    out = Dense(2)(dense(inp))
+    m = Model(input=inp, output=out)
+    x = np.random.default_rng(2).standard_normal((5, 8)).astype(np.float32)
+    w = m.state_dict()
+    h = np.maximum(x @ w[list(w)[0]].T + w[list(w)[1]], 0)
+    np.testing.assert_allclose(m.predict(x), h @ w[list(w)[2]].T + w[list(w)[3]], rtol=1e-5, atol=1e-6)
+    assert m.count_params() == 8 * 4 + 4 + 4 * 2 + 2
+
+
+def test_python_callback_sees_logs_and_stops_training(digits):
+    x, y, xv, yv = digits
+    seen = []
+
+    class Stop(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append((epoch, dict(logs)))
+            if epoch == 1:
+                self.model.stop_training = True
+
+    m = mlp()
+    m.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    h = m.fit(x, y, epochs=10, validation_data=(xv, yv), callbacks=[Stop()], verbose=0)
+    assert [e for e, _ in seen] == [0, 1] and h.epoch == [0, 1]
+    assert {"loss", "accuracy", "val_loss", "val_accuracy", "lr"} <= set(seen[0][1])
+
+
+def test_exception_in_a_callback_reaches_the_caller(digits):
+    x, y, _, _ = digits
+
+    class Boom(callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyError("boom in epoch %d" % epoch)
+
+    m = mlp()
+    m.compile("adam", "sparse_categorical_crossentropy")
+    with pytest.raises(KeyError, match="boom in epoch 0"):
+        m.fit(x, y, epochs=3, callbacks=[Boom()], verbose=0)
+
+
+def test_early_stopping_and_checkpoint_round_trip(digits, tmp_path):
+    x, y, xv, yv = digits
+    m = mlp()
+    m.compile(optimizers.SGD(lr=1e-4), "sparse_categorical_crossentropy", ["accuracy"])
+    stop = callbacks.EarlyStopping(monitor="val_accuracy", min_delta=0.5, patience=0)
+    h = m.fit(x, y, epochs=20, validation_data=(xv, yv), callbacks=[stop], verbose=0)
+    assert len(h.epoch) == 2  # epoch 1 does not improve val_accuracy by 0.5: patience 0 stops there
+    path = str(tmp_path / "ck.safetensors")
+    m.save_checkpoint(path, epoch=2)
+    want = m.predict(xv)
+    m2 = mlp()
+    m2.compile(optimizers.SGD(lr=1e-4), "sparse_categorical_crossentropy")
+    assert m2.load_checkpoint(path) == 2
+    np.testing.assert_array_equal(m2.predict(xv), want)
+
+
+def test_model_checkpoint_callback_writes_each_epoch(digits, tmp_path):
+    x, y, _, _ = digits
+    m = mlp()
+    m.compile("adam", "sparse_categorical_crossentropy")
+    pattern = str(tmp_path / "ep{epoch}.safetensors")
+    m.fit(x[:256], y[:256], epochs=2, callbacks=[callbacks.ModelCheckpoint(pattern, monitor="loss")], verbose=0)
+    assert sorted(os.listdir(tmp_path)) == ["ep1.safetensors", "ep2.safetensors"]
+
+
+def test_numpy_input_is_used_in_place_and_results_own_their_memory():
+    m = Sequential([Dense(3, input_shape=(4,))])
+    x = np.ones((2, 4), np.float32)
+    y1 = m.predict(x)
+    x[:] = 2  # the engine read x in place; a later call sees the new values
+    y2 = m.predict(x)
+    assert not np.array_equal(y1, y2)
+    del m
+    assert np.isfinite(y2).all()  # y2 keeps its tensor alive after the model is gone
+    # Other dtypes and layouts are converted once.
+    m = Sequential([Dense(3, input_shape=(4,))])
+    np.testing.assert_allclose(m.predict(np.ones((4, 2), np.float64).T), m.predict(np.ones((2, 4), np.float32)))
+
+
+def test_errors_are_python_exceptions():
+    with pytest.raises(ValueError, match="activation"):
+        Dense(3, activation="nope", input_shape=(4,))
+    m = Sequential([Dense(3, input_shape=(4,))])
+    with pytest.raises(ValueError, match="not compiled"):
+        m.fit(np.ones((2, 4), np.float32), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="frobnicate"):
+        m.compile("frobnicate", "mse")
+    with pytest.raises(ValueError, match="kl_divergence"):
+        m.compile("adam", "kl_divergence")
+    m.compile("adam", "mse")
+    with pytest.raises(ValueError):
+        m.predict(np.ones((2, 5), np.float32))  # 5 features into a 4-input Dense
+    with pytest.raises(TypeError, match="dtype"):
+        m.predict(np.array([["a", "b", "c", "d"]]))
+    with pytest.raises(TypeError, match="callbacks"):
+        m.fit(np.ones((2, 4), np.float32), np.zeros((2, 3), np.float32), callbacks=[object()], verbose=0)
+
+
+def test_fit_releases_the_gil(digits):
+    x, y, _, _ = digits
+    m = mlp()
+    m.compile("adam", "sparse_categorical_crossentropy")
+    ticks, done = [], threading.Event()
+
+    def tick():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+
+    t = threading.Thread(target=tick)
+    t.start()
+    t0 = time.time()
+    m.fit(np.repeat(x, 40, axis=0), np.repeat(y, 40), batch_size=16, epochs=2, verbose=0)
+    elapsed = time.time() - t0
+    done.set()
+    t.join()
+    # Held, the GIL would let the ticker run only at the switch interval around fit's one call.
+    assert elapsed > 0.2 and len(ticks) > 0.2 * elapsed / 0.0011, (elapsed, len(ticks))
