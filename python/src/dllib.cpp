@@ -35,43 +35,8 @@ namespace py = pybind11;
 namespace {
 
 using namespace bigdl;
-
-// A NumPy array as a tensor: its own memory when it is C-contiguous of the wanted dtype,
-// else one converted copy (held by the tensor all the same).
-Tensor to_tensor(const py::handle& obj, const char* what) {
-  py::array a = py::array::ensure(obj);
-  if (!a) throw ValueError(std::string(what) + ": expected an array-like of numbers");
-  const char kind = a.dtype().kind();
-  DType dt;
-  if (kind == 'f') {
-    a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(a);
-    dt = DType::f32;
-  } else if (kind == 'i' || kind == 'u' || kind == 'b') {
-    a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
-    dt = DType::i64;
-  } else {
-    throw DTypeError(std::string(what) + ": expected numbers, got an array of dtype '" +
-                     std::string(py::str(a.dtype())) + "'");
-  }
-  Shape shape(a.shape(), a.shape() + a.ndim());
-  // The deleter may run on a worker thread without the GIL: it takes it to drop the array.
-  auto keep = std::shared_ptr<void>(new py::object(a), [](void* p) {
-    py::gil_scoped_acquire gil;
-    delete static_cast<py::object*>(p);
-  });
-  return from_blob(const_cast<void*>(a.data()), shape, dt, std::move(keep));
-}
-
-// A tensor as a NumPy array over its memory (contiguous first), keeping the tensor alive.
-py::array to_numpy(const Tensor& t_in) {
-  Tensor t = t_in.detach().contiguous();
-  if (t.dtype() != DType::f32 && t.dtype() != DType::i64) t = t.to(DType::f32);
-  auto* owner = new Tensor(t);
-  py::capsule keep(owner, [](void* p) { delete static_cast<Tensor*>(p); });
-  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
-  if (t.dtype() == DType::i64) return py::array_t<int64_t>(shape, t.data<int64_t>(), keep);
-  return py::array_t<float>(shape, t.data<float>(), keep);
-}
+using bigdl_py::to_numpy;
+using bigdl_py::to_tensor;
 
 keras::LayerArgs layer_args(const std::optional<Shape>& input_shape, const std::string& name, bool use_bias) {
   keras::LayerArgs a;
@@ -271,31 +236,7 @@ void bind_dllib(py::module_ m) {
     return keras::Concatenate(axis, layer_args(std::nullopt, name, true));
   }, py::arg("axis"), py::arg("name"));
 
-  // The networks: nn::Module underneath, with the weights as NumPy arrays by name.
-  py::class_<nn::Module, std::shared_ptr<nn::Module>>(m, "Module")
-      .def("num_parameters", &nn::Module::num_parameters)
-      .def("state_dict", [](const nn::Module& net) {
-        py::dict out;
-        for (const auto& [name, t] : net.state_dict()) out[py::str(name)] = to_numpy(t.clone());
-        return out;
-      })
-      .def("load_state_dict", [](nn::Module& net, const py::dict& state, bool strict) {
-        nn::NamedTensors in;
-        for (const auto& [k, v] : state) in.emplace_back(py::cast<std::string>(k), to_tensor(v, "load_state_dict"));
-        py::gil_scoped_release release;
-        net.load_state_dict(in, strict);
-      }, py::arg("state"), py::arg("strict") = true)
-      .def("forward", [](nn::Module& net, const py::handle& x) {
-        Tensor in = to_tensor(x, "forward");
-        Tensor out;
-        {
-          py::gil_scoped_release release;
-          NoGradGuard no_grad;
-          net.eval();
-          out = net.forward(in);
-        }
-        return to_numpy(out);
-      }, py::arg("x"));
+  // The networks are nn::Modules (bound in core.cpp: parameters, state_dict, forward).
   py::class_<keras::Sequential, nn::Module, std::shared_ptr<keras::Sequential>>(m, "Sequential")
       .def(py::init<>())
       .def("add", [](keras::Sequential& s, const Layer& l) { s.add(l); }, py::arg("layer"))

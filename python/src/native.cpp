@@ -50,6 +50,7 @@ PYBIND11_MODULE(_native, m) {
   m.def("set_num_threads", &bigdl::set_num_threads, py::arg("n"),
         "Threads of the library's pool (default: the machine's cores).");
   m.def("get_num_threads", &bigdl::get_num_threads);
+  bigdl_py::bind_core(m.def_submodule("core", "tensors, autograd, nn modules, losses, optimizers (include/bigdl)"));
   bigdl_py::bind_llm(m.def_submodule("llm", "low-bit LLM inference (include/bigdl/llm)"));
   bigdl_py::bind_dllib(m.def_submodule("dllib", "Keras-style models and training (include/bigdl/train)"));
 }

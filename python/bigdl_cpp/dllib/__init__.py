@@ -1,12 +1,14 @@
-"""DLlib: the core's Keras-style models and training (issue 12).
+"""DLlib: the core from Python: tensors, nn, optimizers and Keras-style models (issue 12).
 
+    bigdl_cpp.dllib.tensor            tensor() over NumPy memory, autograd, no_grad
+    bigdl_cpp.dllib.nn                Linear, Conv2d, ..., Sequential; losses (PyTorch's names)
+    bigdl_cpp.dllib.optim             SGD, Adam, AdamW, RMSprop, Adagrad
     bigdl_cpp.dllib.keras.layers      Dense, Conv2D, MaxPooling2D, ..., Input
     bigdl_cpp.dllib.keras.models      Sequential, Model: compile / fit / evaluate / predict
     bigdl_cpp.dllib.keras.optimizers  SGD, Adam, AdamW, RMSprop, Adagrad
     bigdl_cpp.dllib.keras.callbacks   Callback (subclass it in Python), EarlyStopping,
                                       ModelCheckpoint
 
-as BigDL's bigdl.dllib.keras, over the C++ engine (include/bigdl/train/keras.h). Still to
-come in issue 12 (docs/python.md): tensors and nn modules / autograd from Python, and
-NNEstimator / NNClassifier in Spark ML pipelines.
+over the C++ engine (include/bigdl; keras as BigDL's bigdl.dllib.keras). Still to
+come in issue 12 (docs/python.md): NNEstimator / NNClassifier in Spark ML pipelines, Orca.
 """

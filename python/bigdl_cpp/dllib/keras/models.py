@@ -109,7 +109,7 @@ class _Net:
 
     def forward(self, x):
         """The outputs for x in evaluation mode, in one batch (works before compile)."""
-        return self._impl.forward(x)
+        return self._impl.predict_numpy(x)
 
     # ---- weights ----
     def state_dict(self):
