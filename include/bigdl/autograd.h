@@ -23,6 +23,11 @@ struct Node {
   // Gradient wrt each entry of `inputs` (undefined where not needed).
   std::function<std::vector<Tensor>(const Tensor& grad_output)> backward;
   bool released = false;  // saved state freed by a backward without retain_graph
+  // The storage versions of all inputs at record time (those that need no grad too: a
+  // backward reads them). A backward that finds one changed, by an in-place op on that
+  // tensor or a view of it, throws ValueError instead of computing a wrong gradient, as
+  // PyTorch does. Weak: a storage nobody holds any more cannot be read by the backward.
+  std::vector<std::pair<std::weak_ptr<Storage>, uint64_t>> input_versions;
 };
 
 // Is grad recording on for this thread?

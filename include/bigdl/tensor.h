@@ -14,6 +14,7 @@
 // here. Shapes are std::vector<int64_t>; negative dims count from the end.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -42,8 +43,13 @@ class Storage {
   Storage& operator=(const Storage&) = delete;
   void* data() const { return data_; }
   int64_t nbytes() const { return nbytes_; }
+  // Bumped by every in-place op on a tensor of this storage (copy_, fill_, zero_, add_,
+  // mul_), so autograd can tell that a tensor it saved for backward was changed since.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
+  std::atomic<uint64_t> version_{0};
   void* data_ = nullptr;
   int64_t nbytes_ = 0;
   bool owned_ = false;
@@ -112,8 +118,10 @@ class Tensor {
   Tensor clone() const;       // always a copy (differentiable)
   Tensor to(DType t) const;   // cast (differentiable between float types)
 
-  // ---- in-place (not recorded by autograd; refused on leaves that require grad
-  // while grad mode is on, as in PyTorch) ----
+  // ---- in-place (not recorded by autograd, so with grad mode on they are refused on
+  // any tensor that requires grad: a leaf, as in PyTorch, or an intermediate result,
+  // where PyTorch would record them; ValueError). Each bumps the storage's version: a
+  // backward that saved the tensor before the change throws ValueError, as in PyTorch ----
   Tensor& zero_();
   Tensor& fill_(double v);
   Tensor& copy_(const Tensor& src);  // broadcasts src, casts dtype

@@ -90,6 +90,11 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
     }
     BIGDL_CHECK(!fn->released, ValueError, "backward", "trying to backward through the graph a second time (op '",
                 fn->name, "'); pass retain_graph=true to the first backward");
+    for (const auto& [weak, version] : fn->input_versions)
+      if (const auto st = weak.lock())
+        BIGDL_CHECK(st->version() == version, ValueError, "backward", "an input of op '", fn->name,
+                    "' was modified by an in-place operation after it was used (version ", st->version(),
+                    ", expected ", version, "); its gradient would be wrong: clone() the tensor before changing it");
     std::vector<Tensor> in_grads = fn->backward(g);
     BIGDL_ASSERT(in_grads.size() == fn->inputs.size());
     for (size_t i = 0; i < in_grads.size(); ++i) {
@@ -153,8 +158,11 @@ void record(Tensor& out, const char* name, std::vector<Tensor> inputs,
             std::function<std::vector<Tensor>(const Tensor&)> backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
-  for (Tensor& t : inputs)
-    if (t.defined() && !t.requires_grad()) t = Tensor();
+  for (Tensor& t : inputs) {
+    if (!t.defined()) continue;
+    node->input_versions.emplace_back(t.storage(), t.storage()->version());
+    if (!t.requires_grad()) t = Tensor();
+  }
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   out.impl()->grad_fn = std::move(node);

@@ -7,11 +7,11 @@ namespace {
 // Index values as int64 with a bounds check against `size`.
 std::vector<int64_t> read_indices(const Tensor& index, int64_t size, const char* op, int64_t dim) {
   BIGDL_CHECK(is_integral(index.dtype()), DTypeError, op, "index must be an integer tensor, got ", dtype_name(index.dtype()));
+  // Negative indices are refused, not wrapped (as PyTorch's index_select / gather /
+  // embedding): a -1 from a bad label or token id must not silently read the last row.
   std::vector<int64_t> v = index.to_int_vector();
-  for (int64_t& i : v) {
-    BIGDL_CHECK(i >= -size && i < size, IndexError, op, "index ", i, " is out of range for dim ", dim, " of size ", size);
-    if (i < 0) i += size;
-  }
+  for (int64_t i : v)
+    BIGDL_CHECK(i >= 0 && i < size, IndexError, op, "index ", i, " is out of range for dim ", dim, " of size ", size);
   return v;
 }
 

@@ -112,27 +112,41 @@ BIGDL_FORALL_DTYPES(BIGDL_INST_DATA)
 #undef BIGDL_INST_DATA
 
 // ---------------------------------------------------------------- creation
-Tensor empty(const Shape& shape, DType dtype) {
-  for (int64_t d : shape) BIGDL_CHECK(d >= 0, ShapeError, "empty", "negative dimension in shape ", shape_str(shape));
+// Bytes of a contiguous tensor of `shape`, checked: a product that overflows int64 (ones({1LL
+// << 62}) of f32 wrapped to a 0-byte storage that fill_ then wrote past) is a ShapeError.
+static int64_t storage_bytes(const Shape& shape, DType dtype, const char* op) {
+  int64_t bytes = element_size(dtype);
+  for (int64_t d : shape) {
+    BIGDL_CHECK(d >= 0, ShapeError, op, "negative dimension in shape ", shape_str(shape));
+    BIGDL_CHECK(!__builtin_mul_overflow(bytes, d, &bytes), ShapeError, op, "shape ", shape_str(shape), " of ",
+                dtype_name(dtype), " is too large: its size in bytes overflows int64");
+  }
+  return bytes;
+}
+
+// empty() under the name of the creation function the caller used (for its errors).
+static Tensor empty_for(const Shape& shape, DType dtype, const char* op) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(dtype));
+  impl->storage = std::make_shared<Storage>(storage_bytes(shape, dtype, op));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
   return Tensor(impl);
 }
+Tensor empty(const Shape& shape, DType dtype) { return empty_for(shape, dtype, "empty"); }
 
-Tensor full(const Shape& shape, double value, DType dtype) {
-  Tensor t = empty(shape, dtype);
+static Tensor full_for(const Shape& shape, double value, DType dtype, const char* op) {
+  Tensor t = empty_for(shape, dtype, op);
   t.fill_(value);
   return t;
 }
+Tensor full(const Shape& shape, double value, DType dtype) { return full_for(shape, value, dtype, "full"); }
 Tensor zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty_for(shape, dtype, "zeros");
   if (t.numel()) std::memset(t.raw_data(), 0, size_t(t.numel() * element_size(dtype)));
   return t;
 }
-Tensor ones(const Shape& shape, DType dtype) { return full(shape, 1.0, dtype); }
+Tensor ones(const Shape& shape, DType dtype) { return full_for(shape, 1.0, dtype, "ones"); }
 Tensor scalar_tensor(double value, DType dtype) { return full({}, value, dtype); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
@@ -180,7 +194,7 @@ Tensor from_vector(const std::vector<int64_t>& values, const Shape& shape, DType
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive) {
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(data, shape_numel(shape) * element_size(dtype), std::move(keep_alive));
+  impl->storage = std::make_shared<Storage>(data, storage_bytes(shape, dtype, "from_blob"), std::move(keep_alive));
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
@@ -230,9 +244,17 @@ void strided_copy(const Tensor& dst, const Tensor& src) {
 }
 }  // namespace
 
+// Every in-place op passes here. In-place ops are not recorded by autograd, so with grad
+// mode on they are refused on any tensor that requires grad (a leaf, as PyTorch; and an
+// intermediate result too, whose gradient would silently ignore the change). Then the
+// storage's version is bumped (autograd.h, Node::input_versions): a backward that saved
+// the tensor before the change throws.
 static void check_inplace(const Tensor& t, const char* op) {
-  BIGDL_CHECK(!(grad_mode_enabled() && t.requires_grad() && t.is_leaf()), ValueError, op,
-              "in-place op on a leaf that requires grad; wrap it in NoGradGuard");
+  BIGDL_CHECK(!(grad_mode_enabled() && t.requires_grad()), ValueError, op,
+              t.is_leaf() ? "in-place op on a leaf that requires grad; wrap it in NoGradGuard"
+                          : "in-place op on a tensor that requires grad (autograd does not record in-place ops, so its "
+                            "gradient would be wrong); use the out-of-place op");
+  t.storage()->bump_version();
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {

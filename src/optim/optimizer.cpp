@@ -53,6 +53,7 @@ void Optimizer::step() {
                 shape_str(g.shape()), ", parameter has ", shape_str(params_[i].shape()));
     ++param_steps_[i];
     update(i, params_[i].data<float>(), g.data<float>(), params_[i].numel());
+    params_[i].storage()->bump_version();  // an in-place change, as for Tensor's in-place ops
   }
 }
 
