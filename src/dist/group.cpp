@@ -178,7 +178,17 @@ int env_world_size() {
   return 1;
 }
 
-bool launched_by_mpi() { return env_world_size() > 1; }
+bool launched_by_mpi() {
+  if (env_world_size() > 1) return true;
+  // srun -n N without --mpi: N copies of a one-process job would train side by side and
+  // write the same files. SLURM_STEP_NUM_TASKS is set for the tasks of an srun step only.
+  const int step_tasks = env_int("SLURM_STEP_NUM_TASKS");
+  if (step_tasks > 1)
+    throw DistError(bigdl::detail::cat("[dist] srun started ", step_tasks,
+                                       " tasks without an MPI environment, so each would run alone: use srun "
+                                       "--mpi=pmix (or --mpi=pmi2), or srun -n 1 for one process"));
+  return false;
+}
 
 GroupPtr single_group() { return std::make_shared<SingleGroup>(); }
 
@@ -192,7 +202,14 @@ GroupPtr init(Backend backend) {
                 "init: the world group already exists with backend '", g_world->backend(), "'");
     return g_world;
   }
-  g_world = want == Backend::mpi ? detail::make_mpi_group() : single_group();
+  GroupPtr g = want == Backend::mpi ? detail::make_mpi_group() : single_group();
+  // A launcher of another MPI (MPICH's mpiexec for this OpenMPI build, or the reverse)
+  // starts N processes that each initialise as a one-rank MPI job.
+  if (want == Backend::mpi && g->size() == 1 && env_world_size() > 1)
+    throw DistError(bigdl::detail::cat("[dist] the launcher started ", env_world_size(),
+                                " processes but MPI sees 1 in each: the launcher (mpiexec / mpirun / srun --mpi) "
+                                "belongs to another MPI than the one this binary is built with; use that MPI's mpirun"));
+  g_world = std::move(g);
   g_world_backend = want;
   return g_world;
 }

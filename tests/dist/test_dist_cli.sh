@@ -38,6 +38,13 @@ np4=$(accuracy)
 awk -v a="$np4" -v b="$single" 'BEGIN { d = a - b; exit !(d < 2 && d > -2) }' ||
   fail "mpi_np4_bf16: test accuracy $np4% is not within 2 points of $single%"
 
+# Launches whose processes cannot form one job fail with a message instead of running N
+# independent one-process trainings that write the same files.
+run srun_without_mpi 1 -- env SLURM_STEP_NUM_TASKS=2 SLURM_NTASKS=2 SLURM_PROCID=0 "$BIGDL" "${args[@]}"
+grep -q "srun started 2 tasks without an MPI environment" "$tmp/err" || fail "srun_without_mpi: no message"
+run foreign_launcher 1 -- env PMI_SIZE=2 PMI_RANK=0 "$BIGDL" "${args[@]}"
+grep -q "the launcher started 2 processes but MPI sees 1" "$tmp/err" || fail "foreign_launcher: no message"
+
 run mpi_resume 0 -- "$MPI" 2 "$BIGDL" "${args[@]}" --epochs 4 --resume "$tmp/c-3.safetensors"
 [[ $(count "resumed from .* at epoch 3" "$tmp/err") -eq 1 ]] || fail "mpi_resume: resume line not printed once"
 

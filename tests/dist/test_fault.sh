@@ -35,6 +35,9 @@ same() { cmp -s "$1" "$2" || fail "$3: final weights differ from the uninterrupt
 args=(train --epochs 3 --batch-size 32 --seed 3 --optimizer adam --lr 0.01 --checkpoint-every 20)
 
 run uninterrupted 0 -- "$MPI" 2 "$BIGDL" "${args[@]}" --checkpoint-dir "$tmp/full" --save "$tmp/full.safetensors"
+cp "$tmp/err" "$tmp/full.err"
+# The training accuracy an epoch line reports: epoch_acc EPOCH FILE ("" when it has none).
+epoch_acc() { grep -E "^Epoch $1/3 " "$2" | grep -oE " - accuracy: [0-9.]+" | grep -oE "[0-9.]+$"; }
 
 # Rank 1 SIGKILLs itself right after step 70: checkpoints 20, 40, 60 exist.
 BIGDL_FAULT_INJECT=kill:1:70 run killed nonzero -- "$MPI" 2 "$BIGDL" "${args[@]}" --checkpoint-dir "$tmp/ck" \
@@ -49,6 +52,11 @@ cp -r "$tmp/ck" "$tmp/ck2"
 run resume_auto 0 -- "$MPI" 2 "$BIGDL" "${args[@]}" --checkpoint-dir "$tmp/ck" --resume auto --save "$tmp/resumed.safetensors"
 has "^resumed from .*/ckpt-00000060.manifest: step 60 \(epoch 2, batch 15 of 45\)$" resume_auto
 same "$tmp/full.safetensors" "$tmp/resumed.safetensors" resume_auto
+# Epoch 2's training accuracy after the resume covers its last 30 batches: close to the
+# uninterrupted run's over all 45 (it was divided by all 45 batches' rows: 0.32 for 0.96).
+a_full=$(epoch_acc 2 "$tmp/full.err") a_res=$(epoch_acc 2 "$tmp/err")
+awk -v a="$a_full" -v b="$a_res" 'BEGIN { d = a - b; exit !(a > 0.5 && d < 0.05 && d > -0.05) }' ||
+  fail "resume_auto: epoch 2 training accuracy $a_res after the resume, $a_full uninterrupted"
 
 # Flip one byte of rank 1's file of the newest checkpoint: step 40 is used instead.
 printf '\xff' | dd of="$tmp/ck2/ckpt-00000060.rank1.safetensors" bs=1 seek=3000 conv=notrunc status=none
@@ -57,6 +65,18 @@ has "^\[checkpoint\] warning: .*/ckpt-00000060.rank1.safetensors: checksum misma
 [[ $(grep -c "warning" "$tmp/err") -eq 1 ]] || fail "resume_corrupted: not exactly one warning line"
 has "^resumed from .*/ckpt-00000040.manifest: step 40 " resume_corrupted
 same "$tmp/full.safetensors" "$tmp/corrupt.safetensors" resume_corrupted
+
+# A checkpoint at an epoch's end (every 45 steps), rank 1 killed at step 50: the resumed
+# epoch 1 trained no rows after the resume, so it reports no training accuracy (it said 0).
+BIGDL_FAULT_INJECT=kill:1:50 run killed_after_epoch nonzero -- "$MPI" 2 "$BIGDL" "${args[@]}" \
+  --checkpoint-every 45 --checkpoint-dir "$tmp/ep"
+run resume_epoch_end 0 -- "$MPI" 2 "$BIGDL" "${args[@]}" --checkpoint-every 45 --checkpoint-dir "$tmp/ep" \
+  --resume auto --save "$tmp/ep.safetensors"
+has "^resumed from .*/ckpt-00000045.manifest: step 45 \(epoch 1, batch 45 of 45\)$" resume_epoch_end
+[[ -z "$(epoch_acc 1 "$tmp/err")" ]] || fail "resume_epoch_end: epoch 1 reports a training accuracy: $(epoch_acc 1 "$tmp/err")"
+has "^Epoch 1/3 .* - val_accuracy: 0\.[0-9]+" resume_epoch_end
+[[ -n "$(epoch_acc 2 "$tmp/err")" ]] || fail "resume_epoch_end: epoch 2 reports no training accuracy"
+same "$tmp/full.safetensors" "$tmp/ep.safetensors" resume_epoch_end
 
 # A stopped rank: the other one's watchdog ends the job within the timeout.
 BIGDL_DIST_TIMEOUT=3 BIGDL_FAULT_INJECT=stop:1:30 run hung nonzero -- "$MPI" 2 "$BIGDL" "${args[@]}" \

@@ -134,6 +134,9 @@ bool mpi_available();
 // Does the environment say this process was started by an MPI launcher with more than
 // one process? Reads OMPI_COMM_WORLD_SIZE (OpenMPI), PMI_SIZE (MPICH hydra, srun
 // --mpi=pmi2), PMIX_RANK with SLURM_NTASKS or OMPI_COMM_WORLD_SIZE (srun --mpi=pmix).
+// srun -n N (N > 1) without an MPI environment throws DistError: its tasks would each run
+// alone. (init() likewise throws when a launcher says N > 1 but MPI sees one process: the
+// launcher of another MPI than the build's, e.g. MPICH's mpiexec for an OpenMPI build.)
 bool launched_by_mpi();
 // World size the launcher announced in the environment; 1 when none.
 int env_world_size();
