@@ -20,7 +20,6 @@
 #include <string>
 #include <vector>
 
-#include "bigdl/autograd.h"
 #include "bigdl/error.h"
 #include "bigdl/nn/module.h"
 #include "bigdl/optim/optimizer.h"

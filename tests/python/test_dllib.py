@@ -211,3 +211,15 @@ def test_fit_releases_the_gil(digits):
     t.join()
     # Held, the GIL would let the ticker run only at the switch interval around fit's one call.
     assert elapsed > 0.2 and len(ticks) > 0.2 * elapsed / 0.0011, (elapsed, len(ticks))
+
+
+def test_tensorboard_logs_are_written(digits, tmp_path):
+    x, y, xv, yv = digits
+    m = mlp()
+    m.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    m.set_tensorboard(str(tmp_path), "run1")
+    m.fit(x[:256], y[:256], epochs=2, validation_data=(xv, yv), verbose=0)
+    for sub in ("train", "validation"):
+        files = os.listdir(tmp_path / "run1" / sub)
+        assert any(f.startswith("events.out.tfevents") for f in files), (sub, files)
+        assert all(os.path.getsize(tmp_path / "run1" / sub / f) > 0 for f in files)
