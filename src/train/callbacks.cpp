@@ -60,7 +60,7 @@ void EarlyStopping::on_epoch_end(Model& m, int64_t epoch, const Logs& logs) {
     }
     return;
   }
-  if (++wait_ > patience_) {
+  if (++wait_ >= patience_) {  // Keras': the patience-th epoch without improvement stops (0 and 1 alike)
     stopped_epoch_ = epoch;
     m.stop_training = true;
     if (restore_ && !best_weights_.empty()) m.net().load_state_dict(best_weights_);
