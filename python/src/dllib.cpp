@@ -256,6 +256,25 @@ void bind_dllib(py::module_ m) {
     return train::CallbackPtr(std::make_shared<train::EarlyStopping>(std::move(monitor), patience, min_delta,
                                                                      monitor_mode(mode), restore));
   }, py::arg("monitor"), py::arg("patience"), py::arg("min_delta"), py::arg("mode"), py::arg("restore_best_weights"));
+  // Keras' LearningRateScheduler(schedule): lr = schedule(epoch, lr) at each epoch's start.
+  // The Python function is held with a deleter that takes the GIL (the callback may be
+  // destroyed without it), and called with the GIL taken.
+  m.def("LearningRateScheduler", [](py::function schedule) {
+    auto fn = std::shared_ptr<py::function>(new py::function(std::move(schedule)), [](py::function* p) {
+      py::gil_scoped_acquire gil;
+      delete p;
+    });
+    return train::CallbackPtr(std::make_shared<train::LearningRateScheduler>([fn](int64_t epoch, double lr) {
+      py::gil_scoped_acquire gil;
+      py::object v = (*fn)(epoch, lr);
+      if (!py::isinstance<py::float_>(v) && !py::isinstance<py::int_>(v))
+        throw DTypeError("LearningRateScheduler: the schedule must return a number, got " +
+                        std::string(py::str(py::type::of(v).attr("__name__"))));
+      const double out = v.cast<double>();
+      if (!(out > 0)) throw ValueError("LearningRateScheduler: the schedule returned lr " + std::to_string(out) + "; it must be > 0");
+      return out;
+    }));
+  }, py::arg("schedule"));
   m.def("ModelCheckpoint", [](std::string path, std::string monitor, bool best_only, const std::string& mode) {
     return train::CallbackPtr(std::make_shared<train::ModelCheckpoint>(std::move(path), std::move(monitor), best_only,
                                                                        monitor_mode(mode)));

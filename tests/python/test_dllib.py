@@ -223,3 +223,18 @@ def test_tensorboard_logs_are_written(digits, tmp_path):
         files = os.listdir(tmp_path / "run1" / sub)
         assert any(f.startswith("events.out.tfevents") for f in files), (sub, files)
         assert all(os.path.getsize(tmp_path / "run1" / sub / f) > 0 for f in files)
+
+
+def test_learning_rate_scheduler_sets_each_epochs_lr(digits):
+    x, y, _, _ = digits
+    m = mlp()
+    m.compile(optimizers.SGD(lr=0.1), "sparse_categorical_crossentropy")
+    seen = []
+    sched = callbacks.LearningRateScheduler(lambda epoch, lr: seen.append((epoch, lr)) or 0.1 * 0.5 ** epoch)
+    h = m.fit(x[:256], y[:256], epochs=3, callbacks=[sched], verbose=0)
+    assert [e for e, _ in seen] == [0, 1, 2]
+    assert h.history["lr"] == pytest.approx([0.1, 0.05, 0.025])
+    with pytest.raises(ValueError, match="must be > 0"):
+        m.fit(x[:64], y[:64], epochs=1, callbacks=[callbacks.LearningRateScheduler(lambda e, lr: 0.0)], verbose=0)
+    with pytest.raises(TypeError, match="callable"):
+        callbacks.LearningRateScheduler(0.1)

@@ -1,11 +1,11 @@
 """Callbacks for fit(). Subclass Callback in Python (any of its hooks; set
 self.model.stop_training = True to stop after the epoch), or use the C++ ones:
-EarlyStopping and ModelCheckpoint (Keras' arguments). Hooks run with the GIL held while
+EarlyStopping, ModelCheckpoint and LearningRateScheduler (Keras' arguments). Hooks run with the GIL held while
 the rest of fit runs without it; an exception raised in a hook stops fit and reaches the
 caller."""
 from bigdl_cpp._native import dllib as _d
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint"]
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler"]
 
 
 class Callback:
@@ -46,6 +46,15 @@ class ModelCheckpoint(_Native):
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="auto"):
         super().__init__(_d.ModelCheckpoint(str(filepath), monitor, bool(save_best_only), mode))
+
+
+class LearningRateScheduler(_Native):
+    """lr = schedule(epoch, lr) at the start of each epoch (epoch counts from 0), as Keras'."""
+
+    def __init__(self, schedule):
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable, got {type(schedule).__name__}")
+        super().__init__(_d.LearningRateScheduler(schedule))
 
 
 def native(callbacks, model):
