@@ -56,31 +56,41 @@ keras::Size2 size2(const std::vector<int64_t>& v, const char* what) {
 // the hook stops training after the epoch, as in Keras.
 class PyCallback : public train::Callback {
  public:
-  explicit PyCallback(py::object obj) : obj_(std::move(obj)) {}
+  // hooks: the names of the hooks obj's class overrides; the others are not called (a
+  // no-op on_batch_end would take the GIL on every batch).
+  PyCallback(py::object obj, const std::vector<std::string>& hooks) : obj_(std::move(obj)) {
+    for (const auto& h : hooks)
+      for (int i = 0; i < kHooks; ++i)
+        if (h == kHookNames[i]) on_[i] = true;
+  }
   ~PyCallback() override {
     py::gil_scoped_acquire gil;
     obj_ = py::object();
   }
   // Each hook builds its Python arguments inside call(), after the GIL is taken.
   void on_train_begin(train::Model& m) override {
-    call(m, [&] { obj_.attr("on_train_begin")(); });
+    call(m, kTrainBegin, [&] { obj_.attr("on_train_begin")(); });
   }
   void on_epoch_begin(train::Model& m, int64_t epoch) override {
-    call(m, [&] { obj_.attr("on_epoch_begin")(epoch); });
+    call(m, kEpochBegin, [&] { obj_.attr("on_epoch_begin")(epoch); });
   }
   void on_batch_end(train::Model& m, int64_t batch, double loss) override {
-    call(m, [&] { obj_.attr("on_batch_end")(batch, py::dict(py::arg("loss") = loss)); });
+    call(m, kBatchEnd, [&] { obj_.attr("on_batch_end")(batch, py::dict(py::arg("loss") = loss)); });
   }
   void on_epoch_end(train::Model& m, int64_t epoch, const train::Logs& logs) override {
-    call(m, [&] { obj_.attr("on_epoch_end")(epoch, py::cast(logs)); });
+    call(m, kEpochEnd, [&] { obj_.attr("on_epoch_end")(epoch, py::cast(logs)); });
   }
   void on_train_end(train::Model& m) override {
-    call(m, [&] { obj_.attr("on_train_end")(); });
+    call(m, kTrainEnd, [&] { obj_.attr("on_train_end")(); });
   }
 
  private:
+  enum Hook { kTrainBegin, kEpochBegin, kBatchEnd, kEpochEnd, kTrainEnd, kHooks };
+  static constexpr const char* kHookNames[kHooks] = {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
+                                                     "on_train_end"};
   template <class F>
-  void call(train::Model& m, F&& hook) {
+  void call(train::Model& m, Hook which, F&& hook) {
+    if (!on_[which]) return;
     py::gil_scoped_acquire gil;
     hook();
     py::object model = py::getattr(obj_, "model", py::none());
@@ -90,6 +100,7 @@ class PyCallback : public train::Callback {
     }
   }
   py::object obj_;
+  bool on_[kHooks] = {};
 };
 
 train::MonitorMode monitor_mode(const std::string& mode) {
@@ -99,51 +110,35 @@ train::MonitorMode monitor_mode(const std::string& mode) {
   throw ValueError("mode: expected 'auto', 'min' or 'max', got '" + mode + "'");
 }
 
-// The optimizer of compile(): by Keras name, or by class name with its hyper-parameters
-// (bigdl_cpp.dllib.keras.optimizers passes {"name", "lr", ...}).
+// The optimizer of compile(): keras::make_optimizer by name (BigDL's defaults, the lr if
+// given, ValueError naming an unknown one), then the other hyper-parameters that
+// bigdl_cpp.dllib.keras.optimizers passes (Keras' names) set on its options, which every
+// step reads.
 optim::OptimizerPtr make_optimizer(const std::string& name, const std::map<std::string, double>& hp,
                                    std::vector<Tensor> params) {
-  const auto get = [&](const char* k, double def) {
-    auto it = hp.find(k);
-    return it == hp.end() ? def : it->second;
+  const auto lr = hp.find("lr");
+  auto opt = keras::make_optimizer(name, std::move(params), lr == hp.end() ? -1 : lr->second);
+  const auto set = [&](const char* key, auto& field) {
+    if (const auto it = hp.find(key); it != hp.end()) field = static_cast<std::decay_t<decltype(field)>>(it->second);
   };
-  if (name == "sgd") {
-    optim::SGDOptions o;
-    o.lr = get("lr", 0.01);
-    o.momentum = get("momentum", 0);
-    o.weight_decay = get("weight_decay", 0);
-    o.nesterov = get("nesterov", 0) != 0;
-    return std::make_shared<optim::SGD>(std::move(params), o);
+  if (auto* o = dynamic_cast<optim::SGD*>(opt.get())) {
+    set("momentum", o->options.momentum);
+    set("weight_decay", o->options.weight_decay);
+    set("nesterov", o->options.nesterov);
+  } else if (auto* o = dynamic_cast<optim::Adam*>(opt.get())) {  // and AdamW
+    set("beta_1", o->options.beta1);
+    set("beta_2", o->options.beta2);
+    set("epsilon", o->options.eps);
+    set("amsgrad", o->options.amsgrad);
+    set("weight_decay", o->options.weight_decay);
+  } else if (auto* o = dynamic_cast<optim::RMSprop*>(opt.get())) {
+    set("rho", o->options.alpha);
+    set("epsilon", o->options.eps);
+    set("momentum", o->options.momentum);
+  } else if (auto* o = dynamic_cast<optim::Adagrad*>(opt.get())) {
+    set("epsilon", o->options.eps);
   }
-  if (name == "adam" || name == "adamw") {
-    optim::AdamOptions o;
-    o.lr = get("lr", 1e-3);
-    o.beta1 = get("beta_1", 0.9);
-    o.beta2 = get("beta_2", 0.999);
-    o.eps = get("epsilon", 1e-8);
-    o.amsgrad = get("amsgrad", 0) != 0;
-    if (name == "adamw") {
-      o.weight_decay = get("weight_decay", 0.01);
-      return std::make_shared<optim::AdamW>(std::move(params), o);
-    }
-    o.weight_decay = get("weight_decay", 0);
-    return std::make_shared<optim::Adam>(std::move(params), o);
-  }
-  if (name == "rmsprop") {
-    optim::RMSpropOptions o;
-    o.lr = get("lr", 1e-3);
-    o.alpha = get("rho", 0.9);
-    o.eps = get("epsilon", 1e-8);
-    o.momentum = get("momentum", 0);
-    return std::make_shared<optim::RMSprop>(std::move(params), o);
-  }
-  if (name == "adagrad") {
-    optim::AdagradOptions o;
-    o.lr = get("lr", 0.01);
-    o.eps = get("epsilon", 1e-10);
-    return std::make_shared<optim::Adagrad>(std::move(params), o);
-  }
-  return keras::make_optimizer(name, std::move(params), get("lr", -1));  // ValueError naming it
+  return opt;
 }
 
 py::list history_of(const train::History& h) {
@@ -251,7 +246,9 @@ void bind_dllib(py::module_ m) {
 
   // train::Callback and the C++ callbacks; PyCallback wraps a Python object.
   py::class_<train::Callback, std::shared_ptr<train::Callback>>(m, "Callback");
-  m.def("python_callback", [](py::object obj) -> train::CallbackPtr { return std::make_shared<PyCallback>(std::move(obj)); });
+  m.def("python_callback", [](py::object obj, const std::vector<std::string>& hooks) -> train::CallbackPtr {
+    return std::make_shared<PyCallback>(std::move(obj), hooks);
+  }, py::arg("callback"), py::arg("hooks"));
   m.def("EarlyStopping", [](std::string monitor, int64_t patience, double min_delta, const std::string& mode, bool restore) {
     return train::CallbackPtr(std::make_shared<train::EarlyStopping>(std::move(monitor), patience, min_delta,
                                                                      monitor_mode(mode), restore));

@@ -57,6 +57,9 @@ class LearningRateScheduler(_Native):
         super().__init__(_d.LearningRateScheduler(schedule))
 
 
+_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
+
+
 def native(callbacks, model):
     """The engine's callback objects for fit(callbacks=...)."""
     out = []
@@ -65,7 +68,9 @@ def native(callbacks, model):
             out.append(cb.impl)
         elif isinstance(cb, Callback):
             cb.model = model
-            out.append(_d.python_callback(cb))
+            # Only the hooks its class overrides are called (a no-op hook per batch costs the GIL).
+            hooks = [h for h in _HOOKS if getattr(type(cb), h) is not getattr(Callback, h)]
+            out.append(_d.python_callback(cb, hooks))
         else:
             raise TypeError(f"callbacks: expected Callback, EarlyStopping or ModelCheckpoint objects, got {type(cb).__name__}")
     return out
