@@ -67,6 +67,16 @@ int64_t sum_counts(const std::vector<int64_t>& counts) {
   return n;
 }
 
+double env_timeout() {
+  const char* v = std::getenv("BIGDL_DIST_TIMEOUT");
+  if (!v || !*v) return 60.0;
+  char* end = nullptr;
+  const double t = std::strtod(v, &end);
+  BIGDL_CHECK(end && *end == '\0' && t >= 0, ValueError, "dist",
+              "BIGDL_DIST_TIMEOUT must be seconds >= 0 (0: no watchdog), got '", v, "'");
+  return t;
+}
+
 }  // namespace detail
 
 // ------------------------------------------------------------------ wire formats

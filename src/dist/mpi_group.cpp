@@ -91,17 +91,6 @@ struct IntCounts {
   }
 };
 
-// Seconds of BIGDL_DIST_TIMEOUT, or the default.
-double env_timeout() {
-  const char* v = std::getenv("BIGDL_DIST_TIMEOUT");
-  if (!v || !*v) return 60.0;
-  char* end = nullptr;
-  const double t = std::strtod(v, &end);
-  BIGDL_CHECK(end && *end == '\0' && t >= 0, ValueError, "dist",
-              "BIGDL_DIST_TIMEOUT must be seconds >= 0 (0: no watchdog), got '", v, "'");
-  return t;
-}
-
 // BIGDL_DIST_ALGO, or auto.
 CollectiveAlgo env_algo() {
   const char* v = std::getenv("BIGDL_DIST_ALGO");
@@ -109,14 +98,6 @@ CollectiveAlgo env_algo() {
   for (CollectiveAlgo a : {CollectiveAlgo::auto_, CollectiveAlgo::ring, CollectiveAlgo::mpi})
     if (std::strcmp(v, collective_algo_name(a)) == 0) return a;
   throw ValueError(std::string("[dist] BIGDL_DIST_ALGO must be auto, ring or mpi, got '") + v + "'");
-}
-
-// dst[0, n) += src[0, n); the ring's reduction (dst and src never overlap).
-template <typename T>
-void add_into(void* dst, const void* src, int64_t n) {
-  T* __restrict d = static_cast<T*>(dst);
-  const T* __restrict s = static_cast<const T*>(src);
-  for (int64_t i = 0; i < n; ++i) d[i] += s[i];
 }
 
 int64_t now_ns() {
@@ -127,7 +108,7 @@ int64_t now_ns() {
 class MpiGroup : public Group {
  public:
   MpiGroup() {
-    timeout_ = env_timeout();
+    timeout_ = detail::env_timeout();
     algo_ = env_algo();
     int init = 0;
     MPI_Initialized(&init);
@@ -412,7 +393,7 @@ class MpiGroup : public Group {
       in[size_t(s)] = s == steps - 1 ? recv : ring_tmp_.data() + s * largest;
       own[size_t(s)] = send + at[size_t(b)];
     }
-    auto add = dtype == DType::f64 ? &add_into<double> : &add_into<float>;
+    auto add = dtype == DType::f64 ? &detail::add_into<double> : &detail::add_into<float>;
     const int b0 = ring_block(rank_ - 1);
     ring_pipeline("reduce_scatter", send + at[size_t(b0)], counts[size_t(b0)] * es, in, in_bytes,
                   [&](int s, int64_t off, int64_t len) { add(in[size_t(s)] + off, own[size_t(s)] + off, len / es); });

@@ -12,6 +12,11 @@
 //   "mpi"     MPI_COMM_WORLD of an MPI job (OpenMPI or MPICH, started by mpirun,
 //             mpiexec or Slurm's srun); built when CMake finds MPI (BIGDL_WITH_MPI).
 //             A build without MPI links a stub whose init throws DistError.
+//   "gloo"    Facebook's Gloo over TCP (Debian libgloo-dev), for jobs whose processes a
+//             cluster engine starts without an MPI launcher: Spark's barrier tasks
+//             (bigdl_cpp.orca). Created with gloo_group() below from a rendezvous
+//             exchange; built when CMake finds Gloo (BIGDL_WITH_GLOO), else a stub
+//             whose gloo_group throws DistError.
 //
 //   auto g = bigdl::dist::world();            // MPI when launched by mpirun/srun, else single
 //   float x[4] = {...};
@@ -27,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -151,6 +157,31 @@ GroupPtr init(Backend backend = Backend::auto_);
 GroupPtr world();
 // A one-process group (no communication), e.g. for a local baseline inside an MPI job.
 GroupPtr single_group();
+
+// ---- Gloo ----
+// Was bigdl built with the Gloo backend?
+bool gloo_available();
+// The rendezvous of gloo_group: every rank calls it with its own bytes, and it returns
+// every rank's bytes in rank order (Spark's BarrierTaskContext.allGather, an MPI
+// allgather, threads of a test...). It may be called from another thread than the one
+// that called gloo_group, and is called the same number of times on every rank.
+using AllGatherBytes = std::function<std::vector<std::string>(const std::string&)>;
+struct GlooOptions {
+  std::string hostname = "127.0.0.1";  // the address this rank listens on (an IP or a name)
+  std::string iface;                   // or a network interface ("eth0"); wins over hostname
+  // Seconds a blocking call waits for its peers before it throws DistError naming the op
+  // ("[dist] all_reduce: gloo: Timed out ... (a peer died or hangs)"); a peer that exits
+  // fails the call at once (its socket closes). -1: env BIGDL_DIST_TIMEOUT, or 60.
+  double timeout = -1;
+};
+// A group of `size` processes over Gloo TCP (full mesh), this one being `rank`. Each rank
+// publishes its listening addresses and host name through `exchange`, then connects to
+// every other rank. Errors (a peer that never comes, a closed connection, a timeout) are
+// DistError; abort() exits this process only (the cluster engine ends the others: Spark
+// fails the barrier stage). reduce_scatter and all_gather run as a ring on Gloo's
+// point-to-point buffers (every link busy both ways: the bandwidth bound), all_reduce,
+// broadcast, barrier and all_to_all are Gloo's own algorithms.
+GroupPtr gloo_group(int rank, int size, const AllGatherBytes& exchange, const GlooOptions& opts = {});
 
 // ---- collectives on tensors (contiguous; in place where the name says so) ----
 // t becomes op over ranks (f32, f64, i32, i64).
