@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bigdl/dist/group.h"
 #include "bigdl/error.h"
 #include "bigdl/nn/module.h"
 #include "bigdl/optim/optimizer.h"
@@ -292,14 +293,10 @@ void bind_dllib(py::module_ m) {
            [](train::Model& t, const py::handle& x, const py::handle& y, int64_t batch_size, int64_t epochs,
               const py::object& val_x, const py::object& val_y, bool shuffle, uint64_t seed,
               std::vector<train::CallbackPtr> callbacks, int verbose, std::string log_dir, int64_t initial_epoch,
-              std::string checkpoint_dir, int64_t checkpoint_every, std::string resume) {
+              std::string checkpoint_dir, int64_t checkpoint_every, std::string resume, dist::GroupPtr group) {
              train::FitOptions o;
              o.batch_size = batch_size;
              o.epochs = epochs;
-             if (!val_x.is_none()) {
-               o.val_x = to_tensor(val_x, "validation_data x");
-               o.val_y = to_tensor(val_y, "validation_data y");
-             }
              o.shuffle = shuffle;
              o.seed = seed;
              o.callbacks = std::move(callbacks);
@@ -309,23 +306,44 @@ void bind_dllib(py::module_ m) {
              o.checkpoint_dir = std::move(checkpoint_dir);
              o.checkpoint_every = checkpoint_every;
              o.resume = std::move(resume);
-             o.distributed = train::FitOptions::Distributed::off;
+             o.distributed = group ? train::FitOptions::Distributed::on : train::FitOptions::Distributed::off;
+             o.group = group;
              const Tensor tx = to_tensor(x, "x"), ty = to_tensor(y, "y");
+             Tensor vx, vy;
+             if (!val_x.is_none()) {
+               vx = to_tensor(val_x, "validation_data x");
+               vy = to_tensor(val_y, "validation_data y");
+             }
              train::History h;
              {
                py::gil_scoped_release release;
-               h = t.fit(tx, ty, o);
+               if (group) {
+                 // x, y (and the validation data) are this rank's part of data spread over the group.
+                 auto train_set = std::make_shared<train::PartitionedDataset>(tx, ty, group);
+                 std::shared_ptr<train::Dataset> val_set;
+                 if (vx.defined()) val_set = std::make_shared<train::PartitionedDataset>(vx, vy, group);
+                 h = t.fit(train_set, val_set, o);
+               } else {
+                 o.val_x = vx;
+                 o.val_y = vy;
+                 h = t.fit(tx, ty, o);
+               }
              }
              return history_of(h);
            },
            py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("epochs"), py::arg("val_x"), py::arg("val_y"),
            py::arg("shuffle"), py::arg("seed"), py::arg("callbacks"), py::arg("verbose"), py::arg("log_dir"),
-           py::arg("initial_epoch"), py::arg("checkpoint_dir"), py::arg("checkpoint_every"), py::arg("resume"))
-      .def("evaluate", [](train::Model& t, const py::handle& x, const py::handle& y, int64_t batch_size) {
+           py::arg("initial_epoch"), py::arg("checkpoint_dir"), py::arg("checkpoint_every"), py::arg("resume"),
+           py::arg("group") = dist::GroupPtr(),
+           "With a group, x and y are this rank's part of data spread over the group (PartitionedDataset): "
+           "training equals one process on all parts in rank order.")
+      .def("evaluate", [](train::Model& t, const py::handle& x, const py::handle& y, int64_t batch_size,
+                          dist::GroupPtr group) {
         const Tensor tx = to_tensor(x, "x"), ty = to_tensor(y, "y");
         py::gil_scoped_release release;
+        if (group) return t.evaluate(std::make_shared<train::PartitionedDataset>(tx, ty, group), batch_size, *group);
         return t.evaluate(tx, ty, batch_size);
-      }, py::arg("x"), py::arg("y"), py::arg("batch_size"))
+      }, py::arg("x"), py::arg("y"), py::arg("batch_size"), py::arg("group") = dist::GroupPtr())
       .def("predict", [](train::Model& t, const py::handle& x, int64_t batch_size) {
         const Tensor tx = to_tensor(x, "x");
         Tensor out;

@@ -13,6 +13,7 @@
 
 #include <new>
 
+#include "bigdl/dist/group.h"
 #include "bigdl/error.h"
 #include "bigdl/tensor.h"
 #include "native.h"
@@ -32,6 +33,8 @@ void translate_errors() {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const bigdl::IOError& e) {
       PyErr_SetString(PyExc_OSError, e.what());
+    } catch (const bigdl::dist::DistError& e) {  // a peer died, a timeout: not the caller's values
+      PyErr_SetString(PyExc_RuntimeError, e.what());
     } catch (const bigdl::InternalError& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     } catch (const bigdl::Error& e) {  // ValueError, ShapeError, FormatError, SecurityError
@@ -52,5 +55,6 @@ PYBIND11_MODULE(_native, m) {
   m.def("get_num_threads", &bigdl::get_num_threads);
   bigdl_py::bind_core(m.def_submodule("core", "tensors, autograd, nn modules, losses, optimizers (include/bigdl)"));
   bigdl_py::bind_llm(m.def_submodule("llm", "low-bit LLM inference (include/bigdl/llm)"));
+  bigdl_py::bind_dist(m.def_submodule("dist", "process groups for data-parallel training (include/bigdl/dist)"));
   bigdl_py::bind_dllib(m.def_submodule("dllib", "Keras-style models and training (include/bigdl/train)"));
 }

@@ -26,5 +26,7 @@ void bind_llm(pybind11::module_ m);
 // bigdl_cpp._native.dllib: Keras-style layers, Sequential / Model, compile / fit / evaluate /
 // predict, callbacks (dllib.cpp).
 void bind_dllib(pybind11::module_ m);
+// bigdl_cpp._native.dist: Group, gloo_group (dist.cpp). Bound before dllib, whose fit takes a Group.
+void bind_dist(pybind11::module_ m);
 
 }  // namespace bigdl_py

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <numeric>
 
 #include "bigdl/dist/all_reduce_parameter.h"
+#include "bigdl/dist/group.h"
 #include "bigdl/io/csv.h"
 #include "bigdl/io/idx.h"
 #include "bigdl/io/safetensors.h"
@@ -52,6 +54,148 @@ Batch DatasetSlice::get(const std::vector<int64_t>& indices) const {
     i += begin_;
   }
   return base_->get(shifted);
+}
+
+// ------------------------------------------------------------------ spread over ranks
+namespace {
+// Shape and dtype of one row of t (t undefined: dtype -1), for the cross-rank check.
+std::vector<int64_t> row_signature(const Tensor& t) {
+  std::vector<int64_t> sig(8, -2);
+  if (!t.defined()) {
+    sig[0] = -1;
+    return sig;
+  }
+  BIGDL_CHECK(t.dim() <= 7, ShapeError, "PartitionedDataset", "rows of more than 6 dims are not supported");
+  sig[0] = int64_t(t.dtype());
+  for (int64_t d = 1; d < t.dim(); ++d) sig[size_t(d)] = t.size(d);
+  return sig;
+}
+
+int64_t row_bytes(const Tensor& t) {
+  if (!t.defined()) return 0;
+  int64_t n = element_size(t.dtype());
+  for (int64_t d = 1; d < t.dim(); ++d) n *= t.size(d);
+  return n;
+}
+
+std::string describe(const std::vector<int64_t>& sig) {
+  if (sig[0] == -1) return "none";
+  std::string s = std::string(dtype_name(DType(sig[0]))) + " [";
+  for (size_t d = 1; d < sig.size() && sig[d] != -2; ++d) s += (d > 1 ? ", " : "") + std::to_string(sig[d]);
+  return s + "]";
+}
+}  // namespace
+
+PartitionedDataset::PartitionedDataset(Tensor x, Tensor y, std::shared_ptr<dist::Group> group)
+    : group_(std::move(group)) {
+  BIGDL_CHECK(group_ != nullptr, ValueError, "PartitionedDataset", "group is null");
+  BIGDL_CHECK(x.defined() && x.dim() >= 1, ShapeError, "PartitionedDataset", "x must have a sample dim");
+  x_ = x.detach().contiguous();
+  if (y.defined()) y_ = y.detach().contiguous();
+  local_ = std::make_shared<TensorDataset>(x_, y_);  // checks the row counts agree
+  rank_ = group_->rank();
+  const int n = group_->size();
+  // Every rank's row count and row signatures, to agree on offsets and check the parts fit.
+  std::vector<int64_t> mine = row_signature(x_), ys = row_signature(y_);
+  mine.insert(mine.end(), ys.begin(), ys.end());
+  mine.push_back(x_.size(0));
+  const int64_t k = int64_t(mine.size());
+  std::vector<int64_t> all(size_t(k * n));
+  group_->all_gather(mine.data(), all.data(), std::vector<int64_t>(size_t(n), k), DType::i64);
+  offsets_.assign(size_t(n + 1), 0);
+  for (int r = 0; r < n; ++r) {
+    const auto at = all.begin() + r * k;
+    for (int part = 0; part < 2; ++part) {
+      std::vector<int64_t> theirs(at + part * 8, at + part * 8 + 8), first(all.begin() + part * 8, all.begin() + part * 8 + 8);
+      BIGDL_CHECK(theirs == first, ShapeError, "PartitionedDataset", "rank ", r, "'s ", part ? "labels (y)" : "features (x)",
+                  " have rows of ", describe(theirs), " but rank 0's are ", describe(first));
+    }
+    offsets_[size_t(r + 1)] = offsets_[size_t(r)] + *(at + k - 1);
+  }
+  total_ = offsets_.back();
+}
+
+void PartitionedDataset::prepare(const std::vector<int64_t>& indices) {
+  const int n = group_->size();
+  // Which rank holds each wanted row; requests grouped by owner, in order.
+  std::vector<std::vector<int64_t>> want(static_cast<size_t>(n)), where(static_cast<size_t>(n));
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const int64_t g = indices[i];
+    BIGDL_CHECK(g >= 0 && g < total_, IndexError, "PartitionedDataset", "index ", g, " out of range for ", total_, " rows");
+    const int owner = int(std::upper_bound(offsets_.begin(), offsets_.end(), g) - offsets_.begin()) - 1;
+    want[size_t(owner)].push_back(g - offsets_[size_t(owner)]);
+    where[size_t(owner)].push_back(int64_t(i));
+  }
+  // 1. How many rows each rank asks of each other rank; 2. which.
+  std::vector<int64_t> ask(static_cast<size_t>(n)), asked(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) ask[size_t(r)] = int64_t(want[size_t(r)].size());
+  std::vector<int64_t> eight(static_cast<size_t>(n), 8);
+  group_->all_to_all(ask.data(), eight, asked.data(), eight);
+  std::vector<int64_t> ask_flat, asked_flat(size_t(std::accumulate(asked.begin(), asked.end(), int64_t(0))));
+  std::vector<int64_t> ask_bytes(static_cast<size_t>(n)), asked_bytes(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) {
+    ask_flat.insert(ask_flat.end(), want[size_t(r)].begin(), want[size_t(r)].end());
+    ask_bytes[size_t(r)] = ask[size_t(r)] * 8;
+    asked_bytes[size_t(r)] = asked[size_t(r)] * 8;
+  }
+  group_->all_to_all(ask_flat.data(), ask_bytes, asked_flat.data(), asked_bytes);
+  // 3. The rows themselves: x then y of each requested row, packed per requesting rank.
+  const int64_t xb = row_bytes(x_), yb = row_bytes(y_), rb = xb + yb;
+  const char* xs = static_cast<const char*>(x_.raw_data());
+  const char* ys = y_.defined() ? static_cast<const char*>(y_.raw_data()) : nullptr;
+  std::vector<char> out(asked_flat.size() * size_t(rb)), in(indices.size() * size_t(rb));
+  for (size_t i = 0; i < asked_flat.size(); ++i) {
+    const int64_t l = asked_flat[i];
+    BIGDL_CHECK(l >= 0 && l < x_.size(0), IndexError, "PartitionedDataset", "a peer asked for local row ", l, " of ",
+                x_.size(0));
+    std::memcpy(out.data() + i * size_t(rb), xs + l * xb, size_t(xb));
+    if (yb) std::memcpy(out.data() + i * size_t(rb) + size_t(xb), ys + l * yb, size_t(yb));
+  }
+  std::vector<int64_t> send_bytes(static_cast<size_t>(n)), recv_bytes(static_cast<size_t>(n));
+  for (int r = 0; r < n; ++r) {
+    send_bytes[size_t(r)] = asked[size_t(r)] * rb;
+    recv_bytes[size_t(r)] = ask[size_t(r)] * rb;
+  }
+  group_->all_to_all(out.data(), send_bytes, in.data(), recv_bytes);
+  // Unpack into the order of `indices`.
+  Shape xs_shape = x_.shape(), ys_shape = y_.defined() ? y_.shape() : Shape{};
+  xs_shape[0] = int64_t(indices.size());
+  px_ = empty(xs_shape, x_.dtype());
+  if (y_.defined()) {
+    ys_shape[0] = int64_t(indices.size());
+    py_ = empty(ys_shape, y_.dtype());
+  }
+  char* pxd = static_cast<char*>(px_.raw_data());
+  char* pyd = py_.defined() ? static_cast<char*>(py_.raw_data()) : nullptr;
+  size_t at = 0;
+  for (int r = 0; r < n; ++r)
+    for (int64_t pos : where[size_t(r)]) {
+      std::memcpy(pxd + pos * xb, in.data() + at * size_t(rb), size_t(xb));
+      if (yb) std::memcpy(pyd + pos * yb, in.data() + at * size_t(rb) + size_t(xb), size_t(yb));
+      ++at;
+    }
+  // Lookup: global index -> prepared row.
+  std::vector<int64_t> perm(indices.size());
+  std::iota(perm.begin(), perm.end(), 0);
+  std::sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return indices[size_t(a)] < indices[size_t(b)]; });
+  prepared_.resize(indices.size());
+  position_.resize(indices.size());
+  for (size_t k = 0; k < perm.size(); ++k) {
+    prepared_[k] = indices[size_t(perm[k])];
+    position_[k] = perm[k];
+  }
+}
+
+Batch PartitionedDataset::get(const std::vector<int64_t>& indices) const {
+  std::vector<int64_t> rows(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const auto it = std::lower_bound(prepared_.begin(), prepared_.end(), indices[i]);
+    BIGDL_CHECK(it != prepared_.end() && *it == indices[i], IndexError, "PartitionedDataset", "row ", indices[i],
+                " was not prepared on this rank (a distributed DataLoader prepares each epoch's rows; evaluate "
+                "local() instead)");
+    rows[i] = position_[size_t(it - prepared_.begin())];
+  }
+  return {take(px_, rows), take(py_, rows), int64_t(rows.size())};
 }
 
 // ------------------------------------------------------------------ file-backed
@@ -147,6 +291,18 @@ void DataLoader::start_epoch(int64_t epoch) {
   if (opts_.shuffle) {
     Generator g(opts_.seed + uint64_t(epoch) * 0x9e3779b97f4a7c15ull);
     for (int64_t i = int64_t(order_.size()) - 1; i > 0; --i) std::swap(order_[i], order_[g.next_u64() % uint64_t(i + 1)]);
+  }
+  {
+    // Every index this rank reads this epoch, for data sets that fetch them ahead.
+    std::vector<int64_t> mine;
+    mine.reserve(size_t(data_->size() / opts_.world_size + opts_.batch_size));
+    for (int64_t b = 0, nb = num_batches(); b < nb; ++b) {
+      const int64_t s = b * opts_.batch_size, e = std::min<int64_t>(s + opts_.batch_size, int64_t(order_.size()));
+      const dist::Range r = opts_.world_size > 1 ? dist::batch_rows(e - s, opts_.rank, opts_.world_size)
+                                                 : dist::Range{0, e - s};
+      mine.insert(mine.end(), order_.begin() + s + r.begin, order_.begin() + s + r.end);
+    }
+    data_->prepare(mine);
   }
   next_batch_ = 0;
   queue_.clear();

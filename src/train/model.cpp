@@ -256,7 +256,7 @@ History Model::fit(DatasetPtr train, DatasetPtr validation, const FitOptions& op
     if (group) dist::sync_buffers(*net_, *group);
     if (validation) {
       const int64_t vb = std::max<int64_t>(opts.batch_size, 256);
-      Logs v = group ? evaluate_shard(validation, vb, *group) : evaluate(validation, vb);
+      Logs v = group ? evaluate(validation, vb, *group) : evaluate(validation, vb);
       for (auto& [k, val] : v) logs["val_" + k] = val;
     }
     if (bar) {
@@ -293,15 +293,23 @@ History Model::fit(DatasetPtr train, DatasetPtr validation, const FitOptions& op
 // This rank's contiguous share of the rows, evaluated locally, then loss and metrics
 // averaged over ranks weighted by rows (exact for loss, accuracy, top-k, MAE, MSE; AUC
 // becomes the row-weighted mean of the shards' AUCs).
-Logs Model::evaluate_shard(DatasetPtr data, int64_t batch_size, dist::Group& g) {
-  const dist::Range r = dist::batch_rows(data->size(), g.rank(), g.size());
-  std::vector<double> v(metrics_.size() + 2, 0.0);
-  if (r.size() > 0) {
-    Logs local = evaluate(std::make_shared<DatasetSlice>(data, r.begin, r.end), batch_size);
-    v[0] = local["loss"] * double(r.size());
-    for (size_t i = 0; i < metrics_.size(); ++i) v[i + 1] = local[metrics_[i]->name()] * double(r.size());
+Logs Model::evaluate(DatasetPtr data, int64_t batch_size, dist::Group& g) {
+  // Data spread over the ranks: each evaluates the rows it holds.
+  DatasetPtr part;
+  if (auto* spread = dynamic_cast<PartitionedDataset*>(data.get())) {
+    part = spread->local();
+  } else {
+    const dist::Range r = dist::batch_rows(data->size(), g.rank(), g.size());
+    part = std::make_shared<DatasetSlice>(data, r.begin, r.end);
   }
-  v.back() = double(r.size());
+  const int64_t rows = part->size();
+  std::vector<double> v(metrics_.size() + 2, 0.0);
+  if (rows > 0) {
+    Logs local = evaluate(part, batch_size);
+    v[0] = local["loss"] * double(rows);
+    for (size_t i = 0; i < metrics_.size(); ++i) v[i + 1] = local[metrics_[i]->name()] * double(rows);
+  }
+  v.back() = double(rows);
   g.all_reduce(v.data(), int64_t(v.size()), DType::f64, dist::ReduceOp::sum);
   const double n = std::max(v.back(), 1.0);
   Logs out{{"loss", v[0] / n}};

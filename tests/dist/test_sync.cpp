@@ -312,6 +312,73 @@ TEST(DistTrain, UnevenTailsAndRanksWithoutRows) {
   }
 }
 
+TEST(DistTrain, PartitionedRowsMatchOneProcess) {
+  // Each rank holds only its own rows (a Spark partition): uneven parts, and with 3+
+  // ranks one rank holds none. The epoch's rows travel with PartitionedDataset::prepare,
+  // so training equals one process on all 640 rows in order; validation reads each
+  // rank's own part of 301 rows.
+  const Digits d = first_rows(640);
+  const int n = W().size(), me = W().rank();
+  auto cuts = [n](int64_t rows) {
+    std::vector<int64_t> b(size_t(n + 1));
+    for (int r = 0; r <= n; ++r) b[size_t(r)] = rows * r * r / (n * n);
+    if (n >= 3) b[2] = b[1];
+    return b;
+  };
+  auto part = [&](const Tensor& x, const Tensor& y, int64_t first, int64_t rows) {
+    const auto b = cuts(rows);
+    const int64_t lo = b[size_t(me)], len = b[size_t(me) + 1] - lo;
+    return std::make_shared<train::PartitionedDataset>(x.narrow(0, first + lo, len).contiguous(),
+                                                       y.narrow(0, first + lo, len).contiguous(), world());
+  };
+  train::FitOptions fo = steps20();
+  fo.epochs = 2;
+  fo.val_x = digits().x.narrow(0, 1000, 301).contiguous();
+  fo.val_y = digits().y.narrow(0, 1000, 301).contiguous();
+  TrainRun base = run("adamw", d, fo, false);
+  auto train_part = part(digits().x, digits().y, 0, 640), val_part = part(digits().x, digits().y, 1000, 301);
+  EXPECT_EQ(train_part->size(), 640);
+  EXPECT_EQ(train_part->offset(), cuts(640)[size_t(me)]);
+  auto net = make_net();
+  train::Model m(net);
+  m.compile(make_opt("adamw", net->parameters()), std::make_shared<nn::CrossEntropyLoss>(), {"accuracy"});
+  fo.verbose = 0;
+  fo.distributed = train::FitOptions::Distributed::on;
+  TrainRun dist;
+  dist.history = m.fit(train_part, val_part, fo);
+  for (const Tensor& p : net->parameters())
+    for (float v : p.to_vector()) dist.weights.push_back(v);
+  expect_equivalent("adamw, rows partitioned over ranks", base, dist, 1e-5);
+  EXPECT_NEAR(dist.history.last("val_loss"), base.history.last("val_loss"), 1e-5 * base.history.last("val_loss"));
+  EXPECT_NEAR(dist.history.last("val_accuracy"), base.history.last("val_accuracy"), 1.5 / 301);
+  // prepare() is collective; each rank fetches one row held by another rank (or itself).
+  const int64_t row = 639 - me;
+  train_part->prepare({row});
+  train::Batch got = train_part->get({row});
+  EXPECT_EQ(got.x.to_vector(), d.x.narrow(0, row, 1).to_vector());
+  EXPECT_EQ(got.y.to_int_vector(), d.y.narrow(0, row, 1).to_int_vector());
+  // A row that was not prepared is a clear error, not a wrong row.
+  EXPECT_THROW(train_part->get({row - 1}), IndexError);
+}
+
+TEST(DistTrain, PartitionedRowsMustAgreeInShape) {
+  // Rank 0's rows have 64 features, the others' 63: every rank throws ShapeError naming it.
+  const int me = W().rank();
+  const Tensor x = digits().x.narrow(0, 0, 10).narrow(1, 0, me == 0 || W().size() == 1 ? 64 : 63).contiguous();
+  if (W().size() == 1) {
+    EXPECT_NO_THROW(train::PartitionedDataset(x, digits().y.narrow(0, 0, 10), world()));
+    return;
+  }
+  try {
+    train::PartitionedDataset bad(x, digits().y.narrow(0, 0, 10), world());
+    FAIL() << "expected ShapeError";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("rank 1's features (x) have rows of f32 [63] but rank 0's are f32 [64]"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(DistTrain, GlobalNormClippingMatchesOneProcess) {
   const Digits d = first_rows(640);
   train::FitOptions fo = steps20();

@@ -19,6 +19,10 @@
 
 #include "bigdl/tensor.h"
 
+namespace bigdl::dist {
+class Group;
+}
+
 namespace bigdl::train {
 
 struct Batch {
@@ -35,6 +39,10 @@ class Dataset {
   virtual int64_t size() const = 0;
   // Stacks the samples with these indices (dim 0) into one batch.
   virtual Batch get(const std::vector<int64_t>& indices) const = 0;
+  // A distributed DataLoader calls this on every rank when an epoch starts, with every
+  // index this rank will get() until the next call, in order. Data spread over the ranks
+  // (PartitionedDataset) fetches them here, collectively; the default does nothing.
+  virtual void prepare(const std::vector<int64_t>& /*indices*/) {}
 };
 using DatasetPtr = std::shared_ptr<Dataset>;
 
@@ -51,7 +59,6 @@ class TensorDataset : public Dataset {
   Tensor x_, y_;
 };
 
-// Memory-mapped safetensors file holding "x" and "y"; see save_dataset().
 // Rows [begin, end) of another data set, without copying.
 class DatasetSlice : public Dataset {
  public:
@@ -64,6 +71,40 @@ class DatasetSlice : public Dataset {
   int64_t begin_, end_;
 };
 
+// A data set whose rows are spread over the ranks of a group, each process holding only
+// its own part (a Spark partition): the global data set is rank 0's rows, then rank 1's,
+// and so on; size() is their total. Constructed collectively, with every rank's part
+// (x [n_r, ...], y [n_r, ...]; n_r may be 0; row shapes and dtypes equal on every rank).
+//
+// Training on it equals training one process on all the rows: at each epoch start the
+// distributed DataLoader shuffles the global indices (seed + epoch, as always) and
+// prepare() moves the rows each rank's share of the epoch's batches needs to that rank
+// with one all_to_all, whoever holds them. Each epoch moves about (N-1)/N of the rows;
+// evaluation reads each rank's own rows (local()).
+class PartitionedDataset : public Dataset {
+ public:
+  PartitionedDataset(Tensor x, Tensor y, std::shared_ptr<dist::Group> group);
+  int64_t size() const override { return total_; }
+  // Rows given to the last prepare(); IndexError for any other index.
+  Batch get(const std::vector<int64_t>& indices) const override;
+  void prepare(const std::vector<int64_t>& indices) override;
+  // This rank's own rows, and where they start in the global order.
+  std::shared_ptr<Dataset> local() const { return local_; }
+  int64_t offset() const { return offsets_[size_t(rank_)]; }
+
+ private:
+  std::shared_ptr<dist::Group> group_;
+  std::shared_ptr<Dataset> local_;
+  Tensor x_, y_;                     // this rank's rows (contiguous)
+  std::vector<int64_t> offsets_;     // rank r holds [offsets_[r], offsets_[r + 1])
+  int64_t total_ = 0;
+  int rank_ = 0;
+  Tensor px_, py_;                   // the prepared rows, in prepare()'s order
+  std::vector<int64_t> prepared_;    // their global indices (sorted copy for lookup)
+  std::vector<int64_t> position_;    // position_[k]: row of prepared_[k] in px_
+};
+
+// Memory-mapped safetensors file holding "x" and "y"; see save_dataset().
 class SafetensorsDataset : public Dataset {
  public:
   explicit SafetensorsDataset(const std::string& path);

@@ -127,6 +127,10 @@ class Model {
   // Loss and metrics over the data, batch by batch in eval mode.
   Logs evaluate(const Tensor& x, const Tensor& y, int64_t batch_size = 256);
   Logs evaluate(DatasetPtr data, int64_t batch_size = 256);
+  // Distributed: every rank of `group` evaluates its share (a PartitionedDataset: the rows
+  // it holds; another data set: its contiguous range) and loss and metrics are averaged
+  // over the ranks, weighted by rows (AUC: the row-weighted mean of the shards'). Collective.
+  Logs evaluate(DatasetPtr data, int64_t batch_size, dist::Group& group);
   // Outputs for x, concatenated over batches, in eval mode, without autograd.
   Tensor predict(const Tensor& x, int64_t batch_size = 256);
 
@@ -151,7 +155,6 @@ class Model {
  private:
   void check_compiled(const char* op) const;
   void setup_sync(const dist::GroupPtr& group, const dist::SyncOptions& opts);
-  Logs evaluate_shard(DatasetPtr data, int64_t batch_size, dist::Group& g);
   void save_step_checkpoint(const FitOptions& o, dist::Group* g, const StepCheckpoint& pos);
   std::optional<StepCheckpoint> resume_step_checkpoint(const FitOptions& o, dist::Group* g, const StepCheckpoint& now,
                                                        bool print);

@@ -21,6 +21,7 @@ import numpy as np
 
 from bigdl_cpp._native import dllib as _d
 from bigdl_cpp.dllib.keras import callbacks as _callbacks
+from bigdl_cpp.dllib.keras import layers as _layers
 from bigdl_cpp.dllib.keras.optimizers import Optimizer
 
 __all__ = ["Sequential", "Model", "History"]
@@ -41,8 +42,13 @@ class _Net:
     def __init__(self, impl):
         self._impl = impl
         self._trainer = None
+        self._compile_args = None
         self._log_dir = ""
         self.stop_training = False
+
+    # ---- pickling: the recipe of the layers, the weights and the compile arguments ----
+    def __reduce__(self):
+        return (_rebuild, (type(self).__name__, self._spec(), self.state_dict(), self._compile_args))
 
     # ---- training ----
     def compile(self, optimizer="adam", loss="sparse_categorical_crossentropy", metrics=None):
@@ -60,6 +66,7 @@ class _Net:
             raise TypeError(f"compile: loss must be a Keras loss name, got {type(loss).__name__}")
         self._metrics = [str(m) for m in (metrics or [])]
         self._trainer = _d.Trainer(self._impl, name, hp, loss, self._metrics)
+        self._compile_args = (optimizer, loss, list(self._metrics))
         return self
 
     def _compiled(self, op):
@@ -156,12 +163,19 @@ class Sequential(_Net):
 
     def __init__(self, layers=None):
         super().__init__(_d.Sequential())
+        self._added = []
         for layer in layers or []:
             self.add(layer)
 
     def add(self, layer):
-        self._impl.add(layer)
+        if not isinstance(layer, _layers.KerasLayer):
+            raise TypeError(f"Sequential.add: expected a layer of bigdl_cpp.dllib.keras.layers, got {type(layer).__name__}")
+        self._impl.add(layer.impl)
+        self._added.append(layer)
         return self
+
+    def _spec(self):
+        return [(layer.recipe, layer.impl.name) for layer in self._added]
 
     @property
     def output_shape(self):
@@ -176,6 +190,53 @@ class Model(_Net):
         outs = outputs if outputs is not None else output
         if ins is None or outs is None:
             raise TypeError("Model: input (inputs) and output (outputs) are required")
-        ins = list(ins) if isinstance(ins, (list, tuple)) else [ins]
-        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        super().__init__(_d.Model(ins, outs))
+        ins = [_layers._node(n, "Model input") for n in (ins if isinstance(ins, (list, tuple)) else [ins])]
+        outs = [_layers._node(n, "Model output") for n in (outs if isinstance(outs, (list, tuple)) else [outs])]
+        super().__init__(_d.Model([n.impl for n in ins], [n.impl for n in outs]))
+        self._inputs, self._outputs = ins, outs
+
+    def _spec(self):
+        """The graph in creation order: nodes as ("input", shape, name) or ("call", layer
+        index, [node ids], as_list); layers as (recipe, name)."""
+        nodes, ids, layers, layer_ids = [], {}, [], {}
+
+        def visit(n):
+            if id(n) in ids:
+                return ids[id(n)]
+            if n.recipe[0] == "input":
+                entry = n.recipe
+            else:
+                _, layer, inputs, as_list = n.recipe
+                parents = [visit(p) for p in inputs]
+                if id(layer) not in layer_ids:
+                    layer_ids[id(layer)] = len(layers)
+                    layers.append((layer.recipe, layer.impl.name))
+                entry = ("call", layer_ids[id(layer)], parents, as_list)
+            ids[id(n)] = len(nodes)
+            nodes.append(entry)
+            return ids[id(n)]
+
+        outs = [visit(n) for n in self._outputs]
+        ins = [visit(n) for n in self._inputs]
+        return {"nodes": nodes, "layers": layers, "inputs": ins, "outputs": outs}
+
+
+def _rebuild(kind, spec, state, compile_args):
+    """Unpickles a model: its layers made again from their recipes, then weights and compile."""
+    if kind == "Sequential":
+        model = Sequential([_layers.rebuild_layer(recipe, name) for recipe, name in spec])
+    else:
+        layers = [_layers.rebuild_layer(recipe, name) for recipe, name in spec["layers"]]
+        nodes = []
+        for entry in spec["nodes"]:
+            if entry[0] == "input":
+                nodes.append(_layers.Input(entry[1], entry[2]))
+            else:
+                _, li, parents, as_list = entry
+                args = [nodes[p] for p in parents]
+                nodes.append(layers[li](args if as_list else args[0]))
+        model = Model(inputs=[nodes[i] for i in spec["inputs"]], outputs=[nodes[i] for i in spec["outputs"]])
+    model.load_state_dict(state)
+    if compile_args is not None:
+        model.compile(*compile_args)
+    return model
