@@ -1,0 +1,1 @@
+"""Orca Estimators (bigdl_cpp.orca.learn.estimator.Estimator)."""
