@@ -35,7 +35,8 @@ class OrcaContext:
 
 
 def _package_root():
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """The directory holding the bigdl_cpp package."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def init_orca_context(cluster_mode="local", cores=2, memory="2g", num_nodes=1, master=None, conf=None,
@@ -77,7 +78,8 @@ def init_orca_context(cluster_mode="local", cores=2, memory="2g", num_nodes=1, m
                    .config("spark.default.parallelism", str(cores * num_nodes)))
     # The executors' Python is this one, and it finds this bigdl_cpp.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    path = os.pathsep.join(p for p in (_package_root(), os.environ.get("PYTHONPATH", "")) if p)
+    path = os.pathsep.join([_package_root()] + [os.path.abspath(p) for p in
+                                                os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     builder = (builder.config("spark.pyspark.python", sys.executable).config("spark.executorEnv.PYTHONPATH", path)
                .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
     for k, v in (conf or {}).items():

@@ -84,20 +84,20 @@ def check_columns(df, cols, what):
 
 def _widths(df, cols):
     """Values per row of each column (1 for scalars; arrays: from the first row, checked per
-    batch in the tasks). An empty DataFrame is a ValueError."""
+    batch in the tasks), and the first row. An empty DataFrame is a ValueError."""
     from pyspark.sql import types as T
 
     fields = {f.name: f.dataType for f in df.schema.fields}
     first = df.select(*cols).first()
     if first is None:
-        raise ValueError("fit: the DataFrame has no rows")
+        raise ValueError("the DataFrame has no rows")
     out = []
     for c in cols:
         if isinstance(fields[c], T.ArrayType):
             out.append(len(first[c]) if first[c] is not None else 0)
         else:
             out.append(1)
-    return out
+    return out, first
 
 
 def _arrays(batches, cols, widths, dtype):
@@ -127,12 +127,14 @@ def _arrays(batches, cols, widths, dtype):
 class Spec:
     """What a task needs to turn its Arrow rows into x and y."""
 
-    def __init__(self, feature_cols, label_cols, feature_widths, label_widths, feature_shape, label_kind, label_offset):
+    def __init__(self, feature_cols, label_cols, feature_widths, label_widths, feature_shape, label_kind, label_offset,
+                 outputs=0):
         self.feature_cols, self.label_cols = list(feature_cols), list(label_cols or [])
         self.feature_widths, self.label_widths = feature_widths, label_widths
         self.feature_shape = feature_shape  # per row, or None: [sum(widths)]
         self.label_kind = label_kind        # "classes" (int64 [n]) or "values" (float32 [n, k])
         self.label_offset = label_offset    # subtracted from class labels (BigDL's 1-based labels: 1)
+        self.outputs = outputs              # the model's outputs per row (class labels must be below)
 
     def x(self, batches):
         x = _arrays(batches, self.feature_cols, self.feature_widths, np.float32)
@@ -152,23 +154,37 @@ class Spec:
                 need = f"integers >= {self.label_offset}" + (" (1-based class indices, as BigDL's)"
                                                             if self.label_offset else "")
                 raise ValueError(f"label column '{col}' has the value {bad:g}; class labels must be {need}")
+            if len(y) and self.outputs > 1 and y.max() >= self.outputs:
+                raise ValueError(f"label column '{col}' has the class {y.max() + self.label_offset:g} but the model "
+                                 f"has {self.outputs} outputs (classes {self.label_offset}..."
+                                 f"{self.outputs - 1 + self.label_offset})")
             return y.astype(np.int64)
         return y.astype(np.float32)
 
 
 def make_spec(df, model, feature_cols, label_cols, feature_shape=None, label_offset=0):
-    """Checks the columns on the driver and returns (df with arrays, Spec)."""
+    """Checks the columns on the driver (and the first row against the model) and returns
+    (df with arrays, Spec)."""
     df = check_columns(df, feature_cols, "fit")
     if label_cols:
         df = check_columns(df, label_cols, "fit")
-    widths = _widths(df, list(feature_cols) + list(label_cols or []))
+    widths, first = _widths(df, list(feature_cols) + list(label_cols or []))
     fw, lw = widths[:len(feature_cols)], widths[len(feature_cols):]
     loss = model._compile_args[1] if model._compile_args else ""
     kind = "classes" if loss == "sparse_categorical_crossentropy" else "values"
     if feature_shape is not None and int(np.prod(feature_shape)) != sum(fw):
         raise ValueError(f"fit: feature_shape {tuple(feature_shape)} holds {int(np.prod(feature_shape))} values but the "
                          f"feature columns hold {sum(fw)} per row")
-    return df, Spec(feature_cols, label_cols, fw, lw, feature_shape, kind, label_offset)
+    x1 = np.concatenate([np.asarray(first[c], dtype=np.float32).reshape(-1) for c in feature_cols]).reshape(1, -1)
+    if feature_shape is not None:
+        x1 = x1.reshape((1,) + tuple(feature_shape))
+    out = np.asarray(model.predict(x1))
+    outputs = int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+    if label_cols and kind == "values" and sum(lw) != outputs:
+        raise ValueError(f"fit: the label column{'s' if len(label_cols) > 1 else ''} "
+                         f"'{', '.join(label_cols)}' hold{'' if len(label_cols) > 1 else 's'} {sum(lw)} value"
+                         f"{'s' if sum(lw) != 1 else ''} per row but the model outputs {outputs}")
+    return df, Spec(feature_cols, label_cols, fw, lw, feature_shape, kind, label_offset, outputs)
 
 
 # ---------------------------------------------------------------- fit
@@ -232,7 +248,9 @@ def fit(model, df, feature_cols, label_cols, epochs, batch_size, *, validation=N
 
     schema = T.StructType([T.StructField("result", T.BinaryType())])
     try:
-        rows = df.mapInArrow(train, schema, barrier=True).collect()
+        # The shuffle after the barrier stage makes it a map stage, which Spark retries
+        # when a task or executor fails (a failed barrier result stage is aborted).
+        rows = df.mapInArrow(train, schema, barrier=True).repartition(1).collect()
     except Exception as e:  # noqa: BLE001
         rethrow_task_error(e)
     state, logs = pickle.loads(rows[0]["result"])
@@ -291,7 +309,7 @@ def predict(model, df, feature_cols, batch_size, prediction_col="prediction", fe
     checked = check_columns(df, feature_cols, "predict")
     if prediction_col in df.columns:
         raise ValueError(f"predict: the DataFrame already has a column '{prediction_col}'")
-    widths = _widths(checked, feature_cols)
+    widths, _ = _widths(checked, feature_cols)
     spec = Spec(feature_cols, [], widths, [], feature_shape, "values", 0)
     probe = model.predict(spec.x([pa.RecordBatch.from_pandas(checked.select(*feature_cols).limit(1).toPandas())]))
     if post is not None:
