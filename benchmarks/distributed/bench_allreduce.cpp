@@ -29,6 +29,8 @@
 //   sharded_mpi    the same with MPI's collectives forced (CollectiveAlgo::mpi)
 //   sharded_bf16   the same with the reduce-scatter's wire in bf16 (half the bytes; its
 //                  time can beat the f32 bound, which stays the reference)
+//   sharded_gloo   the same sharded scheme through a Gloo group (dist::gloo_group: the Spark
+//                  backend), connected over the hosts' eth0 (BIGDL_GLOO_IFACE)
 //   ring           the same sharded scheme written here on MPI point-to-point: ring
 //                  reduce-scatter and ring all-gather in 1 MB segments (class Ring), the
 //                  prototype of the Group's ring, kept as a reference for it.
@@ -106,9 +108,9 @@ Options parse(int argc, char** argv) {
         std::string name = v.substr(pos, end - pos);
         if (name == "mpi") name = "mpi_allreduce";
         if (name != "mpi_allreduce" && name != "sharded" && name != "sharded_ring" && name != "sharded_mpi" &&
-            name != "sharded_bf16" && name != "ring")
+            name != "sharded_bf16" && name != "sharded_gloo" && name != "ring")
           usage_error("--algos: unknown algorithm '" + name +
-                      "' (mpi, sharded, sharded_ring, sharded_mpi, sharded_bf16, ring)");
+                      "' (mpi, sharded, sharded_ring, sharded_mpi, sharded_bf16, sharded_gloo, ring)");
         o.algos.push_back(name);
         pos = end + 1;
       }
@@ -170,6 +172,33 @@ class Ring {
   std::vector<float> tmp_;
 };
 
+// The Gloo group of sharded_gloo: the same ranks, connected by Gloo over TCP on the
+// interface BIGDL_GLOO_IFACE (the simulated hosts' eth0 by default), the rendezvous an MPI
+// all-gather of the address bytes (Spark uses BarrierTaskContext.allGather instead).
+bigdl::dist::GroupPtr gloo_over_mpi(bigdl::dist::Group& mpi) {
+  const int n = mpi.size();
+  bigdl::dist::GlooOptions o;
+  const char* iface = std::getenv("BIGDL_GLOO_IFACE");
+  o.iface = iface && *iface ? iface : "eth0";
+  auto exchange = [&mpi, n](const std::string& mine) {
+    std::vector<int64_t> lens(size_t(n), 0);
+    lens[size_t(mpi.rank())] = int64_t(mine.size());
+    mpi.all_reduce(lens.data(), n, bigdl::DType::i64, bigdl::dist::ReduceOp::sum);
+    int64_t total = 0;
+    for (int64_t l : lens) total += l;
+    std::string all(size_t(total), '\0');
+    mpi.all_gather(mine.data(), all.data(), lens, bigdl::DType::u8);
+    std::vector<std::string> out;
+    int64_t at = 0;
+    for (int64_t l : lens) {
+      out.push_back(all.substr(size_t(at), size_t(l)));
+      at += l;
+    }
+    return out;
+  };
+  return bigdl::dist::gloo_group(mpi.rank(), n, exchange, o);
+}
+
 AllReduce make_algo(const std::string& name, bigdl::dist::Group& g) {
   if (name == "ring") return [ring = std::make_shared<Ring>()](float* buf, size_t n) { (*ring)(buf, n); };
   if (name == "mpi_allreduce") {
@@ -179,10 +208,13 @@ AllReduce make_algo(const std::string& name, bigdl::dist::Group& g) {
   const auto algo = name == "sharded_ring"  ? bigdl::dist::CollectiveAlgo::ring
                     : name == "sharded_mpi" ? bigdl::dist::CollectiveAlgo::mpi
                                             : g.collective_algo();
+  // sharded_gloo: the same scheme on a Gloo group (kept alive by the closure)
+  bigdl::dist::GroupPtr gloo = name == "sharded_gloo" ? gloo_over_mpi(g) : nullptr;
+  bigdl::dist::Group* use = gloo ? gloo.get() : &g;
   // rank r's summed shard goes to its own block of buf, where all_gather (in place)
   // expects it; reduce_scatter needs a separate receive buffer, kept between calls
   auto mine = std::make_shared<std::vector<float>>();
-  return [&g, wire, algo, mine](float* buf, size_t n) {
+  return [&g = *use, gloo, wire, algo, mine](float* buf, size_t n) {
     g.set_collective_algo(algo);
     const size_t shard = n / size_t(g.size());
     const std::vector<int64_t> counts(size_t(g.size()), int64_t(shard));

@@ -98,6 +98,7 @@ ALGO_NAMES = {
     ("sharded_ring", "default"): "sharded via dist::Group, its ring forced",
     ("sharded_mpi", "default"): "sharded via dist::Group, OpenMPI's choice forced",
     ("sharded_bf16", "default"): "sharded via dist::Group, bf16 reduce-scatter wire",
+    ("sharded_gloo", "default"): "sharded via dist::Group on Gloo (the Spark backend)",
     ("ring", "default"): "sharded, segmented ring on MPI p2p",
 }
 
@@ -277,7 +278,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--algos", default="mpi,sharded,ring",
                     help="bench_allreduce algorithms under OpenMPI's default collective algorithms "
-                         "(mpi, sharded, sharded_bf16, ring)")
+                         "(mpi, sharded, sharded_ring, sharded_mpi, sharded_bf16, sharded_gloo, ring)")
     ap.add_argument("--ring-algos", default="mpi,sharded",
                     help="algorithms to run again with OpenMPI's ring collectives forced (RING_MCA); "
                          "empty to skip")

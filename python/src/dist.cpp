@@ -31,6 +31,11 @@ void bind_dist(py::module_ m) {
         return v;
       }, py::arg("values"), "Sums a list of floats over the ranks (every rank gets the sums).");
   m.def("gloo_available", &dist::gloo_available);
+  m.def("launched_by_mpi", &dist::launched_by_mpi, "Was this process started by mpirun / srun with more than one rank?");
+  m.def("world", [] {
+    py::gil_scoped_release release;
+    return dist::world();
+  }, "The group of every process of the job: MPI's when launched by mpirun / srun, else one process.");
   m.def(
       "gloo_group",
       [](int rank, int size, py::function exchange, const std::string& hostname, double timeout) {

@@ -5,7 +5,6 @@ and its weights are compared with one process training on the same rows in parti
 order, with the same seed and global batch.
 """
 import gzip
-import json
 import os
 import pickle
 import signal
@@ -13,13 +12,12 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_digits
 
-import pyspark  # scripts/make_test_venv.sh installs it (with Java from scripts/install_deps.sh)
+import pyspark  # noqa: F401 - scripts/make_test_venv.sh installs it (with Java from scripts/install_deps.sh)
 from pyspark.ml import Pipeline  # noqa: E402
 from pyspark.ml.feature import MinMaxScaler  # noqa: E402
 from pyspark.ml.linalg import Vectors  # noqa: E402
@@ -33,8 +31,7 @@ from bigdl_cpp.dllib.optim.optimizer import Adam  # noqa: E402
 from bigdl_cpp.orca import OrcaContext, init_orca_context, stop_orca_context  # noqa: E402
 from bigdl_cpp.orca.data import XShards  # noqa: E402
 from bigdl_cpp.orca.learn.estimator import Estimator  # noqa: E402
-
-SPARK_HOME = os.path.dirname(pyspark.__file__)
+from bigdl_cpp.orca.standalone import LocalCluster  # noqa: E402
 
 
 def free_port():
@@ -43,62 +40,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(cond, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A standalone master and 2 workers (1 core, 1 GB each) on loopback; the Orca context
-    on them. Everything is stopped (process groups killed) at the end."""
+    """A standalone master and 2 workers (1 core, 1 GB each) on loopback (LocalCluster:
+    stopped, process groups killed, at the end); the Orca context on them."""
     work = tmp_path_factory.mktemp("spark")
-    env = dict(os.environ, SPARK_HOME=SPARK_HOME, SPARK_LOCAL_IP="127.0.0.1", SPARK_WORKER_DIR=str(work / "w"),
-               SPARK_LOG_DIR=str(work / "logs"), PYSPARK_PYTHON=os.environ.get("PYSPARK_PYTHON", "") or
-               __import__("sys").executable)
-    cls = os.path.join(SPARK_HOME, "bin", "spark-class")
-    port, ui = free_port(), free_port()
-    procs = []
-
-    def start(args, log):
-        procs.append(subprocess.Popen([cls] + args, env=env, stdout=open(work / log, "w"), stderr=subprocess.STDOUT,
-                                      start_new_session=True))
-
-    master = f"spark://127.0.0.1:{port}"
-    try:
-        start(["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port), "--webui-port",
-               str(ui)], "master.log")
-        for i in range(2):
-            start(["org.apache.spark.deploy.worker.Worker", master, "--host", "127.0.0.1", "--cores", "1", "--memory",
-                   "1g", "--webui-port", str(free_port())], f"worker{i}.log")
-
-        def alive_workers():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json", timeout=2) as r:
-                    return json.load(r).get("aliveworkers", 0) == 2
-            except OSError:
-                return False
-
-        wait_for(alive_workers, 90, "2 Spark workers")
-        sc = init_orca_context("standalone", master=master, cores=1, num_nodes=2, memory="1g",
-                               conf={"spark.task.maxFailures": "4", "spark.stage.maxConsecutiveAttempts": "4"})
-        yield {"sc": sc, "spark": OrcaContext.get_spark_session(), "dir": work, "master": master}
-    finally:
-        stop_orca_context()
-        for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+    with LocalCluster(workers=2, cores=1, memory="1g", work_dir=str(work)) as c:
+        try:
+            sc = init_orca_context("standalone", master=c.master, cores=1, num_nodes=2, memory="1g")
+            yield {"sc": sc, "spark": OrcaContext.get_spark_session(), "dir": work, "master": c.master}
+        finally:
+            stop_orca_context()
 
 
 def max_diff(a, b):

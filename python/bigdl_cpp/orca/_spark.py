@@ -188,6 +188,16 @@ def make_spec(df, model, feature_cols, label_cols, feature_shape=None, label_off
 
 
 # ---------------------------------------------------------------- fit
+def _task_threads(ctx):
+    """The engine's threads in a task: the task's CPUs (spark.task.cpus), unless env
+    BIGDL_NUM_THREADS says otherwise (the pool would otherwise take every core of the host,
+    however many tasks share it)."""
+    import bigdl_cpp
+
+    if not os.environ.get("BIGDL_NUM_THREADS"):
+        bigdl_cpp.set_num_threads(max(1, int(ctx.cpus())))
+
+
 def _exchange(ctx):
     def all_gather(mine):
         return [base64.b64decode(s) for s in ctx.allGather(base64.b64encode(mine).decode("ascii"))]
@@ -197,7 +207,7 @@ def _exchange(ctx):
 
 def fit(model, df, feature_cols, label_cols, epochs, batch_size, *, validation=None, shuffle=True, seed=42,
         checkpoint_dir=None, checkpoint_every=0, timeout=60.0, feature_shape=None, label_offset=0,
-        num_workers=None):
+        num_workers=None, timing=None):
     """Trains `model` (compiled) on df; loads the trained weights into it; returns the
     history (a list of per-epoch logs). validation: (x, y) arrays (each rank takes its
     contiguous share of the rows)."""
@@ -227,6 +237,7 @@ def fit(model, df, feature_cols, label_cols, epochs, batch_size, *, validation=N
         from bigdl_cpp._native import dist
 
         ctx = BarrierTaskContext.get()
+        _task_threads(ctx)
         rank, size = ctx.partitionId(), len(ctx.getTaskInfos())
         host = ctx.getTaskInfos()[rank].address.split(":")[0]
         rows = list(batches)
@@ -237,13 +248,17 @@ def fit(model, df, feature_cols, label_cols, epochs, batch_size, *, validation=N
         if val is not None:
             cut = np.array_split(np.arange(len(val[0])), size)[rank]
             vx, vy = val[0][cut], val[1][cut]
-        logs = m._trainer.fit(x, y, int(batch_size), int(epochs), vx, vy, bool(shuffle), int(seed), [],
-                              1 if rank == 0 else 0, "", 0, run_dir, int(checkpoint_every) if run_dir else 0,
-                              "auto" if run_dir else "", group)
+        t0 = time.perf_counter()
+        h = m.fit(x, y, batch_size=int(batch_size), epochs=int(epochs), verbose=1 if rank == 0 else 0,
+                  validation_data=None if vx is None else (vx, vy), shuffle=bool(shuffle), seed=int(seed),
+                  checkpoint_dir=run_dir, checkpoint_every=int(checkpoint_every) if run_dir else 0,
+                  resume="auto" if run_dir else "", group=group)
+        seconds = time.perf_counter() - t0
         if rank == 0:
             import pyarrow as pa
 
-            out = pickle.dumps((m.state_dict(), logs))
+            logs = [{k: h.history[k][i] for k in h.history} for i in range(len(h.epoch))]
+            out = pickle.dumps((m.state_dict(), logs, seconds))
             yield pa.RecordBatch.from_arrays([pa.array([out], pa.binary())], names=["result"])
 
     schema = T.StructType([T.StructField("result", T.BinaryType())])
@@ -253,8 +268,10 @@ def fit(model, df, feature_cols, label_cols, epochs, batch_size, *, validation=N
         rows = df.mapInArrow(train, schema, barrier=True).repartition(1).collect()
     except Exception as e:  # noqa: BLE001
         rethrow_task_error(e)
-    state, logs = pickle.loads(rows[0]["result"])
+    state, logs, seconds = pickle.loads(rows[0]["result"])
     model.load_state_dict(state)
+    if timing is not None:
+        timing["train_seconds"] = seconds  # rank 0's time in the trainer (no Spark scheduling, no data loading)
     return logs
 
 

@@ -79,11 +79,14 @@ class _Net:
         self._log_dir = f"{log_dir}/{app_name}"
 
     def fit(self, x, y, batch_size=32, epochs=None, verbose=1, callbacks=None, validation_data=None, shuffle=True,
-            initial_epoch=0, nb_epoch=None, seed=42, log_dir=None, checkpoint_dir="", checkpoint_every=0, resume=""):
+            initial_epoch=0, nb_epoch=None, seed=42, log_dir=None, checkpoint_dir="", checkpoint_every=0, resume="",
+            group=None):
         """Trains for `epochs` (BigDL: nb_epoch; default 10 as BigDL's) over (x, y);
         validation_data=(x_val, y_val) adds val_loss / val_<metric> to the logs. checkpoint_dir +
         checkpoint_every=N: a step checkpoint every N steps; resume=dir or "auto" continues
-        from the newest one. Returns a History."""
+        from the newest one. group (bigdl_cpp._native.dist: gloo_group, world): data-parallel
+        over its ranks, x / y (and validation_data) being this rank's part of the rows; the
+        result equals one process on all parts in rank order. Returns a History."""
         trainer = self._compiled("fit")
         if epochs is None:
             epochs = nb_epoch if nb_epoch is not None else 10
@@ -96,7 +99,7 @@ class _Net:
         cbs = _callbacks.native(callbacks, self)
         epochs_logs = trainer.fit(x, y, int(batch_size), int(epochs), vx, vy, bool(shuffle), int(seed), cbs,
                                   int(verbose), log_dir if log_dir is not None else self._log_dir, int(initial_epoch),
-                                  str(checkpoint_dir), int(checkpoint_every), str(resume))
+                                  str(checkpoint_dir), int(checkpoint_every), str(resume), group)
         return History(epochs_logs, int(initial_epoch))
 
     def evaluate(self, x, y, batch_size=32, return_dict=False):

@@ -17,6 +17,7 @@ trains here, or over the MPI job of init_orca_context(cluster_mode="mpi").
 import os
 import pickle
 import tempfile
+import time
 
 import numpy as np
 
@@ -75,6 +76,7 @@ class Estimator:
         self.config = config or {}
         self.workers = workers
         self.timeout = float(timeout)
+        self.train_seconds = None  # of the last fit: time in the trainer (Spark: rank 0's, without scheduling)
 
     @staticmethod
     def from_keras(model=None, model_creator=None, config=None, workers=None, timeout=60.0, backend="spark"):
@@ -144,10 +146,12 @@ class Estimator:
             val = None
             if validation_data is not None:
                 val = self._validation_arrays(self._xshards(validation_data), feature_cols, label_cols, feature_shape)
+            timing = {}
             logs = _spark.fit(self.model, data, list(feature_cols or []), list(label_cols), epochs, batch_size,
                               validation=val, shuffle=shuffle, seed=seed, checkpoint_dir=checkpoint_dir,
                               checkpoint_every=every, timeout=self.timeout, feature_shape=feature_shape,
-                              num_workers=self.workers)
+                              num_workers=self.workers, timing=timing)
+            self.train_seconds = timing.get("train_seconds")
             history = {k: [e.get(k) for e in logs] for k in sorted({k for e in logs for k in e})}
             if verbose:
                 for i, e in enumerate(logs):
@@ -162,9 +166,27 @@ class Estimator:
         val = None
         if validation_data is not None:
             val = self._local(validation_data, feature_cols, label_cols, "fit validation_data")
+        group = None
+        from bigdl_cpp.orca import OrcaContext
+
+        if OrcaContext.cluster_mode == "mpi":
+            # Every rank loaded the data; each trains on its contiguous share (equal to one process).
+            from bigdl_cpp._native import dist
+
+            world = dist.world()
+            if world.size > 1:
+                group = world
+                mine = np.array_split(np.arange(len(x)), world.size)[world.rank]
+                x, y = x[mine], y[mine]
+                if val is not None:
+                    vmine = np.array_split(np.arange(len(val[0])), world.size)[world.rank]
+                    val = (val[0][vmine], val[1][vmine])
+                verbose = verbose if world.rank == 0 else 0
+        t0 = time.perf_counter()
         h = self.model.fit(x, y, batch_size=batch_size, epochs=epochs, validation_data=val, shuffle=shuffle,
                            seed=seed, verbose=verbose, checkpoint_dir=checkpoint_dir or "",
-                           checkpoint_every=every, resume="auto" if checkpoint_dir else "")
+                           checkpoint_every=every, resume="auto" if checkpoint_dir else "", group=group)
+        self.train_seconds = time.perf_counter() - t0
         return h.history
 
     def _validation_arrays(self, data, feature_cols, label_cols, feature_shape):
