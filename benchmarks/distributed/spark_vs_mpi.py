@@ -24,7 +24,6 @@ venv's Python (it has pyspark, pandas, pyarrow):
   ~/.cache/bigdl-cpp/venv/test/bin/python benchmarks/distributed/spark_vs_mpi.py
 """
 import argparse
-import gzip
 import json
 import os
 import pickle
@@ -40,12 +39,9 @@ sys.path.insert(0, os.path.join(ROOT, "build", "python"))  # the build tree's bi
 
 
 def data(rows):
-    base = "/usr/share/datasets/fashion-mnist"
-    with gzip.open(f"{base}/train-images-idx3-ubyte.gz") as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16)[:rows * 784].reshape(rows, 784).astype(np.float32) / 255
-    with gzip.open(f"{base}/train-labels-idx1-ubyte.gz") as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)[:rows].astype(np.int64)
-    return x, y
+    from bigdl_cpp.dllib.datasets import fashion_mnist
+
+    return fashion_mnist("train", flat=True, limit=rows)
 
 
 def model(hidden):

@@ -278,6 +278,16 @@ void bind_dllib(py::module_ m) {
                                                                        monitor_mode(mode)));
   }, py::arg("filepath"), py::arg("monitor"), py::arg("save_best_only"), py::arg("mode"));
 
+  // Real data sets (include/bigdl/train/data.h), as NumPy arrays.
+  m.def("load_idx_dataset", [](const std::string& images, const std::string& labels) {
+    std::pair<Tensor, Tensor> xy;
+    {
+      py::gil_scoped_release release;
+      xy = train::load_idx_dataset(images, labels);
+    }
+    return py::make_tuple(to_numpy(xy.first), to_numpy(xy.second));
+  }, py::arg("images"), py::arg("labels"), "IDX image + label files (.gz too): x f32 [N, 1, H, W] / 255, y i64 [N].");
+
   // A compiled network: train::Model.
   py::class_<train::Model>(m, "Trainer")
       .def(py::init([](std::shared_ptr<nn::Module> net, const std::string& optimizer,

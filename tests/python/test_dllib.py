@@ -261,3 +261,22 @@ def test_optimizer_hyper_parameters_take_effect(digits):
     np.testing.assert_array_equal(weights_after("sgd"), weights_after(optimizers.SGD(lr=0.01)))  # BigDL's default lr
     assert not np.allclose(weights_after(optimizers.Adam(beta_1=0.5)), weights_after(optimizers.Adam()))
     assert not np.allclose(weights_after(optimizers.RMSprop(rho=0.5)), weights_after(optimizers.RMSprop()))
+
+
+def test_fashion_mnist_reads_debians_files_as_numpy():
+    import gzip
+
+    from bigdl_cpp.dllib.datasets import FASHION_MNIST_DIR, fashion_mnist, load_idx
+
+    x, y = fashion_mnist("test")
+    assert x.shape == (10000, 1, 28, 28) and x.dtype == np.float32 and y.dtype == np.int64
+    with gzip.open(f"{FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz") as f:
+        raw = np.frombuffer(f.read(), np.uint8, offset=16).reshape(10000, 784)
+    with gzip.open(f"{FASHION_MNIST_DIR}/t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    np.testing.assert_array_equal(x.reshape(10000, 784), raw.astype(np.float32) / 255)
+    np.testing.assert_array_equal(y, labels)
+    xf, _ = fashion_mnist("train", flat=True, limit=3)
+    assert xf.shape == (3, 784)
+    with pytest.raises(OSError, match="/nope"):
+        load_idx("/nope", "/nope")

@@ -4,7 +4,6 @@ stopped at its end. Every fit runs as a barrier stage of two tasks synchronised 
 and its weights are compared with one process training on the same rows in partition
 order, with the same seed and global batch.
 """
-import gzip
 import os
 import pickle
 import signal
@@ -22,6 +21,7 @@ from pyspark.ml import Pipeline  # noqa: E402
 from pyspark.ml.feature import MinMaxScaler  # noqa: E402
 from pyspark.ml.linalg import Vectors  # noqa: E402
 
+from bigdl_cpp.dllib import datasets  # noqa: E402
 from bigdl_cpp.dllib.keras import optimizers  # noqa: E402
 from bigdl_cpp.dllib.keras.layers import Activation, Dense, Input  # noqa: E402
 from bigdl_cpp.dllib.keras.models import Model, Sequential  # noqa: E402
@@ -100,12 +100,7 @@ def test_pipeline_minmax_scaler_and_nnclassifier_on_breast_cancer(cluster):
 
 
 def fashion_mnist(n):
-    base = "/usr/share/datasets/fashion-mnist"
-    with gzip.open(f"{base}/train-images-idx3-ubyte.gz") as f:
-        x = np.frombuffer(f.read(), np.uint8, offset=16)[:n * 784].reshape(n, 784).astype(np.float32) / 255
-    with gzip.open(f"{base}/train-labels-idx1-ubyte.gz") as f:
-        y = np.frombuffer(f.read(), np.uint8, offset=8)[:n].astype(np.int64)
-    return x, y
+    return datasets.fashion_mnist("train", flat=True, limit=n)
 
 
 def test_orca_estimator_on_fashion_mnist_from_parquet(cluster, tmp_path):
