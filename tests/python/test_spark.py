@@ -278,3 +278,27 @@ def test_xshards_feed_the_estimator(cluster, tmp_path):
     assert hist["accuracy"][-1] > 0.9
     parts = XShards.partition({"x": X[:10], "y": Y[:10]}, num_shards=2).collect()
     assert [len(p["x"]) for p in parts] == [5, 5]
+
+
+def test_the_seed_dllib_example_runs_with_only_its_imports_changed(cluster, tmp_path):
+    """examples/python/dllib_nnestimator_seed.py is BigDL's README example with bigdl.dllib
+    -> bigdl_cpp.dllib; it runs as it is (its own local Spark: init_nncontext()) in a folder
+    with the Parquet data it expects (breast_cancer's first 10 features, 1-based labels)."""
+    import sys
+
+    spark = cluster["spark"]
+    X, y = load_breast_cancer(return_X_y=True)
+    rows = [(Vectors.dense(x[:10]), Vectors.dense(x[:10]), float(t + 1)) for x, t in zip(X, y)]
+    spark.sparkContext.parallelize(rows[:400], 2).toDF(["in", "features", "label"]).write.parquet(
+        str(tmp_path / "train_data"))
+    spark.sparkContext.parallelize(rows[400:], 2).toDF(["in", "features", "label"]).write.parquet(
+        str(tmp_path / "val_data"))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    example = os.path.join(root, "examples", "python", "dllib_nnestimator_seed.py")
+    check = ("import runpy; env = runpy.run_path(%r); p = env['predictions'].select('prediction').toPandas(); "
+             "h = env['pipelineModel'].stages[-1].history; "
+             "print('rows', len(p), 'width', len(p['prediction'][0]), 'epochs', len(h))" % example)
+    out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert f"rows {len(rows) - 400} width 12 epochs 5" in out.stdout

@@ -162,6 +162,12 @@ class Spec:
         return y.astype(np.float32)
 
 
+def _first_x(first, feature_cols, feature_shape):
+    """The features of a Row as the model's one-row input."""
+    x1 = np.concatenate([np.asarray(first[c], dtype=np.float32).reshape(-1) for c in feature_cols]).reshape(1, -1)
+    return x1 if feature_shape is None else x1.reshape((1,) + tuple(feature_shape))
+
+
 def make_spec(df, model, feature_cols, label_cols, feature_shape=None, label_offset=0):
     """Checks the columns on the driver (and the first row against the model) and returns
     (df with arrays, Spec)."""
@@ -175,10 +181,7 @@ def make_spec(df, model, feature_cols, label_cols, feature_shape=None, label_off
     if feature_shape is not None and int(np.prod(feature_shape)) != sum(fw):
         raise ValueError(f"fit: feature_shape {tuple(feature_shape)} holds {int(np.prod(feature_shape))} values but the "
                          f"feature columns hold {sum(fw)} per row")
-    x1 = np.concatenate([np.asarray(first[c], dtype=np.float32).reshape(-1) for c in feature_cols]).reshape(1, -1)
-    if feature_shape is not None:
-        x1 = x1.reshape((1,) + tuple(feature_shape))
-    out = np.asarray(model.predict(x1))
+    out = np.asarray(model.predict(_first_x(first, feature_cols, feature_shape)))
     outputs = int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
     if label_cols and kind == "values" and sum(lw) != outputs:
         raise ValueError(f"fit: the label column{'s' if len(label_cols) > 1 else ''} "
@@ -326,9 +329,9 @@ def predict(model, df, feature_cols, batch_size, prediction_col="prediction", fe
     checked = check_columns(df, feature_cols, "predict")
     if prediction_col in df.columns:
         raise ValueError(f"predict: the DataFrame already has a column '{prediction_col}'")
-    widths, _ = _widths(checked, feature_cols)
+    widths, first = _widths(checked, feature_cols)
     spec = Spec(feature_cols, [], widths, [], feature_shape, "values", 0)
-    probe = model.predict(spec.x([pa.RecordBatch.from_pandas(checked.select(*feature_cols).limit(1).toPandas())]))
+    probe = np.asarray(model.predict(_first_x(first, feature_cols, feature_shape)))
     if post is not None:
         probe = post(probe)
     scalar = probe.ndim == 1 or probe.shape[1] == 1

@@ -138,9 +138,12 @@ class NNEstimator(Estimator, _NNParams, HasLabelCol):
         logs = _spark.fit(model, dataset, [feature_col], [label_col], self.getMaxEpoch(), self.getBatchSize(),
                           validation=val, checkpoint_dir=ckpt_dir, checkpoint_every=every,
                           feature_shape=self.feature_size, label_offset=label_offset)
-        out = self._model_class()(model, self.feature_size)
+        out = self._copyValues(self._model_class()(model, self.feature_size))
         out.history = logs
-        return self._copyValues(out)
+        # The model predicts in its own batches (256 unless set on it; BigDL's NNModel too
+        # keeps a batch size of its own): the training batch (default 1) would be slow.
+        out._set(batchSize=256)
+        return out
 
     def _model_class(self):
         return NNModel
@@ -161,7 +164,7 @@ class NNModel(Model, _NNParams):
         return None
 
     def _transform(self, dataset):
-        return _spark.predict(self.model, dataset, [self.getFeaturesCol()], max(self.getBatchSize(), 1),
+        return _spark.predict(self.model, dataset, [self.getFeaturesCol()], self.getBatchSize(),
                               self.getPredictionCol(), self.feature_size, self._post())
 
 
