@@ -273,6 +273,12 @@ void bind_dllib(py::module_ m) {
       return out;
     }));
   }, py::arg("schedule"));
+  m.def("ReduceLROnPlateau", [](std::string monitor, double factor, int64_t patience, const std::string& mode,
+                                double min_delta, int64_t cooldown, double min_lr) {
+    return train::CallbackPtr(std::make_shared<train::ReduceLROnPlateau>(std::move(monitor), factor, patience,
+                                                                         monitor_mode(mode), min_delta, cooldown, min_lr));
+  }, py::arg("monitor"), py::arg("factor"), py::arg("patience"), py::arg("mode"), py::arg("min_delta"),
+     py::arg("cooldown"), py::arg("min_lr"));
   m.def("ModelCheckpoint", [](std::string path, std::string monitor, bool best_only, const std::string& mode) {
     return train::CallbackPtr(std::make_shared<train::ModelCheckpoint>(std::move(path), std::move(monitor), best_only,
                                                                        monitor_mode(mode)));

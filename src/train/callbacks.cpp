@@ -71,6 +71,40 @@ void ReduceLROnPlateauCallback::on_epoch_end(Model&, int64_t, const Logs& logs) 
   s_->step(lookup(logs, monitor_, "ReduceLROnPlateau"));
 }
 
+ReduceLROnPlateau::ReduceLROnPlateau(std::string monitor, double factor, int64_t patience, MonitorMode mode,
+                                     double min_delta, int64_t cooldown, double min_lr)
+    : monitor_(std::move(monitor)), factor_(factor), patience_(patience), mode_(mode), min_delta_(std::fabs(min_delta)),
+      cooldown_(cooldown), min_lr_(min_lr) {
+  BIGDL_CHECK(factor > 0 && factor < 1, ValueError, "ReduceLROnPlateau", "factor must be in (0, 1), got ", factor);
+  BIGDL_CHECK(patience >= 0 && cooldown >= 0 && min_lr >= 0, ValueError, "ReduceLROnPlateau",
+              "patience, cooldown and min_lr must be >= 0");
+}
+
+void ReduceLROnPlateau::on_train_begin(Model&) {
+  best_ = minimizing(mode_, monitor_) ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  wait_ = 0;
+  cooldown_counter_ = 0;
+}
+
+void ReduceLROnPlateau::on_epoch_end(Model& m, int64_t, const Logs& logs) {
+  const double v = lookup(logs, monitor_, "ReduceLROnPlateau");
+  const bool in_cooldown = cooldown_counter_ > 0;
+  if (in_cooldown) {
+    --cooldown_counter_;
+    wait_ = 0;
+  }
+  const bool better = minimizing(mode_, monitor_) ? v < best_ - min_delta_ : v > best_ + min_delta_;
+  if (better) {
+    best_ = v;
+    wait_ = 0;
+  } else if (!in_cooldown && ++wait_ >= patience_) {
+    const double lr = m.optimizer().lr();
+    if (lr > min_lr_) m.optimizer().set_lr(std::max(lr * factor_, min_lr_));
+    cooldown_counter_ = cooldown_;
+    wait_ = 0;
+  }
+}
+
 void LearningRateScheduler::on_epoch_begin(Model& m, int64_t epoch) {
   m.optimizer().set_lr(f_(epoch, m.optimizer().lr()));
 }

@@ -280,3 +280,17 @@ def test_fashion_mnist_reads_debians_files_as_numpy():
     assert xf.shape == (3, 784)
     with pytest.raises(OSError, match="/nope"):
         load_idx("/nope", "/nope")
+
+
+def test_reduce_lr_on_plateau_follows_keras():
+    # min_delta=100: only the first epoch counts as an improvement. patience 2, cooldown 1:
+    # lr halves after epochs 3 and 6 (1-based), as Keras' ReduceLROnPlateau does.
+    x, y = load_digits(return_X_y=True)
+    x = (x[:256] / 16).astype(np.float32)
+    model = Sequential([Dense(10, activation="softmax", input_shape=(64,))])
+    model.compile(optimizers.SGD(lr=0.01), "sparse_categorical_crossentropy")
+    cb = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=100, cooldown=1, min_lr=0.003)
+    h = model.fit(x, y[:256], batch_size=64, epochs=8, callbacks=[cb], verbose=0)
+    assert h.history["lr"] == pytest.approx([0.01, 0.01, 0.01, 0.005, 0.005, 0.005, 0.003, 0.003])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau.*factor must be in"):
+        callbacks.ReduceLROnPlateau(factor=1.5)

@@ -71,6 +71,31 @@ class ReduceLROnPlateauCallback : public Callback {
   std::string monitor_;
 };
 
+// Keras' ReduceLROnPlateau: when `monitor` has not improved by more than min_delta
+// (absolute) for `patience` epochs, lr becomes max(lr * factor, min_lr), then `cooldown`
+// epochs pass before counting again. (optim::ReduceLROnPlateau above is PyTorch's: a
+// relative threshold and patience + 1 epochs.) Under distributed training every rank sees
+// the same reduced logs and so sets the same lr.
+class ReduceLROnPlateau : public Callback {
+ public:
+  explicit ReduceLROnPlateau(std::string monitor = "val_loss", double factor = 0.1, int64_t patience = 10,
+                             MonitorMode mode = MonitorMode::auto_, double min_delta = 1e-4, int64_t cooldown = 0,
+                             double min_lr = 0.0);
+  void on_train_begin(Model& m) override;
+  void on_epoch_end(Model& m, int64_t epoch, const Logs& logs) override;
+
+ private:
+  std::string monitor_;
+  double factor_;
+  int64_t patience_;
+  MonitorMode mode_;
+  double min_delta_;
+  int64_t cooldown_;
+  double min_lr_;
+  double best_ = 0;
+  int64_t wait_ = 0, cooldown_counter_ = 0;
+};
+
 // Any per-epoch rule: lr = f(epoch, current lr), as Keras' LearningRateScheduler.
 class LearningRateScheduler : public Callback {
  public:

@@ -1,11 +1,12 @@
 """Callbacks for fit(). Subclass Callback in Python (any of its hooks; set
 self.model.stop_training = True to stop after the epoch), or use the C++ ones:
-EarlyStopping, ModelCheckpoint and LearningRateScheduler (Keras' arguments). Hooks run with the GIL held while
+EarlyStopping, ModelCheckpoint, LearningRateScheduler and ReduceLROnPlateau (Keras'
+arguments and semantics). Hooks run with the GIL held while
 the rest of fit runs without it; an exception raised in a hook stops fit and reaches the
 caller."""
 from bigdl_cpp._native import dllib as _d
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler"]
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau"]
 
 
 class Callback:
@@ -55,6 +56,16 @@ class LearningRateScheduler(_Native):
         if not callable(schedule):
             raise TypeError(f"LearningRateScheduler: schedule must be callable, got {type(schedule).__name__}")
         super().__init__(_d.LearningRateScheduler(schedule))
+
+
+class ReduceLROnPlateau(_Native):
+    """lr *= factor (not below min_lr) when `monitor` has not improved by more than
+    min_delta for `patience` epochs; then `cooldown` epochs before counting again (Keras')."""
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4, cooldown=0,
+                 min_lr=0.0):
+        super().__init__(_d.ReduceLROnPlateau(monitor, float(factor), int(patience), mode, float(min_delta),
+                                              int(cooldown), float(min_lr)))
 
 
 _HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end", "on_train_end")
