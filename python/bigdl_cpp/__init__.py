@@ -6,9 +6,11 @@ The module tree follows BigDL's (docs/python.md):
                                  from_pretrained / generate / save_low_bit / load_low_bit)
     bigdl_cpp.dllib.keras        Keras-style models of the core (Sequential / Model,
                                  compile / fit / evaluate / predict, callbacks)
-    bigdl_cpp.orca, .chronos,    Spark training, time series, inference acceleration,
-    .nano, .friesian, .ppml      recommendation, privacy: their Python APIs come with the
-                                 issues that build them (docs/python.md)
+    bigdl_cpp.dllib.nnframes     NNEstimator / NNClassifier in Spark ML pipelines
+    bigdl_cpp.orca               init_orca_context, Estimator, XShards on Spark
+    bigdl_cpp.chronos.data       TSDataset (time series)
+    .nano, .friesian, .ppml      inference acceleration, recommendation, privacy: their
+                                 Python APIs come with the issues that build them
 
 The C++ engine is the extension bigdl_cpp._native; its long calls release the GIL.
 """

@@ -53,4 +53,16 @@ py::array to_numpy(const Tensor& t_in) {
   return py::array_t<float>(shape, t.data<float>(), keep);
 }
 
+py::array to_numpy_view(const Tensor& t_in) {
+  if (t_in.dtype() != DType::f32 && t_in.dtype() != DType::i64) return to_numpy(t_in);
+  Tensor t = t_in.detach();
+  auto* owner = new Tensor(t);
+  py::capsule keep(owner, [](void* p) { delete static_cast<Tensor*>(p); });
+  const py::ssize_t es = py::ssize_t(element_size(t.dtype()));
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end()), strides;
+  for (int64_t s : t.strides()) strides.push_back(py::ssize_t(s) * es);
+  if (t.dtype() == DType::i64) return py::array_t<int64_t>(shape, strides, t.data<int64_t>(), keep);
+  return py::array_t<float>(shape, strides, t.data<float>(), keep);
+}
+
 }  // namespace bigdl_py

@@ -56,5 +56,6 @@ PYBIND11_MODULE(_native, m) {
   bigdl_py::bind_core(m.def_submodule("core", "tensors, autograd, nn modules, losses, optimizers (include/bigdl)"));
   bigdl_py::bind_llm(m.def_submodule("llm", "low-bit LLM inference (include/bigdl/llm)"));
   bigdl_py::bind_dist(m.def_submodule("dist", "process groups for data-parallel training (include/bigdl/dist)"));
+  bigdl_py::bind_chronos(m.def_submodule("chronos", "time-series data sets (include/bigdl/chronos)"));
   bigdl_py::bind_dllib(m.def_submodule("dllib", "Keras-style models and training (include/bigdl/train)"));
 }

@@ -16,6 +16,9 @@ bigdl::Tensor to_tensor(const pybind11::handle& obj, const char* what);
 // A tensor as a NumPy array over its memory (made contiguous first; dtypes other than
 // f32 / i64 as f32), keeping the tensor alive.
 pybind11::array to_numpy(const bigdl::Tensor& t);
+// The same without the contiguous copy: a strided f32 / i64 tensor becomes a NumPy array
+// with the same strides over the same memory (other dtypes: to_numpy).
+pybind11::array to_numpy_view(const bigdl::Tensor& t);
 
 // bigdl_cpp._native.core: Tensor (NumPy buffer, autograd), nn modules and losses,
 // optimizers (core.cpp). Bound before llm and dllib, which use its types.
@@ -28,5 +31,7 @@ void bind_llm(pybind11::module_ m);
 void bind_dllib(pybind11::module_ m);
 // bigdl_cpp._native.dist: Group, gloo_group (dist.cpp). Bound before dllib, whose fit takes a Group.
 void bind_dist(pybind11::module_ m);
+// bigdl_cpp._native.chronos: TSDataset, Scaler (chronos.cpp).
+void bind_chronos(pybind11::module_ m);
 
 }  // namespace bigdl_py

@@ -1,0 +1,73 @@
+// bigdl_cpp._native.chronos: TSDataset and Scaler (include/bigdl/chronos/tsdataset.h).
+// The Python TSDataset (bigdl_cpp.chronos.data) converts pandas to these columns.
+#include <pybind11/stl.h>
+
+#include "bigdl/chronos/tsdataset.h"
+#include "native.h"
+
+namespace py = pybind11;
+
+namespace bigdl_py {
+
+using namespace bigdl;
+using chronos::Scaler;
+using chronos::TSDataset;
+
+void bind_chronos(py::module_ m) {
+  m.def("parse_datetime", &chronos::parse_datetime, py::arg("text"), py::arg("what") = "timestamp");
+  m.def("format_datetime", &chronos::format_datetime, py::arg("seconds"));
+
+  py::class_<Scaler>(m, "Scaler")
+      .def(py::init([](const std::string& kind) {
+             if (kind == "standard") return Scaler(Scaler::Kind::standard);
+             if (kind == "minmax") return Scaler(Scaler::Kind::minmax);
+             throw ValueError("[Scaler] kind must be standard or minmax, got '" + kind + "'");
+           }),
+           py::arg("kind") = "standard")
+      .def_readonly("columns", &Scaler::columns)
+      .def_readonly("shift", &Scaler::shift)
+      .def_readonly("scale", &Scaler::scale)
+      .def_property_readonly("fitted", &Scaler::fitted);
+
+  py::class_<TSDataset>(m, "TSDataset")
+      .def_static("from_columns", &TSDataset::from_columns, py::arg("dt"), py::arg("ids"), py::arg("names"),
+                  py::arg("values"), py::arg("target_cols"), py::arg("extra_feature_cols"))
+      .def_static("from_csv", &TSDataset::from_csv, py::arg("path"), py::arg("dt_col"), py::arg("target_cols"),
+                  py::arg("extra_feature_cols"), py::arg("id_col"))
+      .def_property_readonly("target_cols", &TSDataset::target_cols)
+      .def_property_readonly("feature_cols", &TSDataset::feature_cols)
+      .def_property_readonly("rows", &TSDataset::rows)
+      .def("copy", [](const TSDataset& t) { return TSDataset(t); })
+      // Every series as (id, dt seconds int64 [n], values float64 [n, columns]).
+      .def("series", [](const TSDataset& t) {
+        py::list out;
+        const size_t c = t.columns().size();
+        for (const auto& s : t.series()) {
+          py::array_t<int64_t> dt(py::ssize_t(s.dt.size()));
+          std::copy(s.dt.begin(), s.dt.end(), dt.mutable_data());
+          py::array_t<double> v({py::ssize_t(s.dt.size()), py::ssize_t(c)});
+          std::copy(s.values.begin(), s.values.end(), v.mutable_data());
+          out.append(py::make_tuple(s.id, dt, v));
+        }
+        return out;
+      })
+      .def("deduplicate", &TSDataset::deduplicate, py::return_value_policy::reference_internal)
+      .def("impute", &TSDataset::impute, py::arg("mode") = "last", py::arg("const_num") = 0.0,
+           py::return_value_policy::reference_internal)
+      .def("resample", &TSDataset::resample, py::arg("interval_seconds"), py::arg("merge_mode") = "mean",
+           py::return_value_policy::reference_internal)
+      .def("gen_dt_feature", &TSDataset::gen_dt_feature, py::arg("features") = std::vector<std::string>{},
+           py::return_value_policy::reference_internal)
+      .def("scale", &TSDataset::scale, py::arg("scaler"), py::arg("fit") = true,
+           py::return_value_policy::reference_internal)
+      .def("unscale", [](const TSDataset& t, const py::handle& y, const Scaler& s) {
+        return to_numpy(t.unscale(to_tensor(y, "y"), s));
+      }, py::arg("y"), py::arg("scaler"))
+      .def("roll", [](const TSDataset& t, int64_t lookback, int64_t horizon) {
+        auto [x, y] = t.roll(lookback, horizon);
+        return py::make_tuple(to_numpy_view(x), to_numpy_view(y));  // windows over one copy of the series
+      }, py::arg("lookback"), py::arg("horizon"));
+  m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
+}
+
+}  // namespace bigdl_py

@@ -1,0 +1,149 @@
+"""TSDataset (include/bigdl/chronos/tsdataset.h through bigdl_cpp.chronos.data) against
+pandas / sklearn / NumPy on the same data (issue 13, must-show 3 and 4)."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from bigdl_cpp.chronos.data import TSDataset, get_public_dataset
+
+
+def frame(n=60, seed=0, gaps=True):
+    rng = np.random.default_rng(seed)
+    dt = pd.date_range("2024-02-27 22:00", periods=n, freq="17min")
+    a = rng.normal(10, 3, n)
+    b = rng.normal(-2, 1, n)
+    if gaps:
+        a[[0, 1, 7, 8, 9, 30, n - 1]] = np.nan
+        b[[4, 20, 21]] = np.nan
+    return pd.DataFrame({"time": dt, "a": a, "b": b})
+
+
+def values(ts):
+    return ts.to_pandas()[ts.target_col + ts.feature_col].to_numpy()
+
+
+def test_round_trip_keeps_rows_and_times():
+    df = frame(gaps=False)
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"])
+    out = ts.to_pandas()
+    assert list(out.columns) == ["time", "a", "b"]
+    pd.testing.assert_series_equal(out["time"], df["time"].astype("datetime64[ns]"), check_names=False)
+    np.testing.assert_array_equal(out[["a", "b"]].to_numpy(), df[["a", "b"]].to_numpy())
+
+
+@pytest.mark.parametrize("mode", ["last", "const", "linear"])
+def test_impute_matches_pandas(mode):
+    df = frame()
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"]).impute(mode, const_num=5)
+    d = df.set_index("time")[["a", "b"]]
+    if mode == "last":
+        ref = d.ffill().bfill()
+    elif mode == "const":
+        ref = d.fillna(5)
+    else:
+        ref = d.interpolate(method="time").bfill()
+    np.testing.assert_allclose(values(ts), ref.to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("merge", ["mean", "max", "min", "sum"])
+def test_resample_matches_pandas(merge):
+    df = frame(n=200)
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"]).resample("1h", merge_mode=merge)
+    ref = getattr(df.set_index("time")[["a", "b"]].resample("1h"), merge)()
+    if merge == "sum":  # pandas sums an empty bucket to 0; ours is NaN (nothing was observed)
+        counts = df.set_index("time")[["a", "b"]].resample("1h").count().to_numpy()
+        ref = ref.where(counts > 0)
+    out = ts.to_pandas()
+    np.testing.assert_array_equal(out["time"].to_numpy(), ref.index.to_numpy())
+    np.testing.assert_allclose(values(ts), ref.to_numpy(), rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
+def test_dt_features_match_pandas():
+    df = frame(n=300, gaps=False)
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a").gen_dt_feature()
+    out = ts.to_pandas()
+    t = df["time"].dt
+    ref = {"MINUTE": t.minute, "HOUR": t.hour, "DAY": t.day, "WEEKDAY": t.weekday, "MONTH": t.month,
+           "DAYOFYEAR": t.dayofyear, "IS_WEEKEND": (t.weekday >= 5).astype(int)}
+    assert ts.feature_col == list(ref)
+    for name, col in ref.items():
+        np.testing.assert_array_equal(out[name].to_numpy(), col.to_numpy(dtype=float), err_msg=name)
+
+
+@pytest.mark.parametrize("kind", [StandardScaler, MinMaxScaler])
+def test_scale_fits_on_train_only_like_sklearn(kind):
+    df = frame(n=100, gaps=False)
+    train, val, test = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"],
+                                             with_split=True, val_ratio=0.1, test_ratio=0.2)
+    assert (len(train), len(val), len(test)) == (70, 10, 20)
+    ours, ref = kind(), kind()
+    ref.fit(df[["a", "b"]].iloc[:70])
+    for i, ts in enumerate([train, val, test]):
+        ts.scale(ours, fit=(i == 0))
+    np.testing.assert_allclose(values(test), ref.transform(df[["a", "b"]].iloc[80:]), rtol=1e-12, atol=1e-12)
+    pred = np.asarray(values(test)[:, :1], dtype=np.float32)
+    np.testing.assert_allclose(test.unscale_numpy(pred)[:, 0], df["a"].iloc[80:].to_numpy(), rtol=1e-5)
+
+
+def test_roll_windows_equal_numpy_and_share_memory():
+    df = frame(n=50, gaps=False)
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"]).roll(lookback=7, horizon=3)
+    x, y = ts.to_numpy()
+    v = df[["a", "b"]].to_numpy().astype(np.float32)
+    n = 50 - 7 - 3 + 1
+    assert x.shape == (n, 7, 2) and y.shape == (n, 3, 1)
+    for i in (0, 17, n - 1):
+        np.testing.assert_array_equal(x[i], v[i:i + 7])
+        np.testing.assert_array_equal(y[i, :, 0], v[i + 7:i + 10, 0])
+    assert x.strides == (8, 8, 4)  # one row apart: views over one copy of the series
+    assert np.shares_memory(x, y) and not x.flags.writeable
+
+
+def test_several_series_roll_each_and_concatenate():
+    a, b = frame(n=30, gaps=False), frame(n=20, seed=1, gaps=False)
+    df = pd.concat([a.assign(id="s1"), b.assign(id="s2")], ignore_index=True)
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", id_col="id").roll(lookback=5, horizon=2)
+    x, y = ts.to_numpy()
+    assert x.shape == (24 + 14, 5, 1)
+    np.testing.assert_array_equal(x[24, :, 0], b["a"].to_numpy(np.float32)[:5])
+    assert list(ts.to_pandas()["id"].unique()) == ["s1", "s2"]
+
+
+def test_deduplicate_keeps_the_first_row_of_a_timestamp():
+    df = frame(n=20, gaps=False)
+    dup = pd.concat([df.iloc[:10], df.iloc[[9]].assign(a=-1.0), df.iloc[10:]], ignore_index=True)
+    ts = TSDataset.from_pandas(dup, dt_col="time", target_col="a").deduplicate()
+    np.testing.assert_array_equal(values(ts)[:, 0], dup.drop_duplicates(subset=["time"])["a"].to_numpy())
+
+
+def test_public_datasets_are_read_from_the_shared_folder():
+    train, val, test = get_public_dataset("nyc_taxi")
+    assert (len(train), len(val), len(test)) == (8256, 1032, 1032)  # 10,320 half-hours
+    first = train.to_pandas().iloc[0]
+    assert str(first["timestamp"]) == "2014-07-01 00:00:00" and first["value"] == 10844
+    ett = get_public_dataset("ETTh1", with_split=False)
+    assert len(ett) == 17420 and ett.target_col == ["OT"] and len(ett.feature_col) == 6
+
+
+def test_bad_input_is_one_line_naming_the_column_or_setting():
+    df = frame(n=30, gaps=False)
+    with pytest.raises(ValueError, match="dt_col 'when' is not a column"):
+        TSDataset.from_pandas(df, dt_col="when", target_col="a")
+    with pytest.raises(ValueError, match="dt_col goes backwards at row 11"):
+        TSDataset.from_pandas(df.iloc[list(range(10)) + [5] + list(range(10, 30))], dt_col="time", target_col="a")
+    with pytest.raises(ValueError, match="dt_col 'a' does not hold date-times|dt_col goes backwards"):
+        TSDataset.from_pandas(df.assign(a=["x"] * 30), dt_col="a", target_col="b")
+    ts = TSDataset.from_pandas(df, dt_col="time", target_col="a")
+    with pytest.raises(ValueError, match="has 30 rows, fewer than lookback \\+ horizon = 31"):
+        ts.roll(lookback=30, horizon=1)
+    with pytest.raises(ValueError, match="horizon must be >= 1, got 0"):
+        ts.roll(lookback=5, horizon=0)
+    gappy = TSDataset.from_pandas(frame(n=40), dt_col="time", target_col="a")
+    with pytest.raises(ValueError, match="column 'a' has NaN at 2024-02-27 22:00:00 \\(impute first\\)"):
+        gappy.roll(lookback=5, horizon=1)
+    with pytest.raises(ValueError, match="impute mode must be last, const or linear"):
+        gappy.impute("mean")
+    with pytest.raises(ValueError) as err:
+        ts.roll(lookback=30, horizon=1)
+    assert "\n" not in str(err.value)
