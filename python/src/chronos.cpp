@@ -2,6 +2,7 @@
 // The Python TSDataset (bigdl_cpp.chronos.data) converts pandas to these columns.
 #include <pybind11/stl.h>
 
+#include "bigdl/chronos/models.h"
 #include "bigdl/chronos/tsdataset.h"
 #include "native.h"
 
@@ -67,6 +68,9 @@ void bind_chronos(py::module_ m) {
         auto [x, y] = t.roll(lookback, horizon);
         return py::make_tuple(to_numpy_view(x), to_numpy_view(y));  // windows over one copy of the series
       }, py::arg("lookback"), py::arg("horizon"));
+  py::class_<chronos::DLinear, nn::Module, std::shared_ptr<chronos::DLinear>>(m, "DLinear")
+      .def(py::init<int64_t, int64_t, int64_t, int64_t>(), py::arg("lookback"), py::arg("horizon"),
+           py::arg("kernel") = 25, py::arg("outputs") = 0);
   m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
 }
 

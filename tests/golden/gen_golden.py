@@ -169,6 +169,27 @@ class RMSNorm(nn.Module):
         return x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps) * self.weight
 
 
+class DLinear(nn.Module):
+    """DLinear as its paper describes it (Zeng et al., AAAI 2023): the trend is AvgPool1d
+    (kernel k, stride 1) over the series padded with (k - 1) / 2 copies of its first and
+    last row; seasonal = x - trend; one Linear along time for each, summed.
+    x [B, L, C] -> [B, H, C]."""
+
+    def __init__(self, lookback, horizon, kernel):
+        super().__init__()
+        self.kernel = kernel
+        self.seasonal = nn.Linear(lookback, horizon)
+        self.trend = nn.Linear(lookback, horizon)
+        self.pool = nn.AvgPool1d(kernel, stride=1)
+
+    def forward(self, x):
+        pad = (self.kernel - 1) // 2
+        padded = torch.cat([x[:, :1].expand(-1, pad, -1), x, x[:, -1:].expand(-1, pad, -1)], dim=1)
+        trend = self.pool(padded.transpose(1, 2)).transpose(1, 2)
+        seasonal = x - trend
+        return (self.seasonal(seasonal.transpose(1, 2)) + self.trend(trend.transpose(1, 2))).transpose(1, 2)
+
+
 def flatten_outputs(out):
     if isinstance(out, torch.Tensor):
         return [out]
@@ -250,6 +271,12 @@ def std_module(case_name, name, options, input_shapes, mode="train", **kw):
 
 
 def register_modules():
+    # ---- chronos: DLinear (a series of 12 rows, 3 channels; kernels 5 and 25 > L)
+    for kernel in (5, 25):
+        o = {"lookback": 12, "horizon": 4, "kernel": kernel}
+        case("module_DLinear_k%d" % kernel)(
+            lambda c, o=o: run_module(c, "DLinear", o, lambda o=o: DLinear(**o), lambda: [torch.randn(2, 12, 3)]))
+
     # ---- Linear
     for variant, bias, shape in [("bias", True, [3, 5]), ("nobias", False, [3, 5]),
                                  ("3d", True, [2, 3, 5])]:

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bigdl/autograd.h"
+#include "bigdl/chronos/models.h"
 #include "bigdl/io/tensor_io.h"
 #include "bigdl/nn/loss.h"
 #include "bigdl/nn/modules.h"
@@ -72,6 +73,7 @@ nn::Pair pair_of(const json& j) {
 
 nn::ModulePtr make_module(const std::string& name, const json& o) {
   if (name == "Linear") return std::make_shared<nn::Linear>(o["in_features"], o["out_features"], o["bias"].get<bool>());
+  if (name == "DLinear") return std::make_shared<chronos::DLinear>(o["lookback"], o["horizon"], o["kernel"]);
   if (name == "Conv2d")
     return std::make_shared<nn::Conv2d>(nn::Conv2dOptions{o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]),
                                                           pair_of(o["stride"]), pair_of(o["padding"]),

@@ -147,3 +147,42 @@ def test_bad_input_is_one_line_naming_the_column_or_setting():
     with pytest.raises(ValueError) as err:
         ts.roll(lookback=30, horizon=1)
     assert "\n" not in str(err.value)
+
+
+# ------------------------------------------------------------------ forecasters
+def test_dlinear_forecaster_learns_nyc_taxi_and_beats_seasonal_naive(tmp_path):
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=336, horizon=1)
+    f = DLinearForecaster.from_tsdataset(train, lr=0.005, seed=0)
+    hist = f.fit(train, validation_data=val, epochs=4, batch_size=32, earlystop_patience=2, lr_decay=0.5)
+    assert hist["val_loss"][-1] < hist["val_loss"][0] or len(hist["val_loss"]) < 4
+    xt, yt = test.to_numpy()
+    ours = f.evaluate(test, metrics=("mse", "smape"))
+    # Seasonal naive: the value one week (336 half-hours) earlier = the window's first row.
+    naive = float(np.mean((xt[:, 0, 0] - yt[:, 0, 0]) ** 2))
+    print(f"nyc_taxi, 1 step ahead: DLinear test MSE {ours['mse']:.4f} (scaled), seasonal naive {naive:.4f}")
+    assert ours["mse"] < 0.5 * naive
+    # In the data's units, and save / load gives the same forecasts.
+    pred = f.predict(test)
+    assert pred.shape == yt.shape
+    back = test.unscale_numpy(pred)
+    assert 0 < float(np.median(back)) < 40000
+    f.save(tmp_path / "dlinear.npz")
+    g = DLinearForecaster.from_tsdataset(train).load(tmp_path / "dlinear.npz")
+    np.testing.assert_array_equal(g.predict(test), pred)
+
+
+def test_dlinear_forecaster_rejects_mismatched_windows():
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+
+    f = DLinearForecaster(past_seq_len=10, future_seq_len=2, input_feature_num=3, output_feature_num=1)
+    x = np.zeros((5, 10, 3), np.float32)
+    with pytest.raises(ValueError, match=r"y must be \[n, future_seq_len=2, output_feature_num=1\], got \[5, 3, 1\]"):
+        f.fit((x, np.zeros((5, 3, 1), np.float32)))
+    with pytest.raises(ValueError, match=r"x must be \[n, past_seq_len=10, input_feature_num=3\]"):
+        f.predict(np.zeros((5, 9, 3), np.float32))
+    assert f.predict(x).shape == (5, 2, 1)  # the first channel (the target) only

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""ETTh1 under the standard long-horizon protocol (issue 13, must-show 1): our DLinear
+against the published figures, and its training time against the same model in PyTorch.
+
+Protocol (Informer / DLinear / PatchTST): ETTh1's 7 variables, train / val / test = the
+first 12 / next 4 / next 4 months (rows [0, 8640), [8640, 11520), [11520, 14400); val and
+test windows start 336 rows earlier so that their first forecast is the split's first
+row), z-score with the training rows' mean and std, look-back 336, horizons 96 / 192 / 336
+/ 720, MSE and MAE over every test window on the normalised data. DLinear as its paper
+trains it: Adam at lr 0.005 halved after every epoch, batch 32, at most 10 epochs, early
+stopping on the validation loss with patience 3 (best weights kept), kernel 25, weights
+shared by the channels. (The papers' test loader drops the last incomplete batch; we
+score every window.)
+
+Timing: both frameworks train --time-epochs epochs of batch 32 on the 96-step task, the
+same threads (--threads), no validation; PyTorch is Debian's 1.13 with the same DLinear
+(tests/golden/gen_golden.py's reference). Run with the test venv's Python:
+
+  ~/.cache/bigdl-cpp/venv/test/bin/python benchmarks/chronos/etth1.py
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "build", "python"))
+
+PUBLISHED = {  # PatchTST paper (Nie et al., ICLR 2023), Table 3, ETTh1 MSE / MAE
+    "DLinear": {96: (0.375, 0.399), 192: (0.405, 0.416), 336: (0.439, 0.443), 720: (0.472, 0.490)},
+    "PatchTST/64": {96: (0.370, 0.400), 192: (0.413, 0.429), 336: (0.422, 0.440), 720: (0.447, 0.468)},
+}
+LOOKBACK = 336
+BORDERS = [(0, 8640), (8640 - LOOKBACK, 11520), (11520 - LOOKBACK, 14400)]
+
+
+def splits(horizon):
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    from bigdl_cpp.chronos.data import TSDataset, _shared_data
+
+    df = pd.read_csv(os.path.join(_shared_data(), "timeseries", "ett", "ETTh1.csv"))
+    cols = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+    scaler = StandardScaler()
+    out = []
+    for i, (a, b) in enumerate(BORDERS):
+        ts = TSDataset.from_pandas(df.iloc[a:b], dt_col="date", target_col=cols)
+        ts.scale(scaler, fit=(i == 0)).roll(lookback=LOOKBACK, horizon=horizon)
+        out.append(ts.to_numpy())
+    return out
+
+
+def ours(horizon, epochs, threads, seed=0):
+    import bigdl_cpp
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+
+    bigdl_cpp.set_num_threads(threads)
+    (x, y), val, test = splits(horizon)
+    f = DLinearForecaster(LOOKBACK, horizon, 7, 7, kernel_size=25, lr=0.005, seed=seed)
+    t0 = time.perf_counter()
+    hist = f.fit((x, y), validation_data=val, epochs=epochs, batch_size=32, earlystop_patience=3, lr_decay=0.5,
+                 seed=42 + seed)
+    secs = time.perf_counter() - t0
+    scores = f.evaluate(test)
+    return scores["mse"], scores["mae"], len(hist["loss"]), secs
+
+
+def time_ours(x, y, epochs, threads):
+    import bigdl_cpp
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+
+    bigdl_cpp.set_num_threads(threads)
+    f = DLinearForecaster(LOOKBACK, y.shape[1], 7, 7, lr=0.005, seed=0)
+    t0 = time.perf_counter()
+    f.fit((x, y), epochs=epochs, batch_size=32)
+    return time.perf_counter() - t0
+
+
+def time_torch(x, y, epochs, threads):
+    import torch
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "golden"))
+    from gen_golden import DLinear
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    m = DLinear(LOOKBACK, y.shape[1], 25)
+    opt = torch.optim.Adam(m.parameters(), lr=0.005)
+    xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+    g = torch.Generator().manual_seed(0)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(xt), generator=g).split(32):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(m(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--horizons", default="96,192,336,720")
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--time-epochs", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0, help="initial weights and shuffling")
+    args = ap.parse_args()
+    print("| horizon | our DLinear MSE | MAE | published DLinear MSE | ours / published | PatchTST/64 MSE | "
+          "epochs run | train s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for h in [int(v) for v in args.horizons.split(",")]:
+        mse, mae, ran, secs = ours(h, args.epochs, args.threads, args.seed)
+        pub = PUBLISHED["DLinear"][h][0]
+        print(f"| {h} | {mse:.4f} | {mae:.4f} | {pub:.3f} | {mse / pub:.3f} | {PUBLISHED['PatchTST/64'][h][0]:.3f} | "
+              f"{ran} | {secs:.1f} |", flush=True)
+    (x, y), _, _ = splits(96)
+    t_ours, t_torch = time_ours(x, y, args.time_epochs, args.threads), time_torch(x, y, args.time_epochs, args.threads)
+    print(f"\nTraining time, DLinear 336 -> 96, {len(x)} windows x 7 channels, batch 32, {args.time_epochs} epochs, "
+          f"{args.threads} threads:\n")
+    print("| framework | s | PyTorch / ours |")
+    print("|---|---|---|")
+    print(f"| bigdl-cpp | {t_ours:.2f} | {t_torch / t_ours:.2f} |")
+    print(f"| PyTorch 1.13 (Debian) | {t_torch:.2f} | 1.00 |")
+
+
+if __name__ == "__main__":
+    main()

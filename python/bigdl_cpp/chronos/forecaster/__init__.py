@@ -1,0 +1,152 @@
+"""Forecasters with BigDL Chronos' API (bigdl.chronos.forecaster): fit / predict /
+evaluate / save / load / from_tsdataset on NumPy windows (TSDataset.roll) or a rolled
+TSDataset. Trained by the C++ engine (include/bigdl/chronos/models.h, train::Model).
+
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+    f = DLinearForecaster(past_seq_len=336, future_seq_len=96, input_feature_num=7, output_feature_num=7)
+    f.fit((x, y), validation_data=(xv, yv), epochs=10, batch_size=32)
+    f.evaluate((xt, yt))           # {"mse": ..., "mae": ...}
+"""
+import os
+import tempfile
+
+import numpy as np
+
+from bigdl_cpp._native import chronos as _c
+from bigdl_cpp._native import dllib as _d
+
+__all__ = ["DLinearForecaster"]
+
+
+def _windows(data, what):
+    from bigdl_cpp.chronos.data import TSDataset
+
+    if isinstance(data, TSDataset):
+        return data.to_numpy()
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return np.asarray(data[0]), np.asarray(data[1])
+    if isinstance(data, np.ndarray):
+        return data, None
+    raise TypeError(f"{what}: expected (x, y) arrays or a rolled TSDataset, got {type(data).__name__}")
+
+
+class _Forecaster:
+    def _trainer(self):
+        if self._t is None:
+            self._t = _d.Trainer(self.net, self.optimizer, {"lr": float(self.lr)}, self.loss, [])
+        return self._t
+
+    def _check(self, x, y, what):
+        if x.ndim != 3 or x.shape[1] != self.past_seq_len or x.shape[2] != self.input_feature_num:
+            raise ValueError(f"{what}: x must be [n, past_seq_len={self.past_seq_len}, "
+                             f"input_feature_num={self.input_feature_num}], got {list(x.shape)}")
+        if y is not None and (y.ndim != 3 or y.shape[1:] != (self.future_seq_len, self.output_feature_num)):
+            raise ValueError(f"{what}: y must be [n, future_seq_len={self.future_seq_len}, "
+                             f"output_feature_num={self.output_feature_num}], got {list(y.shape)}")
+
+    def fit(self, data, validation_data=None, epochs=1, batch_size=32, earlystop_patience=None, lr_decay=None,
+            verbose=0, seed=42):
+        """Trains on (x, y) windows. With validation_data and earlystop_patience, stops after
+        that many epochs without a lower validation loss and keeps the best weights.
+        lr_decay: the lr is multiplied by it after each epoch (DLinear's paper: 0.5)."""
+        x, y = _windows(data, "fit")
+        self._check(x, y, "fit")
+        vx = vy = None
+        if validation_data is not None:
+            vx, vy = _windows(validation_data, "fit validation_data")
+            self._check(vx, vy, "fit validation_data")
+        cbs = []
+        if earlystop_patience is not None:
+            if vx is None:
+                raise ValueError("fit: earlystop_patience needs validation_data")
+            cbs.append(_d.EarlyStopping("val_loss", int(earlystop_patience), 0.0, "min", True))
+        if lr_decay is not None:
+            base, decay = float(self.lr), float(lr_decay)
+            cbs.append(_d.LearningRateScheduler(lambda epoch, lr: base * decay ** epoch))
+        logs = self._trainer().fit(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32),
+                                   int(batch_size), int(epochs),
+                                   None if vx is None else np.ascontiguousarray(vx, np.float32),
+                                   None if vy is None else np.ascontiguousarray(vy, np.float32),
+                                   True, int(seed), cbs, int(verbose), "", 0, "", 0, "")
+        return {k: [e.get(k) for e in logs] for k in sorted({k for e in logs for k in e})}
+
+    def predict(self, data, batch_size=256):
+        x, _ = _windows(data, "predict")
+        self._check(x, None, "predict")
+        return self._trainer().predict(np.ascontiguousarray(x, np.float32), int(batch_size))
+
+    def evaluate(self, data, batch_size=256, metrics=("mse", "mae"), multioutput="uniform_average"):
+        """Metrics of predict(x) against y: mse, mae, rmse, smape (percent), r2; averaged over
+        everything ("uniform_average") or per output step and feature ("raw_values")."""
+        x, y = _windows(data, "evaluate")
+        self._check(x, y, "evaluate")
+        p = self.predict(x, batch_size).astype(np.float64)
+        y = y.astype(np.float64)
+        axis = None if multioutput == "uniform_average" else 0
+        out = {}
+        for m in metrics:
+            if m == "mse":
+                out[m] = np.mean((p - y) ** 2, axis=axis)
+            elif m == "mae":
+                out[m] = np.mean(np.abs(p - y), axis=axis)
+            elif m == "rmse":
+                out[m] = np.sqrt(np.mean((p - y) ** 2, axis=axis))
+            elif m == "smape":
+                out[m] = 100 * np.mean(2 * np.abs(p - y) / np.maximum(np.abs(p) + np.abs(y), 1e-12), axis=axis)
+            elif m == "r2":
+                out[m] = 1 - np.sum((p - y) ** 2, axis=axis) / np.sum((y - y.mean(axis=0)) ** 2, axis=axis)
+            else:
+                raise ValueError(f"evaluate: unknown metric '{m}' (mse, mae, rmse, smape, r2)")
+        return {k: float(v) if np.ndim(v) == 0 else v for k, v in out.items()}
+
+    def save(self, path):
+        """Weights and configuration in one .npz file, written atomically."""
+        path = os.path.abspath(path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
+        os.close(fd)
+        try:
+            np.savez(tmp, __config__=np.array(repr(self._config())), **self.net.state_dict())
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def load(self, path):
+        with np.load(path) as f:
+            self.net.load_state_dict({k: f[k] for k in f.files if k != "__config__"}, True)
+        return self
+
+    @classmethod
+    def from_tsdataset(cls, tsdataset, past_seq_len=None, future_seq_len=None, **kwargs):
+        """Sizes from a rolled TSDataset: lookback, horizon, features and targets."""
+        x, y = tsdataset.to_numpy()
+        return cls(past_seq_len=past_seq_len or x.shape[1], future_seq_len=future_seq_len or y.shape[1],
+                   input_feature_num=x.shape[2], output_feature_num=y.shape[2], **kwargs)
+
+
+class DLinearForecaster(_Forecaster):
+    """DLinear (include/bigdl/chronos/models.h): trend / seasonal decomposition and one
+    Linear along time each, weights shared by the channels. The outputs are the first
+    output_feature_num channels (TSDataset puts the targets first)."""
+
+    def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, kernel_size=25,
+                 individual=False, optimizer="adam", loss="mse", lr=0.005, seed=None):
+        if individual:
+            raise ValueError("DLinearForecaster: individual=True (weights per channel) is not supported")
+        if output_feature_num > input_feature_num:
+            raise ValueError("DLinearForecaster: output_feature_num exceeds input_feature_num")
+        if seed is not None:
+            from bigdl_cpp._native import core
+
+            core.manual_seed(int(seed))
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.kernel_size, self.optimizer, self.loss, self.lr = int(kernel_size), optimizer, loss, lr
+        outputs = 0 if self.output_feature_num == self.input_feature_num else self.output_feature_num
+        self.net = _c.DLinear(self.past_seq_len, self.future_seq_len, self.kernel_size, outputs)
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
+                    kernel_size=self.kernel_size)
