@@ -71,6 +71,10 @@ void bind_chronos(py::module_ m) {
   py::class_<chronos::DLinear, nn::Module, std::shared_ptr<chronos::DLinear>>(m, "DLinear")
       .def(py::init<int64_t, int64_t, int64_t, int64_t>(), py::arg("lookback"), py::arg("horizon"),
            py::arg("kernel") = 25, py::arg("outputs") = 0);
+  py::class_<chronos::TCN, nn::Module, std::shared_ptr<chronos::TCN>>(m, "TCN")
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, std::vector<int64_t>, int64_t, double, bool>(),
+           py::arg("lookback"), py::arg("horizon"), py::arg("input_features"), py::arg("output_features"),
+           py::arg("channels"), py::arg("kernel"), py::arg("dropout"), py::arg("normalization"));
   m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
 }
 

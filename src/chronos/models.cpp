@@ -47,4 +47,58 @@ std::string DLinear::repr() const {
          ", kernel=" + std::to_string(kernel) + (outputs ? ", outputs=" + std::to_string(outputs) : "") + ")";
 }
 
+TemporalBlock::TemporalBlock(int64_t in, int64_t out, int64_t kernel, int64_t dilation, double dropout)
+    : pad((kernel - 1) * dilation) {
+  BIGDL_CHECK(kernel >= 1 && dilation >= 1, ValueError, "TemporalBlock", "kernel and dilation must be >= 1");
+  nn::Conv1dOptions o1{in, out, kernel, 1, pad, dilation, 1, true}, o2{out, out, kernel, 1, pad, dilation, 1, true};
+  conv1 = register_module("conv1", std::make_shared<nn::WeightNormConv1d>(o1));
+  conv2 = register_module("conv2", std::make_shared<nn::WeightNormConv1d>(o2));
+  drop1 = register_module("drop1", std::make_shared<nn::Dropout>(dropout));
+  drop2 = register_module("drop2", std::make_shared<nn::Dropout>(dropout));
+  if (in != out) downsample = register_module("downsample", std::make_shared<nn::Conv1d>(nn::Conv1dOptions{in, out, 1}));
+}
+
+Tensor TemporalBlock::forward(const Tensor& x) {
+  const int64_t len = x.size(2);
+  // Padding on both sides, then the last `pad` steps dropped: causal.
+  Tensor h = drop1->forward(relu(conv1->forward(x).narrow(2, 0, len)));
+  h = drop2->forward(relu(conv2->forward(h).narrow(2, 0, len)));
+  return relu(add(h, downsample ? downsample->forward(x) : x));
+}
+
+TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
+         std::vector<int64_t> channels, int64_t kernel, double dropout, bool normalization_)
+    : lookback(lookback_),
+      horizon(horizon_),
+      input_features(input_features_),
+      output_features(output_features_),
+      normalization(normalization_) {
+  BIGDL_CHECK(!channels.empty(), ValueError, "TCN", "num_channels is empty");
+  BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "TCN",
+              "normalization needs output_features <= input_features (the targets come first)");
+  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1, ValueError, "TCN",
+              "lookback, horizon and the feature counts must be >= 1");
+  tcn = register_module("tcn", std::make_shared<nn::Sequential>());
+  int64_t in = input_features, dilation = 1;
+  for (int64_t c : channels) {
+    tcn->add(std::make_shared<TemporalBlock>(in, c, kernel, dilation, dropout));
+    in = c;
+    dilation *= 2;
+  }
+  time = register_module("time", std::make_shared<nn::Linear>(lookback, horizon));
+  out = register_module("out", std::make_shared<nn::Linear>(in, output_features));
+}
+
+Tensor TCN::forward(const Tensor& x) {
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "TCN", "expected x [batch, ",
+              lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  if (normalization) {
+    const Tensor last = x.narrow(1, lookback - 1, 1);  // [B, 1, C_in]
+    const Tensor h = tcn->forward(sub(x, last).transpose(1, 2));
+    return add(out->forward(time->forward(h).transpose(1, 2)), last.narrow(2, 0, output_features));
+  }
+  const Tensor h = tcn->forward(x.transpose(1, 2));  // [B, C, L]
+  return out->forward(time->forward(h).transpose(1, 2));  // [B, C, H] -> [B, H, C] -> [B, H, C_out]
+}
+
 }  // namespace bigdl::chronos

@@ -67,6 +67,21 @@ Tensor Conv1d::forward(const Tensor& x) {
   return conv1d(x, weight, bias, options.stride, options.padding, options.dilation, options.groups);
 }
 
+WeightNormConv1d::WeightNormConv1d(const Conv1dOptions& o) : options(o) {
+  const Conv1d init(o);  // the same checks and initial weight as Conv1d
+  Tensor v = init.weight.detach();
+  Tensor g = sqrt(sum(mul(v, v), {1, 2}, true));
+  weight_g = register_parameter("weight_g", g);
+  weight_v = register_parameter("weight_v", v);
+  if (o.bias) bias = register_parameter("bias", init.bias.detach());
+}
+Tensor WeightNormConv1d::weight() const {
+  return mul(weight_v, div(weight_g, sqrt(sum(mul(weight_v, weight_v), {1, 2}, true))));
+}
+Tensor WeightNormConv1d::forward(const Tensor& x) {
+  return conv1d(x, weight(), bias, options.stride, options.padding, options.dilation, options.groups);
+}
+
 // ------------------------------------------------------------------ pooling
 MaxPool2d::MaxPool2d(Pair k, std::optional<Pair> s, Pair p) : kernel(k), stride(s.value_or(k)), padding(p) {}
 Tensor MaxPool2d::forward(const Tensor& x) { return max_pool2d(x, kernel, stride, padding); }

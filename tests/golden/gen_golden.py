@@ -190,6 +190,47 @@ class DLinear(nn.Module):
         return (self.seasonal(seasonal.transpose(1, 2)) + self.trend(trend.transpose(1, 2))).transpose(1, 2)
 
 
+class TemporalBlock(nn.Module):
+    """A TCN level as Bai, Kolter & Koltun (2018) describe it: two weight-normalised dilated
+    causal convolutions (pad both sides, drop the last pad steps), ReLU and dropout after
+    each, a residual (1x1 convolution when the channel counts differ), ReLU."""
+
+    def __init__(self, cin, cout, k, d, p):
+        super().__init__()
+        self.pad = (k - 1) * d
+        self.conv1 = nn.utils.weight_norm(nn.Conv1d(cin, cout, k, padding=self.pad, dilation=d))
+        self.conv2 = nn.utils.weight_norm(nn.Conv1d(cout, cout, k, padding=self.pad, dilation=d))
+        self.drop1, self.drop2 = nn.Dropout(p), nn.Dropout(p)
+        self.downsample = nn.Conv1d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x):
+        n = x.shape[2]
+        h = self.drop1(torch.relu(self.conv1(x)[:, :, :n]))
+        h = self.drop2(torch.relu(self.conv2(h)[:, :, :n]))
+        return torch.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+
+class TCN(nn.Module):
+    """Blocks with dilations 1, 2, 4, ...; then Linear along time and across channels."""
+
+    def __init__(self, lookback, horizon, input_features, output_features, channels, kernel, dropout,
+                 normalization=False):
+        super().__init__()
+        self.normalization, self.outputs = normalization, output_features
+        blocks, cin = [], input_features
+        for i, c in enumerate(channels):
+            blocks.append(TemporalBlock(cin, c, kernel, 2 ** i, dropout))
+            cin = c
+        self.tcn = nn.Sequential(*blocks)
+        self.time = nn.Linear(lookback, horizon)
+        self.out = nn.Linear(cin, output_features)
+
+    def forward(self, x):
+        last = x[:, -1:, :] if self.normalization else torch.zeros_like(x[:, -1:, :])
+        y = self.out(self.time(self.tcn((x - last).transpose(1, 2))).transpose(1, 2))
+        return y + last[:, :, :self.outputs]
+
+
 def flatten_outputs(out):
     if isinstance(out, torch.Tensor):
         return [out]
@@ -276,6 +317,18 @@ def register_modules():
         o = {"lookback": 12, "horizon": 4, "kernel": kernel}
         case("module_DLinear_k%d" % kernel)(
             lambda c, o=o: run_module(c, "DLinear", o, lambda o=o: DLinear(**o), lambda: [torch.randn(2, 12, 3)]))
+
+    # ---- weight norm, and chronos' TCN (eval: dropout off)
+    o = {"in_channels": 3, "out_channels": 4, "kernel_size": 3, "padding": 2, "dilation": 2}
+    case("module_WeightNormConv1d")(lambda c, o=o: run_module(
+        c, "WeightNormConv1d", o, lambda: nn.utils.weight_norm(nn.Conv1d(**o)), lambda: [torch.randn(2, 3, 9)]))
+    o = {"lookback": 10, "horizon": 3, "input_features": 3, "output_features": 2, "channels": [4, 4, 5],
+         "kernel": 3, "dropout": 0.1}
+    case("module_TCN")(lambda c, o=o: run_module(
+        c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))
+    o = dict(o, normalization=True)
+    case("module_TCN_normalization")(lambda c, o=o: run_module(
+        c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))
 
     # ---- Linear
     for variant, bias, shape in [("bias", True, [3, 5]), ("nobias", False, [3, 5]),

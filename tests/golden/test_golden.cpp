@@ -73,6 +73,13 @@ nn::Pair pair_of(const json& j) {
 
 nn::ModulePtr make_module(const std::string& name, const json& o) {
   if (name == "Linear") return std::make_shared<nn::Linear>(o["in_features"], o["out_features"], o["bias"].get<bool>());
+  if (name == "WeightNormConv1d")
+    return std::make_shared<nn::WeightNormConv1d>(nn::Conv1dOptions{o["in_channels"], o["out_channels"], o["kernel_size"], 1,
+                                                                    o["padding"], o["dilation"], 1, true});
+  if (name == "TCN")
+    return std::make_shared<chronos::TCN>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
+                                          o["channels"].get<std::vector<int64_t>>(), o["kernel"], o["dropout"],
+                                          o.value("normalization", false));
   if (name == "DLinear") return std::make_shared<chronos::DLinear>(o["lookback"], o["horizon"], o["kernel"]);
   if (name == "Conv2d")
     return std::make_shared<nn::Conv2d>(nn::Conv2dOptions{o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]),

@@ -186,3 +186,17 @@ def test_dlinear_forecaster_rejects_mismatched_windows():
     with pytest.raises(ValueError, match=r"x must be \[n, past_seq_len=10, input_feature_num=3\]"):
         f.predict(np.zeros((5, 9, 3), np.float32))
     assert f.predict(x).shape == (5, 2, 1)  # the first channel (the target) only
+
+
+def test_the_seed_tcn_example_beats_seasonal_naive(capsys):
+    """examples/python/chronos_tcn_nyc_taxi.py: the seed's TCN example (lookback 100,
+    horizon 1, unscaled data as in the original; BigDL's normalization trick on)."""
+    import os
+    import runpy
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = runpy.run_path(os.path.join(root, "examples", "python", "chronos_tcn_nyc_taxi.py"))
+    (tcn_mse, tcn_smape), (naive_mse, naive_smape) = env["scores"].values()
+    print(capsys.readouterr().out)
+    assert tcn_mse < 0.2 * naive_mse and tcn_smape < 0.7 * naive_smape
+    assert env["pred"].shape == (932, 1, 1)

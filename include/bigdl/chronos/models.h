@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "bigdl/nn/modules.h"
 
@@ -27,6 +28,40 @@ class DLinear : public nn::Module {
   int64_t lookback, horizon, kernel, outputs;
   std::shared_ptr<nn::Linear> seasonal, trend;
   Tensor decomposition;  // [L, L]: row i averages rows i - k/2 .. i + k/2 (clamped at the ends)
+};
+
+// One level of a temporal convolutional network (Bai, Kolter & Koltun, 2018): two dilated
+// causal convolutions (weight-normalised, kernel k, dilation d: each output sees only the
+// current and earlier steps), each followed by ReLU and dropout, plus a residual (a 1x1
+// convolution when the channel counts differ), then ReLU. x and output [B, C, L].
+class TemporalBlock : public nn::Module {
+ public:
+  TemporalBlock(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t dilation, double dropout);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "TemporalBlock"; }
+  std::shared_ptr<nn::WeightNormConv1d> conv1, conv2;
+  std::shared_ptr<nn::Conv1d> downsample;  // null when in == out
+  std::shared_ptr<nn::Dropout> drop1, drop2;
+  int64_t pad;
+};
+
+// TCN forecaster network: TemporalBlocks with dilations 1, 2, 4, ... over the channels
+// `channels` (x [B, L, C_in] read as C_in channels of L steps), then Linear(L -> H) along
+// time and Linear(channels.back() -> C_out) across channels: [B, H, C_out]. Parameters
+// "tcn.<level>.conv1.weight_g" ..., "time.weight", "out.weight". normalization (BigDL's
+// trick against distribution shift): the window's last row is subtracted from the input
+// and its first C_out values added back to the forecast.
+class TCN : public nn::Module {
+ public:
+  TCN(int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features,
+      std::vector<int64_t> channels = {16, 16, 16}, int64_t kernel = 3, double dropout = 0.1,
+      bool normalization = false);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "TCN"; }
+  int64_t lookback, horizon, input_features, output_features;
+  bool normalization;
+  std::shared_ptr<nn::Sequential> tcn;
+  std::shared_ptr<nn::Linear> time, out;
 };
 
 }  // namespace bigdl::chronos

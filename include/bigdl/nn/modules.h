@@ -54,6 +54,20 @@ class Conv1d : public Module {
   Tensor weight, bias;  // [out, in/groups, k], [out]
 };
 
+// torch.nn.utils.weight_norm(nn.Conv1d(...)) (over dim 0): the weight is
+// weight_g * weight_v / ||weight_v||, the norm taken per output channel, so direction and
+// length train apart (Salimans & Kingma, 2016). weight_g [out, 1, 1] starts at the norm of
+// weight_v [out, in/groups, k], which starts as Conv1d's weight.
+class WeightNormConv1d : public Module {
+ public:
+  explicit WeightNormConv1d(const Conv1dOptions& o);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "WeightNormConv1d"; }
+  Tensor weight() const;  // the effective weight
+  Conv1dOptions options;
+  Tensor weight_g, weight_v, bias;
+};
+
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(Pair kernel, std::optional<Pair> stride = std::nullopt, Pair padding = {0, 0});

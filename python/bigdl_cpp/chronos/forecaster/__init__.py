@@ -15,7 +15,7 @@ import numpy as np
 from bigdl_cpp._native import chronos as _c
 from bigdl_cpp._native import dllib as _d
 
-__all__ = ["DLinearForecaster"]
+__all__ = ["DLinearForecaster", "TCNForecaster"]
 
 
 def _windows(data, what):
@@ -150,3 +150,31 @@ class DLinearForecaster(_Forecaster):
         return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
                     kernel_size=self.kernel_size)
+
+
+class TCNForecaster(_Forecaster):
+    """Temporal convolutional network (include/bigdl/chronos/models.h: weight-normalised
+    dilated causal convolutions with dilations 1, 2, 4, ..., BigDL's defaults of 3 levels
+    of 16 channels, kernel 3, dropout 0.1), then Linear along time and across channels.
+    normalization: BigDL's trick, the window's last row subtracted and added back."""
+
+    def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, num_channels=(16, 16, 16),
+                 kernel_size=3, normalization=True, dropout=0.1, optimizer="adam", loss="mse", lr=0.001, seed=None):
+        if seed is not None:
+            from bigdl_cpp._native import core
+
+            core.manual_seed(int(seed))
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.num_channels, self.kernel_size = [int(c) for c in num_channels], int(kernel_size)
+        self.normalization, self.dropout = bool(normalization), float(dropout)
+        self.optimizer, self.loss, self.lr = optimizer, loss, lr
+        self.net = _c.TCN(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
+                          self.num_channels, self.kernel_size, self.dropout, self.normalization)
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
+                    num_channels=self.num_channels, kernel_size=self.kernel_size, normalization=self.normalization,
+                    dropout=self.dropout)
