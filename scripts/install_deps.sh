@@ -11,6 +11,7 @@ pkgs+=(openmpi-bin libopenmpi-dev)  # distributed training (MPI); MPICH's libmpi
 pkgs+=(libgloo-dev openjdk-17-jre-headless)  # Gloo collectives and Java for Spark (bigdl_cpp.orca; pyspark from PyPI)
 pkgs+=(clang libclang-rt-dev)  # the fuzz build (tests/fuzz): clang++ and its libFuzzer/ASan/UBSan runtimes
 pkgs+=(python3-torch python3-numpy)  # the Python tests: torch tensors in and out of bigdl_cpp.llm.transformers
+pkgs+=(python3-matplotlib)  # chronos: plots of forecasts and anomalies (benchmarks/chronos)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -200,3 +200,38 @@ def test_the_seed_tcn_example_beats_seasonal_naive(capsys):
     print(capsys.readouterr().out)
     assert tcn_mse < 0.2 * naive_mse and tcn_smape < 0.7 * naive_smape
     assert env["pred"].shape == (932, 1, 1)
+
+
+# ------------------------------------------------------------------ detectors
+def spiky_sine(n=600, spikes=(100, 333, 480)):
+    t = np.arange(n)
+    y = np.sin(2 * np.pi * t / 48) + 0.05 * np.random.default_rng(0).normal(size=n)
+    y[list(spikes)] += 3.0
+    return y, np.sin(2 * np.pi * t / 48), set(spikes)
+
+
+def test_threshold_detector_on_residuals_and_on_a_range():
+    from bigdl_cpp.chronos.detector.anomaly import ThresholdDetector
+
+    y, forecast, spikes = spiky_sine()
+    td = ThresholdDetector().fit(y, forecast, ratio=0.005)
+    assert set(td.anomaly_indexes()) == spikes
+    assert td.score().shape == y.shape and td.threshold > 1.0
+    assert set(ThresholdDetector().fit(y, forecast, threshold=2.0).anomaly_indexes()) == spikes
+    assert set(ThresholdDetector().fit(y, threshold=(-1.5, 1.5)).anomaly_indexes()) == spikes
+    with pytest.raises(ValueError, match="y has 600 points but y_pred 599"):
+        ThresholdDetector().fit(y, forecast[1:])
+    with pytest.raises(ValueError, match="NaN"):
+        ThresholdDetector().fit(np.array([1.0, np.nan]), threshold=(0, 1))
+
+
+def test_ae_and_dbscan_detectors_find_injected_spikes():
+    from bigdl_cpp.chronos.detector.anomaly import AEDetector, DBScanDetector
+
+    y, _, spikes = spiky_sine()
+    ae = AEDetector(roll_len=24, ratio=0.005, epochs=30).fit(y)
+    assert set(ae.anomaly_indexes()) == spikes
+    db = DBScanDetector(eps=0.3, min_samples=5).fit(y)
+    assert set(db.anomaly_indexes()) == spikes
+    with pytest.raises(ValueError, match="not more than roll_len=24"):
+        AEDetector(roll_len=24).fit(y[:20])

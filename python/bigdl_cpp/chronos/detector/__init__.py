@@ -1,0 +1,1 @@
+"""Anomaly detectors (BigDL's bigdl.chronos.detector.anomaly)."""
