@@ -34,10 +34,25 @@ def _top(scores, ratio, what):
     return np.sort(np.argsort(-scores, kind="stable")[:k])
 
 
-class ThresholdDetector:
+class _Detector:
+    """What every detector answers after fit: a score per point and the anomalies' indexes."""
+
+    _scores = None
+    _indexes = None
+
+    def score(self):
+        if self._scores is None:
+            raise ValueError(f"{type(self).__name__}: call fit first")
+        return self._scores
+
+    def anomaly_indexes(self):
+        if self._indexes is None:
+            raise ValueError(f"{type(self).__name__}: call fit first")
+        return self._indexes
+
+
+class ThresholdDetector(_Detector):
     def __init__(self):
-        self._scores = None
-        self._indexes = None
         self.threshold = None
 
     def fit(self, y, y_pred=None, ratio=0.01, threshold=None):
@@ -65,18 +80,8 @@ class ThresholdDetector:
             self._indexes = np.flatnonzero(self._scores > 0)
         return self
 
-    def score(self):
-        if self._scores is None:
-            raise ValueError("ThresholdDetector: call fit first")
-        return self._scores
 
-    def anomaly_indexes(self):
-        if self._indexes is None:
-            raise ValueError("ThresholdDetector: call fit first")
-        return self._indexes
-
-
-class AEDetector:
+class AEDetector(_Detector):
     """An autoencoder over windows of roll_len points (Dense roll_len -> roll_len *
     compress_rate -> roll_len, ReLU inside), trained by the C++ engine on the z-scored
     series; a point's score is its largest absolute reconstruction error."""
@@ -86,7 +91,6 @@ class AEDetector:
             raise ValueError(f"AEDetector: roll_len must be >= 2, got {roll_len}")
         self.roll_len, self.ratio, self.compress_rate = int(roll_len), float(ratio), float(compress_rate)
         self.lr, self.batch_size, self.epochs, self.seed = lr, int(batch_size), int(epochs), seed
-        self._scores = None
 
     def fit(self, y):
         from bigdl_cpp._native import core
@@ -114,24 +118,13 @@ class AEDetector:
         self._indexes = _top(scores, self.ratio, "AEDetector.fit")
         return self
 
-    def score(self):
-        if self._scores is None:
-            raise ValueError("AEDetector: call fit first")
-        return self._scores
 
-    def anomaly_indexes(self):
-        if self._scores is None:
-            raise ValueError("AEDetector: call fit first")
-        return self._indexes
-
-
-class DBScanDetector:
+class DBScanDetector(_Detector):
     """scikit-learn's DBSCAN on the values (eps in the series' units, min_samples); points
     that fall in no cluster are anomalies."""
 
     def __init__(self, eps=0.01, min_samples=6, **kwargs):
         self.eps, self.min_samples, self.kwargs = float(eps), int(min_samples), kwargs
-        self._indexes = None
 
     def fit(self, y):
         from sklearn.cluster import DBSCAN
@@ -139,16 +132,5 @@ class DBScanDetector:
         y = _series(y, "DBScanDetector.fit")
         labels = DBSCAN(eps=self.eps, min_samples=self.min_samples, **self.kwargs).fit(y.reshape(-1, 1)).labels_
         self._indexes = np.flatnonzero(labels == -1)
-        self._scores = (labels == -1).astype(np.float64)
+        self._scores = (labels == -1).astype(np.float64)  # 1 for the points in no cluster
         return self
-
-    def score(self):
-        """1 for the points in no cluster, 0 for the others."""
-        if self._indexes is None:
-            raise ValueError("DBScanDetector: call fit first")
-        return self._scores
-
-    def anomaly_indexes(self):
-        if self._indexes is None:
-            raise ValueError("DBScanDetector: call fit first")
-        return self._indexes
