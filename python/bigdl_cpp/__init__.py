@@ -8,7 +8,7 @@ The module tree follows BigDL's (docs/python.md):
                                  compile / fit / evaluate / predict, callbacks)
     bigdl_cpp.dllib.nnframes     NNEstimator / NNClassifier in Spark ML pipelines
     bigdl_cpp.orca               init_orca_context, Estimator, XShards on Spark
-    bigdl_cpp.chronos.data       TSDataset (time series)
+    bigdl_cpp.chronos            TSDataset, forecasters, AutoTSEstimator, anomaly detectors
     .nano, .friesian, .ppml      inference acceleration, recommendation, privacy: their
                                  Python APIs come with the issues that build them
 

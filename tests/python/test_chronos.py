@@ -235,3 +235,38 @@ def test_ae_and_dbscan_detectors_find_injected_spikes():
     assert set(db.anomaly_indexes()) == spikes
     with pytest.raises(ValueError, match="not more than roll_len=24"):
         AEDetector(roll_len=24).fit(y[:20])
+
+
+# ------------------------------------------------------------------ AutoTS
+def test_autots_finds_a_config_that_beats_the_default_tcn(tmp_path):
+    """The seed's AutoTSEstimator(model="tcn") on nyc_taxi: the search's best validation MSE
+    is below the default TCNForecaster's (3 epochs each); the trials are a CSV table, and
+    the pipeline forecasts the test split in passengers."""
+    import csv
+
+    from bigdl_cpp.chronos.autots import AutoTSEstimator
+    from bigdl_cpp.chronos.forecaster import TCNForecaster
+    from bigdl_cpp.orca.automl import hp
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0))
+    train.roll(lookback=100, horizon=1)
+    val.roll(lookback=100, horizon=1)
+    default = TCNForecaster.from_tsdataset(train, seed=0)
+    default.fit(train, epochs=3)
+    base = default.evaluate(val, metrics=("mse",))["mse"]
+    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1,
+                          logs_dir=str(tmp_path))
+    pipeline = est.fit(train, validation_data=val, epochs=3, n_sampling=2)
+    best = est.get_best_config()
+    print(f"nyc_taxi validation MSE: default TCN {base:.5f}, AutoTS best {best['mse']:.5f} ({best})")
+    assert best["mse"] < base
+    rows = list(csv.DictReader(open(est.trials_csv)))
+    assert len(rows) == 2 and {"trial", "lr", "past_seq_len", "mse", "seconds"} <= set(rows[0])
+    scores = pipeline.evaluate(test, metrics=["mse", "smape"])
+    assert scores["smape"] < 15  # percent, in passengers
+    assert pipeline.predict(test).shape[1:] == (1, 1)
+    with pytest.raises(ValueError, match="validation_data is required"):
+        est.fit(train, n_sampling=1)

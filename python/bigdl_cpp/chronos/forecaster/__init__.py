@@ -80,8 +80,14 @@ class _Forecaster:
         everything ("uniform_average") or per output step and feature ("raw_values")."""
         x, y = _windows(data, "evaluate")
         self._check(x, y, "evaluate")
-        p = self.predict(x, batch_size).astype(np.float64)
-        y = y.astype(np.float64)
+        return self.metrics(self.predict(x, batch_size), y, metrics, multioutput)
+
+    @staticmethod
+    def metrics(pred, y, metrics=("mse", "mae"), multioutput="uniform_average"):
+        """The metrics of forecasts `pred` against `y` (same shape)."""
+        p, y = np.asarray(pred, np.float64), np.asarray(y, np.float64)
+        if p.shape != y.shape:
+            raise ValueError(f"evaluate: forecasts {list(p.shape)} and targets {list(y.shape)} differ in shape")
         axis = None if multioutput == "uniform_average" else 0
         out = {}
         for m in metrics:

@@ -1,0 +1,190 @@
+"""AutoTSEstimator and TSPipeline (BigDL's bigdl.chronos.autots; docs/chronos.md).
+
+    from bigdl_cpp.chronos.autots import AutoTSEstimator
+    from bigdl_cpp.orca.automl import hp
+    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1)
+    pipeline = est.fit(data=train, validation_data=val, epochs=3, n_sampling=8)
+    pipeline.predict(test)            # forecasts in the data's units
+    pipeline.evaluate(test, metrics=["mse", "smape"])
+
+The search is Optuna's TPE sampler (seeded), asked for `n_parallel` configurations at a
+time; each trains in a process of its own (`python -m bigdl_cpp.chronos.autots.worker`,
+one engine thread) on the windows the parent rolled, with early stopping on the
+validation split, and reports the validation metric. Every trial is one line in the log and a row of
+<logs_dir>/trials.csv (config, metric, seconds); the pipeline holds the best trial's
+trained model and look-back.
+"""
+import csv
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from bigdl_cpp.orca.automl import hp
+
+__all__ = ["AutoTSEstimator", "TSPipeline"]
+
+MODELS = ("tcn", "dlinear")
+
+
+def default_space(model):
+    if model == "tcn":
+        return {"levels": hp.choice([2, 3, 4]), "hidden": hp.choice([16, 32]), "kernel_size": hp.choice([3, 5]),
+                "dropout": hp.uniform(0.0, 0.3), "lr": hp.loguniform(1e-4, 1e-2)}
+    return {"kernel_size": hp.choice([13, 25, 49]), "lr": hp.loguniform(1e-4, 1e-2)}
+
+
+def make_forecaster(model, config, lookback, horizon, features, targets):
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster, TCNForecaster
+
+    if model == "tcn":
+        return TCNForecaster(lookback, horizon, features, targets,
+                             num_channels=[int(config.get("hidden", 16))] * int(config.get("levels", 3)),
+                             kernel_size=int(config.get("kernel_size", 3)), dropout=float(config.get("dropout", 0.1)),
+                             lr=float(config.get("lr", 1e-3)), seed=int(config.get("seed", 0)))
+    return DLinearForecaster(lookback, horizon, features, targets, kernel_size=int(config.get("kernel_size", 25)),
+                             lr=float(config.get("lr", 5e-3)), seed=int(config.get("seed", 0)))
+
+
+def run_trial(args):
+    """In a worker process: train one configuration, return (val metric, weights, seconds)."""
+    model, config, lookback, horizon, data, val, epochs, batch_size, metric = args
+    import bigdl_cpp
+
+    bigdl_cpp.set_num_threads(1)
+    t0 = time.perf_counter()
+    f = make_forecaster(model, config, lookback, horizon, data[0].shape[2], data[1].shape[2])
+    f.fit(data, validation_data=val, epochs=epochs, batch_size=batch_size, earlystop_patience=2)
+    score = f.evaluate(val, metrics=(metric,))[metric]
+    return float(score), f.net.state_dict(), time.perf_counter() - t0
+
+
+class _Trial:
+    """A running worker process for one trial."""
+
+    def __init__(self, args):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p))
+        self.proc = subprocess.Popen([sys.executable, "-m", "bigdl_cpp.chronos.autots.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, env=env)
+        self.args = pickle.dumps(args)
+
+    def result(self):
+        out, _ = self.proc.communicate(self.args)
+        if self.proc.returncode != 0 or not out:
+            raise RuntimeError(f"AutoTSEstimator: a trial process exited with code {self.proc.returncode}")
+        status, value = pickle.loads(out)
+        if status != "ok":
+            raise RuntimeError(f"AutoTSEstimator: a trial failed: {value}")
+        return value
+
+
+class TSPipeline:
+    """The best trial's forecaster with its look-back: predict / evaluate on a TSDataset in
+    the data's units (the data set scaled as the training data was)."""
+
+    def __init__(self, forecaster, lookback, horizon, config):
+        self.forecaster, self.lookback, self.horizon, self.config = forecaster, lookback, horizon, config
+
+    def _windows(self, data):
+        data.roll(lookback=self.lookback, horizon=self.horizon)
+        return data.to_numpy()
+
+    def predict(self, data, batch_size=256):
+        x, _ = self._windows(data)
+        pred = self.forecaster.predict(x, batch_size)
+        return data.unscale_numpy(pred) if data._scaler is not None else pred
+
+    def evaluate(self, data, metrics=("mse",), batch_size=256):
+        x, y = self._windows(data)
+        p = self.forecaster.predict(x, batch_size)
+        if data._scaler is not None:
+            p, y = data.unscale_numpy(p), data.unscale_numpy(y)
+        from bigdl_cpp.chronos.forecaster import _Forecaster
+
+        return _Forecaster.metrics(p, y, metrics)
+
+
+class AutoTSEstimator:
+    def __init__(self, model="tcn", search_space=None, past_seq_len=100, future_seq_len=1, metric="mse",
+                 metric_mode="min", logs_dir=None, n_parallel=2, seed=0, name="autots_estimator"):
+        if model not in MODELS:
+            raise ValueError(f"AutoTSEstimator: model must be one of {', '.join(MODELS)}, got '{model}'")
+        if metric not in ("mse", "mae", "rmse", "smape"):
+            raise ValueError(f"AutoTSEstimator: metric must be mse, mae, rmse or smape, got '{metric}'")
+        if metric_mode != "min":
+            raise ValueError("AutoTSEstimator: metric_mode must be 'min' for error metrics")
+        if not isinstance(future_seq_len, int) or future_seq_len < 1:
+            raise ValueError(f"AutoTSEstimator: future_seq_len must be an int >= 1, got {future_seq_len!r}")
+        self.model, self.metric = model, metric
+        self.space = dict(default_space(model) if search_space is None else search_space)
+        self.space.setdefault("past_seq_len", past_seq_len)
+        self.future_seq_len = future_seq_len
+        self.logs_dir = logs_dir or os.path.join(tempfile.gettempdir(), name)
+        self.n_parallel, self.seed = max(1, int(n_parallel)), int(seed)
+        self.trials = []
+
+    def fit(self, data, validation_data=None, epochs=1, batch_size=32, n_sampling=1):
+        """Searches n_sampling configurations; returns a TSPipeline with the best one."""
+        import optuna
+
+        if validation_data is None:
+            raise ValueError("AutoTSEstimator.fit: validation_data is required (the trials are compared on it)")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=self.seed))
+        os.makedirs(self.logs_dir, exist_ok=True)
+        self.trials, best = [], None
+        done = 0
+        while done < n_sampling:
+            batch = [study.ask() for _ in range(min(self.n_parallel, n_sampling - done))]
+            jobs = []
+            for t in batch:
+                config = hp.sample(self.space, t)
+                lookback = int(config["past_seq_len"])
+                jobs.append((t, config, lookback, _Trial(
+                    (self.model, config, lookback, self.future_seq_len, self._roll(data, lookback),
+                     self._roll(validation_data, lookback), epochs, batch_size, self.metric))))
+            for t, config, lookback, job in jobs:
+                score, weights, secs = job.result()
+                study.tell(t, score)
+                row = {"trial": t.number, "model": self.model, **config, self.metric: score, "seconds": secs}
+                self.trials.append(row)
+                print(f"[autots] trial {t.number}: {self.metric} {score:.5g} in {secs:.1f} s - "
+                      + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items()),
+                      flush=True)
+                if best is None or score < best[0]:
+                    best = (score, config, lookback, weights)
+            done += len(batch)
+        self._write_csv()
+        score, config, lookback, weights = best
+        x, y = self._roll(data, lookback)
+        f = make_forecaster(self.model, config, lookback, self.future_seq_len, x.shape[2], y.shape[2])
+        f.net.load_state_dict(weights, True)
+        return TSPipeline(f, lookback, self.future_seq_len, config)
+
+    def _roll(self, data, lookback):
+        data.roll(lookback=lookback, horizon=self.future_seq_len)
+        x, y = data.to_numpy()
+        return np.ascontiguousarray(x), np.ascontiguousarray(y)
+
+    def _write_csv(self):
+        keys = []
+        for r in self.trials:
+            keys += [k for k in r if k not in keys]
+        path = os.path.join(self.logs_dir, "trials.csv")
+        fd, tmp = tempfile.mkstemp(dir=self.logs_dir, prefix=".trials-")
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.trials)
+        os.replace(tmp, path)
+        self.trials_csv = path
+
+    def get_best_config(self):
+        if not self.trials:
+            raise ValueError("AutoTSEstimator: call fit first")
+        return min(self.trials, key=lambda r: r[self.metric])

@@ -1,0 +1,1 @@
+"""AutoML search spaces (BigDL's bigdl.orca.automl.hp)."""
