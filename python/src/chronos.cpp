@@ -75,6 +75,10 @@ void bind_chronos(py::module_ m) {
       .def(py::init<int64_t, int64_t, int64_t, int64_t, std::vector<int64_t>, int64_t, double, bool>(),
            py::arg("lookback"), py::arg("horizon"), py::arg("input_features"), py::arg("output_features"),
            py::arg("channels"), py::arg("kernel"), py::arg("dropout"), py::arg("normalization"));
+  py::class_<chronos::LSTMModel, nn::Module, std::shared_ptr<chronos::LSTMModel>>(m, "LSTMModel")
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, bool>(), py::arg("lookback"),
+           py::arg("horizon"), py::arg("input_features"), py::arg("output_features"), py::arg("hidden"),
+           py::arg("layers"), py::arg("dropout"), py::arg("normalization"));
   m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
 }
 

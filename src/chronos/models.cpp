@@ -101,4 +101,34 @@ Tensor TCN::forward(const Tensor& x) {
   return out->forward(time->forward(h).transpose(1, 2));  // [B, C, H] -> [B, H, C] -> [B, H, C_out]
 }
 
+LSTMModel::LSTMModel(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
+                     int64_t hidden, int64_t layers, double dropout, bool normalization_)
+    : lookback(lookback_),
+      horizon(horizon_),
+      input_features(input_features_),
+      output_features(output_features_),
+      normalization(normalization_) {
+  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
+              ValueError, "LSTMModel", "sizes must be >= 1");
+  BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "LSTMModel",
+              "normalization needs output_features <= input_features (the targets come first)");
+  nn::RNNOptions o;
+  o.input_size = input_features;
+  o.hidden_size = hidden;
+  o.num_layers = layers;
+  o.batch_first = true;
+  lstm = register_module("lstm", std::make_shared<nn::LSTM>(o));
+  drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
+  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, horizon * output_features));
+}
+
+Tensor LSTMModel::forward(const Tensor& x) {
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "LSTMModel",
+              "expected x [batch, ", lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  const Tensor last = normalization ? x.narrow(1, lookback - 1, 1) : Tensor();
+  const Tensor h = lstm->forward(normalization ? sub(x, last) : x).select(1, lookback - 1);  // [B, hidden]
+  Tensor y = fc->forward(drop->forward(h)).reshape({x.size(0), horizon, output_features});
+  return normalization ? add(y, last.narrow(2, 0, output_features)) : y;
+}
+
 }  // namespace bigdl::chronos

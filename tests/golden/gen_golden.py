@@ -231,6 +231,24 @@ class TCN(nn.Module):
         return y + last[:, :, :self.outputs]
 
 
+class LSTMModel(nn.Module):
+    """LSTM over the window (batch first), dropout on the last step, Linear to H * C_out."""
+
+    def __init__(self, lookback, horizon, input_features, output_features, hidden, layers, dropout,
+                 normalization=False):
+        super().__init__()
+        self.horizon, self.outputs, self.normalization = horizon, output_features, normalization
+        self.lstm = nn.LSTM(input_features, hidden, layers, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden, horizon * output_features)
+
+    def forward(self, x):
+        last = x[:, -1:, :] if self.normalization else torch.zeros_like(x[:, -1:, :])
+        h = self.lstm(x - last)[0][:, -1, :]
+        y = self.fc(self.drop(h)).reshape(x.shape[0], self.horizon, self.outputs)
+        return y + last[:, :, :self.outputs]
+
+
 def flatten_outputs(out):
     if isinstance(out, torch.Tensor):
         return [out]
@@ -326,6 +344,10 @@ def register_modules():
          "kernel": 3, "dropout": 0.1}
     case("module_TCN")(lambda c, o=o: run_module(
         c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))
+    o2 = {"lookback": 6, "horizon": 2, "input_features": 3, "output_features": 2, "hidden": 5, "layers": 2,
+          "dropout": 0.1, "normalization": True}
+    case("module_LSTMModel")(lambda c, o=o2: run_module(
+        c, "LSTMModel", o, lambda: LSTMModel(**o), lambda: [torch.randn(2, 6, 3)], mode="eval"))
     o = dict(o, normalization=True)
     case("module_TCN_normalization")(lambda c, o=o: run_module(
         c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))

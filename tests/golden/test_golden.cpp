@@ -80,6 +80,9 @@ nn::ModulePtr make_module(const std::string& name, const json& o) {
     return std::make_shared<chronos::TCN>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
                                           o["channels"].get<std::vector<int64_t>>(), o["kernel"], o["dropout"],
                                           o.value("normalization", false));
+  if (name == "LSTMModel")
+    return std::make_shared<chronos::LSTMModel>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
+                                                o["hidden"], o["layers"], o["dropout"], o["normalization"]);
   if (name == "DLinear") return std::make_shared<chronos::DLinear>(o["lookback"], o["horizon"], o["kernel"]);
   if (name == "Conv2d")
     return std::make_shared<nn::Conv2d>(nn::Conv2dOptions{o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]),

@@ -270,3 +270,20 @@ def test_autots_finds_a_config_that_beats_the_default_tcn(tmp_path):
     assert pipeline.predict(test).shape[1:] == (1, 1)
     with pytest.raises(ValueError, match="validation_data is required"):
         est.fit(train, n_sampling=1)
+
+
+def test_lstm_forecaster_learns_nyc_taxi():
+    from bigdl_cpp.chronos.forecaster import LSTMForecaster
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=2)
+    f = LSTMForecaster.from_tsdataset(train, seed=0)
+    assert (f.past_seq_len, f.future_seq_len) == (48, 2)
+    f.fit(train, validation_data=val, epochs=5, batch_size=64, earlystop_patience=2)
+    xt, yt = test.to_numpy()
+    persistence = float(np.mean((xt[:, -1:, :1] - yt) ** 2))  # the last value, repeated
+    mse = f.evaluate(test, metrics=("mse",))["mse"]
+    print(f"nyc_taxi, 2 steps ahead: LSTM test MSE {mse:.4f} (scaled), persistence {persistence:.4f}")
+    assert mse < 0.5 * persistence

@@ -64,4 +64,22 @@ class TCN : public nn::Module {
   std::shared_ptr<nn::Linear> time, out;
 };
 
+// LSTM forecaster network (BigDL's VanillaLSTM): an LSTM of `layers` layers over the
+// window (batch first), dropout on its last step's output, and Linear(hidden -> H * C_out)
+// shaped to [B, H, C_out]. Parameters "lstm.weight_ih_l0" ... (PyTorch's), "fc.weight".
+// Dropout acts on the last layer's output only (PyTorch's LSTM(dropout=) also drops
+// between layers in training). normalization: as TCN's.
+class LSTMModel : public nn::Module {
+ public:
+  LSTMModel(int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features, int64_t hidden = 32,
+            int64_t layers = 1, double dropout = 0.1, bool normalization = false);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "LSTMModel"; }
+  int64_t lookback, horizon, input_features, output_features;
+  bool normalization;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Dropout> drop;
+  std::shared_ptr<nn::Linear> fc;
+};
+
 }  // namespace bigdl::chronos

@@ -2,7 +2,7 @@
 
     from bigdl_cpp.chronos.autots import AutoTSEstimator
     from bigdl_cpp.orca.automl import hp
-    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1)
+    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1)   # or "lstm", "dlinear"
     pipeline = est.fit(data=train, validation_data=val, epochs=3, n_sampling=8)
     pipeline.predict(test)            # forecasts in the data's units
     pipeline.evaluate(test, metrics=["mse", "smape"])
@@ -28,24 +28,32 @@ from bigdl_cpp.orca.automl import hp
 
 __all__ = ["AutoTSEstimator", "TSPipeline"]
 
-MODELS = ("tcn", "dlinear")
+MODELS = ("tcn", "lstm", "dlinear")
 
 
 def default_space(model):
     if model == "tcn":
         return {"levels": hp.choice([2, 3, 4]), "hidden": hp.choice([16, 32]), "kernel_size": hp.choice([3, 5]),
                 "dropout": hp.uniform(0.0, 0.3), "lr": hp.loguniform(1e-4, 1e-2)}
+    if model == "lstm":
+        return {"hidden_dim": hp.choice([16, 32, 64]), "layer_num": hp.choice([1, 2]), "dropout": hp.uniform(0.0, 0.3),
+                "lr": hp.loguniform(1e-4, 1e-2)}
     return {"kernel_size": hp.choice([13, 25, 49]), "lr": hp.loguniform(1e-4, 1e-2)}
 
 
 def make_forecaster(model, config, lookback, horizon, features, targets):
-    from bigdl_cpp.chronos.forecaster import DLinearForecaster, TCNForecaster
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster, LSTMForecaster, TCNForecaster
 
     if model == "tcn":
         return TCNForecaster(lookback, horizon, features, targets,
                              num_channels=[int(config.get("hidden", 16))] * int(config.get("levels", 3)),
                              kernel_size=int(config.get("kernel_size", 3)), dropout=float(config.get("dropout", 0.1)),
                              lr=float(config.get("lr", 1e-3)), seed=int(config.get("seed", 0)))
+    if model == "lstm":
+        return LSTMForecaster(lookback, features, targets, future_seq_len=horizon,
+                              hidden_dim=int(config.get("hidden_dim", 32)), layer_num=int(config.get("layer_num", 1)),
+                              dropout=float(config.get("dropout", 0.1)), lr=float(config.get("lr", 1e-3)),
+                              seed=int(config.get("seed", 0)))
     return DLinearForecaster(lookback, horizon, features, targets, kernel_size=int(config.get("kernel_size", 25)),
                              lr=float(config.get("lr", 5e-3)), seed=int(config.get("seed", 0)))
 

@@ -15,7 +15,7 @@ import numpy as np
 from bigdl_cpp._native import chronos as _c
 from bigdl_cpp._native import dllib as _d
 
-__all__ = ["DLinearForecaster", "TCNForecaster"]
+__all__ = ["DLinearForecaster", "TCNForecaster", "LSTMForecaster"]
 
 
 def _windows(data, what):
@@ -184,3 +184,29 @@ class TCNForecaster(_Forecaster):
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
                     num_channels=self.num_channels, kernel_size=self.kernel_size, normalization=self.normalization,
                     dropout=self.dropout)
+
+
+class LSTMForecaster(_Forecaster):
+    """An LSTM over the window, its last step through dropout and a Linear to the forecast
+    (include/bigdl/chronos/models.h LSTMModel; BigDL's defaults: hidden 32, 1 layer,
+    dropout 0.1, normalization on, lr 0.001)."""
+
+    def __init__(self, past_seq_len, input_feature_num, output_feature_num, future_seq_len=1, hidden_dim=32,
+                 layer_num=1, dropout=0.1, normalization=True, optimizer="adam", loss="mse", lr=0.001, seed=None):
+        if seed is not None:
+            from bigdl_cpp._native import core
+
+            core.manual_seed(int(seed))
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.hidden_dim, self.layer_num, self.dropout = int(hidden_dim), int(layer_num), float(dropout)
+        self.normalization, self.optimizer, self.loss, self.lr = bool(normalization), optimizer, loss, lr
+        self.net = _c.LSTMModel(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
+                                self.hidden_dim, self.layer_num, self.dropout, self.normalization)
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
+                    hidden_dim=self.hidden_dim, layer_num=self.layer_num, dropout=self.dropout,
+                    normalization=self.normalization)
