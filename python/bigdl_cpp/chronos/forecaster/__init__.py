@@ -30,6 +30,14 @@ def _windows(data, what):
     raise TypeError(f"{what}: expected (x, y) arrays or a rolled TSDataset, got {type(data).__name__}")
 
 
+def _seed(seed):
+    """Seeds the engine's generator (the initial weights) when seed is given."""
+    if seed is not None:
+        from bigdl_cpp._native import core
+
+        core.manual_seed(int(seed))
+
+
 class _Forecaster:
     def _trainer(self):
         if self._t is None:
@@ -141,10 +149,7 @@ class DLinearForecaster(_Forecaster):
             raise ValueError("DLinearForecaster: individual=True (weights per channel) is not supported")
         if output_feature_num > input_feature_num:
             raise ValueError("DLinearForecaster: output_feature_num exceeds input_feature_num")
-        if seed is not None:
-            from bigdl_cpp._native import core
-
-            core.manual_seed(int(seed))
+        _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
         self.kernel_size, self.optimizer, self.loss, self.lr = int(kernel_size), optimizer, loss, lr
@@ -166,10 +171,7 @@ class TCNForecaster(_Forecaster):
 
     def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, num_channels=(16, 16, 16),
                  kernel_size=3, normalization=True, dropout=0.1, optimizer="adam", loss="mse", lr=0.001, seed=None):
-        if seed is not None:
-            from bigdl_cpp._native import core
-
-            core.manual_seed(int(seed))
+        _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
         self.num_channels, self.kernel_size = [int(c) for c in num_channels], int(kernel_size)
@@ -193,10 +195,7 @@ class LSTMForecaster(_Forecaster):
 
     def __init__(self, past_seq_len, input_feature_num, output_feature_num, future_seq_len=1, hidden_dim=32,
                  layer_num=1, dropout=0.1, normalization=True, optimizer="adam", loss="mse", lr=0.001, seed=None):
-        if seed is not None:
-            from bigdl_cpp._native import core
-
-            core.manual_seed(int(seed))
+        _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
         self.hidden_dim, self.layer_num, self.dropout = int(hidden_dim), int(layer_num), float(dropout)
