@@ -192,6 +192,7 @@ TEST(DistGloo, DeadPeerFailsWithinTheTimeout) {
   const auto t0 = std::chrono::steady_clock::now();
   try {
     on_ranks(2, [](Group& g) {
+      g.barrier();  // both ends connected: the failure comes from the all_reduce, not the connect
       if (g.rank() == 1) return;
       double x = 1;
       g.all_reduce(&x, 1, DType::f64, ReduceOp::sum);
@@ -213,6 +214,7 @@ TEST(DistGloo, SilentPeerTimesOut) {
     on_ranks(
         2,
         [&](Group& g) {
+          g.barrier();
           if (g.rank() == 1) {
             std::unique_lock<std::mutex> lk(m);
             cv.wait_for(lk, std::chrono::seconds(10), [&] { return done; });
