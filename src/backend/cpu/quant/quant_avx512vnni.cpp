@@ -7,7 +7,10 @@
 // 4-product dot step is one vpdpbusd; their int32 block sums, and so their results, are
 // bit-identical to the AVX2 and scalar kernels. The f32-activation entries (dequantize,
 // vec_dot) and the float formats' vec_dot_q8 are taken from the avx512 table: VNNI has
-// nothing for them.
+// nothing for them. So are the K-quants' and i-quants' kernels (vec_dot_q8, vec_dot_q8k):
+// quant_k_x86.inc multiplies int16 pair sums (maddubs) by the 16-weight scales in one
+// madd, and vpdpbusd's int32 sums of 4 would need a different scale step; a VNNI
+// variant of those kernels is not written yet (docs/quant.md).
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512DQ__) || \
     !defined(__AVX512VNNI__) || !defined(__FMA__) || !defined(__F16C__)
 #error "quant_avx512vnni.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c"
