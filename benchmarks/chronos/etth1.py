@@ -54,47 +54,80 @@ def splits(horizon):
     return out
 
 
-def ours(horizon, epochs, threads, seed=0):
-    import bigdl_cpp
-    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+# Each model trained as its paper does (--epochs / --patience / --lr override).
+RECIPES = {
+    # DLinear: Adam lr 0.005 halved after every epoch, batch 32, at most 10 epochs, patience 3.
+    "dlinear": dict(batch=32, lr=0.005, epochs=10, patience=3, decay=lambda lr, e: lr * 0.5 ** e),
+    # PatchTST/42 (look-back 336; the paper's ETTh1 sizes, the forecaster's defaults): Adam
+    # lr 1e-4 for 3 epochs, then times 0.9 per epoch ("type3"), batch 128, 100 epochs.
+    "patchtst": dict(batch=128, lr=1e-4, epochs=100, patience=100, decay=lambda lr, e: lr * 0.9 ** max(0, e - 2)),
+    # TCN with BigDL Chronos' defaults (3 levels of 16 channels, kernel 3, dropout 0.1, lr 0.001).
+    "tcn": dict(batch=32, lr=0.001, epochs=10, patience=3, decay=None),
+}
 
+
+def make(model, horizon, lr, seed):
+    from bigdl_cpp.chronos import forecaster as fc
+
+    if model == "dlinear":
+        return fc.DLinearForecaster(LOOKBACK, horizon, 7, 7, kernel_size=25, lr=lr, seed=seed)
+    if model == "patchtst":
+        return fc.PatchTSTForecaster(LOOKBACK, horizon, 7, 7, lr=lr, seed=seed)
+    return fc.TCNForecaster(LOOKBACK, horizon, 7, 7, lr=lr, seed=seed)
+
+
+def ours(model, horizon, threads, seed=0, epochs=None, patience=None, lr=None):
+    import bigdl_cpp
+
+    r = RECIPES[model]
+    lr = lr or r["lr"]
     bigdl_cpp.set_num_threads(threads)
     (x, y), val, test = splits(horizon)
-    f = DLinearForecaster(LOOKBACK, horizon, 7, 7, kernel_size=25, lr=0.005, seed=seed)
+    f = make(model, horizon, lr, seed)
+    decay = r["decay"]
     t0 = time.perf_counter()
-    hist = f.fit((x, y), validation_data=val, epochs=epochs, batch_size=32, earlystop_patience=3, lr_decay=0.5,
-                 seed=42 + seed)
+    hist = f.fit((x, y), validation_data=val, epochs=epochs or r["epochs"], batch_size=r["batch"],
+                 earlystop_patience=patience or r["patience"], seed=42 + seed,
+                 lr_schedule=None if decay is None else (lambda e: decay(lr, e)), verbose=1)
     secs = time.perf_counter() - t0
     scores = f.evaluate(test)
     return scores["mse"], scores["mae"], len(hist["loss"]), secs
 
 
-def time_ours(x, y, epochs, threads):
+def time_ours(model, x, y, epochs, threads):
     import bigdl_cpp
-    from bigdl_cpp.chronos.forecaster import DLinearForecaster
 
     bigdl_cpp.set_num_threads(threads)
-    f = DLinearForecaster(LOOKBACK, y.shape[1], 7, 7, lr=0.005, seed=0)
+    r = RECIPES[model]
+    f = make(model, y.shape[1], r["lr"], 0)
     t0 = time.perf_counter()
-    f.fit((x, y), epochs=epochs, batch_size=32)
+    f.fit((x, y), epochs=epochs, batch_size=r["batch"])
     return time.perf_counter() - t0
 
 
-def time_torch(x, y, epochs, threads):
+def time_torch(model, x, y, epochs, threads):
     import torch
 
     sys.path.insert(0, os.path.join(ROOT, "tests", "golden"))
-    from gen_golden import DLinear
+    from gen_golden import DLinear, PatchTST
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    m = DLinear(LOOKBACK, y.shape[1], 25)
-    opt = torch.optim.Adam(m.parameters(), lr=0.005)
+    r = RECIPES[model]
+    if model == "dlinear":
+        m = DLinear(LOOKBACK, y.shape[1], 25)
+    elif model == "patchtst":
+        m = PatchTST(LOOKBACK, y.shape[1], 7, 7, patch_len=16, stride=8, d_model=16, heads=4, d_ff=128, layers=3,
+                     dropout=0.3)
+    else:
+        raise SystemExit("--time-model: dlinear or patchtst")
+    opt = torch.optim.Adam(m.parameters(), lr=r["lr"])
     xt, yt = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
     g = torch.Generator().manual_seed(0)
+    m.train()
     t0 = time.perf_counter()
     for _ in range(epochs):
-        for idx in torch.randperm(len(xt), generator=g).split(32):
+        for idx in torch.randperm(len(xt), generator=g).split(r["batch"]):
             opt.zero_grad()
             loss = torch.nn.functional.mse_loss(m(xt[idx]), yt[idx])
             loss.backward()
@@ -104,24 +137,34 @@ def time_torch(x, y, epochs, threads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="dlinear", choices=sorted(RECIPES))
     ap.add_argument("--horizons", default="96,192,336,720")
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, help="at most this many epochs (default: the recipe's)")
+    ap.add_argument("--patience", type=int, help="early-stopping patience (default: the recipe's)")
+    ap.add_argument("--lr", type=float, help="initial lr (default: the recipe's)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--time-model", default="dlinear", choices=["dlinear", "patchtst", "none"])
     ap.add_argument("--time-epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0, help="initial weights and shuffling")
     args = ap.parse_args()
-    print("| horizon | our DLinear MSE | MAE | published DLinear MSE | ours / published | PatchTST/64 MSE | "
-          "epochs run | train s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for h in [int(v) for v in args.horizons.split(",")]:
-        mse, mae, ran, secs = ours(h, args.epochs, args.threads, args.seed)
-        pub = PUBLISHED["DLinear"][h][0]
-        print(f"| {h} | {mse:.4f} | {mae:.4f} | {pub:.3f} | {mse / pub:.3f} | {PUBLISHED['PatchTST/64'][h][0]:.3f} | "
+    name = {"dlinear": "DLinear", "patchtst": "PatchTST/42", "tcn": "TCN"}[args.model]
+    if args.horizons:
+        print(f"| horizon | our {name} MSE | MAE | published DLinear MSE | published PatchTST/64 MSE | "
+              "ours / PatchTST/64 | epochs run | train s |")
+        print("|---|---|---|---|---|---|---|---|")
+    for h in [int(v) for v in args.horizons.split(",") if v]:
+        mse, mae, ran, secs = ours(args.model, h, args.threads, args.seed, args.epochs, args.patience, args.lr)
+        pt = PUBLISHED["PatchTST/64"][h][0]
+        print(f"| {h} | {mse:.4f} | {mae:.4f} | {PUBLISHED['DLinear'][h][0]:.3f} | {pt:.3f} | {mse / pt:.3f} | "
               f"{ran} | {secs:.1f} |", flush=True)
+    if args.time_model == "none":
+        return
     (x, y), _, _ = splits(96)
-    t_ours, t_torch = time_ours(x, y, args.time_epochs, args.threads), time_torch(x, y, args.time_epochs, args.threads)
-    print(f"\nTraining time, DLinear 336 -> 96, {len(x)} windows x 7 channels, batch 32, {args.time_epochs} epochs, "
-          f"{args.threads} threads:\n")
+    m = args.time_model
+    t_ours, t_torch = time_ours(m, x, y, args.time_epochs, args.threads), time_torch(m, x, y, args.time_epochs,
+                                                                                      args.threads)
+    print(f"\nTraining time, {m} 336 -> 96, {len(x)} windows x 7 channels, batch {RECIPES[m]['batch']}, "
+          f"{args.time_epochs} epochs, {args.threads} threads:\n")
     print("| framework | s | PyTorch / ours |")
     print("|---|---|---|")
     print(f"| bigdl-cpp | {t_ours:.2f} | {t_torch / t_ours:.2f} |")

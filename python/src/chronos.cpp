@@ -79,6 +79,34 @@ void bind_chronos(py::module_ m) {
       .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, bool>(), py::arg("lookback"),
            py::arg("horizon"), py::arg("input_features"), py::arg("output_features"), py::arg("hidden"),
            py::arg("layers"), py::arg("dropout"), py::arg("normalization"));
+  py::class_<chronos::PatchTST, nn::Module, std::shared_ptr<chronos::PatchTST>>(m, "PatchTST")
+      .def(py::init([](int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features,
+                       int64_t patch_len, int64_t stride, int64_t d_model, int64_t heads, int64_t d_ff, int64_t layers,
+                       double dropout, double head_dropout, bool revin, bool res_attention, const std::string& norm) {
+             chronos::PatchTSTOptions o{lookback, horizon, input_features, output_features, patch_len, stride,
+                                        d_model, heads, d_ff, layers, dropout, head_dropout, revin, res_attention, norm};
+             return std::make_shared<chronos::PatchTST>(o);
+           }),
+           py::arg("lookback"), py::arg("horizon"), py::arg("input_features"), py::arg("output_features"),
+           py::arg("patch_len") = 16, py::arg("stride") = 8, py::arg("d_model") = 16, py::arg("heads") = 4,
+           py::arg("d_ff") = 128, py::arg("layers") = 3, py::arg("dropout") = 0.3, py::arg("head_dropout") = 0.0,
+           py::arg("revin") = true, py::arg("res_attention") = true, py::arg("norm") = "batch")
+      .def_readonly("num_patches", &chronos::PatchTST::num_patches);
+  py::class_<chronos::NBeats, nn::Module, std::shared_ptr<chronos::NBeats>>(m, "NBeats")
+      .def(py::init([](int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features,
+                       std::vector<std::string> stack_types, int64_t blocks_per_stack, std::vector<int64_t> thetas_dim,
+                       bool share, int64_t hidden, int64_t harmonics, double dropout) {
+             chronos::NBeatsOptions o{lookback, horizon, input_features, output_features, std::move(stack_types),
+                                      blocks_per_stack, std::move(thetas_dim), share, hidden, harmonics, dropout};
+             return std::make_shared<chronos::NBeats>(o);
+           }),
+           py::arg("lookback"), py::arg("horizon"), py::arg("input_features"), py::arg("output_features"),
+           py::arg("stack_types"), py::arg("blocks_per_stack"), py::arg("thetas_dim"), py::arg("share_weights_in_stack"),
+           py::arg("hidden"), py::arg("harmonics"), py::arg("dropout"));
+  py::class_<chronos::Seq2Seq, nn::Module, std::shared_ptr<chronos::Seq2Seq>>(m, "Seq2Seq")
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double>(), py::arg("lookback"),
+           py::arg("horizon"), py::arg("input_features"), py::arg("output_features"), py::arg("hidden"),
+           py::arg("layers"), py::arg("dropout"));
   m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
 }
 

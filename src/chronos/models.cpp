@@ -1,10 +1,12 @@
 #include "bigdl/chronos/models.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "bigdl/error.h"
 #include "bigdl/ops.h"
+#include "bigdl/random.h"
 
 namespace bigdl::chronos {
 
@@ -129,6 +131,212 @@ Tensor LSTMModel::forward(const Tensor& x) {
   const Tensor h = lstm->forward(normalization ? sub(x, last) : x).select(1, lookback - 1);  // [B, hidden]
   Tensor y = fc->forward(drop->forward(h)).reshape({x.size(0), horizon, output_features});
   return normalization ? add(y, last.narrow(2, 0, output_features)) : y;
+}
+
+}  // namespace bigdl::chronos
+
+namespace bigdl::chronos {
+
+PatchTST::PatchTST(const PatchTSTOptions& o) : options(o) {
+  BIGDL_CHECK(o.lookback >= 1 && o.horizon >= 1 && o.input_features >= 1 && o.output_features >= 1, ValueError, "PatchTST",
+              "lookback, horizon and the feature counts must be >= 1");
+  BIGDL_CHECK(o.output_features <= o.input_features, ValueError, "PatchTST",
+              "output_features ", o.output_features, " exceeds input_features ", o.input_features,
+              " (the targets are the first channels)");
+  BIGDL_CHECK(o.patch_len >= 1 && o.stride >= 1 && o.patch_len <= o.lookback, ValueError, "PatchTST",
+              "patch_len must be in [1, lookback] and stride >= 1, got patch_len ", o.patch_len, ", stride ", o.stride,
+              ", lookback ", o.lookback);
+  BIGDL_CHECK(o.layers >= 1, ValueError, "PatchTST", "layers must be >= 1");
+  num_patches = (o.lookback - o.patch_len) / o.stride + 2;
+  if (o.revin) {
+    revin_weight = register_parameter("revin_weight", ones({o.input_features}));
+    revin_bias = register_parameter("revin_bias", zeros({o.input_features}));
+  }
+  embed = register_module("embed", std::make_shared<nn::Linear>(o.patch_len, o.d_model));
+  pos = register_parameter("pos", uniform({num_patches, o.d_model}, -0.02, 0.02));
+  drop = register_module("drop", std::make_shared<nn::Dropout>(o.dropout));
+  layers = register_module("layers", std::make_shared<nn::Sequential>());
+  nn::TransformerEncoderLayerOptions lo;
+  lo.d_model = o.d_model;
+  lo.nhead = o.heads;
+  lo.dim_feedforward = o.d_ff;
+  lo.dropout = o.dropout;
+  lo.attn_dropout = 0.0;
+  lo.activation = "gelu";
+  lo.batch_first = true;
+  lo.norm = o.norm;
+  for (int64_t i = 0; i < o.layers; ++i) layers->add(std::make_shared<nn::TransformerEncoderLayer>(lo));
+  head = register_module("head", std::make_shared<nn::Linear>(o.d_model * num_patches, o.horizon));
+  head_drop = register_module("head_drop", std::make_shared<nn::Dropout>(o.head_dropout));
+  std::vector<int64_t> idx;
+  for (int64_t n = 0; n < num_patches; ++n)
+    for (int64_t j = 0; j < o.patch_len; ++j) idx.push_back(n * o.stride + j);
+  patch_index = from_vector(idx, {int64_t(idx.size())});
+}
+
+Tensor PatchTST::forward(const Tensor& x) {
+  const PatchTSTOptions& o = options;
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == o.lookback && x.size(2) == o.input_features, ShapeError, "PatchTST",
+              "expected x [batch, ", o.lookback, ", ", o.input_features, "], got ", shape_str(x.shape()));
+  const int64_t b = x.size(0), c = o.input_features, n = num_patches, d = o.d_model;
+  Tensor z = x, mu, sigma;
+  if (o.revin) {
+    mu = mean(x, {1}, true).detach();                                             // [B, 1, C]
+    sigma = sqrt(add(var(x, {1}, false, true), scalar_tensor(1e-5))).detach();  // [B, 1, C]
+    z = add(mul(div(sub(x, mu), sigma), revin_weight), revin_bias);
+  }
+  const Tensor series = z.transpose(1, 2);  // [B, C, L]
+  const Tensor padded = cat({series, series.narrow(2, o.lookback - 1, 1).expand({b, c, o.stride})}, 2);
+  const Tensor patches = index_select(padded, 2, patch_index).reshape({b * c, n, o.patch_len});
+  Tensor u = drop->forward(add(embed->forward(patches), pos));  // [B * C, N, D]
+  Tensor scores;
+  for (size_t i = 0; i < layers->size(); ++i) {
+    auto layer = std::static_pointer_cast<nn::TransformerEncoderLayer>((*layers)[i]);
+    nn::AttentionOutput r = layer->forward_full(u, o.res_attention ? scores : Tensor());
+    u = r.output;
+    scores = r.scores;
+  }
+  const Tensor flat = u.reshape({b, c, n, d}).transpose(2, 3).reshape({b, c, d * n});
+  Tensor y = head_drop->forward(head->forward(flat)).transpose(1, 2);  // [B, H, C]
+  if (o.revin)
+    y = add(mul(div(sub(y, revin_bias), add(revin_weight, scalar_tensor(1e-10))), sigma), mu);
+  return o.output_features < c ? y.narrow(2, 0, o.output_features) : y;
+}
+
+std::string PatchTST::repr() const {
+  const PatchTSTOptions& o = options;
+  return "PatchTST(lookback=" + std::to_string(o.lookback) + ", horizon=" + std::to_string(o.horizon) +
+         ", patch_len=" + std::to_string(o.patch_len) + ", stride=" + std::to_string(o.stride) +
+         ", d_model=" + std::to_string(o.d_model) + ", heads=" + std::to_string(o.heads) +
+         ", layers=" + std::to_string(o.layers) + ")";
+}
+
+}  // namespace bigdl::chronos
+
+namespace bigdl::chronos {
+
+// ------------------------------------------------------------------ N-BEATS
+struct NBeats::Block : nn::Module {
+  Block(const std::string& type_, int64_t l, int64_t h, int64_t hidden, int64_t dim, double dropout) : type(type_) {
+    for (int i = 0; i < 4; ++i)
+      fc[i] = register_module("fc" + std::to_string(i + 1), std::make_shared<nn::Linear>(i == 0 ? l : hidden, hidden));
+    drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
+    theta_b = register_module("theta_b", std::make_shared<nn::Linear>(hidden, dim, false));
+    theta_f = register_module("theta_f", std::make_shared<nn::Linear>(hidden, dim, false));
+    if (type == "generic") {
+      backcast = register_module("backcast", std::make_shared<nn::Linear>(dim, l));
+      forecast = register_module("forecast", std::make_shared<nn::Linear>(dim, h));
+    } else {
+      basis_b = basis(dim, l);
+      basis_f = basis(dim, h);
+    }
+  }
+  // [dim, n]: row i is the i-th basis function on t = j / n.
+  Tensor basis(int64_t dim, int64_t n) const {
+    std::vector<float> v(size_t(dim * n));
+    const int64_t k_max = (dim - 1) / 2;  // seasonality: 1, cos k, sin k
+    for (int64_t i = 0; i < dim; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        const double t = double(j) / double(n);
+        double b;
+        if (type == "trend") b = std::pow(t, double(i));
+        else if (i == 0) b = 1.0;
+        else if (i <= k_max) b = std::cos(2 * M_PI * double(i) * t);
+        else b = std::sin(2 * M_PI * double(i - k_max) * t);
+        v[size_t(i * n + j)] = float(b);
+      }
+    return from_vector(v, {dim, n});
+  }
+  std::pair<Tensor, Tensor> run(const Tensor& r) {
+    Tensor h = r;
+    for (auto& f : fc) h = drop->forward(relu(f->forward(h)));
+    const Tensor tb = theta_b->forward(h), tf = theta_f->forward(h);
+    if (type == "generic") return {backcast->forward(tb), forecast->forward(tf)};
+    return {matmul(tb, basis_b), matmul(tf, basis_f)};
+  }
+  Tensor forward(const Tensor& r) override { return run(r).second; }
+  std::string name() const override { return "NBeatsBlock"; }
+  std::string type;
+  std::shared_ptr<nn::Linear> fc[4], theta_b, theta_f, backcast, forecast;
+  std::shared_ptr<nn::Dropout> drop;
+  Tensor basis_b, basis_f;  // fixed (trend / seasonality): not parameters
+};
+
+NBeats::NBeats(const NBeatsOptions& o) : options(o) {
+  BIGDL_CHECK(o.lookback >= 1 && o.horizon >= 1 && o.input_features >= 1 && o.output_features >= 1 && o.hidden >= 1 &&
+                  o.blocks_per_stack >= 1,
+              ValueError, "NBeats", "lookback, horizon, feature counts, hidden and blocks_per_stack must be >= 1");
+  BIGDL_CHECK(o.output_features <= o.input_features, ValueError, "NBeats", "output_features ", o.output_features,
+              " exceeds input_features ", o.input_features, " (the targets are the first channels)");
+  BIGDL_CHECK(!o.stack_types.empty(), ValueError, "NBeats", "stack_types is empty");
+  BIGDL_CHECK(o.thetas_dim.size() == o.stack_types.size(), ValueError, "NBeats", "thetas_dim has ", o.thetas_dim.size(),
+              " entries for ", o.stack_types.size(), " stacks");
+  auto stacks = register_module("stacks", std::make_shared<nn::Sequential>());
+  for (size_t s = 0; s < o.stack_types.size(); ++s) {
+    const std::string& type = o.stack_types[s];
+    BIGDL_CHECK(type == "generic" || type == "trend" || type == "seasonality", ValueError, "NBeats",
+                "stack_types[", s, "] must be 'generic', 'trend' or 'seasonality', got '", type, "'");
+    int64_t dim = o.thetas_dim[s];
+    if (type == "seasonality") dim = 2 * (o.harmonics > 0 ? o.harmonics : std::max<int64_t>(1, o.horizon / 2 - 1)) + 1;
+    BIGDL_CHECK(dim >= 1, ValueError, "NBeats", "thetas_dim[", s, "] must be >= 1, got ", dim);
+    auto stack = std::make_shared<nn::Sequential>();
+    std::shared_ptr<Block> first;
+    for (int64_t b = 0; b < o.blocks_per_stack; ++b) {
+      if (o.share_weights_in_stack && first) {
+        blocks_.push_back(first);
+        continue;
+      }
+      auto block = std::make_shared<Block>(type, o.lookback, o.horizon, o.hidden, dim, o.dropout);
+      stack->add(block);
+      blocks_.push_back(block);
+      if (!first) first = block;
+    }
+    stacks->add(stack);
+  }
+}
+
+Tensor NBeats::forward(const Tensor& x) {
+  const NBeatsOptions& o = options;
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == o.lookback && x.size(2) == o.input_features, ShapeError, "NBeats",
+              "expected x [batch, ", o.lookback, ", ", o.input_features, "], got ", shape_str(x.shape()));
+  const int64_t b = x.size(0), c = o.input_features;
+  Tensor r = x.transpose(1, 2).reshape({b * c, o.lookback}), forecast;
+  for (auto& block : blocks_) {
+    auto [back, fore] = block->run(r);
+    r = sub(r, back);
+    forecast = forecast.defined() ? add(forecast, fore) : fore;
+  }
+  const Tensor y = forecast.reshape({b, c, o.horizon}).transpose(1, 2);
+  return o.output_features < c ? y.narrow(2, 0, o.output_features) : y;
+}
+
+// ------------------------------------------------------------------ Seq2Seq
+Seq2Seq::Seq2Seq(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
+                 int64_t hidden, int64_t layers, double dropout)
+    : lookback(lookback_), horizon(horizon_), input_features(input_features_), output_features(output_features_) {
+  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
+              ValueError, "Seq2Seq", "sizes must be >= 1");
+  BIGDL_CHECK(output_features <= input_features, ValueError, "Seq2Seq", "output_features ", output_features,
+              " exceeds input_features ", input_features, " (the targets are the first channels)");
+  nn::RNNOptions e{input_features, hidden, layers, true, true}, d{output_features, hidden, layers, true, true};
+  encoder = register_module("encoder", std::make_shared<nn::LSTM>(e));
+  decoder = register_module("decoder", std::make_shared<nn::LSTM>(d));
+  drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
+  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, output_features));
+}
+
+Tensor Seq2Seq::forward(const Tensor& x) {
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "Seq2Seq",
+              "expected x [batch, ", lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  nn::RNNOutput state = encoder->forward_full(x);
+  Tensor in = x.narrow(1, lookback - 1, 1).narrow(2, 0, output_features);  // [B, 1, C_out]
+  std::vector<Tensor> steps;
+  for (int64_t t = 0; t < horizon; ++t) {
+    state = decoder->forward_full(in, state.h_n, state.c_n);
+    steps.push_back(fc->forward(drop->forward(state.output)));
+    in = steps.back();
+  }
+  return cat(steps, 1);
 }
 
 }  // namespace bigdl::chronos

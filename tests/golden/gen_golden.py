@@ -47,7 +47,7 @@ def _as_array(t):
 
 
 def write_safetensors(path, tensors, metadata):
-    """tensors: list of (name, tensor-like, "F32"|"I64") in storage order."""
+    """tensors: list of (name, tensor-like, "F32"|"I64"|"BOOL") in storage order."""
     header = {}
     blobs = []
     offset = 0
@@ -57,6 +57,8 @@ def write_safetensors(path, tensors, metadata):
             arr = np.array(arr, dtype="<f4", order="C")  # keeps 0-d shape
         elif dtype == "I64":
             arr = np.array(arr, dtype="<i8", order="C")
+        elif dtype == "BOOL":
+            arr = np.array(arr, dtype="|b1", order="C")
         else:
             raise ValueError(dtype)
         raw = arr.tobytes(order="C")
@@ -114,6 +116,8 @@ def seed_for(name):
 
 def dtype_of(t):
     t = torch.as_tensor(t)
+    if t.dtype == torch.bool:
+        return "BOOL"
     return "I64" if not t.is_floating_point() else "F32"
 
 
@@ -249,6 +253,165 @@ class LSTMModel(nn.Module):
         return y + last[:, :, :self.outputs]
 
 
+class TSTLayer(nn.Module):
+    """A PatchTST encoder layer written out: self-attention whose scores (q k^T / sqrt(d),
+    plus the previous layer's scores when given) are returned, a GELU feed-forward block,
+    residuals, post-norm with BatchNorm1d (or LayerNorm) over the features of every token.
+    Parameter names as torch.nn.TransformerEncoderLayer's (self_attn.in_proj_weight, ...)."""
+
+    def __init__(self, d_model, heads, d_ff, dropout, norm):
+        super().__init__()
+        self.heads = heads
+        self.self_attn = nn.MultiheadAttention(d_model, heads, batch_first=True)
+        self.linear1, self.linear2 = nn.Linear(d_model, d_ff), nn.Linear(d_ff, d_model)
+        self.dropout, self.dropout1, self.dropout2 = nn.Dropout(dropout), nn.Dropout(dropout), nn.Dropout(dropout)
+        self.batch = norm == "batch"
+        mk = (lambda: nn.BatchNorm1d(d_model)) if self.batch else (lambda: nn.LayerNorm(d_model))
+        self.norm1, self.norm2 = mk(), mk()
+
+    def _norm(self, m, x):
+        return m(x.transpose(1, 2)).transpose(1, 2) if self.batch else m(x)
+
+    def forward(self, x, prev):
+        b, n, e = x.shape
+        d = e // self.heads
+        q, k, v = F.linear(x, self.self_attn.in_proj_weight, self.self_attn.in_proj_bias).chunk(3, -1)
+        split = lambda t: t.reshape(b, n, self.heads, d).transpose(1, 2)
+        scores = (split(q) / math.sqrt(d)) @ split(k).transpose(-1, -2)
+        if prev is not None:
+            scores = scores + prev
+        a = (scores.softmax(-1) @ split(v)).transpose(1, 2).reshape(b, n, e)
+        x = self._norm(self.norm1, x + self.dropout1(self.self_attn.out_proj(a)))
+        x = self._norm(self.norm2, x + self.dropout2(self.linear2(self.dropout(F.gelu(self.linear1(x))))))
+        return x, scores
+
+
+class PatchTST(nn.Module):
+    """PatchTST as its paper describes it (supervised, channel independent): RevIN, patches of
+    the end-padded window, linear patch embedding plus learnt positions, encoder layers with
+    residual attention, a flatten head (d_model-major), RevIN undone."""
+
+    def __init__(self, lookback, horizon, input_features, output_features, patch_len, stride, d_model, heads, d_ff,
+                 layers, dropout, head_dropout=0.0, revin=True, res_attention=True, norm="batch"):
+        super().__init__()
+        self.patch_len, self.stride, self.outputs = patch_len, stride, output_features
+        self.revin, self.res_attention = revin, res_attention
+        self.n = (lookback - patch_len) // stride + 2
+        if revin:
+            self.revin_weight = nn.Parameter(torch.ones(input_features))
+            self.revin_bias = nn.Parameter(torch.zeros(input_features))
+        self.embed = nn.Linear(patch_len, d_model)
+        self.pos = nn.Parameter(torch.empty(self.n, d_model).uniform_(-0.02, 0.02))
+        self.drop = nn.Dropout(dropout)
+        self.layers = nn.ModuleList([TSTLayer(d_model, heads, d_ff, dropout, norm) for _ in range(layers)])
+        self.head = nn.Linear(d_model * self.n, horizon)
+        self.head_drop = nn.Dropout(head_dropout)
+
+    def forward(self, x):
+        b, _, c = x.shape
+        if self.revin:
+            mu = x.mean(1, keepdim=True).detach()
+            sigma = torch.sqrt(x.var(1, keepdim=True, unbiased=False) + 1e-5).detach()
+            x = (x - mu) / sigma * self.revin_weight + self.revin_bias
+        z = x.transpose(1, 2)
+        z = torch.cat([z, z[:, :, -1:].expand(-1, -1, self.stride)], -1)
+        z = z.unfold(-1, self.patch_len, self.stride).reshape(b * c, self.n, self.patch_len)
+        u = self.drop(self.embed(z) + self.pos)
+        scores = None
+        for layer in self.layers:
+            u, scores = layer(u, scores if self.res_attention else None)
+        y = self.head_drop(self.head(u.reshape(b, c, self.n, -1).transpose(2, 3).reshape(b, c, -1))).transpose(1, 2)
+        if self.revin:
+            y = (y - self.revin_bias) / (self.revin_weight + 1e-10) * sigma + mu
+        return y[:, :, :self.outputs]
+
+
+class NBeatsBlock(nn.Module):
+    """An N-BEATS block (Oreshkin et al. 2020): 4 x (Linear, ReLU, dropout), theta_b / theta_f
+    (Linear, no bias), then a basis: generic (Linear) or fixed (trend: t^i; seasonality:
+    1, cos(2 pi k t), sin(2 pi k t)) on t = j / n."""
+
+    def __init__(self, kind, lookback, horizon, hidden, dim, dropout):
+        super().__init__()
+        self.kind = kind
+        self.fc1, self.fc2 = nn.Linear(lookback, hidden), nn.Linear(hidden, hidden)
+        self.fc3, self.fc4 = nn.Linear(hidden, hidden), nn.Linear(hidden, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.theta_b, self.theta_f = nn.Linear(hidden, dim, bias=False), nn.Linear(hidden, dim, bias=False)
+        if kind == "generic":
+            self.backcast, self.forecast = nn.Linear(dim, lookback), nn.Linear(dim, horizon)
+        else:
+            self.register_buffer("basis_b", self._basis(dim, lookback), persistent=False)
+            self.register_buffer("basis_f", self._basis(dim, horizon), persistent=False)
+
+    def _basis(self, dim, n):
+        t = torch.arange(n, dtype=torch.float64) / n
+        if self.kind == "trend":
+            rows = [t ** i for i in range(dim)]
+        else:
+            k = (dim - 1) // 2
+            rows = [torch.ones(n, dtype=torch.float64)] + [torch.cos(2 * math.pi * i * t) for i in range(1, k + 1)] + \
+                   [torch.sin(2 * math.pi * i * t) for i in range(1, k + 1)]
+        return torch.stack(rows).float()
+
+    def forward(self, r):
+        h = r
+        for fc in (self.fc1, self.fc2, self.fc3, self.fc4):
+            h = self.drop(torch.relu(fc(h)))
+        tb, tf = self.theta_b(h), self.theta_f(h)
+        if self.kind == "generic":
+            return self.backcast(tb), self.forecast(tf)
+        return tb @ self.basis_b, tf @ self.basis_f
+
+
+class NBeats(nn.Module):
+    """Stacks of blocks, doubly residual; channels forecast one by one by the same network."""
+
+    def __init__(self, lookback, horizon, input_features, output_features, stack_types, blocks_per_stack, thetas_dim,
+                 share_weights_in_stack, hidden, dropout, harmonics=0):
+        super().__init__()
+        self.outputs = output_features
+        self.stacks, self.order = nn.ModuleList(), []
+        for s, kind in enumerate(stack_types):
+            dim = thetas_dim[s]
+            if kind == "seasonality":
+                dim = 2 * (harmonics if harmonics > 0 else max(1, horizon // 2 - 1)) + 1
+            n = 1 if share_weights_in_stack else blocks_per_stack
+            stack = nn.ModuleList([NBeatsBlock(kind, lookback, horizon, hidden, dim, dropout) for _ in range(n)])
+            self.stacks.append(stack)
+            self.order += [stack[0 if share_weights_in_stack else b] for b in range(blocks_per_stack)]
+
+    def forward(self, x):
+        b, l, c = x.shape
+        r, forecast = x.transpose(1, 2).reshape(b * c, l), 0
+        for block in self.order:
+            back, fore = block(r)
+            r, forecast = r - back, forecast + fore
+        return forecast.reshape(b, c, -1).transpose(1, 2)[:, :, :self.outputs]
+
+
+class Seq2Seq(nn.Module):
+    """LSTM encoder; an LSTM decoder from its final states, fed its own previous forecast
+    (first: the window's last targets); dropout and Linear on each decoder output."""
+
+    def __init__(self, lookback, horizon, input_features, output_features, hidden, layers, dropout):
+        super().__init__()
+        self.horizon, self.outputs = horizon, output_features
+        self.encoder = nn.LSTM(input_features, hidden, layers, batch_first=True)
+        self.decoder = nn.LSTM(output_features, hidden, layers, batch_first=True)
+        self.drop = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden, output_features)
+
+    def forward(self, x):
+        _, state = self.encoder(x)
+        inp, steps = x[:, -1:, :self.outputs], []
+        for _ in range(self.horizon):
+            out, state = self.decoder(inp, state)
+            inp = self.fc(self.drop(out))
+            steps.append(inp)
+        return torch.cat(steps, 1)
+
+
 def flatten_outputs(out):
     if isinstance(out, torch.Tensor):
         return [out]
@@ -260,7 +423,7 @@ def flatten_outputs(out):
 
 def run_module(case_name, name, options, build, make_inputs, mode="train",
                call=None, multi_in=False, reinit=(), set_buffers=None,
-               notes=None):
+               notes=None, zero_grad=()):
     """Generic module case.
 
     build() -> nn.Module; make_inputs() -> list of tensors (floats get grads);
@@ -318,6 +481,8 @@ def run_module(case_name, name, options, build, make_inputs, mode="train",
         meta["reinit"] = "%s ~ normal(0, %g)" % (",".join(reinit), REINIT_STD)
     if notes:
         meta["notes"] = notes
+    if zero_grad:
+        meta["zero_grad"] = ",".join(zero_grad)
     return finish(case_name, tensors, meta)
 
 
@@ -351,6 +516,59 @@ def register_modules():
     o = dict(o, normalization=True)
     case("module_TCN_normalization")(lambda c, o=o: run_module(
         c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))
+
+    # ---- attention: torch.nn.MultiheadAttention (self, float mask per head; cross, [L, S]
+    # mask, sequence first), TransformerEncoderLayer (post-norm GELU; pre-norm ReLU with a
+    # causal bool mask), and chronos' PatchTST (train with BatchNorm and RevIN; eval with
+    # LayerNorm, no RevIN, no residual attention)
+    o = {"embed_dim": 8, "num_heads": 2, "batch_first": True, "self": True}
+    case("module_MultiheadAttention_self")(lambda c, o=o: run_module(
+        c, "MultiheadAttention", o, lambda: nn.MultiheadAttention(8, 2, batch_first=True),
+        lambda: [torch.randn(2, 5, 8), torch.randn(4, 5, 5)],
+        call=lambda m, x: m(x[0], x[0], x[0], attn_mask=x[1])))
+    o = {"embed_dim": 12, "num_heads": 3, "batch_first": False, "self": False}
+    case("module_MultiheadAttention_cross")(lambda c, o=o: run_module(
+        c, "MultiheadAttention", o, lambda: nn.MultiheadAttention(12, 3),
+        lambda: [torch.randn(4, 2, 12), torch.randn(6, 2, 12), torch.randn(6, 2, 12), torch.randn(4, 6)],
+        call=lambda m, x: m(x[0], x[1], x[2], attn_mask=x[3])))
+    o = {"d_model": 8, "nhead": 2, "dim_feedforward": 16, "dropout": 0.0, "activation": "gelu", "batch_first": True,
+         "norm_first": False}
+    case("module_TransformerEncoderLayer")(lambda c, o=o: run_module(
+        c, "TransformerEncoderLayer", o, lambda: nn.TransformerEncoderLayer(**o), lambda: [torch.randn(3, 5, 8)]))
+    o = {"d_model": 8, "nhead": 4, "dim_feedforward": 12, "dropout": 0.0, "activation": "relu", "batch_first": False,
+         "norm_first": True}
+    case("module_TransformerEncoderLayer_norm_first")(lambda c, o=o: run_module(
+        c, "TransformerEncoderLayer", o, lambda: nn.TransformerEncoderLayer(**o),
+        lambda: [torch.randn(5, 2, 8), torch.triu(torch.ones(5, 5, dtype=torch.bool), diagonal=1)],
+        call=lambda m, x: m(x[0], src_mask=x[1])))
+    o = {"lookback": 20, "horizon": 4, "input_features": 3, "output_features": 2, "patch_len": 6, "stride": 4,
+         "d_model": 8, "heads": 2, "d_ff": 16, "layers": 2, "dropout": 0.0}
+    # The biases just before a train-mode BatchNorm shift every token's feature alike, which
+    # the normalisation removes: their gradient is zero, and torch's is rounding noise.
+    zero = ["layers.%d.%s.bias" % (i, n) for i in range(2) for n in ("self_attn.out_proj", "linear2")]
+    case("module_PatchTST")(lambda c, o=o: run_module(
+        c, "PatchTST", o, lambda: PatchTST(**o), lambda: [torch.randn(3, 20, 3) * 2 + 1], zero_grad=zero,
+        notes="zero_grad: these parameters' gradients are 0 in exact arithmetic (a constant per feature "
+              "before a train-mode BatchNorm); the test checks |grad| <= 1e-5 of the largest parameter gradient"))
+    o = dict(o, dropout=0.3, revin=False, res_attention=False, norm="layer", output_features=3)
+    case("module_PatchTST_layernorm")(lambda c, o=o: run_module(
+        c, "PatchTST", o, lambda: PatchTST(**o), lambda: [torch.randn(2, 20, 3)], mode="eval"))
+
+    # ---- chronos: N-BEATS (generic stacks; trend + seasonality with shared weights; eval:
+    # dropout off) and the LSTM encoder-decoder
+    o = {"lookback": 12, "horizon": 5, "input_features": 2, "output_features": 1,
+         "stack_types": ["generic", "generic"], "blocks_per_stack": 2, "thetas_dim": [3, 4],
+         "share_weights_in_stack": False, "hidden": 8, "dropout": 0.1}
+    case("module_NBeats_generic")(lambda c, o=o: run_module(
+        c, "NBeats", o, lambda: NBeats(**o), lambda: [torch.randn(3, 12, 2)], mode="eval"))
+    o = dict(o, stack_types=["trend", "seasonality"], thetas_dim=[3, 0], share_weights_in_stack=True,
+             blocks_per_stack=3, output_features=2)
+    case("module_NBeats_interpretable")(lambda c, o=o: run_module(
+        c, "NBeats", o, lambda: NBeats(**o), lambda: [torch.randn(3, 12, 2)], mode="eval"))
+    o = {"lookback": 7, "horizon": 4, "input_features": 3, "output_features": 2, "hidden": 5, "layers": 2,
+         "dropout": 0.25}
+    case("module_Seq2Seq")(lambda c, o=o: run_module(
+        c, "Seq2Seq", o, lambda: Seq2Seq(**o), lambda: [torch.randn(2, 7, 3)], mode="eval"))
 
     # ---- Linear
     for variant, bias, shape in [("bias", True, [3, 5]), ("nobias", False, [3, 5]),

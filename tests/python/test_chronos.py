@@ -287,3 +287,86 @@ def test_lstm_forecaster_learns_nyc_taxi():
     mse = f.evaluate(test, metrics=("mse",))["mse"]
     print(f"nyc_taxi, 2 steps ahead: LSTM test MSE {mse:.4f} (scaled), persistence {persistence:.4f}")
     assert mse < 0.5 * persistence
+
+
+def test_patchtst_forecaster_learns_nyc_taxi_and_keeps_channels_apart(tmp_path):
+    from bigdl_cpp.chronos.forecaster import PatchTSTForecaster
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").gen_dt_feature(["HOUR"]).scale(scaler, fit=(i == 0)).roll(lookback=96, horizon=4)
+    # Two input channels (the value, the hour), the value forecast.
+    f = PatchTSTForecaster.from_tsdataset(train, lr=0.001, dropout=0.1, seed=0)
+    assert (f.input_feature_num, f.output_feature_num, f.net.num_patches) == (2, 1, 12)
+    f.fit(train, validation_data=val, epochs=4, batch_size=64, earlystop_patience=2,
+          lr_schedule=lambda e: 0.001 * 0.9 ** max(0, e - 2))
+    xt, yt = test.to_numpy()
+    persistence = float(np.mean((xt[:, -1:, :1] - yt) ** 2))
+    mse = f.evaluate(test, metrics=("mse",))["mse"]
+    print(f"nyc_taxi, 4 steps ahead: PatchTST test MSE {mse:.4f} (scaled), persistence {persistence:.4f}")
+    assert mse < 0.5 * persistence
+    # Channel independence: the value's forecast does not move when the hour channel does.
+    x = np.array(xt[:64])
+    before = f.predict(x)
+    x[:, :, 1] = np.random.default_rng(0).standard_normal(x[:, :, 1].shape)
+    np.testing.assert_allclose(f.predict(x), before, rtol=1e-5, atol=1e-6)
+    f.save(tmp_path / "patchtst.npz")
+    g = PatchTSTForecaster.from_tsdataset(train, dropout=0.1).load(tmp_path / "patchtst.npz")
+    np.testing.assert_array_equal(g.predict(xt[:64]), f.predict(xt[:64]))
+
+
+def test_patchtst_bad_settings_are_one_line_errors():
+    from bigdl_cpp.chronos.forecaster import PatchTSTForecaster
+
+    with pytest.raises(ValueError, match=r"\[PatchTST\] patch_len must be in \[1, lookback\].*patch_len 16.*lookback 8"):
+        PatchTSTForecaster(past_seq_len=8, future_seq_len=2, input_feature_num=1, output_feature_num=1)
+    with pytest.raises(ValueError, match=r"embed_dim must be positive and divisible by num_heads, got 10 and 4"):
+        PatchTSTForecaster(past_seq_len=32, future_seq_len=2, input_feature_num=1, output_feature_num=1, d_model=10)
+    with pytest.raises(ValueError, match=r"norm must be 'layer' or 'batch', got 'group'"):
+        PatchTSTForecaster(past_seq_len=32, future_seq_len=2, input_feature_num=1, output_feature_num=1, norm="group")
+    with pytest.raises(ValueError, match=r"give lr_decay or lr_schedule, not both"):
+        f = PatchTSTForecaster(past_seq_len=32, future_seq_len=2, input_feature_num=1, output_feature_num=1)
+        f.fit((np.zeros((4, 32, 1), np.float32), np.zeros((4, 2, 1), np.float32)), lr_decay=0.5,
+              lr_schedule=lambda e: 0.1)
+
+
+@pytest.mark.parametrize("kind", ["nbeats", "seq2seq"])
+def test_nbeats_and_seq2seq_forecasters_learn_nyc_taxi(kind, tmp_path):
+    from bigdl_cpp.chronos.forecaster import NBeatsForecaster, Seq2SeqForecaster
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=4)
+    if kind == "nbeats":  # the interpretable configuration: a trend and a seasonality stack
+        f = NBeatsForecaster.from_tsdataset(train, stack_types=("trend", "seasonality"), thetas_dim=(3, 0),
+                                            nb_blocks_per_stack=2, hidden_layer_units=64, seed=0)
+    else:
+        f = Seq2SeqForecaster.from_tsdataset(train, lstm_hidden_dim=32, lstm_layer_num=1, dropout=0.1, lr=0.005, seed=0)
+    f.fit(train, validation_data=val, epochs=4, batch_size=64, earlystop_patience=2)
+    xt, yt = test.to_numpy()
+    persistence = float(np.mean((xt[:, -1:, :1] - yt) ** 2))
+    mse = f.evaluate(test, metrics=("mse",))["mse"]
+    print(f"nyc_taxi, 4 steps ahead: {kind} test MSE {mse:.4f} (scaled), persistence {persistence:.4f}")
+    assert mse < 0.5 * persistence
+    f.save(tmp_path / "f.npz")
+    g = type(f).from_tsdataset(train, **({"stack_types": ("trend", "seasonality"), "thetas_dim": (3, 0),
+                                           "nb_blocks_per_stack": 2, "hidden_layer_units": 64} if kind == "nbeats"
+                                          else {"lstm_hidden_dim": 32, "lstm_layer_num": 1}))
+    g.load(tmp_path / "f.npz")
+    np.testing.assert_array_equal(g.predict(xt[:32]), f.predict(xt[:32]))
+
+
+def test_nbeats_and_seq2seq_bad_settings():
+    from bigdl_cpp.chronos.forecaster import NBeatsForecaster, Seq2SeqForecaster
+
+    with pytest.raises(ValueError, match=r"\[NBeats\] stack_types\[1\] must be 'generic', 'trend' or 'seasonality', got 'linear'"):
+        NBeatsForecaster(past_seq_len=24, future_seq_len=4, stack_types=("generic", "linear"))
+    with pytest.raises(ValueError, match=r"\[NBeats\] thetas_dim has 2 entries for 3 stacks"):
+        NBeatsForecaster(past_seq_len=24, future_seq_len=4, stack_types=("generic",) * 3)
+    with pytest.raises(ValueError, match=r"teacher_forcing=True is not supported"):
+        Seq2SeqForecaster(past_seq_len=24, future_seq_len=4, input_feature_num=1, output_feature_num=1,
+                          teacher_forcing=True)
+    with pytest.raises(ValueError, match=r"\[Seq2Seq\] output_features 2 exceeds input_features 1"):
+        Seq2SeqForecaster(past_seq_len=24, future_seq_len=4, input_feature_num=1, output_feature_num=2)

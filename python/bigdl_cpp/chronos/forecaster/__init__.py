@@ -15,7 +15,8 @@ import numpy as np
 from bigdl_cpp._native import chronos as _c
 from bigdl_cpp._native import dllib as _d
 
-__all__ = ["DLinearForecaster", "TCNForecaster", "LSTMForecaster"]
+__all__ = ["DLinearForecaster", "TCNForecaster", "LSTMForecaster", "PatchTSTForecaster", "NBeatsForecaster",
+           "Seq2SeqForecaster"]
 
 
 def _windows(data, what):
@@ -53,10 +54,12 @@ class _Forecaster:
                              f"output_feature_num={self.output_feature_num}], got {list(y.shape)}")
 
     def fit(self, data, validation_data=None, epochs=1, batch_size=32, earlystop_patience=None, lr_decay=None,
-            verbose=0, seed=42):
+            verbose=0, seed=42, lr_schedule=None):
         """Trains on (x, y) windows. With validation_data and earlystop_patience, stops after
         that many epochs without a lower validation loss and keeps the best weights.
-        lr_decay: the lr is multiplied by it after each epoch (DLinear's paper: 0.5)."""
+        lr_decay: the lr is multiplied by it after each epoch (DLinear's paper: 0.5).
+        lr_schedule: a function of the epoch (from 0) giving its lr (PatchTST's paper: lr for
+        3 epochs, then times 0.9 per epoch); not with lr_decay."""
         x, y = _windows(data, "fit")
         self._check(x, y, "fit")
         vx = vy = None
@@ -68,9 +71,15 @@ class _Forecaster:
             if vx is None:
                 raise ValueError("fit: earlystop_patience needs validation_data")
             cbs.append(_d.EarlyStopping("val_loss", int(earlystop_patience), 0.0, "min", True))
+        if lr_decay is not None and lr_schedule is not None:
+            raise ValueError("fit: give lr_decay or lr_schedule, not both")
         if lr_decay is not None:
             base, decay = float(self.lr), float(lr_decay)
             cbs.append(_d.LearningRateScheduler(lambda epoch, lr: base * decay ** epoch))
+        if lr_schedule is not None:
+            if not callable(lr_schedule):
+                raise TypeError("fit: lr_schedule must be a function of the epoch")
+            cbs.append(_d.LearningRateScheduler(lambda epoch, lr: float(lr_schedule(epoch))))
         logs = self._trainer().fit(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32),
                                    int(batch_size), int(epochs),
                                    None if vx is None else np.ascontiguousarray(vx, np.float32),
@@ -209,3 +218,87 @@ class LSTMForecaster(_Forecaster):
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
                     hidden_dim=self.hidden_dim, layer_num=self.layer_num, dropout=self.dropout,
                     normalization=self.normalization)
+
+
+class PatchTSTForecaster(_Forecaster):
+    """PatchTST (include/bigdl/chronos/models.h): RevIN, the window cut into patches of
+    patch_len steps every stride steps, a Transformer encoder over the patches of each
+    channel on its own (channel independence, BatchNorm, residual attention), a linear
+    head. Defaults: the paper's sizes for ETTh1 (patch 16, stride 8, d_model 16, 4 heads,
+    d_ff 128, 3 layers, dropout 0.3). The outputs are the first output_feature_num channels."""
+
+    def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, patch_len=16, stride=8,
+                 d_model=16, n_heads=4, d_ff=128, e_layers=3, dropout=0.3, head_dropout=0.0, revin=True,
+                 res_attention=True, norm="batch", optimizer="adam", loss="mse", lr=0.0001, seed=None):
+        _seed(seed)
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.arch = dict(patch_len=int(patch_len), stride=int(stride), d_model=int(d_model), n_heads=int(n_heads),
+                         d_ff=int(d_ff), e_layers=int(e_layers), dropout=float(dropout),
+                         head_dropout=float(head_dropout), revin=bool(revin), res_attention=bool(res_attention),
+                         norm=str(norm))
+        self.optimizer, self.loss, self.lr = optimizer, loss, lr
+        a = self.arch
+        self.net = _c.PatchTST(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
+                               a["patch_len"], a["stride"], a["d_model"], a["n_heads"], a["d_ff"], a["e_layers"],
+                               a["dropout"], a["head_dropout"], a["revin"], a["res_attention"], a["norm"])
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num, **self.arch)
+
+
+class NBeatsForecaster(_Forecaster):
+    """N-BEATS (include/bigdl/chronos/models.h NBeats; BigDL's defaults: two generic stacks
+    of 3 blocks, thetas_dim (4, 8), 256 hidden units, dropout 0.1, lr 0.001). Stack types
+    "generic", "trend", "seasonality" (nb_harmonics: its Fourier harmonics). Univariate as
+    BigDL's; with several input channels each is forecast on its own by the same network and
+    the first output_feature_num are returned."""
+
+    def __init__(self, past_seq_len, future_seq_len, stack_types=("generic", "generic"), nb_blocks_per_stack=3,
+                 thetas_dim=(4, 8), share_weights_in_stack=False, hidden_layer_units=256, nb_harmonics=None,
+                 dropout=0.1, input_feature_num=1, output_feature_num=1, optimizer="adam", loss="mse", lr=0.001,
+                 seed=None):
+        _seed(seed)
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.arch = dict(stack_types=[str(t) for t in stack_types], nb_blocks_per_stack=int(nb_blocks_per_stack),
+                         thetas_dim=[int(t) for t in thetas_dim], share_weights_in_stack=bool(share_weights_in_stack),
+                         hidden_layer_units=int(hidden_layer_units), nb_harmonics=int(nb_harmonics or 0),
+                         dropout=float(dropout))
+        self.optimizer, self.loss, self.lr = optimizer, loss, lr
+        a = self.arch
+        self.net = _c.NBeats(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
+                             a["stack_types"], a["nb_blocks_per_stack"], a["thetas_dim"], a["share_weights_in_stack"],
+                             a["hidden_layer_units"], a["nb_harmonics"], a["dropout"])
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num, **self.arch)
+
+
+class Seq2SeqForecaster(_Forecaster):
+    """LSTM encoder-decoder (include/bigdl/chronos/models.h Seq2Seq; BigDL's defaults: hidden
+    64, 2 layers, dropout 0.25, lr 0.001): the decoder starts from the encoder's states and
+    is fed its own previous forecast. teacher_forcing is not supported."""
+
+    def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, lstm_hidden_dim=64,
+                 lstm_layer_num=2, teacher_forcing=False, dropout=0.25, optimizer="adam", loss="mse", lr=0.001,
+                 seed=None):
+        if teacher_forcing:
+            raise ValueError("Seq2SeqForecaster: teacher_forcing=True is not supported")
+        _seed(seed)
+        self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
+        self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
+        self.lstm_hidden_dim, self.lstm_layer_num, self.dropout = int(lstm_hidden_dim), int(lstm_layer_num), float(dropout)
+        self.optimizer, self.loss, self.lr = optimizer, loss, lr
+        self.net = _c.Seq2Seq(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
+                              self.lstm_hidden_dim, self.lstm_layer_num, self.dropout)
+        self._t = None
+
+    def _config(self):
+        return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
+                    input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
+                    lstm_hidden_dim=self.lstm_hidden_dim, lstm_layer_num=self.lstm_layer_num, dropout=self.dropout)
