@@ -10,6 +10,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -116,6 +117,35 @@ Tensor dropout(const Tensor& x, double p, bool training);
 // (h_T = Y[T-1]). Differentiable in every input; the backward is hand-written BPTT.
 Tensor lstm_layer(const Tensor& x, const Tensor& h0, const Tensor& c0, const Tensor& w_ih, const Tensor& w_hh,
                   const Tensor& b_ih, const Tensor& b_hh);
+
+// ---- scans, sorting, masking, einsum (src/core/seqops.cpp) ----
+// Running sum along dim (integers sum in i64; floats keep their dtype, summed in double).
+Tensor cumsum(const Tensor& x, int64_t dim);
+// x with `value` where the bool mask (broadcast to x's shape) is true.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
+// Values and their i64 indices along dim, ascending (or descending); stable, NaN last.
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false);
+// The k largest (or smallest) along dim, in order, with their indices.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
+// torch.einsum with an explicit output ("bij,bjk->bik"): operands contracted left to right
+// by matmul, letters used nowhere else summed first. Not supported: "...", a letter
+// repeated within one operand (diagonals), size-1 broadcasting of a shared letter.
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands);
+
+// ---- composed layers' functions (src/core/seqops.cpp) ----
+// Normalise x [N, C, ...] over each group of C / groups channels (and all positions),
+// then weight / bias [C] per channel (may be undefined).
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// Average over windows of `kernel` steps of x [N, C, L] (a moving average with stride 1).
+Tensor avg_pool1d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding = 0, bool count_include_pad = true);
+// The transposed convolutions (the gradient of conv2d / conv1d with respect to its input),
+// weight [C_in, C_out / groups, kH, kW] as PyTorch's; output size (H - 1) * stride - 2 *
+// padding + dilation * (kH - 1) + output_padding + 1.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias, std::pair<int64_t, int64_t> stride = {1, 1},
+                        std::pair<int64_t, int64_t> padding = {0, 0}, std::pair<int64_t, int64_t> output_padding = {0, 0},
+                        int64_t groups = 1, std::pair<int64_t, int64_t> dilation = {1, 1});
+Tensor conv_transpose1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride = 1, int64_t padding = 0,
+                        int64_t output_padding = 0, int64_t groups = 1, int64_t dilation = 1);
 
 // ---- indexing and joining ----
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim = 0);

@@ -25,6 +25,7 @@
 #include "bigdl/nn/loss.h"
 #include "bigdl/nn/module.h"
 #include "bigdl/nn/modules.h"
+#include "bigdl/nn/transformer.h"
 #include "bigdl/ops.h"
 #include "bigdl/optim/optimizer.h"
 #include "bigdl/random.h"
@@ -195,6 +196,24 @@ void bind_core(py::module_ m) {
   m.def("matmul", [](const Tensor& a, const Tensor& b) { return matmul(a, b); });
   m.def("cat", [](const std::vector<Tensor>& ts, int64_t d) { return cat(ts, d); }, py::arg("tensors"), py::arg("dim") = 0);
   m.def("stack", [](const std::vector<Tensor>& ts, int64_t d) { return stack(ts, d); }, py::arg("tensors"), py::arg("dim") = 0);
+  m.def("cumsum", [](const py::handle& x, int64_t d) { return cumsum(to_tensor(x, "cumsum"), d); }, py::arg("input"),
+        py::arg("dim"));
+  m.def("masked_fill", [](const py::handle& x, const py::handle& mask, double v) {
+    // A NumPy bool array arrives as i64 (to_tensor): any nonzero is true.
+    Tensor mk = to_tensor(mask, "masked_fill mask");
+    if (mk.dtype() != DType::boolean) mk = ne(mk, zeros({}, mk.dtype()));
+    return masked_fill(to_tensor(x, "masked_fill"), mk, v);
+  }, py::arg("input"), py::arg("mask"), py::arg("value"));
+  m.def("sort", [](const py::handle& x, int64_t d, bool desc) { return sort(to_tensor(x, "sort"), d, desc); },
+        py::arg("input"), py::arg("dim") = -1, py::arg("descending") = false);
+  m.def("topk", [](const py::handle& x, int64_t k, int64_t d, bool largest) {
+    return topk(to_tensor(x, "topk"), k, d, largest);
+  }, py::arg("input"), py::arg("k"), py::arg("dim") = -1, py::arg("largest") = true);
+  m.def("einsum", [](const std::string& eq, const py::args& xs) {
+    std::vector<Tensor> ts;
+    for (const auto& x : xs) ts.push_back(to_tensor(x, "einsum"));
+    return no_gil([&] { return einsum(eq, ts); });
+  }, py::arg("equation"));
   m.def("manual_seed", &bigdl::manual_seed, py::arg("seed"));
   m.def("is_grad_enabled", &grad_mode_enabled);
   m.def("set_grad_enabled", &set_grad_mode, py::arg("mode"));
@@ -269,6 +288,53 @@ void bind_core(py::module_ m) {
   py::class_<nn::LayerNorm, Module, std::shared_ptr<nn::LayerNorm>>(m, "LayerNorm")
       .def(py::init<Shape, double, bool>(), py::arg("normalized_shape"), py::arg("eps") = 1e-5,
            py::arg("elementwise_affine") = true);
+  py::class_<nn::GroupNorm, Module, std::shared_ptr<nn::GroupNorm>>(m, "GroupNorm")
+      .def(py::init<int64_t, int64_t, double, bool>(), py::arg("num_groups"), py::arg("num_channels"), py::arg("eps") = 1e-5,
+           py::arg("affine") = true);
+  py::class_<nn::AvgPool1d, Module, std::shared_ptr<nn::AvgPool1d>>(m, "AvgPool1d")
+      .def(py::init<int64_t, std::optional<int64_t>, int64_t, bool>(), py::arg("kernel_size"),
+           py::arg("stride") = std::nullopt, py::arg("padding") = 0, py::arg("count_include_pad") = true);
+  py::class_<nn::ConvTranspose1d, Module, std::shared_ptr<nn::ConvTranspose1d>>(m, "ConvTranspose1d")
+      .def(py::init([](int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, int64_t op, int64_t g, bool b,
+                       int64_t d) { return std::make_shared<nn::ConvTranspose1d>(nn::ConvTranspose1dOptions{in, out, k, s, p, op, g, b, d}); }),
+           py::arg("in_channels"), py::arg("out_channels"), py::arg("kernel_size"), py::arg("stride") = 1,
+           py::arg("padding") = 0, py::arg("output_padding") = 0, py::arg("groups") = 1, py::arg("bias") = true,
+           py::arg("dilation") = 1);
+  py::class_<nn::ConvTranspose2d, Module, std::shared_ptr<nn::ConvTranspose2d>>(m, "ConvTranspose2d")
+      .def(py::init([](int64_t in, int64_t out, nn::Pair k, nn::Pair s, nn::Pair p, nn::Pair op, int64_t g, bool b,
+                       nn::Pair d) { return std::make_shared<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{in, out, k, s, p, op, g, b, d}); }),
+           py::arg("in_channels"), py::arg("out_channels"), py::arg("kernel_size"), py::arg("stride") = nn::Pair{1, 1},
+           py::arg("padding") = nn::Pair{0, 0}, py::arg("output_padding") = nn::Pair{0, 0}, py::arg("groups") = 1,
+           py::arg("bias") = true, py::arg("dilation") = nn::Pair{1, 1});
+  py::class_<nn::MultiheadAttention, Module, std::shared_ptr<nn::MultiheadAttention>>(m, "MultiheadAttention")
+      .def(py::init<int64_t, int64_t, double, bool, bool>(), py::arg("embed_dim"), py::arg("num_heads"),
+           py::arg("dropout") = 0.0, py::arg("bias") = true, py::arg("batch_first") = false)
+      .def("attend", [](nn::MultiheadAttention& a, const py::handle& q, const py::handle& k, const py::handle& v,
+                        const py::object& mask) {
+        const Tensor tq = to_tensor(q, "query"), tk = to_tensor(k, "key"), tv = to_tensor(v, "value");
+        const Tensor tm = mask.is_none() ? Tensor() : to_tensor(mask, "attn_mask");
+        auto r = no_gil([&] { return a.forward_full(tq, tk, tv, tm); });
+        return py::make_tuple(r.output, r.weights);
+      }, py::arg("query"), py::arg("key"), py::arg("value"), py::arg("attn_mask") = py::none(),
+         "(output, attention weights averaged over heads), as torch's forward; a float mask is added to the scores.");
+  py::class_<nn::TransformerEncoderLayer, Module, std::shared_ptr<nn::TransformerEncoderLayer>>(m, "TransformerEncoderLayer")
+      .def(py::init([](int64_t d_model, int64_t nhead, int64_t ff, double dropout, const std::string& act, double eps,
+                       bool batch_first, bool norm_first, const std::string& norm) {
+             nn::TransformerEncoderLayerOptions o;
+             o.d_model = d_model;
+             o.nhead = nhead;
+             o.dim_feedforward = ff;
+             o.dropout = dropout;
+             o.activation = act;
+             o.layer_norm_eps = eps;
+             o.batch_first = batch_first;
+             o.norm_first = norm_first;
+             o.norm = norm;
+             return std::make_shared<nn::TransformerEncoderLayer>(o);
+           }),
+           py::arg("d_model"), py::arg("nhead"), py::arg("dim_feedforward") = 2048, py::arg("dropout") = 0.1,
+           py::arg("activation") = "relu", py::arg("layer_norm_eps") = 1e-5, py::arg("batch_first") = false,
+           py::arg("norm_first") = false, py::arg("norm") = "layer");
   py::class_<nn::Dropout, Module, std::shared_ptr<nn::Dropout>>(m, "Dropout").def(py::init<double>(), py::arg("p") = 0.5);
   py::class_<nn::Embedding, Module, std::shared_ptr<nn::Embedding>>(m, "Embedding")
       .def(py::init<int64_t, int64_t, std::optional<int64_t>>(), py::arg("num_embeddings"), py::arg("embedding_dim"),

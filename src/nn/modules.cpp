@@ -14,6 +14,11 @@ Tensor uniform_init(const Shape& shape, int64_t fan_in) {
   const double bound = fan_in > 0 ? 1.0 / std::sqrt(double(fan_in)) : 0.0;
   return uniform(shape, -bound, bound);
 }
+// Convolutions: channel counts positive and divisible by the groups.
+void check_channels(const char* layer, int64_t in, int64_t out, int64_t groups) {
+  BIGDL_CHECK(in > 0 && out > 0 && groups > 0 && in % groups == 0 && out % groups == 0, ValueError, layer,
+              "in_channels ", in, " and out_channels ", out, " must be positive and divisible by groups ", groups);
+}
 }  // namespace
 
 // ------------------------------------------------------------------ Linear
@@ -31,10 +36,7 @@ std::string Linear::repr() const {
 
 // ------------------------------------------------------------------ Conv
 Conv2d::Conv2d(const Conv2dOptions& o) : options(o) {
-  BIGDL_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
-                  o.out_channels % o.groups == 0,
-              ValueError, "Conv2d", "in_channels ", o.in_channels, " and out_channels ", o.out_channels,
-              " must be positive and divisible by groups ", o.groups);
+  check_channels("Conv2d", o.in_channels, o.out_channels, o.groups);
   const int64_t fan_in = o.in_channels / o.groups * o.kernel_size.first * o.kernel_size.second;
   weight = register_parameter("weight", uniform_init({o.out_channels, o.in_channels / o.groups, o.kernel_size.first,
                                                       o.kernel_size.second},
@@ -55,10 +57,7 @@ std::string Conv2d::repr() const {
 }
 
 Conv1d::Conv1d(const Conv1dOptions& o) : options(o) {
-  BIGDL_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
-                  o.out_channels % o.groups == 0,
-              ValueError, "Conv1d", "in_channels ", o.in_channels, " and out_channels ", o.out_channels,
-              " must be positive and divisible by groups ", o.groups);
+  check_channels("Conv1d", o.in_channels, o.out_channels, o.groups);
   const int64_t fan_in = o.in_channels / o.groups * o.kernel_size;
   weight = register_parameter("weight", uniform_init({o.out_channels, o.in_channels / o.groups, o.kernel_size}, fan_in));
   if (o.bias) bias = register_parameter("bias", uniform_init({o.out_channels}, fan_in));
@@ -176,6 +175,44 @@ std::string Sequential::repr() const {
   for (size_t i = 0; i < layers_.size(); ++i) os << "  (" << i << "): " << layers_[i]->repr() << "\n";
   os << ")";
   return os.str();
+}
+
+// ------------------------------------------------------------------ transposed convolutions, GroupNorm
+ConvTranspose2d::ConvTranspose2d(const ConvTranspose2dOptions& o) : options(o) {
+  check_channels("ConvTranspose2d", o.in_channels, o.out_channels, o.groups);
+  const int64_t fan_in = o.out_channels / o.groups * o.kernel_size.first * o.kernel_size.second;
+  weight = register_parameter("weight", uniform_init({o.in_channels, o.out_channels / o.groups, o.kernel_size.first,
+                                                      o.kernel_size.second}, fan_in));
+  if (o.bias) bias = register_parameter("bias", uniform_init({o.out_channels}, fan_in));
+}
+Tensor ConvTranspose2d::forward(const Tensor& x) {
+  const auto& o = options;
+  return conv_transpose2d(x, weight, bias, o.stride, o.padding, o.output_padding, o.groups, o.dilation);
+}
+
+ConvTranspose1d::ConvTranspose1d(const ConvTranspose1dOptions& o) : options(o) {
+  check_channels("ConvTranspose1d", o.in_channels, o.out_channels, o.groups);
+  const int64_t fan_in = o.out_channels / o.groups * o.kernel_size;
+  weight = register_parameter("weight", uniform_init({o.in_channels, o.out_channels / o.groups, o.kernel_size}, fan_in));
+  if (o.bias) bias = register_parameter("bias", uniform_init({o.out_channels}, fan_in));
+}
+Tensor ConvTranspose1d::forward(const Tensor& x) {
+  const auto& o = options;
+  return conv_transpose1d(x, weight, bias, o.stride, o.padding, o.output_padding, o.groups, o.dilation);
+}
+
+GroupNorm::GroupNorm(int64_t g, int64_t c, double eps_, bool affine) : num_groups(g), num_channels(c), eps(eps_) {
+  BIGDL_CHECK(g > 0 && c > 0 && c % g == 0, ValueError, "GroupNorm", "num_channels ", c,
+              " must be positive and divisible by num_groups ", g);
+  if (affine) {
+    weight = register_parameter("weight", ones({c}));
+    bias = register_parameter("bias", zeros({c}));
+  }
+}
+Tensor GroupNorm::forward(const Tensor& x) {
+  BIGDL_CHECK(x.dim() >= 2 && x.size(1) == num_channels, ShapeError, "GroupNorm", "expected [N, ", num_channels,
+              ", ...], got ", shape_str(x.shape()));
+  return group_norm(x, num_groups, weight, bias, eps);
 }
 
 }  // namespace bigdl::nn

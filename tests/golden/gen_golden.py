@@ -570,6 +570,40 @@ def register_modules():
     case("module_Seq2Seq")(lambda c, o=o: run_module(
         c, "Seq2Seq", o, lambda: Seq2Seq(**o), lambda: [torch.randn(2, 7, 3)], mode="eval"))
 
+    # ---- transposed convolutions, GroupNorm, AvgPool1d (a moving average with the ends
+    # not counted), and ops: cumsum, masked_fill, sort, topk, einsum
+    o = {"in_channels": 4, "out_channels": 6, "kernel_size": [3, 2], "stride": [2, 1], "padding": [1, 0],
+         "output_padding": [1, 0], "groups": 2, "bias": True, "dilation": [1, 2]}
+    case("module_ConvTranspose2d")(lambda c, o=o: std_module(c, "ConvTranspose2d", o, [[2, 4, 5, 4]]))
+    o = {"in_channels": 3, "out_channels": 2, "kernel_size": 4, "stride": 3, "padding": 2, "output_padding": 1,
+         "groups": 1, "bias": True, "dilation": 1}
+    case("module_ConvTranspose1d")(lambda c, o=o: std_module(c, "ConvTranspose1d", o, [[2, 3, 6]]))
+    o = {"num_groups": 2, "num_channels": 6, "eps": 1e-5, "affine": True}
+    case("module_GroupNorm")(lambda c, o=o: std_module(c, "GroupNorm", o, [[3, 6, 4]], reinit=("weight", "bias")))
+    o = {"kernel_size": 5, "stride": 1, "padding": 2, "count_include_pad": False}
+    case("module_AvgPool1d_moving_average")(lambda c, o=o: std_module(c, "AvgPool1d", o, [[2, 3, 9]]))
+    ops = [
+        ("cumsum", {"dim": 1}, lambda x: torch.cumsum(x, 1), lambda: [torch.randn(3, 4, 5)]),
+        ("masked_fill", {"value": -2.5}, lambda x, m: x.masked_fill(m, -2.5),
+         lambda: [torch.randn(3, 4), torch.rand(1, 4) > 0.5]),
+        ("sort", {"dim": -1, "descending": True}, lambda x: torch.sort(x, dim=-1, descending=True),
+         lambda: [torch.randn(3, 5)]),
+        ("topk", {"k": 3, "dim": 0, "largest": False}, lambda x: torch.topk(x, 3, dim=0, largest=False),
+         lambda: [torch.randn(6, 4)]),
+        ("einsum_bmm", {"equation": "bij,bjk->bik"}, lambda a, b: torch.einsum("bij,bjk->bik", a, b),
+         lambda: [torch.randn(2, 3, 4), torch.randn(2, 4, 5)]),
+        ("einsum_attention", {"equation": "bhqd,bhkd->bhqk"}, lambda a, b: torch.einsum("bhqd,bhkd->bhqk", a, b),
+         lambda: [torch.randn(2, 3, 4, 5), torch.randn(2, 3, 6, 5)]),
+        ("einsum_chain", {"equation": "ij,jk,kl->li"}, lambda a, b, d: torch.einsum("ij,jk,kl->li", a, b, d),
+         lambda: [torch.randn(3, 4), torch.randn(4, 5), torch.randn(5, 2)]),
+        ("einsum_sum_permute", {"equation": "ijk->kj"}, lambda a: torch.einsum("ijk->kj", a),
+         lambda: [torch.randn(3, 4, 5)]),
+    ]
+    for name, o, fn, make in ops:
+        op = "einsum" if name.startswith("einsum") else name
+        case("op_" + name)(lambda c, op=op, o=o, fn=fn, make=make: run_module(
+            c, "op." + op, o, lambda: nn.Module(), make, call=lambda m, x: fn(*x)))
+
     # ---- Linear
     for variant, bias, shape in [("bias", True, [3, 5]), ("nobias", False, [3, 5]),
                                  ("3d", True, [2, 3, 5])]:

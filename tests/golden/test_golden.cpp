@@ -86,6 +86,17 @@ nn::ModulePtr make_module(const std::string& name, const json& o) {
   if (name == "LSTMModel")
     return std::make_shared<chronos::LSTMModel>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
                                                 o["hidden"], o["layers"], o["dropout"], o["normalization"]);
+  if (name == "ConvTranspose2d")
+    return std::make_shared<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{
+        o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]), pair_of(o["stride"]), pair_of(o["padding"]),
+        pair_of(o["output_padding"]), o["groups"], o["bias"], pair_of(o["dilation"])});
+  if (name == "ConvTranspose1d")
+    return std::make_shared<nn::ConvTranspose1d>(nn::ConvTranspose1dOptions{
+        o["in_channels"], o["out_channels"], o["kernel_size"], o["stride"], o["padding"], o["output_padding"], o["groups"],
+        o["bias"], o["dilation"]});
+  if (name == "GroupNorm") return std::make_shared<nn::GroupNorm>(o["num_groups"], o["num_channels"], o["eps"], o["affine"]);
+  if (name == "AvgPool1d")
+    return std::make_shared<nn::AvgPool1d>(o["kernel_size"], o["stride"].get<int64_t>(), o["padding"], o["count_include_pad"]);
   if (name == "MultiheadAttention")
     return std::make_shared<nn::MultiheadAttention>(o["embed_dim"], o["num_heads"], 0.0, true, o["batch_first"].get<bool>());
   if (name == "TransformerEncoderLayer") {
@@ -187,9 +198,26 @@ std::vector<Tensor> inputs_of(const Fixture& f, const std::string& prefix) {
   return v;
 }
 
+// Cases "op.<name>": a function of the inputs, no parameters.
+std::vector<Tensor> run_op(const std::string& op, const json& o, const std::vector<Tensor>& in) {
+  if (op == "cumsum") return {cumsum(in[0], o["dim"])};
+  if (op == "masked_fill") return {masked_fill(in[0], in[1], o["value"])};
+  if (op == "sort") {
+    auto [v, i] = sort(in[0], o["dim"], o["descending"]);
+    return {v, i};
+  }
+  if (op == "topk") {
+    auto [v, i] = topk(in[0], o["k"], o["dim"], o["largest"]);
+    return {v, i};
+  }
+  if (op == "einsum") return {einsum(o["equation"], in)};
+  throw std::runtime_error("golden test: no op " + op);
+}
+
 void run_module(const Fixture& f) {
   const std::string name = f.meta.at("name");
-  nn::ModulePtr m = make_module(name, f.options);
+  const bool is_op = name.rfind("op.", 0) == 0;
+  nn::ModulePtr m = is_op ? std::make_shared<nn::Sequential>() : make_module(name, f.options);
   {
     NoGradGuard ng;
     for (auto& [k, t] : m->state_dict()) {
@@ -212,6 +240,8 @@ void run_module(const Fixture& f) {
   } else if (name == "GRU") {
     auto r = std::dynamic_pointer_cast<nn::GRU>(m)->forward_full(in[0], in.size() > 1 ? in[1] : Tensor());
     out = {r.output, r.h_n};
+  } else if (is_op) {
+    out = run_op(name.substr(3), f.options, in);
   } else if (name == "MultiheadAttention") {
     auto a = std::dynamic_pointer_cast<nn::MultiheadAttention>(m);
     auto r = f.options["self"].get<bool>() ? a->forward_full(in[0], in[0], in[0], in[1])

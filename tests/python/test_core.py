@@ -111,3 +111,50 @@ def test_modules_train_eval_and_errors():
         optim.SGD([], lr=0.1)
     with pytest.raises(TypeError):
         tensor(np.array(["a"]))
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, activation="gelu", batch_first=True),
+    lambda m: m.ConvTranspose2d(4, 6, (3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), groups=2),
+    lambda m: m.ConvTranspose1d(3, 2, 4, stride=3, padding=1),
+    lambda m: m.GroupNorm(2, 6),
+    lambda m: m.AvgPool1d(5, stride=1, padding=2, count_include_pad=False),
+], ids=["TransformerEncoderLayer", "ConvTranspose2d", "ConvTranspose1d", "GroupNorm", "AvgPool1d"])
+def test_attention_and_sequence_layers_equal_torch(make):
+    ours, theirs = make(nn), make(torch.nn)
+    if ours.state_dict():
+        copy_into_torch(ours, theirs)
+    shape = {"TransformerEncoderLayer": (3, 5, 8), "ConvTranspose2d": (2, 4, 5, 4), "ConvTranspose1d": (2, 3, 6),
+             "GroupNorm": (3, 6, 4), "AvgPool1d": (2, 3, 9)}[type(ours).__name__]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    with torch.no_grad():
+        want = theirs(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(ours(x).numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_ops_equal_torch():
+    from bigdl_cpp.dllib import tensor as T
+
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 3, 4, 5)).astype(np.float32), rng.standard_normal((2, 3, 6, 5)).astype(np.float32)
+    np.testing.assert_allclose(T.einsum("bhqd,bhkd->bhqk", q, k).numpy(),
+                               torch.einsum("bhqd,bhkd->bhqk", torch.from_numpy(q), torch.from_numpy(k)).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    v, i = T.topk(x, 3, dim=1)
+    tv, ti = torch.topk(torch.from_numpy(x), 3, dim=1)
+    np.testing.assert_array_equal(v.numpy(), tv.numpy())
+    np.testing.assert_array_equal(i.numpy(), ti.numpy())
+    np.testing.assert_allclose(T.cumsum(x, 1).numpy(), np.cumsum(x, 1), rtol=1e-5, atol=1e-6)
+    mask = x > 0
+    np.testing.assert_array_equal(T.masked_fill(x, mask, -1.0).numpy(), np.where(mask, -1.0, x).astype(np.float32))
+    mha, tmha = nn.MultiheadAttention(8, 2, batch_first=True), torch.nn.MultiheadAttention(8, 2, batch_first=True)
+    copy_into_torch(mha, tmha)
+    s = rng.standard_normal((2, 5, 8)).astype(np.float32)
+    out, w = mha.attend(s, s, s)
+    with torch.no_grad():
+        tout, tw = tmha(*(torch.from_numpy(s),) * 3)
+    np.testing.assert_allclose(out.numpy(), tout.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.numpy(), tw.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match=r"\[einsum\] repeated subscripts"):
+        T.einsum("ii->i", np.eye(3, dtype=np.float32))

@@ -68,6 +68,49 @@ class WeightNormConv1d : public Module {
   Tensor weight_g, weight_v, bias;
 };
 
+// torch.nn.ConvTranspose2d / ConvTranspose1d: weight [in, out / groups, kH, kW] (kaiming-uniform with
+// fan_in = out / groups * kH * kW, as PyTorch computes it for this layout), bias [out].
+struct ConvTranspose2dOptions {
+  int64_t in_channels = 0, out_channels = 0;
+  Pair kernel_size{1, 1}, stride{1, 1}, padding{0, 0}, output_padding{0, 0};
+  int64_t groups = 1;
+  bool bias = true;
+  Pair dilation{1, 1};
+};
+class ConvTranspose2d : public Module {
+ public:
+  explicit ConvTranspose2d(const ConvTranspose2dOptions& o);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "ConvTranspose2d"; }
+  ConvTranspose2dOptions options;
+  Tensor weight, bias;
+};
+struct ConvTranspose1dOptions {
+  int64_t in_channels = 0, out_channels = 0, kernel_size = 1, stride = 1, padding = 0, output_padding = 0, groups = 1;
+  bool bias = true;
+  int64_t dilation = 1;
+};
+class ConvTranspose1d : public Module {
+ public:
+  explicit ConvTranspose1d(const ConvTranspose1dOptions& o);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "ConvTranspose1d"; }
+  ConvTranspose1dOptions options;
+  Tensor weight, bias;
+};
+
+// torch.nn.AvgPool1d over x [N, C, L]; AvgPool1d(k, 1) is a moving average.
+class AvgPool1d : public Module {
+ public:
+  explicit AvgPool1d(int64_t kernel, std::optional<int64_t> stride = std::nullopt, int64_t padding = 0,
+                     bool count_include_pad = true)
+      : kernel(kernel), stride(stride.value_or(kernel)), padding(padding), count_include_pad(count_include_pad) {}
+  Tensor forward(const Tensor& x) override { return avg_pool1d(x, kernel, stride, padding, count_include_pad); }
+  std::string name() const override { return "AvgPool1d"; }
+  int64_t kernel, stride, padding;
+  bool count_include_pad;
+};
+
 class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(Pair kernel, std::optional<Pair> stride = std::nullopt, Pair padding = {0, 0});
@@ -130,6 +173,18 @@ class LayerNorm : public Module {
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "LayerNorm"; }
   Shape normalized_shape;
+  double eps;
+  Tensor weight, bias;
+};
+
+// torch.nn.GroupNorm: channels in num_groups groups, each normalised over its channels and
+// positions; weight / bias [C] (ones / zeros) when affine.
+class GroupNorm : public Module {
+ public:
+  GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "GroupNorm"; }
+  int64_t num_groups, num_channels;
   double eps;
   Tensor weight, bias;
 };

@@ -19,12 +19,18 @@ from_numpy = _c.tensor
 zeros = _c.zeros
 ones = _c.ones
 matmul = _c.matmul
+cumsum = _c.cumsum
+masked_fill = _c.masked_fill
+sort = _c.sort
+topk = _c.topk
+einsum = _c.einsum
 cat = _c.cat
 stack = _c.stack
 manual_seed = _c.manual_seed
 is_grad_enabled = _c.is_grad_enabled
 
-__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "matmul", "cat", "stack", "manual_seed", "no_grad",
+__all__ = ["Tensor", "tensor", "from_numpy", "zeros", "ones", "matmul", "cumsum", "masked_fill", "sort", "topk",
+           "einsum", "cat", "stack", "manual_seed", "no_grad",
            "is_grad_enabled"]
 
 

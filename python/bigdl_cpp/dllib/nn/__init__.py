@@ -1,6 +1,7 @@
 """nn modules and losses of the core with PyTorch's names and arguments (include/bigdl/nn):
-Linear, Conv2d, MaxPool2d, BatchNorm1d/2d, LayerNorm, Dropout, Embedding, Flatten, Softmax,
-LogSoftmax, ReLU, LeakyReLU, GELU, SiLU, Tanh, Sigmoid, Identity, Sequential;
+Linear, Conv2d, ConvTranspose1d/2d, MaxPool2d, AvgPool1d, BatchNorm1d/2d, LayerNorm, GroupNorm,
+Dropout, Embedding, Flatten, Softmax, LogSoftmax, ReLU, LeakyReLU, GELU, SiLU, Tanh, Sigmoid,
+Identity, Sequential, MultiheadAttention, TransformerEncoderLayer;
 CrossEntropyLoss, MSELoss, L1Loss, BCELoss, BCEWithLogitsLoss.
 
 A module is called on Tensors (bigdl_cpp.dllib.tensor) or arrays and returns a Tensor;
@@ -15,6 +16,12 @@ Linear = _c.Linear
 BatchNorm1d = _c.BatchNorm1d
 BatchNorm2d = _c.BatchNorm2d
 LayerNorm = _c.LayerNorm
+GroupNorm = _c.GroupNorm
+AvgPool1d = _c.AvgPool1d
+ConvTranspose1d = _c.ConvTranspose1d
+ConvTranspose2d = _c.ConvTranspose2d
+MultiheadAttention = _c.MultiheadAttention
+TransformerEncoderLayer = _c.TransformerEncoderLayer
 Dropout = _c.Dropout
 Embedding = _c.Embedding
 Flatten = _c.Flatten
@@ -35,7 +42,8 @@ L1Loss = _c.L1Loss
 BCELoss = _c.BCELoss
 BCEWithLogitsLoss = _c.BCEWithLogitsLoss
 
-__all__ = ["Module", "Linear", "Conv2d", "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Dropout",
+__all__ = ["Module", "Linear", "Conv2d", "MaxPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm",
+           "AvgPool1d", "ConvTranspose1d", "ConvTranspose2d", "MultiheadAttention", "TransformerEncoderLayer", "Dropout",
            "Embedding", "Flatten", "Softmax", "LogSoftmax", "ReLU", "LeakyReLU", "GELU", "SiLU", "Tanh", "Sigmoid",
            "Identity", "Sequential", "Loss", "CrossEntropyLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss"]
 
