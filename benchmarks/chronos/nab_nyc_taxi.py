@@ -80,26 +80,11 @@ def main():
         found, false_runs, false_points = score(times, idx, windows)
         print(f"| {name} | {len(idx)} | {found} | {false_runs} | {false_points} |")
 
-    import matplotlib
+    from bigdl_cpp.chronos.plot import plot_anomalies
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(14, 4.5))
-    ax.plot(times, y, lw=0.5, color="0.35", label="passengers per 30 min")
-    for i, (a, b) in enumerate(windows):
-        ax.axvspan(a, b, color="tab:orange", alpha=0.25, label="NAB anomaly window" if i == 0 else None)
-    for t in labels:
-        ax.axvline(t, color="tab:orange", lw=0.8)
-    idx = results["ThresholdDetector on TCN residuals"]
-    ax.scatter(times[idx], y[idx], s=10, color="tab:red", zorder=3, label="flagged: TCN residual, top 1%")
-    ax.set_title("NYC taxi (NAB): anomalies found by ThresholdDetector on TCNForecaster residuals")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-    tmp = args.plot + ".tmp.png"
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, args.plot)
+    plot_anomalies(times, y, results["ThresholdDetector on TCN residuals"], args.plot, windows=windows, labels=labels,
+                   title="NYC taxi (NAB): anomalies found by ThresholdDetector on TCNForecaster residuals",
+                   flagged_label="flagged: TCN residual, top 1%")
     print(f"\nplot: {args.plot}")
 
 

@@ -1,5 +1,7 @@
 """TSDataset (include/bigdl/chronos/tsdataset.h through bigdl_cpp.chronos.data) against
 pandas / sklearn / NumPy on the same data (issue 13, must-show 3 and 4)."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -370,3 +372,44 @@ def test_nbeats_and_seq2seq_bad_settings():
                           teacher_forcing=True)
     with pytest.raises(ValueError, match=r"\[Seq2Seq\] output_features 2 exceeds input_features 1"):
         Seq2SeqForecaster(past_seq_len=24, future_seq_len=4, input_feature_num=1, output_feature_num=2)
+
+
+def test_predict_interval_covers_and_plots(tmp_path):
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster
+    from bigdl_cpp.chronos.plot import plot_anomalies, plot_forecast
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=96, horizon=2)
+    f = DLinearForecaster.from_tsdataset(train, lr=0.005, seed=0)
+    f.fit(train, epochs=2, batch_size=32)
+    xt, yt = test.to_numpy()
+    pred, lo, hi = f.predict_interval(test, validation_data=val, alpha=0.1)
+    assert pred.shape == lo.shape == hi.shape == yt.shape and np.all(lo <= pred) and np.all(pred <= hi)
+    coverage = float(np.mean((yt >= lo) & (yt <= hi)))
+    print(f"nyc_taxi: 90% split-conformal interval covers {coverage:.3f} of the test values")
+    # The guarantee needs validation and test windows alike; nyc_taxi's test months hold the
+    # holidays and the blizzard, so a little less is covered there.
+    assert 0.8 <= coverage <= 0.97
+    # A stationary series (daily sine plus noise), where the guarantee holds: about 90%.
+    rng = np.random.default_rng(0)
+    n = 6000
+    series = np.sin(np.arange(n) * 2 * np.pi / 48) + 0.3 * rng.standard_normal(n)
+    df = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=n, freq="30min"), "v": series})
+    parts = TSDataset.from_pandas(df, dt_col="t", target_col="v", with_split=True, val_ratio=0.3, test_ratio=0.3)
+    for ts in parts:
+        ts.roll(lookback=96, horizon=2)
+    g = DLinearForecaster.from_tsdataset(parts[0], lr=0.005, seed=0)
+    g.fit(parts[0], epochs=2, batch_size=32)
+    ys = parts[2].to_numpy()[1]
+    _, lo2, hi2 = g.predict_interval(parts[2], validation_data=parts[1], alpha=0.1)
+    coverage = float(np.mean((ys >= lo2) & (ys <= hi2)))
+    print(f"sine + noise: 90% split-conformal interval covers {coverage:.3f} of the test values")
+    assert 0.87 <= coverage <= 0.93
+    png = plot_forecast(yt[:300], pred[:300], tmp_path / "f.png", lower=lo[:300], upper=hi[:300])
+    assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    png = plot_anomalies(np.arange(50), np.sin(np.arange(50)), [3, 17], tmp_path / "a.png")
+    assert os.path.getsize(png) > 1000 and not any(p.name.endswith(".tmp.png") for p in tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\)"):
+        f.predict_interval(test, validation_data=val, alpha=1.5)

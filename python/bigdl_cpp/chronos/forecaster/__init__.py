@@ -92,6 +92,23 @@ class _Forecaster:
         self._check(x, None, "predict")
         return self._trainer().predict(np.ascontiguousarray(x, np.float32), int(batch_size))
 
+    def predict_interval(self, data, validation_data, alpha=0.1, batch_size=256):
+        """Forecasts with prediction intervals: (forecast, lower, upper), each [n, H, C_out].
+        Split conformal prediction: the half-width of each step and channel is the
+        ceil((m + 1)(1 - alpha)) / m quantile of the absolute errors on the m validation
+        windows, so a new window's value falls inside with probability >= 1 - alpha when
+        validation and new data are exchangeable (for any model; no retraining)."""
+        if not 0 < alpha < 1:
+            raise ValueError(f"predict_interval: alpha must be in (0, 1), got {alpha}")
+        vx, vy = _windows(validation_data, "predict_interval validation_data")
+        self._check(vx, vy, "predict_interval validation_data")
+        residuals = np.abs(self.predict(vx, batch_size) - vy)
+        m = len(residuals)
+        level = min(1.0, np.ceil((m + 1) * (1 - alpha)) / m)
+        half = np.quantile(residuals, level, axis=0, method="higher").astype(np.float32)
+        pred = self.predict(data, batch_size)
+        return pred, pred - half, pred + half
+
     def evaluate(self, data, batch_size=256, metrics=("mse", "mae"), multioutput="uniform_average"):
         """Metrics of predict(x) against y: mse, mae, rmse, smape (percent), r2; averaged over
         everything ("uniform_average") or per output step and feature ("raw_values")."""
