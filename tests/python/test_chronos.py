@@ -413,3 +413,18 @@ def test_predict_interval_covers_and_plots(tmp_path):
     assert os.path.getsize(png) > 1000 and not any(p.name.endswith(".tmp.png") for p in tmp_path.iterdir())
     with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\)"):
         f.predict_interval(test, validation_data=val, alpha=1.5)
+
+
+@pytest.mark.parametrize("model", ["seq2seq", "nbeats", "patchtst"])
+def test_autots_searches_the_other_forecasters(model, tmp_path):
+    from bigdl_cpp.chronos.autots import AutoTSEstimator
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for ts in (train, val, test):
+        ts.impute("last").scale(scaler, fit=ts is train)
+    est = AutoTSEstimator(model=model, past_seq_len=48, future_seq_len=2, logs_dir=str(tmp_path))
+    pipeline = est.fit(train, validation_data=val, epochs=1, n_sampling=1)
+    best = est.get_best_config()
+    assert np.isfinite(best["mse"]) and best["mse"] < 1.0  # scaled data: well below the variance
+    assert pipeline.predict(test).shape[1:] == (2, 1)

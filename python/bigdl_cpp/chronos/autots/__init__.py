@@ -2,7 +2,8 @@
 
     from bigdl_cpp.chronos.autots import AutoTSEstimator
     from bigdl_cpp.orca.automl import hp
-    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1)   # or "lstm", "dlinear"
+    est = AutoTSEstimator(model="tcn", past_seq_len=hp.choice([48, 100, 168]), future_seq_len=1)
+    # model: "tcn", "lstm", "seq2seq", "nbeats", "patchtst" or "dlinear"
     pipeline = est.fit(data=train, validation_data=val, epochs=3, n_sampling=8)
     pipeline.predict(test)            # forecasts in the data's units
     pipeline.evaluate(test, metrics=["mse", "smape"])
@@ -28,7 +29,7 @@ from bigdl_cpp.orca.automl import hp
 
 __all__ = ["AutoTSEstimator", "TSPipeline"]
 
-MODELS = ("tcn", "lstm", "dlinear")
+MODELS = ("tcn", "lstm", "seq2seq", "nbeats", "patchtst", "dlinear")
 
 
 def default_space(model):
@@ -38,11 +39,38 @@ def default_space(model):
     if model == "lstm":
         return {"hidden_dim": hp.choice([16, 32, 64]), "layer_num": hp.choice([1, 2]), "dropout": hp.uniform(0.0, 0.3),
                 "lr": hp.loguniform(1e-4, 1e-2)}
+    if model == "seq2seq":
+        return {"lstm_hidden_dim": hp.choice([16, 32, 64]), "lstm_layer_num": hp.choice([1, 2]),
+                "dropout": hp.uniform(0.0, 0.3), "lr": hp.loguniform(1e-4, 1e-2)}
+    if model == "nbeats":
+        return {"hidden_layer_units": hp.choice([64, 128, 256]), "nb_blocks_per_stack": hp.choice([2, 3]),
+                "dropout": hp.uniform(0.0, 0.3), "lr": hp.loguniform(1e-4, 1e-2)}
+    if model == "patchtst":
+        return {"d_model": hp.choice([16, 32]), "e_layers": hp.choice([2, 3]), "patch_len": hp.choice([8, 16]),
+                "dropout": hp.uniform(0.0, 0.3), "lr": hp.loguniform(1e-4, 1e-2)}
     return {"kernel_size": hp.choice([13, 25, 49]), "lr": hp.loguniform(1e-4, 1e-2)}
 
 
 def make_forecaster(model, config, lookback, horizon, features, targets):
-    from bigdl_cpp.chronos.forecaster import DLinearForecaster, LSTMForecaster, TCNForecaster
+    from bigdl_cpp.chronos.forecaster import (DLinearForecaster, LSTMForecaster, NBeatsForecaster,
+                                              PatchTSTForecaster, Seq2SeqForecaster, TCNForecaster)
+
+    seed = int(config.get("seed", 0))
+    if model == "seq2seq":
+        return Seq2SeqForecaster(lookback, horizon, features, targets,
+                                 lstm_hidden_dim=int(config.get("lstm_hidden_dim", 64)),
+                                 lstm_layer_num=int(config.get("lstm_layer_num", 2)),
+                                 dropout=float(config.get("dropout", 0.25)), lr=float(config.get("lr", 1e-3)), seed=seed)
+    if model == "nbeats":
+        return NBeatsForecaster(lookback, horizon, input_feature_num=features, output_feature_num=targets,
+                                hidden_layer_units=int(config.get("hidden_layer_units", 256)),
+                                nb_blocks_per_stack=int(config.get("nb_blocks_per_stack", 3)),
+                                dropout=float(config.get("dropout", 0.1)), lr=float(config.get("lr", 1e-3)), seed=seed)
+    if model == "patchtst":
+        patch = min(int(config.get("patch_len", 16)), lookback)
+        return PatchTSTForecaster(lookback, horizon, features, targets, patch_len=patch, stride=max(1, patch // 2),
+                                  d_model=int(config.get("d_model", 16)), e_layers=int(config.get("e_layers", 3)),
+                                  dropout=float(config.get("dropout", 0.3)), lr=float(config.get("lr", 1e-4)), seed=seed)
 
     if model == "tcn":
         return TCNForecaster(lookback, horizon, features, targets,
