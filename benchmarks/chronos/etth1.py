@@ -1,22 +1,23 @@
 #!/usr/bin/env python3
-"""ETTh1 under the standard long-horizon protocol (issue 13, must-show 1): our DLinear
-against the published figures, and its training time against the same model in PyTorch.
+"""ETTh1 under the standard long-horizon protocol (issue 13, must-show 1): our DLinear,
+PatchTST and TCN against the published figures, and training time against the same model
+in PyTorch.
 
 Protocol (Informer / DLinear / PatchTST): ETTh1's 7 variables, train / val / test = the
 first 12 / next 4 / next 4 months (rows [0, 8640), [8640, 11520), [11520, 14400); val and
 test windows start 336 rows earlier so that their first forecast is the split's first
 row), z-score with the training rows' mean and std, look-back 336, horizons 96 / 192 / 336
-/ 720, MSE and MAE over every test window on the normalised data. DLinear as its paper
-trains it: Adam at lr 0.005 halved after every epoch, batch 32, at most 10 epochs, early
-stopping on the validation loss with patience 3 (best weights kept), kernel 25, weights
-shared by the channels. (The papers' test loader drops the last incomplete batch; we
-score every window.)
+/ 720, MSE and MAE over every test window on the normalised data. Each model trains as
+its paper does (RECIPES; --epochs / --patience / --lr override), with early stopping on
+the validation loss (best weights kept). (The papers' test loader drops the last
+incomplete batch; we score every window.)
 
-Timing: both frameworks train --time-epochs epochs of batch 32 on the 96-step task, the
-same threads (--threads), no validation; PyTorch is Debian's 1.13 with the same DLinear
-(tests/golden/gen_golden.py's reference). Run with the test venv's Python:
+Timing (--time-model): both frameworks train --time-epochs epochs of the recipe's batch on
+the 96-step task, the same threads (--threads), no validation; PyTorch is Debian's 1.13
+with the same network (tests/golden/gen_golden.py's reference). Run with the test venv's
+Python:
 
-  ~/.cache/bigdl-cpp/venv/test/bin/python benchmarks/chronos/etth1.py
+  ~/.cache/bigdl-cpp/venv/test/bin/python benchmarks/chronos/etth1.py --model patchtst --epochs 20 --patience 5
 """
 import argparse
 import os

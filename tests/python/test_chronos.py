@@ -346,7 +346,10 @@ def test_nbeats_and_seq2seq_forecasters_learn_nyc_taxi(kind, tmp_path):
                                             nb_blocks_per_stack=2, hidden_layer_units=64, seed=0)
     else:
         f = Seq2SeqForecaster.from_tsdataset(train, lstm_hidden_dim=32, lstm_layer_num=1, dropout=0.1, lr=0.005, seed=0)
-    f.fit(train, validation_data=val, epochs=4, batch_size=64, earlystop_patience=2)
+    f.fit(train, validation_data=val, epochs=4, batch_size=64, earlystop_patience=2, log_dir=tmp_path / "tb")
+    for sub in ("train", "validation"):  # TensorBoard curves
+        assert any(p.name.startswith("events.out.tfevents") and p.stat().st_size > 0
+                   for p in (tmp_path / "tb" / sub).iterdir())
     xt, yt = test.to_numpy()
     persistence = float(np.mean((xt[:, -1:, :1] - yt) ** 2))
     mse = f.evaluate(test, metrics=("mse",))["mse"]

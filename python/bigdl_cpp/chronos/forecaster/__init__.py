@@ -54,12 +54,14 @@ class _Forecaster:
                              f"output_feature_num={self.output_feature_num}], got {list(y.shape)}")
 
     def fit(self, data, validation_data=None, epochs=1, batch_size=32, earlystop_patience=None, lr_decay=None,
-            verbose=0, seed=42, lr_schedule=None):
+            verbose=0, seed=42, lr_schedule=None, log_dir=None):
         """Trains on (x, y) windows. With validation_data and earlystop_patience, stops after
         that many epochs without a lower validation loss and keeps the best weights.
         lr_decay: the lr is multiplied by it after each epoch (DLinear's paper: 0.5).
         lr_schedule: a function of the epoch (from 0) giving its lr (PatchTST's paper: lr for
-        3 epochs, then times 0.9 per epoch); not with lr_decay."""
+        3 epochs, then times 0.9 per epoch); not with lr_decay.
+        log_dir: TensorBoard curves (loss, val_loss, lr per epoch) under log_dir/train and
+        log_dir/validation."""
         x, y = _windows(data, "fit")
         self._check(x, y, "fit")
         vx = vy = None
@@ -84,7 +86,7 @@ class _Forecaster:
                                    int(batch_size), int(epochs),
                                    None if vx is None else np.ascontiguousarray(vx, np.float32),
                                    None if vy is None else np.ascontiguousarray(vy, np.float32),
-                                   True, int(seed), cbs, int(verbose), "", 0, "", 0, "")
+                                   True, int(seed), cbs, int(verbose), str(log_dir or ""), 0, "", 0, "")
         return {k: [e.get(k) for e in logs] for k in sorted({k for e in logs for k in e})}
 
     def predict(self, data, batch_size=256):
