@@ -302,3 +302,26 @@ def test_the_seed_dllib_example_runs_with_only_its_imports_changed(cluster, tmp_
                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
     assert f"rows {len(rows) - 400} width 12 epochs 5" in out.stdout
+
+
+def test_autots_trials_run_as_spark_tasks(cluster, tmp_path):
+    """With an Orca context, AutoTSEstimator's trials are tasks of one Spark job per wave
+    (job group "bigdl-autots"); the pipeline is as good as a local search's."""
+    from sklearn.preprocessing import StandardScaler
+
+    from bigdl_cpp.chronos.autots import AutoTSEstimator
+    from bigdl_cpp.chronos.data import get_public_dataset
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for ts in (train, val, test):
+        ts.impute("last").scale(scaler, fit=ts is train)
+    sc = cluster["sc"]
+    est = AutoTSEstimator(model="dlinear", past_seq_len=96, future_seq_len=1, logs_dir=str(tmp_path))
+    pipeline = est.fit(train, validation_data=val, epochs=1, n_sampling=2)
+    assert [r["backend"] for r in est.trials] == ["spark", "spark"]
+    assert sc.statusTracker().getJobIdsForGroup("bigdl-autots"), "no Spark job ran the trials"
+    assert est.get_best_config()["mse"] < 0.2
+    assert pipeline.evaluate(test, metrics=["smape"])["smape"] < 20
+    with pytest.raises(ValueError, match="backend must be"):
+        AutoTSEstimator(model="dlinear", backend="ray")

@@ -10,7 +10,9 @@
 
 The search is Optuna's TPE sampler (seeded), asked for `n_parallel` configurations at a
 time; each trains in a process of its own (`python -m bigdl_cpp.chronos.autots.worker`,
-one engine thread) on the windows the parent rolled, with early stopping on the
+one engine thread) on the windows the parent rolled, or, after init_orca_context, as a
+Spark task of its own (backend="auto" | "spark" | "processes"; a wave is then at least
+the cluster's default parallelism), with early stopping on the
 validation split, and reports the validation metric. Every trial is one line in the log and a row of
 <logs_dir>/trials.csv (config, metric, seconds); the pipeline holds the best trial's
 trained model and look-back.
@@ -119,6 +121,28 @@ class _Trial:
         return value
 
 
+def _spark_trials(blobs):
+    """A Spark task's body: the trials of its partition, each a pickled run_trial argument
+    (one engine thread, as in a trial process)."""
+    for blob in blobs:
+        yield pickle.dumps(run_trial(pickle.loads(blob)))
+
+
+def _run_on_spark(arg_list):
+    """One Spark job running each trial as a task (partition) of its own; task errors come
+    back as the same one-line error."""
+    from bigdl_cpp.orca import OrcaContext
+    from bigdl_cpp.orca._spark import _in_task, rethrow_task_error
+
+    sc = OrcaContext.get_spark_context()
+    sc.setJobGroup("bigdl-autots", f"AutoTSEstimator: {len(arg_list)} trials")
+    try:
+        rdd = sc.parallelize([pickle.dumps(a) for a in arg_list], len(arg_list))
+        return [pickle.loads(b) for b in rdd.mapPartitions(_in_task(_spark_trials)).collect()]
+    except Exception as e:  # noqa: BLE001 - a task's error, rethrown as itself
+        rethrow_task_error(e)
+
+
 class TSPipeline:
     """The best trial's forecaster with its look-back: predict / evaluate on a TSDataset in
     the data's units (the data set scaled as the training data was)."""
@@ -147,7 +171,7 @@ class TSPipeline:
 
 class AutoTSEstimator:
     def __init__(self, model="tcn", search_space=None, past_seq_len=100, future_seq_len=1, metric="mse",
-                 metric_mode="min", logs_dir=None, n_parallel=2, seed=0, name="autots_estimator"):
+                 metric_mode="min", logs_dir=None, n_parallel=2, seed=0, name="autots_estimator", backend="auto"):
         if model not in MODELS:
             raise ValueError(f"AutoTSEstimator: model must be one of {', '.join(MODELS)}, got '{model}'")
         if metric not in ("mse", "mae", "rmse", "smape"):
@@ -162,7 +186,18 @@ class AutoTSEstimator:
         self.future_seq_len = future_seq_len
         self.logs_dir = logs_dir or os.path.join(tempfile.gettempdir(), name)
         self.n_parallel, self.seed = max(1, int(n_parallel)), int(seed)
+        if backend not in ("auto", "spark", "processes"):
+            raise ValueError(f"AutoTSEstimator: backend must be 'auto', 'spark' or 'processes', got '{backend}'")
+        self.backend = backend
         self.trials = []
+
+    def _use_spark(self):
+        from bigdl_cpp.orca import OrcaContext
+
+        active = OrcaContext._spark is not None
+        if self.backend == "spark" and not active:
+            raise RuntimeError("AutoTSEstimator: backend='spark' needs init_orca_context first")
+        return self.backend == "spark" or (self.backend == "auto" and active)
 
     def fit(self, data, validation_data=None, epochs=1, batch_size=32, n_sampling=1):
         """Searches n_sampling configurations; returns a TSPipeline with the best one."""
@@ -175,19 +210,31 @@ class AutoTSEstimator:
         os.makedirs(self.logs_dir, exist_ok=True)
         self.trials, best = [], None
         done = 0
+        spark = self._use_spark()
+        parallel = self.n_parallel
+        if spark:
+            from bigdl_cpp.orca import OrcaContext
+
+            parallel = max(parallel, OrcaContext.get_spark_context().defaultParallelism)
         while done < n_sampling:
-            batch = [study.ask() for _ in range(min(self.n_parallel, n_sampling - done))]
+            batch = [study.ask() for _ in range(min(parallel, n_sampling - done))]
             jobs = []
             for t in batch:
                 config = hp.sample(self.space, t)
                 lookback = int(config["past_seq_len"])
-                jobs.append((t, config, lookback, _Trial(
-                    (self.model, config, lookback, self.future_seq_len, self._roll(data, lookback),
-                     self._roll(validation_data, lookback), epochs, batch_size, self.metric))))
-            for t, config, lookback, job in jobs:
-                score, weights, secs = job.result()
+                jobs.append((t, config, lookback, (self.model, config, lookback, self.future_seq_len,
+                                                   self._roll(data, lookback), self._roll(validation_data, lookback),
+                                                   epochs, batch_size, self.metric)))
+            # Trials in parallel: Spark tasks (with init_orca_context) or local processes.
+            if spark:
+                results = _run_on_spark([args for _, _, _, args in jobs])
+            else:
+                running = [_Trial(args) for _, _, _, args in jobs]
+                results = [r.result() for r in running]
+            for (t, config, lookback, _), (score, weights, secs) in zip(jobs, results):
                 study.tell(t, score)
-                row = {"trial": t.number, "model": self.model, **config, self.metric: score, "seconds": secs}
+                row = {"trial": t.number, "model": self.model, **config, self.metric: score, "seconds": secs,
+                       "backend": "spark" if spark else "process"}
                 self.trials.append(row)
                 print(f"[autots] trial {t.number}: {self.metric} {score:.5g} in {secs:.1f} s - "
                       + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in config.items()),
