@@ -72,13 +72,14 @@ void bind_chronos(py::module_ m) {
       .def(py::init<int64_t, int64_t, int64_t, int64_t>(), py::arg("lookback"), py::arg("horizon"),
            py::arg("kernel") = 25, py::arg("outputs") = 0);
   py::class_<chronos::TCN, nn::Module, std::shared_ptr<chronos::TCN>>(m, "TCN")
-      .def(py::init<int64_t, int64_t, int64_t, int64_t, std::vector<int64_t>, int64_t, double, bool>(),
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, std::vector<int64_t>, int64_t, double, bool, int64_t>(),
            py::arg("lookback"), py::arg("horizon"), py::arg("input_features"), py::arg("output_features"),
-           py::arg("channels"), py::arg("kernel"), py::arg("dropout"), py::arg("normalization"));
+           py::arg("channels"), py::arg("kernel"), py::arg("dropout"), py::arg("normalization"),
+           py::arg("quantiles") = 1);
   py::class_<chronos::LSTMModel, nn::Module, std::shared_ptr<chronos::LSTMModel>>(m, "LSTMModel")
-      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, bool>(), py::arg("lookback"),
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, bool, int64_t>(), py::arg("lookback"),
            py::arg("horizon"), py::arg("input_features"), py::arg("output_features"), py::arg("hidden"),
-           py::arg("layers"), py::arg("dropout"), py::arg("normalization"));
+           py::arg("layers"), py::arg("dropout"), py::arg("normalization"), py::arg("quantiles") = 1);
   py::class_<chronos::PatchTST, nn::Module, std::shared_ptr<chronos::PatchTST>>(m, "PatchTST")
       .def(py::init([](int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features,
                        int64_t patch_len, int64_t stride, int64_t d_model, int64_t heads, int64_t d_ff, int64_t layers,
@@ -104,9 +105,9 @@ void bind_chronos(py::module_ m) {
            py::arg("stack_types"), py::arg("blocks_per_stack"), py::arg("thetas_dim"), py::arg("share_weights_in_stack"),
            py::arg("hidden"), py::arg("harmonics"), py::arg("dropout"));
   py::class_<chronos::Seq2Seq, nn::Module, std::shared_ptr<chronos::Seq2Seq>>(m, "Seq2Seq")
-      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double>(), py::arg("lookback"),
+      .def(py::init<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, double, int64_t>(), py::arg("lookback"),
            py::arg("horizon"), py::arg("input_features"), py::arg("output_features"), py::arg("hidden"),
-           py::arg("layers"), py::arg("dropout"));
+           py::arg("layers"), py::arg("dropout"), py::arg("quantiles") = 1);
   m.def("split", &chronos::split, py::arg("ts"), py::arg("val_ratio"), py::arg("test_ratio"));
 }
 

@@ -379,6 +379,12 @@ void bind_core(py::module_ m) {
              return std::make_shared<nn::CrossEntropyLoss>(o);
            }),
            py::arg("reduction") = "mean", py::arg("label_smoothing") = 0.0, py::arg("ignore_index") = -100);
+  py::class_<nn::QuantileLoss, nn::Loss, std::shared_ptr<nn::QuantileLoss>>(m, "QuantileLoss")
+      .def(py::init([](std::vector<double> q, const std::string& r) {
+             return std::make_shared<nn::QuantileLoss>(std::move(q), reduction(r));
+           }),
+           py::arg("quantiles"), py::arg("reduction") = "mean")
+      .def_property_readonly("quantiles", &nn::QuantileLoss::quantiles);
   py::class_<nn::MSELoss, nn::Loss, std::shared_ptr<nn::MSELoss>>(m, "MSELoss")
       .def(py::init([](const std::string& r) { return std::make_shared<nn::MSELoss>(reduction(r)); }),
            py::arg("reduction") = "mean");

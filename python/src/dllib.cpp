@@ -305,6 +305,14 @@ void bind_dllib(py::module_ m) {
              return t;
            }),
            py::arg("net"), py::arg("optimizer"), py::arg("hyper_parameters"), py::arg("loss"), py::arg("metrics"))
+      .def(py::init([](std::shared_ptr<nn::Module> net, const std::string& optimizer,
+                       const std::map<std::string, double>& hp, nn::LossPtr loss, const std::vector<std::string>& metrics) {
+             auto t = std::make_unique<train::Model>(net);
+             t->compile(make_optimizer(optimizer, hp, net->parameters()), std::move(loss), metrics);
+             return t;
+           }),
+           py::arg("net"), py::arg("optimizer"), py::arg("hyper_parameters"), py::arg("loss"), py::arg("metrics"),
+           "With a criterion object (nn.QuantileLoss, ...) instead of a Keras loss name.")
       .def("fit",
            [](train::Model& t, const py::handle& x, const py::handle& y, int64_t batch_size, int64_t epochs,
               const py::object& val_x, const py::object& val_y, bool shuffle, uint64_t seed,

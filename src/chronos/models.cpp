@@ -68,13 +68,27 @@ Tensor TemporalBlock::forward(const Tensor& x) {
   return relu(add(h, downsample ? downsample->forward(x) : x));
 }
 
+namespace {
+void check_quantiles(const char* model, int64_t q) {
+  BIGDL_CHECK(q >= 1, ValueError, model, "quantiles must be >= 1, got ", q);
+}
+// y [B, H, C * Q] -> [B, H, C, Q] (Q > 1), plus the window's last values `last` [B, 1, C].
+Tensor quantile_output(Tensor y, int64_t c, int64_t q, const Tensor& last) {
+  if (q > 1) y = y.reshape({y.size(0), y.size(1), c, q});
+  if (!last.defined()) return y;
+  return add(y, q > 1 ? last.unsqueeze(-1) : last);
+}
+}  // namespace
+
 TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
-         std::vector<int64_t> channels, int64_t kernel, double dropout, bool normalization_)
+         std::vector<int64_t> channels, int64_t kernel, double dropout, bool normalization_, int64_t quantiles_)
     : lookback(lookback_),
       horizon(horizon_),
       input_features(input_features_),
       output_features(output_features_),
+      quantiles(quantiles_),
       normalization(normalization_) {
+  check_quantiles("TCN", quantiles);
   BIGDL_CHECK(!channels.empty(), ValueError, "TCN", "num_channels is empty");
   BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "TCN",
               "normalization needs output_features <= input_features (the targets come first)");
@@ -88,28 +102,27 @@ TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t o
     dilation *= 2;
   }
   time = register_module("time", std::make_shared<nn::Linear>(lookback, horizon));
-  out = register_module("out", std::make_shared<nn::Linear>(in, output_features));
+  out = register_module("out", std::make_shared<nn::Linear>(in, output_features * quantiles));
 }
 
 Tensor TCN::forward(const Tensor& x) {
   BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "TCN", "expected x [batch, ",
               lookback, ", ", input_features, "], got ", shape_str(x.shape()));
-  if (normalization) {
-    const Tensor last = x.narrow(1, lookback - 1, 1);  // [B, 1, C_in]
-    const Tensor h = tcn->forward(sub(x, last).transpose(1, 2));
-    return add(out->forward(time->forward(h).transpose(1, 2)), last.narrow(2, 0, output_features));
-  }
-  const Tensor h = tcn->forward(x.transpose(1, 2));  // [B, C, L]
-  return out->forward(time->forward(h).transpose(1, 2));  // [B, C, H] -> [B, H, C] -> [B, H, C_out]
+  const Tensor last = normalization ? x.narrow(1, lookback - 1, 1) : Tensor();  // [B, 1, C_in]
+  const Tensor h = tcn->forward((normalization ? sub(x, last) : x).transpose(1, 2));  // [B, C, L]
+  const Tensor y = out->forward(time->forward(h).transpose(1, 2));  // [B, C, H] -> [B, H, C] -> [B, H, C_out * Q]
+  return quantile_output(y, output_features, quantiles, normalization ? last.narrow(2, 0, output_features) : Tensor());
 }
 
 LSTMModel::LSTMModel(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
-                     int64_t hidden, int64_t layers, double dropout, bool normalization_)
+                     int64_t hidden, int64_t layers, double dropout, bool normalization_, int64_t quantiles_)
     : lookback(lookback_),
       horizon(horizon_),
       input_features(input_features_),
       output_features(output_features_),
+      quantiles(quantiles_),
       normalization(normalization_) {
+  check_quantiles("LSTMModel", quantiles);
   BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
               ValueError, "LSTMModel", "sizes must be >= 1");
   BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "LSTMModel",
@@ -121,7 +134,7 @@ LSTMModel::LSTMModel(int64_t lookback_, int64_t horizon_, int64_t input_features
   o.batch_first = true;
   lstm = register_module("lstm", std::make_shared<nn::LSTM>(o));
   drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
-  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, horizon * output_features));
+  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, horizon * output_features * quantiles));
 }
 
 Tensor LSTMModel::forward(const Tensor& x) {
@@ -129,8 +142,8 @@ Tensor LSTMModel::forward(const Tensor& x) {
               "expected x [batch, ", lookback, ", ", input_features, "], got ", shape_str(x.shape()));
   const Tensor last = normalization ? x.narrow(1, lookback - 1, 1) : Tensor();
   const Tensor h = lstm->forward(normalization ? sub(x, last) : x).select(1, lookback - 1);  // [B, hidden]
-  Tensor y = fc->forward(drop->forward(h)).reshape({x.size(0), horizon, output_features});
-  return normalization ? add(y, last.narrow(2, 0, output_features)) : y;
+  const Tensor y = fc->forward(drop->forward(h)).reshape({x.size(0), horizon, output_features * quantiles});
+  return quantile_output(y, output_features, quantiles, normalization ? last.narrow(2, 0, output_features) : Tensor());
 }
 
 }  // namespace bigdl::chronos
@@ -312,8 +325,13 @@ Tensor NBeats::forward(const Tensor& x) {
 
 // ------------------------------------------------------------------ Seq2Seq
 Seq2Seq::Seq2Seq(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
-                 int64_t hidden, int64_t layers, double dropout)
-    : lookback(lookback_), horizon(horizon_), input_features(input_features_), output_features(output_features_) {
+                 int64_t hidden, int64_t layers, double dropout, int64_t quantiles_)
+    : lookback(lookback_),
+      horizon(horizon_),
+      input_features(input_features_),
+      output_features(output_features_),
+      quantiles(quantiles_) {
+  check_quantiles("Seq2Seq", quantiles);
   BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
               ValueError, "Seq2Seq", "sizes must be >= 1");
   BIGDL_CHECK(output_features <= input_features, ValueError, "Seq2Seq", "output_features ", output_features,
@@ -322,7 +340,7 @@ Seq2Seq::Seq2Seq(int64_t lookback_, int64_t horizon_, int64_t input_features_, i
   encoder = register_module("encoder", std::make_shared<nn::LSTM>(e));
   decoder = register_module("decoder", std::make_shared<nn::LSTM>(d));
   drop = register_module("drop", std::make_shared<nn::Dropout>(dropout));
-  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, output_features));
+  fc = register_module("fc", std::make_shared<nn::Linear>(hidden, output_features * quantiles));
 }
 
 Tensor Seq2Seq::forward(const Tensor& x) {
@@ -333,8 +351,9 @@ Tensor Seq2Seq::forward(const Tensor& x) {
   std::vector<Tensor> steps;
   for (int64_t t = 0; t < horizon; ++t) {
     state = decoder->forward_full(in, state.h_n, state.c_n);
-    steps.push_back(fc->forward(drop->forward(state.output)));
-    in = steps.back();
+    const Tensor y = quantile_output(fc->forward(drop->forward(state.output)), output_features, quantiles, Tensor());
+    steps.push_back(y);
+    in = quantiles > 1 ? y.select(3, quantiles / 2) : y;  // [B, 1, C_out]
   }
   return cat(steps, 1);
 }

@@ -143,6 +143,20 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction r) {
   return reduce(abs(sub(input, target)), r);
 }
 
+Tensor quantile_loss(const Tensor& input, const Tensor& target, const std::vector<double>& quantiles, Reduction r) {
+  BIGDL_CHECK(!quantiles.empty(), ValueError, "quantile_loss", "no quantiles given");
+  for (double q : quantiles)
+    BIGDL_CHECK(q > 0 && q < 1, ValueError, "quantile_loss", "quantiles must be in (0, 1), got ", q);
+  const int64_t nq = int64_t(quantiles.size());
+  Shape want = target.shape();
+  want.push_back(nq);
+  BIGDL_CHECK(input.shape() == want, ShapeError, "quantile_loss", "input must be target's shape plus ", nq,
+              " quantiles, ", shape_str(want), ", got ", shape_str(input.shape()));
+  const Tensor q = from_vector(std::vector<double>(quantiles), {nq}, input.dtype());
+  const Tensor d = sub(target.unsqueeze(-1), input);  // [..., Q]
+  return reduce(maximum(mul(d, q), mul(d, sub(q, scalar_tensor(1.0, input.dtype())))), r);
+}
+
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction r, double beta) {
   check_same(input, target, "smooth_l1_loss");
   BIGDL_CHECK(beta >= 0, ValueError, "smooth_l1_loss", "beta must be non-negative, got ", beta);
@@ -191,4 +205,11 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 }
 
 }  // namespace functional
+}  // namespace bigdl::nn
+
+namespace bigdl::nn {
+QuantileLoss::QuantileLoss(std::vector<double> quantiles, Reduction r) : quantiles_(std::move(quantiles)), r_(r) {
+  BIGDL_CHECK(!quantiles_.empty(), ValueError, "QuantileLoss", "no quantiles given");
+  for (double q : quantiles_) BIGDL_CHECK(q > 0 && q < 1, ValueError, "QuantileLoss", "quantiles must be in (0, 1), got ", q);
+}
 }  // namespace bigdl::nn

@@ -214,43 +214,50 @@ class TemporalBlock(nn.Module):
         return torch.relu(h + (x if self.downsample is None else self.downsample(x)))
 
 
+def with_quantiles(y, outputs, q, last):
+    """[B, H, C * Q] -> [B, H, C, Q] when Q > 1, plus the window's last values [B, 1, C]."""
+    if q > 1:
+        return y.reshape(y.shape[0], y.shape[1], outputs, q) + last.unsqueeze(-1)
+    return y + last
+
+
 class TCN(nn.Module):
     """Blocks with dilations 1, 2, 4, ...; then Linear along time and across channels."""
 
     def __init__(self, lookback, horizon, input_features, output_features, channels, kernel, dropout,
-                 normalization=False):
+                 normalization=False, quantiles=1):
         super().__init__()
-        self.normalization, self.outputs = normalization, output_features
+        self.normalization, self.outputs, self.q = normalization, output_features, quantiles
         blocks, cin = [], input_features
         for i, c in enumerate(channels):
             blocks.append(TemporalBlock(cin, c, kernel, 2 ** i, dropout))
             cin = c
         self.tcn = nn.Sequential(*blocks)
         self.time = nn.Linear(lookback, horizon)
-        self.out = nn.Linear(cin, output_features)
+        self.out = nn.Linear(cin, output_features * quantiles)
 
     def forward(self, x):
         last = x[:, -1:, :] if self.normalization else torch.zeros_like(x[:, -1:, :])
         y = self.out(self.time(self.tcn((x - last).transpose(1, 2))).transpose(1, 2))
-        return y + last[:, :, :self.outputs]
+        return with_quantiles(y, self.outputs, self.q, last[:, :, :self.outputs])
 
 
 class LSTMModel(nn.Module):
     """LSTM over the window (batch first), dropout on the last step, Linear to H * C_out."""
 
     def __init__(self, lookback, horizon, input_features, output_features, hidden, layers, dropout,
-                 normalization=False):
+                 normalization=False, quantiles=1):
         super().__init__()
-        self.horizon, self.outputs, self.normalization = horizon, output_features, normalization
+        self.horizon, self.outputs, self.normalization, self.q = horizon, output_features, normalization, quantiles
         self.lstm = nn.LSTM(input_features, hidden, layers, batch_first=True)
         self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(hidden, horizon * output_features)
+        self.fc = nn.Linear(hidden, horizon * output_features * quantiles)
 
     def forward(self, x):
         last = x[:, -1:, :] if self.normalization else torch.zeros_like(x[:, -1:, :])
         h = self.lstm(x - last)[0][:, -1, :]
-        y = self.fc(self.drop(h)).reshape(x.shape[0], self.horizon, self.outputs)
-        return y + last[:, :, :self.outputs]
+        y = self.fc(self.drop(h)).reshape(x.shape[0], self.horizon, self.outputs * self.q)
+        return with_quantiles(y, self.outputs, self.q, last[:, :, :self.outputs])
 
 
 class TSTLayer(nn.Module):
@@ -394,21 +401,26 @@ class Seq2Seq(nn.Module):
     """LSTM encoder; an LSTM decoder from its final states, fed its own previous forecast
     (first: the window's last targets); dropout and Linear on each decoder output."""
 
-    def __init__(self, lookback, horizon, input_features, output_features, hidden, layers, dropout):
+    def __init__(self, lookback, horizon, input_features, output_features, hidden, layers, dropout, quantiles=1):
         super().__init__()
-        self.horizon, self.outputs = horizon, output_features
+        self.horizon, self.outputs, self.q = horizon, output_features, quantiles
         self.encoder = nn.LSTM(input_features, hidden, layers, batch_first=True)
         self.decoder = nn.LSTM(output_features, hidden, layers, batch_first=True)
         self.drop = nn.Dropout(dropout)
-        self.fc = nn.Linear(hidden, output_features)
+        self.fc = nn.Linear(hidden, output_features * quantiles)
 
     def forward(self, x):
         _, state = self.encoder(x)
         inp, steps = x[:, -1:, :self.outputs], []
         for _ in range(self.horizon):
             out, state = self.decoder(inp, state)
-            inp = self.fc(self.drop(out))
-            steps.append(inp)
+            y = self.fc(self.drop(out))
+            if self.q > 1:  # Q forecasts per value; the middle one feeds the next step
+                y = y.reshape(y.shape[0], 1, self.outputs, self.q)
+                inp = y[..., self.q // 2]
+            else:
+                inp = y
+            steps.append(y)
         return torch.cat(steps, 1)
 
 
@@ -569,6 +581,18 @@ def register_modules():
          "dropout": 0.25}
     case("module_Seq2Seq")(lambda c, o=o: run_module(
         c, "Seq2Seq", o, lambda: Seq2Seq(**o), lambda: [torch.randn(2, 7, 3)], mode="eval"))
+    # ---- quantile forecasts (Q = 3) of TCN, LSTMModel and Seq2Seq
+    o = dict(o, quantiles=3)
+    case("module_Seq2Seq_quantiles")(lambda c, o=o: run_module(
+        c, "Seq2Seq", o, lambda: Seq2Seq(**o), lambda: [torch.randn(2, 7, 3)], mode="eval"))
+    o = {"lookback": 10, "horizon": 3, "input_features": 3, "output_features": 2, "channels": [4, 5],
+         "kernel": 3, "dropout": 0.1, "normalization": True, "quantiles": 3}
+    case("module_TCN_quantiles")(lambda c, o=o: run_module(
+        c, "TCN", o, lambda: TCN(**o), lambda: [torch.randn(2, 10, 3)], mode="eval"))
+    o = {"lookback": 6, "horizon": 2, "input_features": 3, "output_features": 2, "hidden": 5, "layers": 1,
+         "dropout": 0.1, "normalization": True, "quantiles": 3}
+    case("module_LSTMModel_quantiles")(lambda c, o=o: run_module(
+        c, "LSTMModel", o, lambda: LSTMModel(**o), lambda: [torch.randn(2, 6, 3)], mode="eval"))
 
     # ---- transposed convolutions, GroupNorm, AvgPool1d (a moving average with the ends
     # not counted), and ops: cumsum, masked_fill, sort, topk, einsum
@@ -811,13 +835,26 @@ def register_modules():
 # criteria
 # --------------------------------------------------------------------------
 
+class QuantileLoss(nn.Module):
+    """The pinball loss: input [..., Q], target [...]; max(q (y - p), (q - 1)(y - p))."""
+
+    def __init__(self, quantiles, reduction="mean"):
+        super().__init__()
+        self.q, self.reduction = torch.tensor(quantiles, dtype=torch.float32), reduction
+
+    def forward(self, inp, target):
+        d = target.unsqueeze(-1) - inp
+        loss = torch.maximum(self.q * d, (self.q - 1) * d)
+        return {"mean": loss.mean, "sum": loss.sum}.get(self.reduction, lambda: loss)()
+
+
 def run_criterion(case_name, name, options, make, extra=None):
     """make() -> (input, target, dict of constructor tensors e.g. weight/pos_weight)."""
     seed = seed_for(case_name)
     torch.manual_seed(seed)
     inp, target, ctor_tensors = make()
     inp = inp.detach().clone().requires_grad_(True)
-    crit = getattr(nn, name)(**ctor_kwargs(options), **ctor_tensors)
+    crit = (getattr(nn, name, None) or globals()[name])(**ctor_kwargs(options), **ctor_tensors)
     out = crit(inp, target)
     tensors = [("input", inp, "F32"), ("target", target, dtype_of(target))]
     for k, v in ctor_tensors.items():
@@ -928,6 +965,12 @@ def register_criteria():
     ]:
         case("criterion_%s_%s" % (name, variant))(
             lambda c, name=name, o=o: run_criterion(c, name, o, reg))
+
+    def quantile():
+        return torch.randn(4, 3, 3), torch.randn(4, 3), {}
+    for variant, o in [("mean", {"quantiles": [0.1, 0.5, 0.9], "reduction": "mean"}),
+                       ("none", {"quantiles": [0.25, 0.75, 0.95], "reduction": "none"})]:
+        case("criterion_QuantileLoss_%s" % variant)(lambda c, o=o: run_criterion(c, "QuantileLoss", o, quantile))
 
     def bce_plain():
         return (torch.sigmoid(torch.randn(4, 3) * 2),

@@ -82,10 +82,11 @@ nn::ModulePtr make_module(const std::string& name, const json& o) {
   if (name == "TCN")
     return std::make_shared<chronos::TCN>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
                                           o["channels"].get<std::vector<int64_t>>(), o["kernel"], o["dropout"],
-                                          o.value("normalization", false));
+                                          o.value("normalization", false), o.value("quantiles", 1));
   if (name == "LSTMModel")
     return std::make_shared<chronos::LSTMModel>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
-                                                o["hidden"], o["layers"], o["dropout"], o["normalization"]);
+                                                o["hidden"], o["layers"], o["dropout"], o["normalization"],
+                                                o.value("quantiles", 1));
   if (name == "ConvTranspose2d")
     return std::make_shared<nn::ConvTranspose2d>(nn::ConvTranspose2dOptions{
         o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]), pair_of(o["stride"]), pair_of(o["padding"]),
@@ -144,7 +145,7 @@ nn::ModulePtr make_module(const std::string& name, const json& o) {
   }
   if (name == "Seq2Seq")
     return std::make_shared<chronos::Seq2Seq>(o["lookback"], o["horizon"], o["input_features"], o["output_features"],
-                                              o["hidden"], o["layers"], o["dropout"]);
+                                              o["hidden"], o["layers"], o["dropout"], o.value("quantiles", 1));
   if (name == "DLinear") return std::make_shared<chronos::DLinear>(o["lookback"], o["horizon"], o["kernel"]);
   if (name == "Conv2d")
     return std::make_shared<nn::Conv2d>(nn::Conv2dOptions{o["in_channels"], o["out_channels"], pair_of(o["kernel_size"]),
@@ -298,6 +299,7 @@ void run_criterion(const Fixture& f) {
   else if (name == "NLLLoss") loss = std::make_shared<nn::NLLLoss>(weight, o["ignore_index"], r);
   else if (name == "MSELoss") loss = std::make_shared<nn::MSELoss>(r);
   else if (name == "L1Loss") loss = std::make_shared<nn::L1Loss>(r);
+  else if (name == "QuantileLoss") loss = std::make_shared<nn::QuantileLoss>(o["quantiles"].get<std::vector<double>>(), r);
   else if (name == "SmoothL1Loss") loss = std::make_shared<nn::SmoothL1Loss>(r, o["beta"]);
   else if (name == "BCELoss") loss = std::make_shared<nn::BCELoss>(weight, r);
   else if (name == "BCEWithLogitsLoss")

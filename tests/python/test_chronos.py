@@ -431,3 +431,44 @@ def test_autots_searches_the_other_forecasters(model, tmp_path):
     best = est.get_best_config()
     assert np.isfinite(best["mse"]) and best["mse"] < 1.0  # scaled data: well below the variance
     assert pipeline.predict(test).shape[1:] == (2, 1)
+
+
+@pytest.mark.parametrize("kind", ["tcn", "lstm", "seq2seq"])
+def test_quantile_forecasters_bracket_the_values(kind):
+    from bigdl_cpp.chronos.forecaster import LSTMForecaster, Seq2SeqForecaster, TCNForecaster
+
+    train, val, test = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate([train, val, test]):
+        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=2)
+    cls = {"tcn": TCNForecaster, "lstm": LSTMForecaster, "seq2seq": Seq2SeqForecaster}[kind]
+    f = cls.from_tsdataset(train, loss="quantile", quantiles=(0.9, 0.1, 0.5), lr=0.005, seed=0)
+    assert f.quantiles == (0.1, 0.5, 0.9)
+    f.fit(train, validation_data=val, epochs=3, batch_size=64, earlystop_patience=2)
+    xt, yt = test.to_numpy()
+    q = f.predict_quantiles(test)
+    assert q.shape == yt.shape + (3,)
+    np.testing.assert_array_equal(f.predict(test), q[..., 1])  # the point forecast: the median
+    below = [float(np.mean(yt <= q[..., k])) for k in range(3)]
+    print(f"nyc_taxi {kind}: share of test values below the 0.1 / 0.5 / 0.9 forecasts: "
+          + " / ".join(f"{b:.3f}" for b in below))
+    assert below[0] < below[1] < below[2]
+    assert 0.02 <= below[0] <= 0.25 and 0.3 <= below[1] <= 0.7 and 0.75 <= below[2] <= 0.98
+    pred, lo, hi = f.predict_interval(test)  # the 0.1 .. 0.9 band
+    np.testing.assert_array_equal(lo, q[..., 0])
+    np.testing.assert_array_equal(hi, q[..., 2])
+
+
+def test_quantile_loss_is_refused_where_not_offered():
+    from bigdl_cpp.chronos.forecaster import DLinearForecaster, TCNForecaster
+
+    with pytest.raises(ValueError, match=r"DLinearForecaster: loss='quantile' is not supported"):
+        DLinearForecaster(past_seq_len=24, future_seq_len=2, input_feature_num=1, output_feature_num=1, loss="quantile")
+    with pytest.raises(ValueError, match=r"quantiles must be in \(0, 1\), got \[0.5, 1.5\]"):
+        TCNForecaster(past_seq_len=24, future_seq_len=2, input_feature_num=1, output_feature_num=1, loss="quantile",
+                      quantiles=(0.5, 1.5))
+    f = TCNForecaster(past_seq_len=24, future_seq_len=2, input_feature_num=1, output_feature_num=1)
+    with pytest.raises(ValueError, match="not built with loss='quantile'"):
+        f.predict_quantiles(np.zeros((3, 24, 1), np.float32))
+    with pytest.raises(ValueError, match="give validation_data"):
+        f.predict_interval(np.zeros((3, 24, 1), np.float32))

@@ -52,15 +52,17 @@ class TemporalBlock : public nn::Module {
 // time and Linear(channels.back() -> C_out) across channels: [B, H, C_out]. Parameters
 // "tcn.<level>.conv1.weight_g" ..., "time.weight", "out.weight". normalization (BigDL's
 // trick against distribution shift): the window's last row is subtracted from the input
-// and its first C_out values added back to the forecast.
+// and its first C_out values added back to the forecast. quantiles Q > 1 (for
+// nn::QuantileLoss): the output is [B, H, C_out, Q], Q forecasts per value (the last
+// Linear gives C_out * Q).
 class TCN : public nn::Module {
  public:
   TCN(int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features,
       std::vector<int64_t> channels = {16, 16, 16}, int64_t kernel = 3, double dropout = 0.1,
-      bool normalization = false);
+      bool normalization = false, int64_t quantiles = 1);
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "TCN"; }
-  int64_t lookback, horizon, input_features, output_features;
+  int64_t lookback, horizon, input_features, output_features, quantiles;
   bool normalization;
   std::shared_ptr<nn::Sequential> tcn;
   std::shared_ptr<nn::Linear> time, out;
@@ -70,14 +72,14 @@ class TCN : public nn::Module {
 // window (batch first), dropout on its last step's output, and Linear(hidden -> H * C_out)
 // shaped to [B, H, C_out]. Parameters "lstm.weight_ih_l0" ... (PyTorch's), "fc.weight".
 // Dropout acts on the last layer's output only (PyTorch's LSTM(dropout=) also drops
-// between layers in training). normalization: as TCN's.
+// between layers in training). normalization and quantiles: as TCN's.
 class LSTMModel : public nn::Module {
  public:
   LSTMModel(int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features, int64_t hidden = 32,
-            int64_t layers = 1, double dropout = 0.1, bool normalization = false);
+            int64_t layers = 1, double dropout = 0.1, bool normalization = false, int64_t quantiles = 1);
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "LSTMModel"; }
-  int64_t lookback, horizon, input_features, output_features;
+  int64_t lookback, horizon, input_features, output_features, quantiles;
   bool normalization;
   std::shared_ptr<nn::LSTM> lstm;
   std::shared_ptr<nn::Dropout> drop;
@@ -164,14 +166,16 @@ class NBeats : public nn::Module {
 // first step: the window's last target values x[:, L-1, :C_out]); dropout and
 // Linear(hidden -> C_out) turn each decoder output into that step's forecast: [B, H,
 // C_out]. Parameters "encoder.weight_ih_l0" ..., "decoder.weight_ih_l0" ...,
-// "fc.weight/bias". (BigDL's teacher forcing is not offered.)
+// "fc.weight/bias". (BigDL's teacher forcing is not offered.) quantiles Q > 1: each step
+// gives Q forecasts per value ([B, H, C_out, Q]) and the next step is fed the middle one
+// (index Q / 2: the median for symmetric quantile sets).
 class Seq2Seq : public nn::Module {
  public:
   Seq2Seq(int64_t lookback, int64_t horizon, int64_t input_features, int64_t output_features, int64_t hidden = 64,
-          int64_t layers = 2, double dropout = 0.25);
+          int64_t layers = 2, double dropout = 0.25, int64_t quantiles = 1);
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "Seq2Seq"; }
-  int64_t lookback, horizon, input_features, output_features;
+  int64_t lookback, horizon, input_features, output_features, quantiles;
   std::shared_ptr<nn::LSTM> encoder, decoder;
   std::shared_ptr<nn::Dropout> drop;
   std::shared_ptr<nn::Linear> fc;

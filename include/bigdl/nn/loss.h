@@ -4,10 +4,12 @@
 //     shape [N] / [N, d...]) or class probabilities (float, input's shape).
 //   NLLLoss: input log-probabilities, same layouts.
 //   BCELoss: input probabilities in [0, 1]; BCEWithLogitsLoss: input logits.
+//   QuantileLoss: input [..., Q] forecasts of the quantiles q_1..q_Q of target [...].
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bigdl/tensor.h"
 
@@ -28,6 +30,11 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Ten
                             Reduction reduction = Reduction::mean);
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                                         const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::mean);
+// The pinball loss of quantile forecasts: input [..., Q], target [...]; element (i, k) is
+// max(q_k * (y_i - p_ik), (q_k - 1) * (y_i - p_ik)); reduced over all of them. Its
+// minimiser is the q_k-quantile of y's distribution (Koenker & Bassett, 1978).
+Tensor quantile_loss(const Tensor& input, const Tensor& target, const std::vector<double>& quantiles,
+                     Reduction reduction = Reduction::mean);
 }  // namespace functional
 
 // Base class of criterions: loss = forward(prediction, target).
@@ -126,6 +133,18 @@ class BCEWithLogitsLoss : public Loss {
 
  private:
   Tensor weight_, pos_weight_;
+  Reduction r_;
+};
+
+class QuantileLoss : public Loss {
+ public:
+  explicit QuantileLoss(std::vector<double> quantiles, Reduction r = Reduction::mean);
+  Tensor forward(const Tensor& i, const Tensor& t) override { return functional::quantile_loss(i, t, quantiles_, r_); }
+  std::string name() const override { return "QuantileLoss"; }
+  const std::vector<double>& quantiles() const { return quantiles_; }
+
+ private:
+  std::vector<double> quantiles_;
   Reduction r_;
 };
 

@@ -39,11 +39,33 @@ def _seed(seed):
         core.manual_seed(int(seed))
 
 
+def _quantiles(name, loss, quantiles, supported=True):
+    """The sorted quantiles when loss is "quantile" (None otherwise)."""
+    if loss != "quantile":
+        return None
+    if not supported:
+        raise ValueError(f"{name}: loss='quantile' is not supported (TCN, LSTM and Seq2Seq forecasters offer it)")
+    q = sorted(float(v) for v in quantiles)
+    if not q or any(not 0 < v < 1 for v in q):
+        raise ValueError(f"{name}: quantiles must be in (0, 1), got {list(quantiles)}")
+    return tuple(q)
+
+
 class _Forecaster:
+    quantiles = None  # with loss="quantile": the forecast quantiles, sorted
+
     def _trainer(self):
         if self._t is None:
-            self._t = _d.Trainer(self.net, self.optimizer, {"lr": float(self.lr)}, self.loss, [])
+            loss = self.loss
+            if self.quantiles:  # the pinball loss over the Q outputs of each value
+                from bigdl_cpp._native import core
+
+                loss = core.QuantileLoss(list(self.quantiles))
+            self._t = _d.Trainer(self.net, self.optimizer, {"lr": float(self.lr)}, loss, [])
         return self._t
+
+    def _q(self):
+        return len(self.quantiles) if self.quantiles else 1
 
     def _check(self, x, y, what):
         if x.ndim != 3 or x.shape[1] != self.past_seq_len or x.shape[2] != self.input_feature_num:
@@ -90,16 +112,37 @@ class _Forecaster:
         return {k: [e.get(k) for e in logs] for k in sorted({k for e in logs for k in e})}
 
     def predict(self, data, batch_size=256):
-        x, _ = _windows(data, "predict")
-        self._check(x, None, "predict")
+        """Forecasts [n, H, C_out]; with loss="quantile" the quantile nearest 0.5."""
+        out = self._raw_predict(data, batch_size, "predict")
+        if self.quantiles:
+            return np.ascontiguousarray(out[..., int(np.argmin([abs(q - 0.5) for q in self.quantiles]))])
+        return out
+
+    def predict_quantiles(self, data, batch_size=256):
+        """With loss="quantile": forecasts [n, H, C_out, Q] of the quantiles (sorted)."""
+        if not self.quantiles:
+            raise ValueError("predict_quantiles: the forecaster was not built with loss='quantile'")
+        return self._raw_predict(data, batch_size, "predict_quantiles")
+
+    def _raw_predict(self, data, batch_size, what):
+        x, _ = _windows(data, what)
+        self._check(x, None, what)
         return self._trainer().predict(np.ascontiguousarray(x, np.float32), int(batch_size))
 
-    def predict_interval(self, data, validation_data, alpha=0.1, batch_size=256):
+    def predict_interval(self, data, validation_data=None, alpha=0.1, batch_size=256):
         """Forecasts with prediction intervals: (forecast, lower, upper), each [n, H, C_out].
-        Split conformal prediction: the half-width of each step and channel is the
-        ceil((m + 1)(1 - alpha)) / m quantile of the absolute errors on the m validation
-        windows, so a new window's value falls inside with probability >= 1 - alpha when
-        validation and new data are exchangeable (for any model; no retraining)."""
+        With validation_data, split conformal prediction: the half-width of each step and
+        channel is the ceil((m + 1)(1 - alpha)) / m quantile of the absolute errors on the m
+        validation windows, so a new window's value falls inside with probability >= 1 -
+        alpha when validation and new data are exchangeable (for any model; no
+        retraining). Without it, a loss="quantile" forecaster's lowest and highest
+        quantiles are the band (alpha is then theirs, not this argument's)."""
+        if validation_data is None:
+            if not self.quantiles:
+                raise ValueError("predict_interval: give validation_data (or build the forecaster with "
+                                 "loss='quantile')")
+            q = self.predict_quantiles(data, batch_size)
+            return self.predict(data, batch_size), np.ascontiguousarray(q[..., 0]), np.ascontiguousarray(q[..., -1])
         if not 0 < alpha < 1:
             raise ValueError(f"predict_interval: alpha must be in (0, 1), got {alpha}")
         vx, vy = _windows(validation_data, "predict_interval validation_data")
@@ -177,6 +220,7 @@ class DLinearForecaster(_Forecaster):
             raise ValueError("DLinearForecaster: individual=True (weights per channel) is not supported")
         if output_feature_num > input_feature_num:
             raise ValueError("DLinearForecaster: output_feature_num exceeds input_feature_num")
+        _quantiles("DLinearForecaster", loss, (), supported=False)
         _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
@@ -198,7 +242,9 @@ class TCNForecaster(_Forecaster):
     normalization: BigDL's trick, the window's last row subtracted and added back."""
 
     def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, num_channels=(16, 16, 16),
-                 kernel_size=3, normalization=True, dropout=0.1, optimizer="adam", loss="mse", lr=0.001, seed=None):
+                 kernel_size=3, normalization=True, dropout=0.1, optimizer="adam", loss="mse", lr=0.001, seed=None,
+                 quantiles=(0.1, 0.5, 0.9)):
+        self.quantiles = _quantiles("TCNForecaster", loss, quantiles)
         _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
@@ -206,14 +252,14 @@ class TCNForecaster(_Forecaster):
         self.normalization, self.dropout = bool(normalization), float(dropout)
         self.optimizer, self.loss, self.lr = optimizer, loss, lr
         self.net = _c.TCN(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
-                          self.num_channels, self.kernel_size, self.dropout, self.normalization)
+                          self.num_channels, self.kernel_size, self.dropout, self.normalization, self._q())
         self._t = None
 
     def _config(self):
         return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
                     num_channels=self.num_channels, kernel_size=self.kernel_size, normalization=self.normalization,
-                    dropout=self.dropout)
+                    dropout=self.dropout, quantiles=self.quantiles)
 
 
 class LSTMForecaster(_Forecaster):
@@ -222,21 +268,23 @@ class LSTMForecaster(_Forecaster):
     dropout 0.1, normalization on, lr 0.001)."""
 
     def __init__(self, past_seq_len, input_feature_num, output_feature_num, future_seq_len=1, hidden_dim=32,
-                 layer_num=1, dropout=0.1, normalization=True, optimizer="adam", loss="mse", lr=0.001, seed=None):
+                 layer_num=1, dropout=0.1, normalization=True, optimizer="adam", loss="mse", lr=0.001, seed=None,
+                 quantiles=(0.1, 0.5, 0.9)):
+        self.quantiles = _quantiles("LSTMForecaster", loss, quantiles)
         _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
         self.hidden_dim, self.layer_num, self.dropout = int(hidden_dim), int(layer_num), float(dropout)
         self.normalization, self.optimizer, self.loss, self.lr = bool(normalization), optimizer, loss, lr
         self.net = _c.LSTMModel(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
-                                self.hidden_dim, self.layer_num, self.dropout, self.normalization)
+                                self.hidden_dim, self.layer_num, self.dropout, self.normalization, self._q())
         self._t = None
 
     def _config(self):
         return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
                     hidden_dim=self.hidden_dim, layer_num=self.layer_num, dropout=self.dropout,
-                    normalization=self.normalization)
+                    normalization=self.normalization, quantiles=self.quantiles)
 
 
 class PatchTSTForecaster(_Forecaster):
@@ -249,6 +297,7 @@ class PatchTSTForecaster(_Forecaster):
     def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, patch_len=16, stride=8,
                  d_model=16, n_heads=4, d_ff=128, e_layers=3, dropout=0.3, head_dropout=0.0, revin=True,
                  res_attention=True, norm="batch", optimizer="adam", loss="mse", lr=0.0001, seed=None):
+        _quantiles("PatchTSTForecaster", loss, (), supported=False)
         _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
@@ -279,6 +328,7 @@ class NBeatsForecaster(_Forecaster):
                  thetas_dim=(4, 8), share_weights_in_stack=False, hidden_layer_units=256, nb_harmonics=None,
                  dropout=0.1, input_feature_num=1, output_feature_num=1, optimizer="adam", loss="mse", lr=0.001,
                  seed=None):
+        _quantiles("NBeatsForecaster", loss, (), supported=False)
         _seed(seed)
         self.past_seq_len, self.future_seq_len = int(past_seq_len), int(future_seq_len)
         self.input_feature_num, self.output_feature_num = int(input_feature_num), int(output_feature_num)
@@ -305,7 +355,8 @@ class Seq2SeqForecaster(_Forecaster):
 
     def __init__(self, past_seq_len, future_seq_len, input_feature_num, output_feature_num, lstm_hidden_dim=64,
                  lstm_layer_num=2, teacher_forcing=False, dropout=0.25, optimizer="adam", loss="mse", lr=0.001,
-                 seed=None):
+                 seed=None, quantiles=(0.1, 0.5, 0.9)):
+        self.quantiles = _quantiles("Seq2SeqForecaster", loss, quantiles)
         if teacher_forcing:
             raise ValueError("Seq2SeqForecaster: teacher_forcing=True is not supported")
         _seed(seed)
@@ -314,10 +365,11 @@ class Seq2SeqForecaster(_Forecaster):
         self.lstm_hidden_dim, self.lstm_layer_num, self.dropout = int(lstm_hidden_dim), int(lstm_layer_num), float(dropout)
         self.optimizer, self.loss, self.lr = optimizer, loss, lr
         self.net = _c.Seq2Seq(self.past_seq_len, self.future_seq_len, self.input_feature_num, self.output_feature_num,
-                              self.lstm_hidden_dim, self.lstm_layer_num, self.dropout)
+                              self.lstm_hidden_dim, self.lstm_layer_num, self.dropout, self._q())
         self._t = None
 
     def _config(self):
         return dict(past_seq_len=self.past_seq_len, future_seq_len=self.future_seq_len,
                     input_feature_num=self.input_feature_num, output_feature_num=self.output_feature_num,
-                    lstm_hidden_dim=self.lstm_hidden_dim, lstm_layer_num=self.lstm_layer_num, dropout=self.dropout)
+                    lstm_hidden_dim=self.lstm_hidden_dim, lstm_layer_num=self.lstm_layer_num, dropout=self.dropout,
+                    quantiles=self.quantiles)
