@@ -126,7 +126,11 @@ def test_orca_estimator_on_fashion_mnist_from_parquet(cluster, tmp_path):
     order = in_partition_order(df, "image", "label")
     ref = pickle.loads(init)
     ref.fit(np.stack(order["image"]).astype(np.float32), order["label"].to_numpy(), batch_size=64, epochs=2, verbose=0)
-    assert max_diff(est.get_model(), ref) <= 1e-5
+    # Equal to one process up to the order of the gradient sums: two half batches summed by
+    # the reduce-scatter, where one process's GEMM sums the whole batch in the order its BLAS
+    # kernel blocks it (bit-identical on Zen 3's AVX2 kernels; 1.1e-5 after 76 Adam steps on
+    # Zen 5's AVX-512 ones, whose K blocking differs).
+    assert max_diff(est.get_model(), ref) <= 5e-5
     test = spark.createDataFrame(pd.DataFrame({"image": list(x[2400:]), "label": y[2400:]})).repartition(2)
     scores = est.evaluate(test, feature_cols=["image"], label_cols=["label"])
     print(f"Fashion-MNIST (2,400 rows, 2 epochs) on 2 Spark workers: val_accuracy {hist['val_accuracy'][-1]:.4f}, "
@@ -168,6 +172,9 @@ def test_killed_executor_resumes_from_the_checkpoint(cluster, tmp_path):
                     killed.append(int(out[0]))
             time.sleep(0.01)
 
+    # The uninterrupted run first (same data, partitions and arithmetic), then the one killed.
+    uninterrupted = Estimator.from_keras(pickle.loads(init))
+    uninterrupted.fit(df, epochs=30, batch_size=16, feature_cols=["x"], label_cols=["y"])
     t = threading.Thread(target=killer)
     t.start()
     est = Estimator.from_keras(model, timeout=20)
@@ -177,12 +184,15 @@ def test_killed_executor_resumes_from_the_checkpoint(cluster, tmp_path):
     assert killed, "no executor was killed (the fit ended before the first checkpoint?)"
     runs = list(ckpt.iterdir())
     assert len(runs) == 1  # the retry resumed in the same run directory
+    diff = max_diff(est.get_model(), uninterrupted.get_model())
+    print(f"killed executor {killed[0]}; weights after the resumed fit vs the uninterrupted run: max |dw| = {diff:.3g}")
+    assert diff == 0  # nothing lost, nothing repeated: the same arithmetic step for step
+    # And one process on the rows in partition order agrees (3,370 SGD steps with momentum
+    # amplify the different order of the gradient sums; see the Fashion-MNIST test).
     order = in_partition_order(df, "x", "y")
     ref = pickle.loads(init)
     ref.fit(np.array(order["x"].tolist(), np.float32), order["y"].to_numpy(), batch_size=16, epochs=30, verbose=0)
-    diff = max_diff(est.get_model(), ref)
-    print(f"killed executor {killed[0]}; weights after the resumed fit vs one process: max |dw| = {diff:.3g}")
-    assert diff <= 1e-5
+    assert max_diff(est.get_model(), ref) <= 2e-2
 
 
 # ------------------------------------------------------------------ must-show 4
