@@ -128,7 +128,7 @@ def test_orca_estimator_on_fashion_mnist_from_parquet(cluster, tmp_path):
     ref.fit(np.stack(order["image"]).astype(np.float32), order["label"].to_numpy(), batch_size=64, epochs=2, verbose=0)
     # Equal to one process up to the order of the gradient sums: two half batches summed by
     # the reduce-scatter, where one process's GEMM sums the whole batch in the order its BLAS
-    # kernel blocks it (bit-identical on Zen 3's AVX2 kernels; 1.1e-5 after 76 Adam steps on
+    # kernel blocks it (within 1e-5 on Zen 3's AVX2 kernels; 1.1e-5 after 76 Adam steps on
     # Zen 5's AVX-512 ones, whose K blocking differs).
     assert max_diff(est.get_model(), ref) <= 5e-5
     test = spark.createDataFrame(pd.DataFrame({"image": list(x[2400:]), "label": y[2400:]})).repartition(2)
