@@ -472,3 +472,26 @@ def test_quantile_loss_is_refused_where_not_offered():
         f.predict_quantiles(np.zeros((3, 24, 1), np.float32))
     with pytest.raises(ValueError, match="give validation_data"):
         f.predict_interval(np.zeros((3, 24, 1), np.float32))
+
+
+def test_loaders_give_the_windows_in_batches():
+    import torch
+
+    _, _, test = get_public_dataset("nyc_taxi")
+    test.impute("last").roll(lookback=24, horizon=2)
+    x, y = test.to_numpy()
+    loader = test.to_loader(batch_size=100)
+    assert len(loader) == -(-len(x) // 100)
+    bx, by = zip(*loader)
+    np.testing.assert_array_equal(np.concatenate(bx), x)
+    np.testing.assert_array_equal(np.concatenate(by), y)
+    shuffled = np.concatenate([b for b, _ in test.to_loader(batch_size=64, shuffle=True, seed=1)])
+    assert not np.array_equal(shuffled, x)
+    np.testing.assert_array_equal(np.sort(shuffled[:, 0, 0]), np.sort(x[:, 0, 0]))
+    assert len(test.to_loader(batch_size=100, drop_last=True)) == len(x) // 100
+    tl = test.to_torch_data_loader(batch_size=50, roll=True, lookback=24, horizon=2, shuffle=False)
+    tx, ty = next(iter(tl))
+    assert tx.dtype == torch.float32 and tuple(tx.shape) == (50, 24, 1) and tuple(ty.shape) == (50, 2, 1)
+    np.testing.assert_array_equal(tx.numpy(), x[:50])
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        test.to_loader(batch_size=0)

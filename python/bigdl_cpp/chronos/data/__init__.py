@@ -144,6 +144,39 @@ class TSDataset:
             raise ValueError("[TSDataset] to_numpy: call roll(lookback, horizon) first")
         return self._rolled
 
+    def to_loader(self, batch_size=32, shuffle=False, seed=None, drop_last=False):
+        """Batches (x, y) of the rolled windows as NumPy arrays: each batch is copied out of
+        the shared windows when it is drawn, so the data set is never copied whole. With
+        shuffle, a new permutation each pass (numpy's default_rng(seed))."""
+        x, y = self.to_numpy()
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"[TSDataset] to_loader: batch_size must be an int >= 1, got {batch_size!r}")
+        return _WindowLoader(x, y, int(batch_size), bool(shuffle), seed, bool(drop_last))
+
+    def to_torch_data_loader(self, batch_size=32, roll=False, lookback=None, horizon=None, shuffle=True,
+                             drop_last=False):
+        """BigDL's name: a torch.utils.data.DataLoader over the windows (torch float32
+        tensors; torch is needed). roll=True rolls first with lookback / horizon."""
+        if roll:
+            if lookback is None or horizon is None:
+                raise ValueError("[TSDataset] to_torch_data_loader: roll=True needs lookback and horizon")
+            self.roll(lookback, horizon)
+        x, y = self.to_numpy()
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("[TSDataset] to_torch_data_loader needs PyTorch; to_loader() gives NumPy batches") from None
+
+        class _Windows(torch.utils.data.Dataset):
+            def __len__(self):
+                return len(x)
+
+            def __getitem__(self, i):
+                return torch.from_numpy(np.array(x[i], np.float32)), torch.from_numpy(np.array(y[i], np.float32))
+
+        return torch.utils.data.DataLoader(_Windows(), batch_size=int(batch_size), shuffle=bool(shuffle),
+                                           drop_last=bool(drop_last))
+
     def to_pandas(self):
         import pandas as pd
 
@@ -167,6 +200,25 @@ class TSDataset:
 
     def __len__(self):
         return int(self._impl.rows)
+
+
+class _WindowLoader:
+    """Iterates (x, y) batches of windows; len() is the number of batches."""
+
+    def __init__(self, x, y, batch_size, shuffle, seed, drop_last):
+        self.x, self.y, self.batch_size, self.shuffle, self.drop_last = x, y, batch_size, shuffle, drop_last
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def __iter__(self):
+        n = len(self.x)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        for b in range(len(self)):
+            idx = order[b * self.batch_size:(b + 1) * self.batch_size]
+            yield np.take(self.x, idx, axis=0), np.take(self.y, idx, axis=0)
 
 
 def _shared_data():
