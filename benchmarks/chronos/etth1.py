@@ -34,8 +34,13 @@ PUBLISHED = {  # PatchTST paper (Nie et al., ICLR 2023), Table 3, ETTh1 MSE / MA
     "DLinear": {96: (0.375, 0.399), 192: (0.405, 0.416), 336: (0.439, 0.443), 720: (0.472, 0.490)},
     "PatchTST/64": {96: (0.370, 0.400), 192: (0.413, 0.429), 336: (0.422, 0.440), 720: (0.447, 0.468)},
 }
-LOOKBACK = 336
-BORDERS = [(0, 8640), (8640 - LOOKBACK, 11520), (11520 - LOOKBACK, 14400)]
+LOOKBACK = 336  # --lookback (512: PatchTST/64's setting)
+
+
+def borders():
+    """Rows of train / val / test; val and test start LOOKBACK rows early (their first
+    forecast is the split's first row)."""
+    return [(0, 8640), (8640 - LOOKBACK, 11520), (11520 - LOOKBACK, 14400)]
 
 
 def splits(horizon):
@@ -48,7 +53,7 @@ def splits(horizon):
     cols = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
     scaler = StandardScaler()
     out = []
-    for i, (a, b) in enumerate(BORDERS):
+    for i, (a, b) in enumerate(borders()):
         ts = TSDataset.from_pandas(df.iloc[a:b], dt_col="date", target_col=cols)
         ts.scale(scaler, fit=(i == 0)).roll(lookback=LOOKBACK, horizon=horizon)
         out.append(ts.to_numpy())
@@ -147,8 +152,12 @@ def main():
     ap.add_argument("--time-model", default="dlinear", choices=["dlinear", "patchtst", "none"])
     ap.add_argument("--time-epochs", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0, help="initial weights and shuffling")
+    ap.add_argument("--lookback", type=int, default=336, help="336 (the protocol) or 512 (PatchTST/64's)")
     args = ap.parse_args()
-    name = {"dlinear": "DLinear", "patchtst": "PatchTST/42", "tcn": "TCN"}[args.model]
+    global LOOKBACK
+    LOOKBACK = args.lookback
+    patches = (LOOKBACK - 16) // 8 + 2
+    name = {"dlinear": "DLinear", "patchtst": f"PatchTST/{patches}", "tcn": "TCN"}[args.model]
     if args.horizons:
         print(f"| horizon | our {name} MSE | MAE | published DLinear MSE | published PatchTST/64 MSE | "
               "ours / PatchTST/64 | epochs run | train s |")
