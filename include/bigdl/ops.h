@@ -125,8 +125,9 @@ Tensor cumsum(const Tensor& x, int64_t dim);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // Values and their i64 indices along dim, ascending (or descending); stable, NaN last.
 std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim = -1, bool descending = false);
-// The k largest (or smallest) along dim, in order, with their indices.
-std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true);
+// The k largest (or smallest) along dim, always in order (largest first when largest), with
+// their indices.
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim = -1, bool largest = true);
 // torch.einsum with an explicit output ("bij,bjk->bik"): operands contracted left to right
 // by matmul, letters used nowhere else summed first. Not supported: "...", a letter
 // repeated within one operand (diagonals), size-1 broadcasting of a shared letter.

@@ -9,6 +9,30 @@
 #include "bigdl/random.h"
 
 namespace bigdl::chronos {
+namespace {
+// The sizes every forecasting network checks: lookback, horizon and the feature counts
+// >= 1; with targets_first, the outputs are the first input channels (so out <= in).
+void check_sizes(const char* model, int64_t lookback, int64_t horizon, int64_t in, int64_t out, bool targets_first) {
+  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && in >= 1 && out >= 1, ValueError, model,
+              "lookback, horizon and the feature counts must be >= 1, got ", lookback, ", ", horizon, ", ", in, ", ", out);
+  BIGDL_CHECK(!targets_first || out <= in, ValueError, model, "output_features ", out, " exceeds input_features ", in,
+              " (the targets are the first channels)");
+}
+// x must be [batch, lookback, features].
+void check_window(const char* model, const Tensor& x, int64_t lookback, int64_t features) {
+  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == features, ShapeError, model, "expected x [batch, ",
+              lookback, ", ", features, "], got ", shape_str(x.shape()));
+}
+void check_quantiles(const char* model, int64_t q) {
+  BIGDL_CHECK(q >= 1, ValueError, model, "quantiles must be >= 1, got ", q);
+}
+// y [B, H, C * Q] -> [B, H, C, Q] (Q > 1), plus the window's last values `last` [B, 1, C].
+Tensor quantile_output(Tensor y, int64_t c, int64_t q, const Tensor& last) {
+  if (q > 1) y = y.reshape({y.size(0), y.size(1), c, q});
+  if (!last.defined()) return y;
+  return add(y, q > 1 ? last.unsqueeze(-1) : last);
+}
+}  // namespace
 
 DLinear::DLinear(int64_t lookback_, int64_t horizon_, int64_t kernel_, int64_t outputs_)
     : lookback(lookback_), horizon(horizon_), kernel(kernel_), outputs(outputs_) {
@@ -68,18 +92,6 @@ Tensor TemporalBlock::forward(const Tensor& x) {
   return relu(add(h, downsample ? downsample->forward(x) : x));
 }
 
-namespace {
-void check_quantiles(const char* model, int64_t q) {
-  BIGDL_CHECK(q >= 1, ValueError, model, "quantiles must be >= 1, got ", q);
-}
-// y [B, H, C * Q] -> [B, H, C, Q] (Q > 1), plus the window's last values `last` [B, 1, C].
-Tensor quantile_output(Tensor y, int64_t c, int64_t q, const Tensor& last) {
-  if (q > 1) y = y.reshape({y.size(0), y.size(1), c, q});
-  if (!last.defined()) return y;
-  return add(y, q > 1 ? last.unsqueeze(-1) : last);
-}
-}  // namespace
-
 TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t output_features_,
          std::vector<int64_t> channels, int64_t kernel, double dropout, bool normalization_, int64_t quantiles_)
     : lookback(lookback_),
@@ -90,10 +102,7 @@ TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t o
       normalization(normalization_) {
   check_quantiles("TCN", quantiles);
   BIGDL_CHECK(!channels.empty(), ValueError, "TCN", "num_channels is empty");
-  BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "TCN",
-              "normalization needs output_features <= input_features (the targets come first)");
-  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1, ValueError, "TCN",
-              "lookback, horizon and the feature counts must be >= 1");
+  check_sizes("TCN", lookback, horizon, input_features, output_features, normalization);
   tcn = register_module("tcn", std::make_shared<nn::Sequential>());
   int64_t in = input_features, dilation = 1;
   for (int64_t c : channels) {
@@ -106,8 +115,7 @@ TCN::TCN(int64_t lookback_, int64_t horizon_, int64_t input_features_, int64_t o
 }
 
 Tensor TCN::forward(const Tensor& x) {
-  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "TCN", "expected x [batch, ",
-              lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  check_window("TCN", x, lookback, input_features);
   const Tensor last = normalization ? x.narrow(1, lookback - 1, 1) : Tensor();  // [B, 1, C_in]
   const Tensor h = tcn->forward((normalization ? sub(x, last) : x).transpose(1, 2));  // [B, C, L]
   const Tensor y = out->forward(time->forward(h).transpose(1, 2));  // [B, C, H] -> [B, H, C] -> [B, H, C_out * Q]
@@ -123,10 +131,8 @@ LSTMModel::LSTMModel(int64_t lookback_, int64_t horizon_, int64_t input_features
       quantiles(quantiles_),
       normalization(normalization_) {
   check_quantiles("LSTMModel", quantiles);
-  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
-              ValueError, "LSTMModel", "sizes must be >= 1");
-  BIGDL_CHECK(!normalization || output_features <= input_features, ValueError, "LSTMModel",
-              "normalization needs output_features <= input_features (the targets come first)");
+  check_sizes("LSTMModel", lookback, horizon, input_features, output_features, normalization);
+  BIGDL_CHECK(hidden >= 1 && layers >= 1, ValueError, "LSTMModel", "hidden and layers must be >= 1");
   nn::RNNOptions o;
   o.input_size = input_features;
   o.hidden_size = hidden;
@@ -138,24 +144,16 @@ LSTMModel::LSTMModel(int64_t lookback_, int64_t horizon_, int64_t input_features
 }
 
 Tensor LSTMModel::forward(const Tensor& x) {
-  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "LSTMModel",
-              "expected x [batch, ", lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  check_window("LSTMModel", x, lookback, input_features);
   const Tensor last = normalization ? x.narrow(1, lookback - 1, 1) : Tensor();
   const Tensor h = lstm->forward(normalization ? sub(x, last) : x).select(1, lookback - 1);  // [B, hidden]
   const Tensor y = fc->forward(drop->forward(h)).reshape({x.size(0), horizon, output_features * quantiles});
   return quantile_output(y, output_features, quantiles, normalization ? last.narrow(2, 0, output_features) : Tensor());
 }
 
-}  // namespace bigdl::chronos
-
-namespace bigdl::chronos {
 
 PatchTST::PatchTST(const PatchTSTOptions& o) : options(o) {
-  BIGDL_CHECK(o.lookback >= 1 && o.horizon >= 1 && o.input_features >= 1 && o.output_features >= 1, ValueError, "PatchTST",
-              "lookback, horizon and the feature counts must be >= 1");
-  BIGDL_CHECK(o.output_features <= o.input_features, ValueError, "PatchTST",
-              "output_features ", o.output_features, " exceeds input_features ", o.input_features,
-              " (the targets are the first channels)");
+  check_sizes("PatchTST", o.lookback, o.horizon, o.input_features, o.output_features, true);
   BIGDL_CHECK(o.patch_len >= 1 && o.stride >= 1 && o.patch_len <= o.lookback, ValueError, "PatchTST",
               "patch_len must be in [1, lookback] and stride >= 1, got patch_len ", o.patch_len, ", stride ", o.stride,
               ", lookback ", o.lookback);
@@ -189,8 +187,7 @@ PatchTST::PatchTST(const PatchTSTOptions& o) : options(o) {
 
 Tensor PatchTST::forward(const Tensor& x) {
   const PatchTSTOptions& o = options;
-  BIGDL_CHECK(x.dim() == 3 && x.size(1) == o.lookback && x.size(2) == o.input_features, ShapeError, "PatchTST",
-              "expected x [batch, ", o.lookback, ", ", o.input_features, "], got ", shape_str(x.shape()));
+  check_window("PatchTST", x, o.lookback, o.input_features);
   const int64_t b = x.size(0), c = o.input_features, n = num_patches, d = o.d_model;
   Tensor z = x, mu, sigma;
   if (o.revin) {
@@ -224,9 +221,6 @@ std::string PatchTST::repr() const {
          ", layers=" + std::to_string(o.layers) + ")";
 }
 
-}  // namespace bigdl::chronos
-
-namespace bigdl::chronos {
 
 // ------------------------------------------------------------------ N-BEATS
 struct NBeats::Block : nn::Module {
@@ -276,11 +270,8 @@ struct NBeats::Block : nn::Module {
 };
 
 NBeats::NBeats(const NBeatsOptions& o) : options(o) {
-  BIGDL_CHECK(o.lookback >= 1 && o.horizon >= 1 && o.input_features >= 1 && o.output_features >= 1 && o.hidden >= 1 &&
-                  o.blocks_per_stack >= 1,
-              ValueError, "NBeats", "lookback, horizon, feature counts, hidden and blocks_per_stack must be >= 1");
-  BIGDL_CHECK(o.output_features <= o.input_features, ValueError, "NBeats", "output_features ", o.output_features,
-              " exceeds input_features ", o.input_features, " (the targets are the first channels)");
+  check_sizes("NBeats", o.lookback, o.horizon, o.input_features, o.output_features, true);
+  BIGDL_CHECK(o.hidden >= 1 && o.blocks_per_stack >= 1, ValueError, "NBeats", "hidden and blocks_per_stack must be >= 1");
   BIGDL_CHECK(!o.stack_types.empty(), ValueError, "NBeats", "stack_types is empty");
   BIGDL_CHECK(o.thetas_dim.size() == o.stack_types.size(), ValueError, "NBeats", "thetas_dim has ", o.thetas_dim.size(),
               " entries for ", o.stack_types.size(), " stacks");
@@ -310,8 +301,7 @@ NBeats::NBeats(const NBeatsOptions& o) : options(o) {
 
 Tensor NBeats::forward(const Tensor& x) {
   const NBeatsOptions& o = options;
-  BIGDL_CHECK(x.dim() == 3 && x.size(1) == o.lookback && x.size(2) == o.input_features, ShapeError, "NBeats",
-              "expected x [batch, ", o.lookback, ", ", o.input_features, "], got ", shape_str(x.shape()));
+  check_window("NBeats", x, o.lookback, o.input_features);
   const int64_t b = x.size(0), c = o.input_features;
   Tensor r = x.transpose(1, 2).reshape({b * c, o.lookback}), forecast;
   for (auto& block : blocks_) {
@@ -332,10 +322,8 @@ Seq2Seq::Seq2Seq(int64_t lookback_, int64_t horizon_, int64_t input_features_, i
       output_features(output_features_),
       quantiles(quantiles_) {
   check_quantiles("Seq2Seq", quantiles);
-  BIGDL_CHECK(lookback >= 1 && horizon >= 1 && input_features >= 1 && output_features >= 1 && hidden >= 1 && layers >= 1,
-              ValueError, "Seq2Seq", "sizes must be >= 1");
-  BIGDL_CHECK(output_features <= input_features, ValueError, "Seq2Seq", "output_features ", output_features,
-              " exceeds input_features ", input_features, " (the targets are the first channels)");
+  check_sizes("Seq2Seq", lookback, horizon, input_features, output_features, true);
+  BIGDL_CHECK(hidden >= 1 && layers >= 1, ValueError, "Seq2Seq", "hidden and layers must be >= 1");
   nn::RNNOptions e{input_features, hidden, layers, true, true}, d{output_features, hidden, layers, true, true};
   encoder = register_module("encoder", std::make_shared<nn::LSTM>(e));
   decoder = register_module("decoder", std::make_shared<nn::LSTM>(d));
@@ -344,8 +332,7 @@ Seq2Seq::Seq2Seq(int64_t lookback_, int64_t horizon_, int64_t input_features_, i
 }
 
 Tensor Seq2Seq::forward(const Tensor& x) {
-  BIGDL_CHECK(x.dim() == 3 && x.size(1) == lookback && x.size(2) == input_features, ShapeError, "Seq2Seq",
-              "expected x [batch, ", lookback, ", ", input_features, "], got ", shape_str(x.shape()));
+  check_window("Seq2Seq", x, lookback, input_features);
   nn::RNNOutput state = encoder->forward_full(x);
   Tensor in = x.narrow(1, lookback - 1, 1).narrow(2, 0, output_features);  // [B, 1, C_out]
   std::vector<Tensor> steps;

@@ -78,8 +78,9 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   return where(mask, full(x.shape(), value, x.dtype()), x);
 }
 
-std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
-  dim = detail::wrap_dim(dim, x.dim(), "sort");
+namespace {
+// The i64 indices that order x along dim (dim already wrapped); stable, NaN last.
+Tensor sort_indices(const Tensor& x, int64_t dim, bool descending) {
   const Tensor xd = x.detach().to(DType::f64).contiguous();
   const Lanes l = lanes_of(x.shape(), dim);
   Tensor idx = empty(x.shape(), DType::i64);
@@ -98,16 +99,21 @@ std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
       });
       for (int64_t k = 0; k < l.n; ++k) pi[(o * l.n + k) * l.inner + i] = order[size_t(k)];
     }
+  return idx;
+}
+}  // namespace
+
+std::pair<Tensor, Tensor> sort(const Tensor& x, int64_t dim, bool descending) {
+  dim = detail::wrap_dim(dim, x.dim(), "sort");
+  const Tensor idx = sort_indices(x, dim, descending);
   return {gather(x, dim, idx), idx};
 }
 
-std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest, bool sorted) {
+std::pair<Tensor, Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
   dim = detail::wrap_dim(dim, x.dim(), "topk");
   BIGDL_CHECK(k >= 0 && k <= (x.dim() ? x.size(dim) : 1), ValueError, "topk", "k ", k, " is out of range for dim ", dim,
               " of size ", x.dim() ? x.size(dim) : 1);
-  (void)sorted;  // always sorted (largest first when largest)
-  auto [values, idx] = sort(x.detach(), dim, largest);
-  Tensor top = idx.narrow(dim, 0, k).contiguous();
+  const Tensor top = sort_indices(x, dim, largest).narrow(dim, 0, k).contiguous();
   return {gather(x, dim, top), top};
 }
 
@@ -207,15 +213,14 @@ Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands) 
                 "' appears twice");
   }
   // Left to right: first drop each operand's letters used nowhere else, then contract.
-  auto needed_except = [&](size_t skip_from, size_t skip_to) {
+  auto needed_after = [&](size_t i) {  // the output's letters and those of the operands after i
     std::multiset<char> m(out.begin(), out.end());
-    for (size_t j = 0; j < terms.size(); ++j)
-      if (j < skip_from || j > skip_to) m.insert(terms[j].letters.begin(), terms[j].letters.end());
+    for (size_t j = i + 1; j < terms.size(); ++j) m.insert(terms[j].letters.begin(), terms[j].letters.end());
     return m;
   };
-  Term acc = reduce_unneeded(terms[0], needed_except(0, 0));
+  Term acc = reduce_unneeded(terms[0], needed_after(0));
   for (size_t i = 1; i < terms.size(); ++i) {
-    const std::multiset<char> later = needed_except(0, i);  // the output and operands after i
+    const std::multiset<char> later = needed_after(i);
     auto with = [&](const std::string& letters) {
       std::multiset<char> m = later;
       m.insert(letters.begin(), letters.end());

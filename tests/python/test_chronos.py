@@ -25,6 +25,21 @@ def values(ts):
     return ts.to_pandas()[ts.target_col + ts.feature_col].to_numpy()
 
 
+def scaled_nyc_taxi(lookback=None, horizon=None, features=None):
+    """nyc_taxi's train / val / test, last-value imputed, optional calendar features, scaled
+    with the training split's statistics, and rolled when lookback is given."""
+    parts = get_public_dataset("nyc_taxi")
+    scaler = StandardScaler()
+    for i, ts in enumerate(parts):
+        ts.impute("last")
+        if features:
+            ts.gen_dt_feature(features)
+        ts.scale(scaler, fit=(i == 0))
+        if lookback is not None:
+            ts.roll(lookback=lookback, horizon=horizon)
+    return parts
+
+
 def test_round_trip_keeps_rows_and_times():
     df = frame(gaps=False)
     ts = TSDataset.from_pandas(df, dt_col="time", target_col="a", extra_feature_col=["b"])
@@ -155,10 +170,7 @@ def test_bad_input_is_one_line_naming_the_column_or_setting():
 def test_dlinear_forecaster_learns_nyc_taxi_and_beats_seasonal_naive(tmp_path):
     from bigdl_cpp.chronos.forecaster import DLinearForecaster
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=336, horizon=1)
+    train, val, test = scaled_nyc_taxi(336, 1)
     f = DLinearForecaster.from_tsdataset(train, lr=0.005, seed=0)
     hist = f.fit(train, validation_data=val, epochs=4, batch_size=32, earlystop_patience=2, lr_decay=0.5)
     assert hist["val_loss"][-1] < hist["val_loss"][0] or len(hist["val_loss"]) < 4
@@ -250,10 +262,7 @@ def test_autots_finds_a_config_that_beats_the_default_tcn(tmp_path):
     from bigdl_cpp.chronos.forecaster import TCNForecaster
     from bigdl_cpp.orca.automl import hp
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0))
+    train, val, test = scaled_nyc_taxi()
     train.roll(lookback=100, horizon=1)
     val.roll(lookback=100, horizon=1)
     default = TCNForecaster.from_tsdataset(train, seed=0)
@@ -277,10 +286,7 @@ def test_autots_finds_a_config_that_beats_the_default_tcn(tmp_path):
 def test_lstm_forecaster_learns_nyc_taxi():
     from bigdl_cpp.chronos.forecaster import LSTMForecaster
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=2)
+    train, val, test = scaled_nyc_taxi(48, 2)
     f = LSTMForecaster.from_tsdataset(train, seed=0)
     assert (f.past_seq_len, f.future_seq_len) == (48, 2)
     f.fit(train, validation_data=val, epochs=5, batch_size=64, earlystop_patience=2)
@@ -294,10 +300,7 @@ def test_lstm_forecaster_learns_nyc_taxi():
 def test_patchtst_forecaster_learns_nyc_taxi_and_keeps_channels_apart(tmp_path):
     from bigdl_cpp.chronos.forecaster import PatchTSTForecaster
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").gen_dt_feature(["HOUR"]).scale(scaler, fit=(i == 0)).roll(lookback=96, horizon=4)
+    train, val, test = scaled_nyc_taxi(96, 4, features=["HOUR"])
     # Two input channels (the value, the hour), the value forecast.
     f = PatchTSTForecaster.from_tsdataset(train, lr=0.001, dropout=0.1, seed=0)
     assert (f.input_feature_num, f.output_feature_num, f.net.num_patches) == (2, 1, 12)
@@ -337,10 +340,7 @@ def test_patchtst_bad_settings_are_one_line_errors():
 def test_nbeats_and_seq2seq_forecasters_learn_nyc_taxi(kind, tmp_path):
     from bigdl_cpp.chronos.forecaster import NBeatsForecaster, Seq2SeqForecaster
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=4)
+    train, val, test = scaled_nyc_taxi(48, 4)
     if kind == "nbeats":  # the interpretable configuration: a trend and a seasonality stack
         f = NBeatsForecaster.from_tsdataset(train, stack_types=("trend", "seasonality"), thetas_dim=(3, 0),
                                             nb_blocks_per_stack=2, hidden_layer_units=64, seed=0)
@@ -381,10 +381,7 @@ def test_predict_interval_covers_and_plots(tmp_path):
     from bigdl_cpp.chronos.forecaster import DLinearForecaster
     from bigdl_cpp.chronos.plot import plot_anomalies, plot_forecast
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=96, horizon=2)
+    train, val, test = scaled_nyc_taxi(96, 2)
     f = DLinearForecaster.from_tsdataset(train, lr=0.005, seed=0)
     f.fit(train, epochs=2, batch_size=32)
     xt, yt = test.to_numpy()
@@ -422,10 +419,7 @@ def test_predict_interval_covers_and_plots(tmp_path):
 def test_autots_searches_the_other_forecasters(model, tmp_path):
     from bigdl_cpp.chronos.autots import AutoTSEstimator
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for ts in (train, val, test):
-        ts.impute("last").scale(scaler, fit=ts is train)
+    train, val, test = scaled_nyc_taxi()
     est = AutoTSEstimator(model=model, past_seq_len=48, future_seq_len=2, logs_dir=str(tmp_path))
     pipeline = est.fit(train, validation_data=val, epochs=1, n_sampling=1)
     best = est.get_best_config()
@@ -437,10 +431,7 @@ def test_autots_searches_the_other_forecasters(model, tmp_path):
 def test_quantile_forecasters_bracket_the_values(kind):
     from bigdl_cpp.chronos.forecaster import LSTMForecaster, Seq2SeqForecaster, TCNForecaster
 
-    train, val, test = get_public_dataset("nyc_taxi")
-    scaler = StandardScaler()
-    for i, ts in enumerate([train, val, test]):
-        ts.impute("last").scale(scaler, fit=(i == 0)).roll(lookback=48, horizon=2)
+    train, val, test = scaled_nyc_taxi(48, 2)
     cls = {"tcn": TCNForecaster, "lstm": LSTMForecaster, "seq2seq": Seq2SeqForecaster}[kind]
     f = cls.from_tsdataset(train, loss="quantile", quantiles=(0.9, 0.1, 0.5), lr=0.005, seed=0)
     assert f.quantiles == (0.1, 0.5, 0.9)

@@ -187,12 +187,7 @@ def test_killed_executor_resumes_from_the_checkpoint(cluster, tmp_path):
     diff = max_diff(est.get_model(), uninterrupted.get_model())
     print(f"killed executor {killed[0]}; weights after the resumed fit vs the uninterrupted run: max |dw| = {diff:.3g}")
     assert diff == 0  # nothing lost, nothing repeated: the same arithmetic step for step
-    # And one process on the rows in partition order agrees (3,370 SGD steps with momentum
-    # amplify the different order of the gradient sums; see the Fashion-MNIST test).
-    order = in_partition_order(df, "x", "y")
-    ref = pickle.loads(init)
-    ref.fit(np.array(order["x"].tolist(), np.float32), order["y"].to_numpy(), batch_size=16, epochs=30, verbose=0)
-    assert max_diff(est.get_model(), ref) <= 2e-2
+    # (Agreement with one process is the Fashion-MNIST test's.)
 
 
 # ------------------------------------------------------------------ must-show 4

@@ -78,14 +78,14 @@ def make_forecaster(model, config, lookback, horizon, features, targets):
         return TCNForecaster(lookback, horizon, features, targets,
                              num_channels=[int(config.get("hidden", 16))] * int(config.get("levels", 3)),
                              kernel_size=int(config.get("kernel_size", 3)), dropout=float(config.get("dropout", 0.1)),
-                             lr=float(config.get("lr", 1e-3)), seed=int(config.get("seed", 0)))
+                             lr=float(config.get("lr", 1e-3)), seed=seed)
     if model == "lstm":
         return LSTMForecaster(lookback, features, targets, future_seq_len=horizon,
                               hidden_dim=int(config.get("hidden_dim", 32)), layer_num=int(config.get("layer_num", 1)),
                               dropout=float(config.get("dropout", 0.1)), lr=float(config.get("lr", 1e-3)),
-                              seed=int(config.get("seed", 0)))
+                              seed=seed)
     return DLinearForecaster(lookback, horizon, features, targets, kernel_size=int(config.get("kernel_size", 25)),
-                             lr=float(config.get("lr", 5e-3)), seed=int(config.get("seed", 0)))
+                             lr=float(config.get("lr", 5e-3)), seed=seed)
 
 
 def run_trial(args):
