@@ -1,8 +1,9 @@
 // AVX-512 VNNI packed int8-activation GEMM over x8-interleaved Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q8_0 / nf4 / fp4 /
-// iq4_nl (qgemm.h): qgemm_x86.inc compiled with VNNI, so every u8 x s8 step is one vpdpbusd
-// on 256-bit vectors (AVX512VL); the super-block types (qgemm_k_x86.inc) run the AVX2
-// instruction sequence here too. Same int32 sums and f32 operations as the AVX2 and
-// scalar kernels, so the results are bit-identical to theirs.
+// iq4_nl and Q4_K / Q5_K / Q6_K / IQ4_XS (qgemm.h): qgemm_x86.inc and qgemm_k_x86.inc
+// compiled with VNNI, so every u8 x s8 step is one vpdpbusd on 256-bit vectors
+// (AVX512VL; the super-block types sum a whole scale group in int32 and scale it with
+// vpmulld, IQ4_XS with its levels biased to unsigned). Same int32 sums and f32
+// operations as the AVX2 and scalar kernels, so the results are bit-identical to theirs.
 //
 // Built with the AVX-512 flags plus -mavx512vnni (CMake, *_avx512vnni.cpp); reached only
 // through packed_kernels() / packed_kernels_for(Isa::avx512vnni) after cpuid. Same rules
