@@ -9,8 +9,9 @@ The module tree follows BigDL's (docs/python.md):
     bigdl_cpp.dllib.nnframes     NNEstimator / NNClassifier in Spark ML pipelines
     bigdl_cpp.orca               init_orca_context, Estimator, XShards on Spark
     bigdl_cpp.chronos            TSDataset, forecasters, AutoTSEstimator, anomaly detectors
-    .nano, .friesian, .ppml      inference acceleration, recommendation, privacy: their
-                                 Python APIs come with the issues that build them
+    bigdl_cpp.nano               InferenceOptimizer (fp32 fused, int8 Linear; docs/nano.md)
+    .friesian, .ppml             recommendation, privacy: their Python APIs come with the
+                                 issues that build them
 
 The C++ engine is the extension bigdl_cpp._native; its long calls release the GIL.
 """

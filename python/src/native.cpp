@@ -1,5 +1,5 @@
 // bigdl_cpp._native: the C++ library seen from Python (pybind11). One extension module,
-// one submodule per public header group (llm, dllib today; orca/chronos/nano later),
+// one submodule per public header group (core, llm, dist, chronos, dllib, nano),
 // mirroring include/bigdl/. The Python package (python/bigdl_cpp) wraps these in
 // BigDL's names; nothing here is meant to be imported by users directly.
 //
@@ -58,4 +58,5 @@ PYBIND11_MODULE(_native, m) {
   bigdl_py::bind_dist(m.def_submodule("dist", "process groups for data-parallel training (include/bigdl/dist)"));
   bigdl_py::bind_chronos(m.def_submodule("chronos", "time-series data sets (include/bigdl/chronos)"));
   bigdl_py::bind_dllib(m.def_submodule("dllib", "Keras-style models and training (include/bigdl/train)"));
+  bigdl_py::bind_nano(m.def_submodule("nano", "inference acceleration (include/bigdl/nano)"));
 }

@@ -33,5 +33,7 @@ void bind_dllib(pybind11::module_ m);
 void bind_dist(pybind11::module_ m);
 // bigdl_cpp._native.chronos: TSDataset, Scaler (chronos.cpp).
 void bind_chronos(pybind11::module_ m);
+// bigdl_cpp._native.nano: optimize, InferenceModel (nano.cpp).
+void bind_nano(pybind11::module_ m);
 
 }  // namespace bigdl_py

@@ -1,4 +1,171 @@
-"""Nano: InferenceOptimizer and accelerated training (issue 14).
+"""Nano: inference acceleration for models of the core (BigDL Nano's InferenceOptimizer).
 
-Not built yet: this package only reserves BigDL's module path (docs/python.md lists
-what each package will hold and which issue builds it)."""
+    from bigdl_cpp.nano import InferenceOptimizer
+    opt = InferenceOptimizer()
+    opt.optimize(model, training_data=x_train, validation_data=(x_val, y_val))
+    opt.summary()                      # method | status | latency(ms) | metric value
+    best, method = opt.get_best_model(accuracy_criterion=0.01)
+    y = best(x)                        # a bigdl_cpp.dllib.nn Module, eval mode, no autograd
+
+    fast = InferenceOptimizer.trace(model)                     # fp32, BatchNorm folded, fused
+    q8 = InferenceOptimizer.quantize(model, precision="int8")  # int8 Linear weights (dynamic)
+
+The methods (docs/nano.md): "original" (the model's own forward, eval mode, no
+autograd), "fp32" (captured: nested Sequentials flattened, Dropout dropped, BatchNorm
+folded into the Linear / Conv2d before it, activations fused in place) and
+"int8_dynamic" ("fp32" with every Linear's weights in int8 blocks of 32 and activations
+rounded to int8 at each call, on the LLM engine's int8 GEMM). The model is an
+nn.Sequential of bigdl_cpp.dllib.nn modules (or any Module: it then runs as one step).
+"""
+import statistics
+import time
+
+import numpy as np
+
+from bigdl_cpp import _native
+
+__all__ = ["InferenceOptimizer"]
+
+_METHODS = ("original", "fp32", "int8_dynamic")
+
+
+def _inputs(data, what):
+    """The input array of data given as an array or as an (x, y) pair."""
+    if isinstance(data, (tuple, list)):
+        if len(data) != 2:
+            raise ValueError(f"InferenceOptimizer: {what} must be an array x or a pair (x, y), got {len(data)} items")
+        data = data[0]
+    x = np.asarray(data)
+    if x.dtype.kind not in "fiu" or x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"InferenceOptimizer: {what} must hold a non-empty numeric array, got {x.dtype} {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _accuracy(pred, y):
+    return float(np.mean(np.argmax(pred, axis=-1) == y.reshape(-1)))
+
+
+class _Row:
+    def __init__(self, method, status, model=None, latency_ms=None, metric=None):
+        self.method, self.status, self.model = method, status, model
+        self.latency_ms, self.metric = latency_ms, metric
+
+
+class InferenceOptimizer:
+    """Tries each method on a model, measures latency (median of latency_sample_num
+    calls on batch_size rows of training_data) and the metric on validation_data, and
+    keeps the table for summary() and get_best_model()."""
+
+    def __init__(self):
+        self._rows = []
+        self._direction = "max"
+
+    # ---- one method at a time, as Nano's trace / quantize ----
+    @staticmethod
+    def trace(model, fold_batchnorm=True, fuse_activation=True):
+        """The model captured for fp32 inference (a Module)."""
+        return _native.nano.optimize(model, "fp32", fold_batchnorm, fuse_activation)
+
+    @staticmethod
+    def quantize(model, precision="int8", approach="dynamic"):
+        """The model with int8 Linear weights and dynamic int8 activations (a Module).
+        Only precision "int8" with approach "dynamic" is built; others raise ValueError."""
+        if precision != "int8" or approach != "dynamic":
+            raise ValueError(f"InferenceOptimizer.quantize: precision='{precision}', approach='{approach}' is not "
+                             "available (available: precision='int8', approach='dynamic')")
+        return _native.nano.optimize(model, "int8_dynamic")
+
+    def optimize(self, model, training_data, validation_data=None, metric=None, direction="max", thread_num=None,
+                 latency_sample_num=20, batch_size=32, includes=None, excludes=None):
+        """Runs every method (or those in includes, minus excludes) on model.
+
+        training_data: an input array, or (x, y); its first batch_size rows are the
+        latency input. validation_data: (x, y) for the metric; metric(pred, y) -> float
+        on NumPy arrays, default accuracy (argmax of pred against integer labels).
+        direction: "max" or "min" (which metric values are better). thread_num: the
+        library's threads while measuring (restored after)."""
+        if direction not in ("max", "min"):
+            raise ValueError(f"InferenceOptimizer.optimize: direction must be 'max' or 'min', got '{direction}'")
+        if latency_sample_num < 1 or batch_size < 1:
+            raise ValueError("InferenceOptimizer.optimize: latency_sample_num and batch_size must be positive")
+        methods = list(includes) if includes is not None else list(_METHODS)
+        unknown = [m for m in methods + list(excludes or []) if m not in _METHODS]
+        if unknown:
+            raise ValueError(f"InferenceOptimizer.optimize: unknown method {unknown[0]!r} (known: {', '.join(_METHODS)})")
+        methods = [m for m in methods if m not in set(excludes or [])]
+        x_lat = _inputs(training_data, "training_data")[:batch_size]
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("InferenceOptimizer.optimize: validation_data must be a pair (x, y)")
+            val = (_inputs(validation_data, "validation_data"), np.asarray(validation_data[1]))
+            if metric is None:
+                if val[1].dtype.kind not in "iu":
+                    raise ValueError("InferenceOptimizer.optimize: give a metric for validation labels that are not "
+                                     "integer classes")
+                metric = _accuracy
+        self._direction = direction
+        self._rows = []
+        threads = _native.get_num_threads()
+        if thread_num is not None:
+            _native.set_num_threads(int(thread_num))
+        try:
+            for method in methods:
+                self._rows.append(self._run(method, model, x_lat, val, metric, latency_sample_num))
+        finally:
+            _native.set_num_threads(threads)
+        return self
+
+    def _run(self, method, model, x_lat, val, metric, samples):
+        try:
+            if method == "original":
+                model.eval()
+                candidate = model
+            elif method == "fp32":
+                candidate = _native.nano.optimize(model, "fp32")
+            else:
+                candidate = _native.nano.optimize(model, "int8_dynamic")
+            run = candidate.predict_numpy if method == "original" else (lambda x: np.asarray(candidate(x)))
+            run(x_lat)  # warm-up: first-call allocations and page faults
+            times = []
+            for _ in range(samples):
+                t0 = time.perf_counter()
+                run(x_lat)
+                times.append(time.perf_counter() - t0)
+            value = float(metric(run(val[0]), val[1])) if val is not None else None
+            return _Row(method, "successful", candidate, 1000 * statistics.median(times), value)
+        except (ValueError, TypeError, MemoryError) as e:  # the engine's one-line errors
+            return _Row(method, f"failed: {e}")
+
+    def summary(self):
+        """Prints (and returns) the table: method, status, latency(ms), metric value."""
+        if not self._rows:
+            raise RuntimeError("InferenceOptimizer.summary: call optimize() first")
+        line = " " + " ".join("-" * w for w in (22, 30, 13, 14))
+        out = [line, "|{:^22}|{:^30}|{:^13}|{:^14}|".format("method", "status", "latency(ms)", "metric value"), line]
+        for r in self._rows:
+            lat = f"{r.latency_ms:.3f}" if r.latency_ms is not None else "None"
+            met = f"{r.metric:.4f}" if r.metric is not None else "None"
+            out.append("|{:^22}|{:^30}|{:^13}|{:^14}|".format(r.method, r.status[:30], lat, met))
+        out.append(line)
+        text = "\n".join(out)
+        print(text)
+        return text
+
+    def get_best_model(self, accuracy_criterion=None):
+        """(model, method) of the fastest successful method whose metric is within
+        accuracy_criterion (relative, e.g. 0.01 = 1 %) of the original's; any metric
+        when accuracy_criterion is None or nothing was validated."""
+        ok = [r for r in self._rows if r.status == "successful"]
+        if not ok:
+            raise RuntimeError("InferenceOptimizer.get_best_model: no successful method (call optimize() first)")
+        base = next((r.metric for r in ok if r.method == "original"), None)
+        if accuracy_criterion is not None and base is not None:
+            def within(r):
+                if r.metric is None:
+                    return False
+                loss = (base - r.metric) if self._direction == "max" else (r.metric - base)
+                return loss <= accuracy_criterion * abs(base)
+            ok = [r for r in ok if within(r)] or [r for r in ok if r.method == "original"]
+        best = min(ok, key=lambda r: r.latency_ms)
+        return best.model, best.method

@@ -1,0 +1,84 @@
+// bigdl::nano — inference acceleration for models of the core (BigDL Nano's
+// InferenceOptimizer, issue 14). optimize() captures a trained model into an
+// InferenceModel: an eval-mode, no-autograd copy of the network as a flat list of steps,
+// rewritten for inference:
+//
+//   auto net = std::make_shared<nn::Sequential>(...);         // trained
+//   auto fast = nano::optimize(net);                          // fp32, fused
+//   auto q8 = nano::optimize(net, {.precision = nano::Precision::int8_dynamic});
+//   Tensor y = fast->forward(x);                              // same as net->forward(x) in eval
+//   std::cout << fast->repr();                                // the steps
+//
+// What capture does (docs/nano.md):
+//   * nested nn::Sequential containers are flattened; Dropout and Identity are dropped
+//     (eval mode is a no-op for them);
+//   * a BatchNorm1d / BatchNorm2d right after a Linear / Conv2d folds into its weight and
+//     bias with the running statistics: W' = W * g / sqrt(var + eps) per output channel,
+//     b' = (b - mean) * g / sqrt(var + eps) + beta;
+//   * an activation right after a Linear / Conv2d (ReLU, LeakyReLU, Tanh, Sigmoid, SiLU,
+//     GELU) runs in place on that layer's output buffer instead of as a step of its own;
+//   * int8_dynamic: every Linear's weight is quantized to int8 in blocks of 32 input
+//     features with one fp16 scale each (GGUF's Q8_0, the LLM engine's sym_int8) and
+//     packed for the x8 int8 GEMM of the LLM engine; activations are rounded to int8 per
+//     row and block of 32 at each call (dynamic); the input features are zero-padded to
+//     a multiple of 32 when they are not one (784 -> 800);
+//   * every other module runs as a step of its own through its forward() (in eval mode).
+// A model that is not an nn::Sequential is one such step: nothing to rewrite, still no
+// autograd.
+//
+// The captured model holds copies of the Linear / Conv2d weights (folded / quantized):
+// training the original afterwards does not change them. Module steps (pools, Flatten,
+// LayerNorm, LSTM, ...) run the original module itself, in eval mode. Errors: an unsupported option or a model with
+// nothing in it throws ValueError naming "nano.optimize".
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bigdl/nn/module.h"
+
+namespace bigdl::nano {
+
+enum class Precision { fp32, int8_dynamic };
+// "fp32", "int8_dynamic".
+const char* precision_name(Precision p);
+// The precision of a name above; ValueError naming nano.optimize for another.
+Precision parse_precision(const std::string& name);
+
+struct OptimizeOptions {
+  Precision precision = Precision::fp32;
+  bool fold_batchnorm = true;   // Linear / Conv2d + BatchNorm -> one layer
+  bool fuse_activation = true;  // Linear / Conv2d + activation -> one step, in place
+};
+
+// One step of a captured model (src/nano/inference.cpp defines the kinds).
+class Step {
+ public:
+  virtual ~Step() = default;
+  virtual Tensor run(const Tensor& x) = 0;
+  // "Linear(784 -> 500) + relu [int8]", "MaxPool2d (module)", ...
+  virtual std::string describe() const = 0;
+};
+
+class InferenceModel : public nn::Module {
+ public:
+  InferenceModel(std::vector<std::unique_ptr<Step>> steps, OptimizeOptions options);
+  // Runs the steps in order with autograd off; x as the original model takes it.
+  Tensor forward(const Tensor& x) override;
+  std::string name() const override { return "InferenceModel"; }
+  // "InferenceModel(int8_dynamic):" then one line per step.
+  std::string repr() const override;
+  const OptimizeOptions& options() const { return options_; }
+  size_t num_steps() const { return steps_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<Step>> steps_;
+  OptimizeOptions options_;
+};
+
+// Captures `model` (see above). The model's own modules are not modified (it is put in
+// eval mode while captured and its mode restored after).
+std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const OptimizeOptions& options = {});
+
+}  // namespace bigdl::nano

@@ -1,0 +1,33 @@
+// bigdl_cpp._native.nano: nano::optimize and the InferenceModel it returns
+// (include/bigdl/nano/inference.h). The Python InferenceOptimizer (bigdl_cpp.nano) runs
+// the variants and builds the table.
+#include <pybind11/stl.h>
+
+#include "bigdl/nano/inference.h"
+#include "native.h"
+
+namespace py = pybind11;
+
+namespace bigdl_py {
+
+using namespace bigdl;
+
+void bind_nano(py::module_ m) {
+  py::class_<nano::InferenceModel, nn::Module, std::shared_ptr<nano::InferenceModel>>(m, "InferenceModel")
+      .def_property_readonly("precision", [](const nano::InferenceModel& x) { return nano::precision_name(x.options().precision); })
+      .def_property_readonly("num_steps", &nano::InferenceModel::num_steps);
+  m.def(
+      "optimize",
+      [](const nn::ModulePtr& model, const std::string& precision, bool fold_batchnorm, bool fuse_activation) {
+        nano::OptimizeOptions o;
+        o.precision = nano::parse_precision(precision);
+        o.fold_batchnorm = fold_batchnorm;
+        o.fuse_activation = fuse_activation;
+        py::gil_scoped_release release;
+        return nano::optimize(model, o);
+      },
+      py::arg("model"), py::arg("precision") = "fp32", py::arg("fold_batchnorm") = true, py::arg("fuse_activation") = true,
+      "The model captured for inference (docs/nano.md): fp32 or int8_dynamic.");
+}
+
+}  // namespace bigdl_py

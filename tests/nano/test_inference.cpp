@@ -1,0 +1,171 @@
+// nano::optimize (include/bigdl/nano/inference.h): every captured variant against the
+// original model's own forward, on the real trained MNIST MLP and on a network with every
+// rewrite (BatchNorm folding, activation fusion, dropout removal, module steps).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "bigdl/autograd.h"
+#include "bigdl/io/tensor_io.h"
+#include "bigdl/nano/inference.h"
+#include "bigdl/ops.h"
+#include "bigdl/random.h"
+#include "bigdl/train/data.h"
+#include "bigdl/train/zoo.h"
+
+using namespace bigdl;
+
+namespace {
+
+// max |a - b| / max |b|
+double rel_diff(const Tensor& a, const Tensor& b) {
+  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  EXPECT_EQ(ac.shape(), bc.shape());
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) {
+    num = std::max(num, double(std::fabs(ac.data<float>()[i] - bc.data<float>()[i])));
+    den = std::max(den, double(std::fabs(bc.data<float>()[i])));
+  }
+  return num / den;
+}
+
+double accuracy(const Tensor& logits, const Tensor& y) {
+  const Tensor pred = argmax(logits, 1).contiguous();
+  int64_t ok = 0;
+  for (int64_t i = 0; i < y.numel(); ++i) ok += pred.data<int64_t>()[i] == y.contiguous().data<int64_t>()[i];
+  return double(ok) / double(y.numel());
+}
+
+struct Mnist {
+  std::shared_ptr<nn::Sequential> net;
+  Tensor x, y;
+};
+const Mnist& mnist() {
+  static const Mnist m = [] {
+    const std::string dir = std::string(BIGDL_SHARED_DATA) + "/vision/";
+    Mnist r;
+    r.net = train::zoo::mlp({784, 500, 10});
+    r.net->load_state_dict(io::load_tensors(dir + "mnist-mlp/mnist_model.state_dict"));
+    r.net->eval();
+    auto [x, y] = train::load_idx_dataset(dir + "mnist/t10k-images-idx3-ubyte.gz", dir + "mnist/t10k-labels-idx1-ubyte.gz");
+    r.x = x.reshape({-1, 784});
+    r.y = y;
+    return r;
+  }();
+  return m;
+}
+
+}  // namespace
+
+TEST(NanoMnistMlp, Fp32FusedEqualsOriginal) {
+  const auto& m = mnist();
+  auto fast = nano::optimize(m.net);
+  EXPECT_EQ(fast->num_steps(), 2u) << fast->repr();  // fc1 + relu, fc2
+  EXPECT_NE(fast->repr().find("Linear(784 -> 500) + relu [fp32]"), std::string::npos) << fast->repr();
+  NoGradGuard ng;
+  const Tensor want = m.net->forward(m.x), got = fast->forward(m.x);
+  EXPECT_LE(rel_diff(got, want), 1e-6);
+  EXPECT_NEAR(accuracy(got, m.y), 0.9831, 1e-9);
+  // One row at a time (the decode-like path) gives the same rows.
+  const Tensor one = fast->forward(m.x.narrow(0, 17, 1));
+  EXPECT_LE(rel_diff(one, want.narrow(0, 17, 1)), 1e-6);
+}
+
+TEST(NanoMnistMlp, Int8DynamicKeepsAccuracy) {
+  const auto& m = mnist();
+  auto q8 = nano::optimize(m.net, {.precision = nano::Precision::int8_dynamic});
+  EXPECT_NE(q8->repr().find("input padded to 800"), std::string::npos) << q8->repr();
+  NoGradGuard ng;
+  const Tensor want = m.net->forward(m.x), got = q8->forward(m.x);
+  const double acc = accuracy(got, m.y);
+  std::printf("MNIST MLP: fp32 98.31%%, int8_dynamic %.2f%%, max relative logit error %.2e\n", 100 * acc, rel_diff(got, want));
+  EXPECT_GE(acc, 0.9831 - 0.005);
+  // Q8_0 rounding of weights and activations: logits within 1% of the largest.
+  EXPECT_LE(rel_diff(got, want), 1e-2);
+  EXPECT_GT(rel_diff(got, want), 0.0);  // really int8, not the fp32 path
+  // Row counts of every kernel path (1 row, a few rows, many) agree row for row.
+  for (int64_t n : {1, 3, 64}) {
+    const Tensor part = q8->forward(m.x.narrow(0, 100, n));
+    EXPECT_LE(rel_diff(part, got.narrow(0, 100, n)), 1e-5) << n << " rows";
+  }
+}
+
+TEST(NanoRewrites, FoldedFusedNetworkEqualsOriginal) {
+  manual_seed(3);
+  auto net = std::make_shared<nn::Sequential>();
+  net->add(std::make_shared<nn::Conv2d>(1, 4, 3, 1, 1));
+  auto bn2 = std::make_shared<nn::BatchNorm2d>(4);
+  net->add(bn2);
+  net->add(std::make_shared<nn::ReLU>());
+  net->add(std::make_shared<nn::MaxPool2d>(2));
+  auto inner = std::make_shared<nn::Sequential>();  // nested: flattened
+  inner->add(std::make_shared<nn::Dropout>(0.3));
+  inner->add(std::make_shared<nn::Flatten>());
+  net->add(inner);
+  net->add(std::make_shared<nn::Linear>(64, 16));
+  auto bn1 = std::make_shared<nn::BatchNorm1d>(16);
+  net->add(bn1);
+  net->add(std::make_shared<nn::Tanh>());
+  net->add(std::make_shared<nn::Linear>(16, 5));
+  net->add(std::make_shared<nn::GELU>());
+  net->add(std::make_shared<nn::Linear>(5, 3, false));
+  // Non-trivial statistics, as after training.
+  {
+    NoGradGuard ng;
+    for (auto* bn : {static_cast<nn::BatchNorm*>(bn2.get()), static_cast<nn::BatchNorm*>(bn1.get())}) {
+      const int64_t c = bn->num_features;
+      bn->running_mean.copy_(randn({c}) * 0.5);
+      bn->running_var.copy_(rand({c}) + 0.5);
+      bn->weight.copy_(randn({c}));
+      bn->bias.copy_(randn({c}));
+    }
+  }
+  net->train();
+  const Tensor x = randn({6, 1, 8, 8});
+  for (const auto precision : {nano::Precision::fp32, nano::Precision::int8_dynamic}) {
+    auto fast = nano::optimize(net, {.precision = precision});
+    EXPECT_TRUE(net->is_training());  // the original's mode is restored
+    // conv+bn+relu, maxpool, flatten, linear+bn+tanh, linear+gelu, linear
+    EXPECT_EQ(fast->num_steps(), 6u) << fast->repr();
+    Tensor want;
+    {
+      NoGradGuard ng;
+      net->eval();
+      want = net->forward(x);
+      net->train();
+    }
+    const Tensor got = fast->forward(x);
+    EXPECT_LE(rel_diff(got, want), precision == nano::Precision::fp32 ? 2e-6 : 2e-2) << fast->repr();
+    EXPECT_FALSE(got.requires_grad());
+  }
+  // Options off: every layer its own step (dropouts still dropped).
+  auto plain = nano::optimize(net, {.fold_batchnorm = false, .fuse_activation = false});
+  EXPECT_EQ(plain->num_steps(), 11u) << plain->repr();
+  // The capture holds copies: changing the original afterwards does not change it.
+  auto fast = nano::optimize(net);
+  const Tensor before = fast->forward(x);
+  {
+    NoGradGuard ng;
+    net->parameters()[0].add_(ones({}));
+  }
+  EXPECT_EQ(rel_diff(fast->forward(x), before), 0.0);
+}
+
+TEST(NanoErrors, OneLineMessages) {
+  try {
+    nano::parse_precision("int3");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.what(), "[nano.optimize] unknown precision 'int3' (known: fp32, int8_dynamic)");
+  }
+  EXPECT_THROW(nano::optimize(nullptr), ValueError);
+  EXPECT_THROW(nano::optimize(std::make_shared<nn::Sequential>()), ValueError);
+  auto q8 = nano::optimize(train::zoo::mlp({40, 8, 2}), {.precision = nano::Precision::int8_dynamic});
+  try {
+    q8->forward(randn({2, 39}));
+    FAIL();
+  } catch (const ShapeError& e) {
+    EXPECT_STREQ(e.what(), "[nano.Linear] expected input with 40 float32 features in the last dim, got [2, 39] f32");
+  }
+}

@@ -1,0 +1,99 @@
+"""bigdl_cpp.nano (issue 14): InferenceOptimizer on the real trained MNIST MLP
+(../shared/data/vision/mnist-mlp, 98.31 % in PyTorch) and on a network with every rewrite,
+each variant checked against the original model's outputs.
+
+Run by scripts/test.sh: PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin/python -m pytest tests/python
+"""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from bigdl_cpp.dllib import nn
+from bigdl_cpp.dllib.datasets import load_idx
+from bigdl_cpp.nano import InferenceOptimizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+VISION = os.path.join(SHARED, "vision")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    sd = torch.load(os.path.join(VISION, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
+    net = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
+    net.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
+                         "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
+    x, y = load_idx(os.path.join(VISION, "mnist", "t10k-images-idx3-ubyte.gz"),
+                    os.path.join(VISION, "mnist", "t10k-labels-idx1-ubyte.gz"))
+    return net, np.asarray(x).reshape(-1, 784), np.asarray(y)
+
+
+def test_optimize_table_and_best_model(mnist, capsys):
+    net, x, y = mnist
+    opt = InferenceOptimizer().optimize(net, training_data=x[:256], validation_data=(x, y), latency_sample_num=5)
+    text = opt.summary()
+    assert capsys.readouterr().out.strip() == text.strip()
+    rows = {r.method: r for r in opt._rows}
+    assert list(rows) == ["original", "fp32", "int8_dynamic"]
+    assert all(r.status == "successful" and r.latency_ms > 0 for r in rows.values())
+    assert rows["original"].metric == pytest.approx(0.9831, abs=1e-9)
+    assert rows["fp32"].metric == pytest.approx(0.9831, abs=1e-9)
+    assert rows["int8_dynamic"].metric >= 0.9831 - 0.005  # the issue's 0.5 point budget
+    for method in rows:
+        assert method in text
+    best, method = opt.get_best_model(accuracy_criterion=0.005)
+    assert rows[method].metric >= 0.9831 * (1 - 0.005)
+    want = net.predict_numpy(x[:64])
+    np.testing.assert_allclose(np.asarray(best(x[:64])), want, rtol=0, atol=2e-2 * np.abs(want).max())
+    # Nothing validated: the fastest of all.
+    opt2 = InferenceOptimizer().optimize(net, training_data=(x[:32], y[:32]), includes=["original", "fp32"],
+                                         latency_sample_num=3)
+    assert opt2.get_best_model()[1] in ("original", "fp32")
+
+
+def test_trace_and_quantize_against_original(mnist):
+    net, x, _ = mnist
+    want = net.predict_numpy(x[:500])
+    fast = InferenceOptimizer.trace(net)
+    assert fast.precision == "fp32" and fast.num_steps == 2
+    np.testing.assert_allclose(np.asarray(fast(x[:500])), want, rtol=0, atol=1e-6 * np.abs(want).max())
+    q8 = InferenceOptimizer.quantize(net, precision="int8")
+    assert q8.precision == "int8_dynamic" and "int8" in repr(q8)
+    got = np.asarray(q8(x[:500]))
+    assert 0 < np.abs(got - want).max() <= 1e-2 * np.abs(want).max()
+
+
+def test_batchnorm_folded_and_fused():
+    rng = np.random.default_rng(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Dropout(0.2), nn.Flatten(), nn.Linear(64, 8), nn.BatchNorm1d(8), nn.Tanh(),
+                         nn.Linear(8, 3))
+    sd = net.state_dict()
+    for k in sd:  # statistics as after training
+        if k.endswith("running_mean"):
+            sd[k] = rng.standard_normal(sd[k].shape).astype(np.float32) * 0.5
+        elif k.endswith("running_var"):
+            sd[k] = rng.uniform(0.5, 1.5, sd[k].shape).astype(np.float32)
+    net.load_state_dict(sd)
+    x = rng.standard_normal((5, 1, 8, 8)).astype(np.float32)
+    fast = InferenceOptimizer.trace(net)
+    assert fast.num_steps == 5, repr(fast)  # conv+bn+relu, pool, flatten, linear+bn+tanh, linear
+    want = net.predict_numpy(x)
+    np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
+
+
+def test_errors_are_one_line(mnist):
+    net, x, y = mnist
+    with pytest.raises(ValueError, match="unknown method 'bf17'"):
+        InferenceOptimizer().optimize(net, x[:8], includes=["bf17"])
+    with pytest.raises(ValueError, match="give a metric"):
+        InferenceOptimizer().optimize(net, x[:8], validation_data=(x[:8], y[:8].astype(np.float32)))
+    with pytest.raises(ValueError, match="precision='bf16'"):
+        InferenceOptimizer.quantize(net, precision="bf16")
+    with pytest.raises(RuntimeError, match="call optimize"):
+        InferenceOptimizer().summary()
+    q8 = InferenceOptimizer.quantize(net)
+    with pytest.raises(ValueError, match=r"\[nano.Linear\] expected input with 784 float32 features"):
+        q8(x[:2, :700])
