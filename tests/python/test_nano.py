@@ -97,3 +97,16 @@ def test_errors_are_one_line(mnist):
     q8 = InferenceOptimizer.quantize(net)
     with pytest.raises(ValueError, match=r"\[nano.Linear\] expected input with 784 float32 features"):
         q8(x[:2, :700])
+
+
+def test_the_example_prints_the_table():
+    """examples/python/nano_inference_optimizer.py on the MNIST MLP, one setting."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "nano_inference_optimizer.py"),
+                          "--threads", "1", "--batch", "8"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "mlp: batch 8, 1 thread(s)" in out.stdout and "int8_dynamic" in out.stdout
+    assert "best within 0.5 %:" in out.stdout
+    assert "0.9831" in out.stdout  # the original's accuracy in the table

@@ -1,0 +1,80 @@
+# BigDL Nano's InferenceOptimizer example on our engine (docs/nano.md): every method on a
+# trained model, the table of status / latency / accuracy, and the best model within 0.5 %.
+#
+#   PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin/python examples/python/nano_inference_optimizer.py
+#       [--model mlp|lenet] [--epochs 1] [--threads 1,2] [--batch 1,32]
+#
+# mlp (default): the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10,
+# PyTorch's weights, read with torch), on the MNIST test set. lenet: LeNet-5 with
+# BatchNorm after each convolution, trained here for --epochs on Fashion-MNIST (Debian's
+# dataset-fashion-mnist) and scored on its test set. Uses the test venv's Python
+# (Debian's torch for reading the MLP's checkpoint).
+import argparse
+import os
+import time
+
+import numpy as np
+
+from bigdl_cpp.dllib import nn, optim
+from bigdl_cpp.dllib.datasets import fashion_mnist, load_idx
+from bigdl_cpp.nano import InferenceOptimizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+
+
+def mnist_mlp():
+    import torch
+    v = os.path.join(SHARED, "vision")
+    sd = torch.load(os.path.join(v, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
+    net = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
+    net.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
+                         "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
+    x, y = load_idx(os.path.join(v, "mnist", "t10k-images-idx3-ubyte.gz"), os.path.join(v, "mnist", "t10k-labels-idx1-ubyte.gz"))
+    x = np.asarray(x).reshape(-1, 784)
+    return net, x, (x, np.asarray(y))
+
+
+def fashion_lenet(epochs):
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Dropout(0.1), nn.Linear(120, 84), nn.ReLU(),
+                        nn.Linear(84, 10))
+    x, y = fashion_mnist("train")
+    xt, yt = fashion_mnist("test")
+    x, y, xt, yt = np.asarray(x), np.asarray(y), np.asarray(xt), np.asarray(yt)
+    opt, loss_fn = optim.Adam(net.parameters(), lr=2e-3), nn.CrossEntropyLoss()
+    rng = np.random.default_rng(0)
+    for epoch in range(epochs):
+        t0, order = time.time(), rng.permutation(len(x))
+        net.train()
+        for i in range(0, len(x), 64):
+            idx = order[i:i + 64]
+            loss = loss_fn(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        print(f"epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.4f} ({time.time() - t0:.1f} s)", flush=True)
+    return net, x, (xt, yt)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--batch", default="1,32")
+    args = ap.parse_args()
+    net, train_x, val = mnist_mlp() if args.model == "mlp" else fashion_lenet(args.epochs)
+    for threads in [int(t) for t in args.threads.split(",")]:
+        for batch in [int(b) for b in args.batch.split(",")]:
+            opt = InferenceOptimizer().optimize(net, training_data=train_x, validation_data=val, thread_num=threads,
+                                                batch_size=batch, latency_sample_num=100)
+            print(f"\n{args.model}: batch {batch}, {threads} thread(s)")
+            opt.summary()
+            _, method = opt.get_best_model(accuracy_criterion=0.005)
+            print(f"best within 0.5 %: {method}")
+
+
+if __name__ == "__main__":
+    main()
