@@ -7,6 +7,7 @@
 // For every packed type (quant::kPackedTypes: the 32-weight types against BlockQ8A
 // activations, Q4_K / Q5_K / Q6_K / IQ4_XS against BlockQ8K; the latter only when --cols
 // is a multiple of 256) and n = 1 (decode: one activation row) and
+// "1x2" (decode as the engine runs it: gemv2 over the two halves of each thread's groups),
 // n = 16, 32 (the engine's prefill chunk), 64, prints the best-of---reps time, the weight bytes read per second
 // and the integer multiply-adds per second (2 * rows * cols * n ops), plus the ratio to
 // the avx2 row. Threads split the row groups evenly (std::thread, started per pass). A
@@ -46,6 +47,33 @@ double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* pa
   const auto work = [&](int id) {
     for (int64_t g = groups * id / threads; g < groups * (id + 1) / threads; ++g)
       fn(nb, packed + g * nb * tile, x, n, y + g * quant::kPackRows, rows);
+  };
+  if (threads == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> pool;
+    for (int id = 0; id < threads; ++id) pool.emplace_back(work, id);
+    for (auto& th : pool) th.join();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The decode path as the engine runs it (matvec_multi in src/llm/ops.cpp): each thread's
+// run of groups as two halves read in step by gemv2 (two memory streams), an odd last
+// group through gemm with n = 1.
+double run_pass_gemv2(const quant::PackedKernels& k, quant::QType t, const uint8_t* packed, int64_t rows, int64_t cols,
+                      const void* x, float* y, int threads) {
+  const int64_t nb = cols / quant::qtype_info(t).block_size, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
+  const auto fn2 = k.gemv2[static_cast<int>(t)];
+  const auto fn = k.gemm[static_cast<int>(t)];
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto work = [&](int id) {
+    const int64_t g0 = groups * id / threads, g1 = groups * (id + 1) / threads, half = (g1 - g0) / 2;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t ga = g0 + i, gb = g0 + half + i;
+      fn2(nb, packed + ga * nb * tile, packed + gb * nb * tile, x, y + ga * quant::kPackRows, y + gb * quant::kPackRows);
+    }
+    for (int64_t g = g0 + 2 * half; g < g1; ++g) fn(nb, packed + g * nb * tile, x, 1, y + g * quant::kPackRows, rows);
   };
   if (threads == 1) {
     work(0);
@@ -104,16 +132,18 @@ int main(int argc, char** argv) {
     std::vector<uint8_t> packed(static_cast<size_t>(quant::packed_bytes(t, rows, cols)));
     quant::pack_rows(t, q.data(), rows, cols, packed.data());
     const double gbytes = double(packed.size()) / 1e9;
-    for (int64_t n : {int64_t(1), int64_t(16), int64_t(32), int64_t(64)}) {
+    // n = 0 stands for the decode path through gemv2 ("1x2" in the table).
+    for (int64_t n : {int64_t(0), int64_t(1), int64_t(16), int64_t(32), int64_t(64)}) {
       std::vector<float> want;
       double avx2_s = 0;
       for (Isa isa : bigdl::detail::kAllIsas) {
         const quant::PackedKernels* k = quant::packed_kernels_for(isa);
-        if (k == nullptr || (isa == Isa::scalar && n > 1)) continue;  // the reference is slow: decode only
-        std::vector<float> y(static_cast<size_t>(n * rows));
+        if (k == nullptr || (isa == Isa::scalar && n != 1)) continue;  // the reference is slow: decode only
+        std::vector<float> y(static_cast<size_t>(std::max<int64_t>(n, 1) * rows));
         double best = 1e30;
         for (long rep = 0; rep < reps + 1; ++rep) {  // one warm-up pass
-          const double s = run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
+          const double s = n == 0 ? run_pass_gemv2(*k, t, packed.data(), rows, cols, x, y.data(), threads)
+                                  : run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
           if (rep > 0) best = std::min(best, s);
         }
         if (isa == Isa::avx2) {
@@ -125,8 +155,9 @@ int main(int argc, char** argv) {
         }
         char ratio[16] = "-";
         if (avx2_s > 0 && isa != Isa::avx2) std::snprintf(ratio, sizeof ratio, "%.2fx", avx2_s / best);
-        std::printf("%-10s %4lld %-11s %10.3f %9.1f %10.1f %8s\n", info.name, (long long)n, k->name, 1e3 * best,
-                    gbytes / best, 2.0 * double(rows) * double(cols) * double(n) / best / 1e9, ratio);
+        std::printf("%-10s %4s %-11s %10.3f %9.1f %10.1f %8s\n", info.name, n == 0 ? "1x2" : std::to_string(n).c_str(),
+                    k->name, 1e3 * best, gbytes / best, 2.0 * double(rows) * double(cols) * double(std::max<int64_t>(n, 1)) / best / 1e9,
+                    ratio);
       }
     }
   }
