@@ -10,6 +10,7 @@
 #include "bigdl/error.h"
 #include "bigdl/nn/modules.h"
 #include "bigdl/ops.h"
+#include "bigdl/train/keras.h"
 #include "llm/ops.h"
 #include "llm/weights.h"
 
@@ -215,13 +216,69 @@ class ModuleStep : public Step {
   nn::ModulePtr m_;
 };
 
-// The leaves of nested nn::Sequential containers, in order.
-void flatten(const nn::ModulePtr& m, std::vector<nn::ModulePtr>& out) {
+// A Keras layer that is not a module call (padding, pooling, reshapes, ...): the layer
+// itself, in eval mode.
+class LayerStep : public Step {
+ public:
+  explicit LayerStep(keras::Layer l) : l_(std::move(l)) {}
+  Tensor run(const Tensor& x) override {
+    std::unique_ptr<ModeGuard> mode;
+    if (l_->module()) mode = std::make_unique<ModeGuard>(*l_->module());
+    return l_->call({x});
+  }
+  std::string describe() const override { return l_->type() + " " + l_->name() + " (layer)"; }
+
+ private:
+  keras::Layer l_;
+};
+
+// What capture walks: a module (rewritten where it is one we know) or a Keras layer run
+// as it is.
+struct Item {
+  nn::ModulePtr module;
+  keras::Layer layer;  // when module is null
+};
+
+// True when a built Conv2D layer is its module's convolution alone (no explicit padding
+// copy): the output shape the module gives for the layer's input equals the layer's.
+bool conv_is_module_call(const keras::LayerImpl& l, const nn::Conv2d& c) {
+  const Shape& in = l.input_shapes()[0];
+  const Shape& out = l.output_shape();
+  const auto& o = c.options;
+  const auto dim = [](int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) { return (n + 2 * p - d * (k - 1) - 1) / s + 1; };
+  return in.size() == 3 && out.size() == 3 &&
+         dim(in[1], o.kernel_size.first, o.stride.first, o.padding.first, o.dilation.first) == out[1] &&
+         dim(in[2], o.kernel_size.second, o.stride.second, o.padding.second, o.dilation.second) == out[2];
+}
+
+// The leaves of nested nn::Sequential containers, in order; a keras::Sequential's layers
+// as the modules they run (Dense / Conv2D as their Linear / Conv2d then their activation,
+// Flatten / Dropout / Activation / BatchNormalization as their module) or as themselves.
+void flatten(const nn::ModulePtr& m, std::vector<Item>& out) {
   if (const auto* seq = dynamic_cast<const nn::Sequential*>(m.get())) {
     for (size_t i = 0; i < seq->size(); ++i) flatten((*seq)[i], out);
     return;
   }
-  out.push_back(m);
+  if (const auto* ks = dynamic_cast<const keras::Sequential*>(m.get())) {
+    for (const keras::Layer& l : ks->layers()) {
+      const std::string& type = l->type();
+      const auto* conv = dynamic_cast<const nn::Conv2d*>(l->module().get());
+      const bool module_then_act = (type == "Dense" && dynamic_cast<const nn::Linear*>(l->module().get())) ||
+                                   (type == "Conv2D" && conv && conv_is_module_call(*l, *conv));
+      if (module_then_act) {
+        out.push_back({l->module(), {}});
+        const std::string act = l->activation();
+        if (!act.empty() && act != "linear") out.push_back({keras::make_activation(act), {}});
+      } else if ((type == "Flatten" || type == "Dropout" || type == "Activation" || type == "BatchNormalization") &&
+                 l->module()) {
+        out.push_back({l->module(), {}});
+      } else {
+        out.push_back({nullptr, l});
+      }
+    }
+    return;
+  }
+  out.push_back({m, {}});
 }
 
 }  // namespace
@@ -257,16 +314,22 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
   BIGDL_CHECK(model != nullptr, ValueError, "nano.optimize", "no model given");
   ModeGuard mode(*model);
   NoGradGuard ng;
-  std::vector<nn::ModulePtr> mods;
-  flatten(model, mods);
+  std::vector<Item> items;
+  flatten(model, items);
+  // The module of item j, or null (a Keras layer run as itself).
+  const auto mod = [&](size_t j) { return items[j].module.get(); };
+  const auto noop = [&](size_t j) { return dynamic_cast<nn::Dropout*>(mod(j)) || dynamic_cast<nn::Identity*>(mod(j)); };
   std::vector<std::unique_ptr<Step>> steps;
-  for (size_t i = 0; i < mods.size(); ++i) {
-    nn::Module& m = *mods[i];
-    if (dynamic_cast<nn::Dropout*>(&m) || dynamic_cast<nn::Identity*>(&m)) continue;
-    auto* lin = dynamic_cast<nn::Linear*>(&m);
-    auto* conv = dynamic_cast<nn::Conv2d*>(&m);
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].module) {
+      steps.push_back(std::make_unique<LayerStep>(items[i].layer));
+      continue;
+    }
+    if (noop(i)) continue;
+    auto* lin = dynamic_cast<nn::Linear*>(mod(i));
+    auto* conv = dynamic_cast<nn::Conv2d*>(mod(i));
     if (!lin && !conv) {
-      steps.push_back(std::make_unique<ModuleStep>(mods[i]));
+      steps.push_back(std::make_unique<ModuleStep>(items[i].module));
       continue;
     }
     Tensor w = copy_of(lin ? lin->weight : conv->weight), b = copy_of(lin ? lin->bias : conv->bias);
@@ -274,18 +337,18 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     // between them are no-ops in eval and skipped).
     size_t j = i + 1;
     const auto skip_noops = [&] {
-      while (j < mods.size() && (dynamic_cast<nn::Dropout*>(mods[j].get()) || dynamic_cast<nn::Identity*>(mods[j].get()))) ++j;
+      while (j < items.size() && items[j].module && noop(j)) ++j;
     };
     skip_noops();
-    if (options.fold_batchnorm && j < mods.size())
-      if (const auto* bn = dynamic_cast<const nn::BatchNorm*>(mods[j].get())) {
+    if (options.fold_batchnorm && j < items.size())
+      if (const auto* bn = dynamic_cast<const nn::BatchNorm*>(mod(j))) {
         fold_batchnorm(*bn, w, b);
         ++j;
         skip_noops();
       }
     Act act;
-    if (options.fuse_activation && j < mods.size()) {
-      act = activation_of(*mods[j]);
+    if (options.fuse_activation && j < items.size() && items[j].module) {
+      act = activation_of(*items[j].module);
       if (act.kind != Act::none) ++j;
     }
     if (conv) steps.push_back(std::make_unique<ConvStep>(w, b, conv->options, act));

@@ -12,6 +12,7 @@
 #include "bigdl/ops.h"
 #include "bigdl/random.h"
 #include "bigdl/train/data.h"
+#include "bigdl/train/keras.h"
 #include "bigdl/train/zoo.h"
 
 using namespace bigdl;
@@ -167,5 +168,46 @@ TEST(NanoErrors, OneLineMessages) {
     FAIL();
   } catch (const ShapeError& e) {
     EXPECT_STREQ(e.what(), "[nano.Linear] expected input with 40 float32 features in the last dim, got [2, 39] f32");
+  }
+}
+
+// keras::Sequential (DLlib's Keras API): Dense / Conv2D become Linear / Conv2d steps with
+// their activation fused and a following BatchNormalization folded; layers that are not a
+// module call (a Conv2D with asymmetric 'same' padding, pooling) run as themselves.
+TEST(NanoKeras, SequentialCapturedAndEqual) {
+  manual_seed(5);
+  auto net = std::make_shared<keras::Sequential>();
+  net->add(keras::Conv2D(4, 3, 1, "same", "linear", {.input_shape = {1, 8, 8}}));  // symmetric pad: a conv
+  net->add(keras::BatchNormalization());
+  net->add(keras::Activation("relu"));
+  net->add(keras::Conv2D(4, 2, 1, "same", "tanh"));  // asymmetric pad: the layer itself
+  net->add(keras::MaxPooling2D(2));
+  net->add(keras::Flatten());
+  net->add(keras::Dense(16, "linear"));
+  net->add(keras::BatchNormalization());
+  net->add(keras::Dropout(0.5));
+  net->add(keras::Dense(5, "softmax"));
+  {
+    NoGradGuard ng;
+    for (auto& [name, t] : net->state_dict())
+      if (name.find("running_mean") != std::string::npos) t.copy_(randn(t.shape()) * 0.3);
+      else if (name.find("running_var") != std::string::npos) t.copy_(rand(t.shape()) + 0.5);
+  }
+  for (auto& [name, t] : net->state_dict())  // state_dict's tensors are the buffers themselves
+    if (name.find("running_mean") != std::string::npos) EXPECT_GT(t.abs().sum().item(), 0.0) << name;
+  const Tensor x = randn({3, 1, 8, 8});
+  for (const auto precision : {nano::Precision::fp32, nano::Precision::int8_dynamic}) {
+    auto fast = nano::optimize(net, {.precision = precision});
+    // conv+bn+relu, conv2d layer, maxpool layer, flatten, linear+bn, linear, softmax
+    EXPECT_EQ(fast->num_steps(), 7u) << fast->repr();
+    EXPECT_NE(fast->repr().find("Conv2d(1 -> 4, 3x3) + relu [fp32]"), std::string::npos) << fast->repr();
+    EXPECT_NE(fast->repr().find("(layer)"), std::string::npos) << fast->repr();
+    Tensor want;
+    {
+      NoGradGuard ng;
+      net->eval();
+      want = net->forward(x);
+    }
+    EXPECT_LE(rel_diff(fast->forward(x), want), precision == nano::Precision::fp32 ? 2e-6 : 2e-2) << fast->repr();
   }
 }

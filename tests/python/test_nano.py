@@ -110,3 +110,19 @@ def test_the_example_prints_the_table():
     assert "mlp: batch 8, 1 thread(s)" in out.stdout and "int8_dynamic" in out.stdout
     assert "best within 0.5 %:" in out.stdout
     assert "0.9831" in out.stdout  # the original's accuracy in the table
+
+
+def test_keras_sequential_is_captured():
+    from bigdl_cpp.dllib.keras.layers import BatchNormalization, Dense, Dropout
+    from bigdl_cpp.dllib.keras.models import Sequential
+
+    model = Sequential([Dense(32, activation="relu", input_shape=(20,)), Dropout(0.3), Dense(16),
+                        BatchNormalization(), Dense(4, activation="softmax")])
+    x = np.random.default_rng(1).standard_normal((7, 20)).astype(np.float32)
+    fast = InferenceOptimizer.trace(model)
+    assert fast.num_steps == 4, repr(fast)  # dense+relu, dense+bn, dense, softmax
+    want = model.predict(x)
+    np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=1e-6)
+    opt = InferenceOptimizer().optimize(model, training_data=x, validation_data=(x, np.argmax(want, 1)),
+                                        latency_sample_num=2)
+    assert [r.status for r in opt._rows] == ["successful"] * 3

@@ -10,8 +10,12 @@
 //   std::cout << fast->repr();                                // the steps
 //
 // What capture does (docs/nano.md):
-//   * nested nn::Sequential containers are flattened; Dropout and Identity are dropped
-//     (eval mode is a no-op for them);
+//   * nested nn::Sequential containers are flattened, and a keras::Sequential's layers
+//     become the modules they run (Dense / Conv2D: their Linear / Conv2d, then their
+//     activation; Flatten, Dropout, Activation, BatchNormalization: their module); a
+//     Keras layer that is more than a module call (a Conv2D that pads unevenly, pooling,
+//     Reshape, LSTM, ...) runs as itself;
+//   * Dropout and Identity are dropped (eval mode is a no-op for them);
 //   * a BatchNorm1d / BatchNorm2d right after a Linear / Conv2d folds into its weight and
 //     bias with the running statistics: W' = W * g / sqrt(var + eps) per output channel,
 //     b' = (b - mean) * g / sqrt(var + eps) + beta;
@@ -23,8 +27,8 @@
 //     row and block of 32 at each call (dynamic); the input features are zero-padded to
 //     a multiple of 32 when they are not one (784 -> 800);
 //   * every other module runs as a step of its own through its forward() (in eval mode).
-// A model that is not an nn::Sequential is one such step: nothing to rewrite, still no
-// autograd.
+// A model that is neither (keras::Model, the zoo's ResNet, a custom module) is one such
+// step: nothing to rewrite, still no autograd.
 //
 // The captured model holds copies of the Linear / Conv2d weights (folded / quantized):
 // training the original afterwards does not change them. Module steps (pools, Flatten,

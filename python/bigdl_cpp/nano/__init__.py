@@ -15,7 +15,8 @@ autograd), "fp32" (captured: nested Sequentials flattened, Dropout dropped, Batc
 folded into the Linear / Conv2d before it, activations fused in place) and
 "int8_dynamic" ("fp32" with every Linear's weights in int8 blocks of 32 and activations
 rounded to int8 at each call, on the LLM engine's int8 GEMM). The model is an
-nn.Sequential of bigdl_cpp.dllib.nn modules (or any Module: it then runs as one step).
+nn.Sequential of bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential (any
+other Module runs as one step).
 """
 import statistics
 import time
@@ -41,6 +42,11 @@ def _inputs(data, what):
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def _module(model):
+    """The engine module of a model: a bigdl_cpp.dllib.keras Sequential / Model wraps one."""
+    return getattr(model, "_impl", model)
+
+
 def _accuracy(pred, y):
     return float(np.mean(np.argmax(pred, axis=-1) == y.reshape(-1)))
 
@@ -64,7 +70,7 @@ class InferenceOptimizer:
     @staticmethod
     def trace(model, fold_batchnorm=True, fuse_activation=True):
         """The model captured for fp32 inference (a Module)."""
-        return _native.nano.optimize(model, "fp32", fold_batchnorm, fuse_activation)
+        return _native.nano.optimize(_module(model), "fp32", fold_batchnorm, fuse_activation)
 
     @staticmethod
     def quantize(model, precision="int8", approach="dynamic"):
@@ -73,7 +79,7 @@ class InferenceOptimizer:
         if precision != "int8" or approach != "dynamic":
             raise ValueError(f"InferenceOptimizer.quantize: precision='{precision}', approach='{approach}' is not "
                              "available (available: precision='int8', approach='dynamic')")
-        return _native.nano.optimize(model, "int8_dynamic")
+        return _native.nano.optimize(_module(model), "int8_dynamic")
 
     def optimize(self, model, training_data, validation_data=None, metric=None, direction="max", thread_num=None,
                  latency_sample_num=20, batch_size=32, includes=None, excludes=None):
@@ -117,6 +123,7 @@ class InferenceOptimizer:
         return self
 
     def _run(self, method, model, x_lat, val, metric, samples):
+        model = _module(model)
         try:
             if method == "original":
                 model.eval()
