@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Nano inference latency (issue 14, must-show 2): our fp32 and int8 variants against PyTorch
+1.13 (eager, TorchScript, its dynamic int8), ONNX Runtime (fp32 and its dynamic int8) and
+OpenVINO (fp32) on the same models with the same weights and inputs, in one run.
+
+    PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/nano/bin/python benchmarks/nano/run.py
+        [--models mlp,lenet] [--threads 1,2] [--batches 1,32] [--samples 200]
+
+The venv is scripts/make_ref_venvs.sh nano (Debian's /usr/bin/python3 with its torch 1.13,
+plus PyPI onnxruntime, onnx, openvino). Models:
+  mlp    the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10), MNIST test set
+  lenet  LeNet-5 with BatchNorm after each convolution, trained here for one epoch on
+         Fashion-MNIST by our engine (seed 0), Fashion-MNIST test set
+The same weights go into every engine (our state_dict copied into an identical torch
+module, exported to ONNX for ONNX Runtime and OpenVINO). Latency: median of --samples
+calls on one fixed batch after 10 warm-up calls; accuracy: each engine's own outputs on
+the whole test set. Prints one table per model and the ratios of our best fp32 / int8 to
+the fastest peer of that precision (> 1: ours faster).
+"""
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from bigdl_cpp import set_num_threads
+from bigdl_cpp.dllib import nn, optim
+from bigdl_cpp.dllib.datasets import fashion_mnist, load_idx
+from bigdl_cpp.dllib.tensor import manual_seed
+from bigdl_cpp.nano import InferenceOptimizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
+
+
+# ---------------------------------------------------------------- models (ours, torch twin)
+def mlp():
+    v = os.path.join(SHARED, "vision")
+    sd = torch.load(os.path.join(v, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
+    ours = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
+    ours.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
+                          "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
+    theirs = torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
+    x, y = load_idx(os.path.join(v, "mnist", "t10k-images-idx3-ubyte.gz"), os.path.join(v, "mnist", "t10k-labels-idx1-ubyte.gz"))
+    return ours, theirs, np.asarray(x).reshape(-1, 784), np.asarray(y)
+
+
+def lenet():
+    def layers(m):
+        return [m.Conv2d(1, 6, 5, padding=2), m.BatchNorm2d(6), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5),
+                m.BatchNorm2d(16), m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(400, 120), m.ReLU(),
+                m.Linear(120, 84), m.ReLU(), m.Linear(84, 10)]
+    manual_seed(0)
+    ours, theirs = nn.Sequential(*layers(nn)), torch.nn.Sequential(*layers(torch.nn))
+    x, y = (np.asarray(a) for a in fashion_mnist("train"))
+    opt, loss_fn, rng = optim.Adam(ours.parameters(), lr=2e-3), nn.CrossEntropyLoss(), np.random.default_rng(0)
+    order = rng.permutation(len(x))
+    ours.train()
+    for i in range(0, len(x), 64):
+        idx = order[i:i + 64]
+        loss = loss_fn(ours(x[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    xt, yt = (np.asarray(a) for a in fashion_mnist("test"))
+    return ours, theirs, xt, yt
+
+
+# ---------------------------------------------------------------- engines
+def timed(run, x, samples):
+    for _ in range(10):
+        run(x)
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - t0)
+    return 1000 * statistics.median(times)
+
+
+def engines(ours, theirs, example, tmp):
+    """[(name, precision, make(threads) -> run(x) -> ndarray)]"""
+    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+    theirs.eval()
+    fp32, int8 = InferenceOptimizer.trace(ours), InferenceOptimizer.quantize(ours, precision="int8")
+    onnx_path = os.path.join(tmp, "model.onnx")
+    torch.onnx.export(theirs, torch.from_numpy(example[:1]), onnx_path, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=13)
+    out = []
+
+    def ours_run(m):
+        def make(t):
+            set_num_threads(t)
+            return lambda x: np.asarray(m(x))
+        return make
+    out += [("bigdl-cpp original", "fp32", lambda t: (set_num_threads(t), ours.predict_numpy)[1]),
+            ("bigdl-cpp fp32", "fp32", ours_run(fp32)), ("bigdl-cpp int8_dynamic", "int8", ours_run(int8))]
+
+    def torch_run(m):
+        def make(t):
+            torch.set_num_threads(t)
+
+            def run(x):
+                with torch.no_grad():
+                    return m(torch.from_numpy(x)).numpy()
+            return run
+        return make
+    with torch.no_grad():
+        script = torch.jit.freeze(torch.jit.trace(theirs, torch.from_numpy(example[:1])).eval())
+    qtorch = torch.quantization.quantize_dynamic(theirs, {torch.nn.Linear}, dtype=torch.qint8)
+    out += [("torch eager", "fp32", torch_run(theirs)), ("torch torchscript", "fp32", torch_run(script)),
+            ("torch dynamic int8", "int8", torch_run(qtorch))]
+    try:
+        import onnxruntime as ort
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        q_path = os.path.join(tmp, "model.int8.onnx")
+        # MatMul / Gemm only: the CPU provider has no ConvInteger kernel (as ours: Linear only).
+        quantize_dynamic(onnx_path, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+
+        def ort_run(path):
+            def make(t):
+                so = ort.SessionOptions()
+                so.intra_op_num_threads, so.inter_op_num_threads = t, 1
+                sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+                return lambda x: sess.run(None, {"x": x})[0]
+            return make
+        out += [("onnxruntime fp32", "fp32", ort_run(onnx_path)), ("onnxruntime dynamic int8", "int8", ort_run(q_path))]
+    except ImportError as e:
+        print(f"onnxruntime: skipped ({e})", file=sys.stderr)
+    try:
+        import openvino as ov
+        core = ov.Core()
+        ov_model = core.read_model(onnx_path)
+
+        def ov_make(t):
+            compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_NUM_THREADS": t, "INFERENCE_PRECISION_HINT": "f32"})
+            return lambda x: compiled(x)[0]
+        out.append(("openvino fp32", "fp32", ov_make))
+    except ImportError as e:
+        print(f"openvino: skipped ({e})", file=sys.stderr)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="mlp,lenet")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--batches", default="1,32")
+    ap.add_argument("--samples", type=int, default=200)
+    args = ap.parse_args()
+    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime.quantization's pre-processing advice
+    threads = [int(t) for t in args.threads.split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
+    settings = [(b, t) for b in batches for t in threads]
+    print(f"torch {torch.__version__}; median of {args.samples} calls; latency in ms")
+    for name in args.models.split(","):
+        ours, theirs, x, y = {"mlp": mlp, "lenet": lenet}[name]()
+        with tempfile.TemporaryDirectory() as tmp:
+            rows = []
+            for engine, precision, make in engines(ours, theirs, x, tmp):
+                lat = []
+                for b, t in settings:
+                    run = make(t)
+                    lat.append(timed(run, np.ascontiguousarray(x[:b]), args.samples))
+                run = make(2)
+                acc = float(np.mean(np.concatenate([np.argmax(run(np.ascontiguousarray(x[i:i + 1000])), -1)
+                                                    for i in range(0, len(x), 1000)]) == y))
+                rows.append((engine, precision, lat, acc))
+        head = " | ".join(f"b{b} t{t}".rjust(8) for b, t in settings)
+        print(f"\n{name}\n{'engine':<26} {'prec':<5} | {head} | accuracy")
+        print("-" * (36 + 11 * len(settings) + 11))
+        for engine, precision, lat, acc in rows:
+            print(f"{engine:<26} {precision:<5} | " + " | ".join(f"{v:8.3f}" for v in lat) + f" | {100 * acc:6.2f}%")
+        for precision in ("fp32", "int8"):
+            ours_best = [min(r[2][i] for r in rows if r[0].startswith("bigdl-cpp") and r[1] == precision) for i in range(len(settings))]
+            peers = [r for r in rows if not r[0].startswith("bigdl-cpp") and r[1] == precision]
+            if not peers:
+                continue
+            peer_best = [min(r[2][i] for r in peers) for i in range(len(settings))]
+            print(f"{'ratio ' + precision + ' (fastest peer / ours)':<32} | "
+                  + " | ".join(f"{p / o:7.2f}x" for p, o in zip(peer_best, ours_best)))
+
+
+if __name__ == "__main__":
+    main()
