@@ -37,43 +37,22 @@ namespace quant = bigdl::detail::quant;
 using bigdl::detail::Isa;
 
 
-// One pass: the row groups split over `threads` threads, each calling the table's gemm
-// per group.
+// One pass: the row groups split evenly over `threads` threads. n >= 1: the table's gemm
+// per group with n activation rows. n = 0: decode as the engine runs it (matvec_multi in
+// src/llm/ops.cpp): each thread's groups as two halves read in step by gemv2 (two memory
+// streams), an odd last group through gemm with one row.
 double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* packed, int64_t rows, int64_t cols,
                 const void* x, int64_t n, float* y, int threads) {
   const int64_t nb = cols / quant::qtype_info(t).block_size, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
   const auto fn = k.gemm[static_cast<int>(t)];
-  const auto t0 = std::chrono::steady_clock::now();
-  const auto work = [&](int id) {
-    for (int64_t g = groups * id / threads; g < groups * (id + 1) / threads; ++g)
-      fn(nb, packed + g * nb * tile, x, n, y + g * quant::kPackRows, rows);
-  };
-  if (threads == 1) {
-    work(0);
-  } else {
-    std::vector<std::thread> pool;
-    for (int id = 0; id < threads; ++id) pool.emplace_back(work, id);
-    for (auto& th : pool) th.join();
-  }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// The decode path as the engine runs it (matvec_multi in src/llm/ops.cpp): each thread's
-// run of groups as two halves read in step by gemv2 (two memory streams), an odd last
-// group through gemm with n = 1.
-double run_pass_gemv2(const quant::PackedKernels& k, quant::QType t, const uint8_t* packed, int64_t rows, int64_t cols,
-                      const void* x, float* y, int threads) {
-  const int64_t nb = cols / quant::qtype_info(t).block_size, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
   const auto fn2 = k.gemv2[static_cast<int>(t)];
-  const auto fn = k.gemm[static_cast<int>(t)];
+  const auto group = [&](int64_t g) { return packed + g * nb * tile; };
   const auto t0 = std::chrono::steady_clock::now();
   const auto work = [&](int id) {
-    const int64_t g0 = groups * id / threads, g1 = groups * (id + 1) / threads, half = (g1 - g0) / 2;
-    for (int64_t i = 0; i < half; ++i) {
-      const int64_t ga = g0 + i, gb = g0 + half + i;
-      fn2(nb, packed + ga * nb * tile, packed + gb * nb * tile, x, y + ga * quant::kPackRows, y + gb * quant::kPackRows);
-    }
-    for (int64_t g = g0 + 2 * half; g < g1; ++g) fn(nb, packed + g * nb * tile, x, 1, y + g * quant::kPackRows, rows);
+    const int64_t g0 = groups * id / threads, g1 = groups * (id + 1) / threads, half = n == 0 ? (g1 - g0) / 2 : 0;
+    for (int64_t i = 0; i < half; ++i)
+      fn2(nb, group(g0 + i), group(g0 + half + i), x, y + (g0 + i) * quant::kPackRows, y + (g0 + half + i) * quant::kPackRows);
+    for (int64_t g = g0 + 2 * half; g < g1; ++g) fn(nb, group(g), x, std::max<int64_t>(n, 1), y + g * quant::kPackRows, rows);
   };
   if (threads == 1) {
     work(0);
@@ -142,8 +121,7 @@ int main(int argc, char** argv) {
         std::vector<float> y(static_cast<size_t>(std::max<int64_t>(n, 1) * rows));
         double best = 1e30;
         for (long rep = 0; rep < reps + 1; ++rep) {  // one warm-up pass
-          const double s = n == 0 ? run_pass_gemv2(*k, t, packed.data(), rows, cols, x, y.data(), threads)
-                                  : run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
+          const double s = run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
           if (rep > 0) best = std::min(best, s);
         }
         if (isa == Isa::avx2) {

@@ -9,8 +9,9 @@ OpenVINO (fp32) on the same models with the same weights and inputs, in one run.
 The venv is scripts/make_ref_venvs.sh nano (Debian's /usr/bin/python3 with its torch 1.13,
 plus PyPI onnxruntime, onnx, openvino). Models:
   mlp    the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10), MNIST test set
-  lenet  LeNet-5 with BatchNorm after each convolution, trained here for one epoch on
-         Fashion-MNIST by our engine (seed 0), Fashion-MNIST test set
+  lenet  LeNet-5 with BatchNorm after each convolution (and a Dropout the capture drops),
+         trained here for one epoch on Fashion-MNIST by our engine (seed 0), its test set
+(both built by examples/python/nano_inference_optimizer.py)
 The same weights go into every engine (our state_dict copied into an identical torch
 module, exported to ONNX for ONNX Runtime and OpenVINO). Latency: median of --samples
 calls on one fixed batch after 10 warm-up calls; accuracy: each engine's own outputs on
@@ -29,46 +30,26 @@ import numpy as np
 import torch
 
 from bigdl_cpp import set_num_threads
-from bigdl_cpp.dllib import nn, optim
-from bigdl_cpp.dllib.datasets import fashion_mnist, load_idx
-from bigdl_cpp.dllib.tensor import manual_seed
 from bigdl_cpp.nano import InferenceOptimizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 
 
 # ---------------------------------------------------------------- models (ours, torch twin)
+# The example's models (examples/python/nano_inference_optimizer.py); the torch twin has the
+# same layers, and engines() copies our weights into it.
+sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
+from nano_inference_optimizer import fashion_lenet, lenet_layers, mlp_layers, mnist_mlp  # noqa: E402
+
+
 def mlp():
-    v = os.path.join(SHARED, "vision")
-    sd = torch.load(os.path.join(v, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
-    ours = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
-    ours.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
-                          "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
-    theirs = torch.nn.Sequential(torch.nn.Linear(784, 500), torch.nn.ReLU(), torch.nn.Linear(500, 10))
-    x, y = load_idx(os.path.join(v, "mnist", "t10k-images-idx3-ubyte.gz"), os.path.join(v, "mnist", "t10k-labels-idx1-ubyte.gz"))
-    return ours, theirs, np.asarray(x).reshape(-1, 784), np.asarray(y)
+    ours, _, (x, y) = mnist_mlp()
+    return ours, torch.nn.Sequential(*mlp_layers(torch.nn)), x, y
 
 
 def lenet():
-    def layers(m):
-        return [m.Conv2d(1, 6, 5, padding=2), m.BatchNorm2d(6), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5),
-                m.BatchNorm2d(16), m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(400, 120), m.ReLU(),
-                m.Linear(120, 84), m.ReLU(), m.Linear(84, 10)]
-    manual_seed(0)
-    ours, theirs = nn.Sequential(*layers(nn)), torch.nn.Sequential(*layers(torch.nn))
-    x, y = (np.asarray(a) for a in fashion_mnist("train"))
-    opt, loss_fn, rng = optim.Adam(ours.parameters(), lr=2e-3), nn.CrossEntropyLoss(), np.random.default_rng(0)
-    order = rng.permutation(len(x))
-    ours.train()
-    for i in range(0, len(x), 64):
-        idx = order[i:i + 64]
-        loss = loss_fn(ours(x[idx]), y[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    xt, yt = (np.asarray(a) for a in fashion_mnist("test"))
-    return ours, theirs, xt, yt
+    ours, _, (x, y) = fashion_lenet(epochs=1)
+    return ours, torch.nn.Sequential(*lenet_layers(torch.nn)), x, y
 
 
 # ---------------------------------------------------------------- engines

@@ -7,7 +7,8 @@
 # mlp (default): the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10,
 # PyTorch's weights, read with torch), on the MNIST test set. lenet: LeNet-5 with
 # BatchNorm after each convolution, trained here for --epochs on Fashion-MNIST (Debian's
-# dataset-fashion-mnist) and scored on its test set. Uses the test venv's Python
+# dataset-fashion-mnist, seed 0) and scored on its test set. benchmarks/nano/run.py and
+# tests/python/test_nano.py build their models with the functions here. Uses the test venv's Python
 # (Debian's torch for reading the MLP's checkpoint).
 import argparse
 import os
@@ -17,17 +18,31 @@ import numpy as np
 
 from bigdl_cpp.dllib import nn, optim
 from bigdl_cpp.dllib.datasets import fashion_mnist, load_idx
+from bigdl_cpp.dllib.tensor import manual_seed
 from bigdl_cpp.nano import InferenceOptimizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
 
 
+def mlp_layers(m):
+    """The MLP's layers from m = bigdl_cpp.dllib.nn (or torch.nn: the same names)."""
+    return [m.Linear(784, 500), m.ReLU(), m.Linear(500, 10)]
+
+
+def lenet_layers(m):
+    """LeNet-5 with BatchNorm after each convolution, from m = bigdl_cpp.dllib.nn or torch.nn."""
+    return [m.Conv2d(1, 6, 5, padding=2), m.BatchNorm2d(6), m.ReLU(), m.MaxPool2d(2), m.Conv2d(6, 16, 5),
+            m.BatchNorm2d(16), m.ReLU(), m.MaxPool2d(2), m.Flatten(), m.Linear(400, 120), m.ReLU(), m.Dropout(0.1),
+            m.Linear(120, 84), m.ReLU(), m.Linear(84, 10)]
+
+
 def mnist_mlp():
+    """(the trained MLP, the latency inputs, (x, y) to score on): the MNIST test set."""
     import torch
     v = os.path.join(SHARED, "vision")
     sd = torch.load(os.path.join(v, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
-    net = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
+    net = nn.Sequential(*mlp_layers(nn))
     net.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
                          "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
     x, y = load_idx(os.path.join(v, "mnist", "t10k-images-idx3-ubyte.gz"), os.path.join(v, "mnist", "t10k-labels-idx1-ubyte.gz"))
@@ -36,13 +51,11 @@ def mnist_mlp():
 
 
 def fashion_lenet(epochs):
-    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                        nn.Linear(400, 120), nn.ReLU(), nn.Dropout(0.1), nn.Linear(120, 84), nn.ReLU(),
-                        nn.Linear(84, 10))
-    x, y = fashion_mnist("train")
-    xt, yt = fashion_mnist("test")
-    x, y, xt, yt = np.asarray(x), np.asarray(y), np.asarray(xt), np.asarray(yt)
+    """(LeNet-5 trained for epochs on Fashion-MNIST, seed 0, the training images, (x, y) of the test split)."""
+    manual_seed(0)
+    net = nn.Sequential(*lenet_layers(nn))
+    x, y = (np.asarray(a) for a in fashion_mnist("train"))
+    xt, yt = (np.asarray(a) for a in fashion_mnist("test"))
     opt, loss_fn = optim.Adam(net.parameters(), lr=2e-3), nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
     for epoch in range(epochs):

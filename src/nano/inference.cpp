@@ -2,8 +2,10 @@
 // flatten, fold BatchNorm, fuse activations, quantize Linear weights to int8.
 #include "bigdl/nano/inference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <sstream>
 
 #include "bigdl/autograd.h"
@@ -103,6 +105,8 @@ struct ModeGuard {
   bool was;
   explicit ModeGuard(nn::Module& mod) : m(mod), was(mod.is_training()) { m.eval(); }
   ~ModeGuard() { m.train(was); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
 };
 
 class DenseStep : public Step {
@@ -151,10 +155,13 @@ class Int8DenseStep : public Step {
     const Tensor xc = x.contiguous();
     const int64_t n = xc.numel() / in_;
     const float* xd = xc.data<float>();
-    std::vector<float> xp;
-    if (in_pad_ != in_) {
-      xp.assign(static_cast<size_t>(n * in_pad_), 0.f);
-      for (int64_t r = 0; r < n; ++r) std::memcpy(&xp[size_t(r * in_pad_)], xd + r * in_, size_t(in_) * sizeof(float));
+    if (in_pad_ != in_) {  // into a per-thread buffer kept across calls (no allocation per batch)
+      thread_local std::vector<float> xp;
+      if (xp.size() < size_t(n * in_pad_)) xp.resize(size_t(n * in_pad_));
+      for (int64_t r = 0; r < n; ++r) {
+        std::memcpy(&xp[size_t(r * in_pad_)], xd + r * in_, size_t(in_) * sizeof(float));
+        std::fill(&xp[size_t(r * in_pad_ + in_)], &xp[size_t((r + 1) * in_pad_)], 0.f);
+      }
       xd = xp.data();
     }
     Shape s = x.shape();
@@ -222,8 +229,8 @@ class LayerStep : public Step {
  public:
   explicit LayerStep(keras::Layer l) : l_(std::move(l)) {}
   Tensor run(const Tensor& x) override {
-    std::unique_ptr<ModeGuard> mode;
-    if (l_->module()) mode = std::make_unique<ModeGuard>(*l_->module());
+    std::optional<ModeGuard> mode;
+    if (l_->module()) mode.emplace(*l_->module());
     return l_->call({x});
   }
   std::string describe() const override { return l_->type() + " " + l_->name() + " (layer)"; }

@@ -1,33 +1,28 @@
 """bigdl_cpp.nano (issue 14): InferenceOptimizer on the real trained MNIST MLP
-(../shared/data/vision/mnist-mlp, 98.31 % in PyTorch) and on a network with every rewrite,
-each variant checked against the original model's outputs.
+(../shared/data/vision/mnist-mlp, 98.31 % in PyTorch; the example's mnist_mlp() reads it
+with Debian's torch) and on a network with every rewrite, each variant checked against
+the original model's outputs.
 
 Run by scripts/test.sh: PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin/python -m pytest tests/python
 """
 import os
+import runpy
 
 import numpy as np
 import pytest
-import torch
 
 from bigdl_cpp.dllib import nn
-from bigdl_cpp.dllib.datasets import load_idx
 from bigdl_cpp.nano import InferenceOptimizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("BIGDL_SHARED_DATA", os.path.join(os.path.dirname(ROOT), "shared", "data"))
-VISION = os.path.join(SHARED, "vision")
+EXAMPLE = os.path.join(ROOT, "examples", "python", "nano_inference_optimizer.py")
 
 
 @pytest.fixture(scope="module")
 def mnist():
-    sd = torch.load(os.path.join(VISION, "mnist-mlp", "mnist_model.state_dict"), map_location="cpu")
-    net = nn.Sequential(nn.Linear(784, 500), nn.ReLU(), nn.Linear(500, 10))
-    net.load_state_dict({"0.weight": sd["fc1.weight"].numpy(), "0.bias": sd["fc1.bias"].numpy(),
-                         "2.weight": sd["fc2.weight"].numpy(), "2.bias": sd["fc2.bias"].numpy()})
-    x, y = load_idx(os.path.join(VISION, "mnist", "t10k-images-idx3-ubyte.gz"),
-                    os.path.join(VISION, "mnist", "t10k-labels-idx1-ubyte.gz"))
-    return net, np.asarray(x).reshape(-1, 784), np.asarray(y)
+    """The trained MLP and the MNIST test set, loaded by the example's mnist_mlp()."""
+    net, _, (x, y) = runpy.run_path(EXAMPLE)["mnist_mlp"]()
+    return net, x, y
 
 
 def test_optimize_table_and_best_model(mnist, capsys):
@@ -97,6 +92,14 @@ def test_errors_are_one_line(mnist):
     q8 = InferenceOptimizer.quantize(net)
     with pytest.raises(ValueError, match=r"\[nano.Linear\] expected input with 784 float32 features"):
         q8(x[:2, :700])
+    # Inputs the model refuses: every method is a failed row with the engine's message, in full
+    # under the table; there is no best model.
+    bad = InferenceOptimizer().optimize(net, x[:4, :700], latency_sample_num=1)
+    assert all(r.status.startswith("failed: [") for r in bad._rows)
+    text = bad.summary()
+    assert "int8_dynamic: failed: [nano.Linear] expected input with 784 float32 features in the last dim, got [4, 700] f32" in text
+    with pytest.raises(RuntimeError, match="no successful method"):
+        bad.get_best_model()
 
 
 def test_the_example_prints_the_table():
@@ -104,7 +107,7 @@ def test_the_example_prints_the_table():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "python", "nano_inference_optimizer.py"),
+    out = subprocess.run([sys.executable, EXAMPLE,
                           "--threads", "1", "--batch", "8"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "mlp: batch 8, 1 thread(s)" in out.stdout and "int8_dynamic" in out.stdout

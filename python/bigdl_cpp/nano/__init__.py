@@ -145,7 +145,8 @@ class InferenceOptimizer:
             return _Row(method, f"failed: {e}")
 
     def summary(self):
-        """Prints (and returns) the table: method, status, latency(ms), metric value."""
+        """Prints (and returns) the table: method, status, latency(ms), metric value; then
+        each failed method's whole error message."""
         if not self._rows:
             raise RuntimeError("InferenceOptimizer.summary: call optimize() first")
         line = " " + " ".join("-" * w for w in (22, 30, 13, 14))
@@ -155,6 +156,8 @@ class InferenceOptimizer:
             met = f"{r.metric:.4f}" if r.metric is not None else "None"
             out.append("|{:^22}|{:^30}|{:^13}|{:^14}|".format(r.method, r.status[:30], lat, met))
         out.append(line)
+        # A failure's whole one-line message (the status column shows its first 30 characters).
+        out += [f"{r.method}: {r.status}" for r in self._rows if r.status.startswith("failed")]
         text = "\n".join(out)
         print(text)
         return text

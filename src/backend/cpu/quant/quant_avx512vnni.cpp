@@ -10,7 +10,8 @@
 // nothing for them. So are the K-quants' and i-quants' kernels (vec_dot_q8, vec_dot_q8k):
 // quant_k_x86.inc multiplies int16 pair sums (maddubs) by the 16-weight scales in one
 // madd, and vpdpbusd's int32 sums of 4 would need a different scale step; a VNNI
-// variant of those kernels is not written yet (docs/quant.md).
+// variant of these row kernels is not written (the packed kernels the engine's matmul
+// uses, qgemm_k_x86.inc, have one; docs/quant.md).
 #if !defined(__AVX512F__) || !defined(__AVX512BW__) || !defined(__AVX512VL__) || !defined(__AVX512DQ__) || \
     !defined(__AVX512VNNI__) || !defined(__FMA__) || !defined(__F16C__)
 #error "quant_avx512vnni.cpp must be compiled with -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mfma -mf16c"
