@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Nano inference latency (issue 14, must-show 2): our fp32 and int8 variants against PyTorch
-1.13 (eager, TorchScript, its dynamic int8), ONNX Runtime (fp32 and its dynamic int8) and
-OpenVINO (fp32) on the same models with the same weights and inputs, in one run.
+"""Nano inference latency (issue 14, must-show 2): our fp32, bf16 and int8 variants against
+PyTorch 1.13 (eager, TorchScript, its dynamic int8), ONNX Runtime (fp32, its dynamic int8
+and its static int8) and OpenVINO (fp32, and bf16 where the CPU has it) on the same models
+with the same weights and inputs, in one run.
 
     PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/nano/bin/python benchmarks/nano/run.py
         [--models mlp,lenet] [--threads 1,2] [--batches 1,32] [--samples 200]
@@ -15,8 +16,10 @@ plus PyPI onnxruntime, onnx, openvino). Models:
 The same weights go into every engine (our state_dict copied into an identical torch
 module, exported to ONNX for ONNX Runtime and OpenVINO). Latency: median of --samples
 calls on one fixed batch after 10 warm-up calls; accuracy: each engine's own outputs on
-the whole test set. Prints one table per model and the ratios of our best fp32 / int8 to
-the fastest peer of that precision (> 1: ours faster).
+the whole test set. Static int8 (ours and ONNX Runtime's) calibrates on the first 1024
+training images (the MLP, whose training images ../shared/data lacks: the first 1024 test
+images). Prints one table per model and the ratios of our best fp32 / bf16 / int8 to the
+fastest peer of that precision (> 1: ours faster).
 """
 import argparse
 import logging
@@ -44,12 +47,12 @@ from nano_inference_optimizer import fashion_lenet, lenet_layers, mlp_layers, mn
 
 def mlp():
     ours, _, (x, y) = mnist_mlp()
-    return ours, torch.nn.Sequential(*mlp_layers(torch.nn)), x, y
+    return ours, torch.nn.Sequential(*mlp_layers(torch.nn)), x, y, x[:1024]
 
 
 def lenet():
-    ours, _, (x, y) = fashion_lenet(epochs=1)
-    return ours, torch.nn.Sequential(*lenet_layers(torch.nn)), x, y
+    ours, x_train, (x, y) = fashion_lenet(epochs=1)
+    return ours, torch.nn.Sequential(*lenet_layers(torch.nn)), x, y, np.ascontiguousarray(x_train[:1024])
 
 
 # ---------------------------------------------------------------- engines
@@ -64,11 +67,13 @@ def timed(run, x, samples):
     return 1000 * statistics.median(times)
 
 
-def engines(ours, theirs, example, tmp):
+def engines(ours, theirs, example, calib, tmp):
     """[(name, precision, make(threads) -> run(x) -> ndarray)]"""
     theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
     theirs.eval()
-    fp32, int8 = InferenceOptimizer.trace(ours), InferenceOptimizer.quantize(ours, precision="int8")
+    fp32 = InferenceOptimizer.trace(ours)
+    int8_static = InferenceOptimizer.quantize(ours, calib_data=calib)
+    int8_dynamic = InferenceOptimizer.quantize(ours, approach="dynamic")
     onnx_path = os.path.join(tmp, "model.onnx")
     torch.onnx.export(theirs, torch.from_numpy(example[:1]), onnx_path, input_names=["x"], output_names=["y"],
                       dynamic_axes={"x": {0: "n"}, "y": {0: "n"}}, opset_version=13)
@@ -80,7 +85,11 @@ def engines(ours, theirs, example, tmp):
             return lambda x: np.asarray(m(x))
         return make
     out += [("bigdl-cpp original", "fp32", lambda t: (set_num_threads(t), ours.predict_numpy)[1]),
-            ("bigdl-cpp fp32", "fp32", ours_run(fp32)), ("bigdl-cpp int8_dynamic", "int8", ours_run(int8))]
+            ("bigdl-cpp fp32", "fp32", ours_run(fp32))]
+    if InferenceOptimizer.native_bf16():
+        out.append(("bigdl-cpp bf16", "bf16", ours_run(InferenceOptimizer.quantize(ours, precision="bf16"))))
+    out += [("bigdl-cpp int8_static", "int8", ours_run(int8_static)),
+            ("bigdl-cpp int8_dynamic", "int8", ours_run(int8_dynamic))]
 
     def torch_run(m):
         def make(t):
@@ -98,10 +107,21 @@ def engines(ours, theirs, example, tmp):
             ("torch dynamic int8", "int8", torch_run(qtorch))]
     try:
         import onnxruntime as ort
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic, quantize_static
         q_path = os.path.join(tmp, "model.int8.onnx")
-        # MatMul / Gemm only: the CPU provider has no ConvInteger kernel (as ours: Linear only).
+        # MatMul / Gemm only: the CPU provider has no ConvInteger kernel.
         quantize_dynamic(onnx_path, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+        s_path = os.path.join(tmp, "model.int8s.onnx")
+
+        class Reader(CalibrationDataReader):
+            def __init__(self):
+                self.batches = iter([{"x": calib[i:i + 64]} for i in range(0, len(calib), 64)])
+
+            def get_next(self):
+                return next(self.batches, None)
+        # QOperator format: QLinearConv / QLinearMatMul kernels, per-channel weights, u8 activations (min-max).
+        quantize_static(onnx_path, s_path, Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
         def ort_run(path):
             def make(t):
@@ -110,7 +130,8 @@ def engines(ours, theirs, example, tmp):
                 sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
                 return lambda x: sess.run(None, {"x": x})[0]
             return make
-        out += [("onnxruntime fp32", "fp32", ort_run(onnx_path)), ("onnxruntime dynamic int8", "int8", ort_run(q_path))]
+        out += [("onnxruntime fp32", "fp32", ort_run(onnx_path)), ("onnxruntime dynamic int8", "int8", ort_run(q_path)),
+                ("onnxruntime static int8", "int8", ort_run(s_path))]
     except ImportError as e:
         print(f"onnxruntime: skipped ({e})", file=sys.stderr)
     try:
@@ -118,10 +139,15 @@ def engines(ours, theirs, example, tmp):
         core = ov.Core()
         ov_model = core.read_model(onnx_path)
 
-        def ov_make(t):
-            compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_NUM_THREADS": t, "INFERENCE_PRECISION_HINT": "f32"})
-            return lambda x: compiled(x)[0]
-        out.append(("openvino fp32", "fp32", ov_make))
+        def ov_make(precision):
+            def make(t):
+                compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_NUM_THREADS": t,
+                                                                "INFERENCE_PRECISION_HINT": precision})
+                return lambda x: compiled(x)[0]
+            return make
+        out.append(("openvino fp32", "fp32", ov_make("f32")))
+        if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            out.append(("openvino bf16", "bf16", ov_make("bf16")))
     except ImportError as e:
         print(f"openvino: skipped ({e})", file=sys.stderr)
     return out
@@ -140,10 +166,10 @@ def main():
     settings = [(b, t) for b in batches for t in threads]
     print(f"torch {torch.__version__}; median of {args.samples} calls; latency in ms")
     for name in args.models.split(","):
-        ours, theirs, x, y = {"mlp": mlp, "lenet": lenet}[name]()
+        ours, theirs, x, y, calib = {"mlp": mlp, "lenet": lenet}[name]()
         with tempfile.TemporaryDirectory() as tmp:
             rows = []
-            for engine, precision, make in engines(ours, theirs, x, tmp):
+            for engine, precision, make in engines(ours, theirs, x, calib, tmp):
                 lat = []
                 for b, t in settings:
                     run = make(t)
@@ -157,11 +183,12 @@ def main():
         print("-" * (36 + 11 * len(settings) + 11))
         for engine, precision, lat, acc in rows:
             print(f"{engine:<26} {precision:<5} | " + " | ".join(f"{v:8.3f}" for v in lat) + f" | {100 * acc:6.2f}%")
-        for precision in ("fp32", "int8"):
-            ours_best = [min(r[2][i] for r in rows if r[0].startswith("bigdl-cpp") and r[1] == precision) for i in range(len(settings))]
+        for precision in ("fp32", "bf16", "int8"):
+            mine = [r for r in rows if r[0].startswith("bigdl-cpp") and r[1] == precision]
             peers = [r for r in rows if not r[0].startswith("bigdl-cpp") and r[1] == precision]
-            if not peers:
+            if not peers or not mine:
                 continue
+            ours_best = [min(r[2][i] for r in mine) for i in range(len(settings))]
             peer_best = [min(r[2][i] for r in peers) for i in range(len(settings))]
             print(f"{'ratio ' + precision + ' (fastest peer / ours)':<32} | "
                   + " | ".join(f"{p / o:7.2f}x" for p, o in zip(peer_best, ours_best)))

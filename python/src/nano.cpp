@@ -18,16 +18,23 @@ void bind_nano(py::module_ m) {
       .def_property_readonly("num_steps", &nano::InferenceModel::num_steps);
   m.def(
       "optimize",
-      [](const nn::ModulePtr& model, const std::string& precision, bool fold_batchnorm, bool fuse_activation) {
+      [](const nn::ModulePtr& model, const std::string& precision, bool fold_batchnorm, bool fuse_activation,
+         const py::object& calibration_data, const std::string& calibration, double percentile) {
         nano::OptimizeOptions o;
         o.precision = nano::parse_precision(precision);
         o.fold_batchnorm = fold_batchnorm;
         o.fuse_activation = fuse_activation;
+        if (!calibration_data.is_none()) o.calibration_data = to_tensor(calibration_data, "calibration_data");
+        o.calibration = nano::parse_calibration(calibration);
+        o.percentile = percentile;
         py::gil_scoped_release release;
         return nano::optimize(model, o);
       },
       py::arg("model"), py::arg("precision") = "fp32", py::arg("fold_batchnorm") = true, py::arg("fuse_activation") = true,
-      "The model captured for inference (docs/nano.md): fp32 or int8_dynamic.");
+      py::arg("calibration_data") = py::none(), py::arg("calibration") = "minmax", py::arg("percentile") = 99.99,
+      "The model captured for inference (docs/nano.md): fp32, bf16, int8_static (with calibration_data) or "
+      "int8_dynamic.");
+  m.def("native_bf16", &nano::native_bf16, "True when this CPU runs bf16 natively (AVX-512 BF16 / AMX-BF16).");
 }
 
 }  // namespace bigdl_py

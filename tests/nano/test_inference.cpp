@@ -41,6 +41,9 @@ double accuracy(const Tensor& logits, const Tensor& y) {
 struct Mnist {
   std::shared_ptr<nn::Sequential> net;
   Tensor x, y;
+  // int8_static's calibration data: the first 1024 test images (../shared/data has no
+  // MNIST training images); int8_static's accuracy is measured on the other 8976.
+  Tensor calib, x_held, y_held;
 };
 const Mnist& mnist() {
   static const Mnist m = [] {
@@ -52,6 +55,9 @@ const Mnist& mnist() {
     auto [x, y] = train::load_idx_dataset(dir + "mnist/t10k-images-idx3-ubyte.gz", dir + "mnist/t10k-labels-idx1-ubyte.gz");
     r.x = x.reshape({-1, 784});
     r.y = y;
+    r.calib = r.x.narrow(0, 0, 1024).contiguous();
+    r.x_held = r.x.narrow(0, 1024, r.x.size(0) - 1024).contiguous();
+    r.y_held = r.y.narrow(0, 1024, r.y.size(0) - 1024).contiguous();
     return r;
   }();
   return m;
@@ -92,6 +98,50 @@ TEST(NanoMnistMlp, Int8DynamicKeepsAccuracy) {
   }
 }
 
+// int8_static with each calibration method: oneDNN int8 kernels, per-channel weights, the
+// input scales from 1024 images, the accuracy on the 8976 others.
+TEST(NanoMnistMlp, Int8StaticKeepsAccuracy) {
+  const auto& m = mnist();
+  NoGradGuard ng;
+  const Tensor want = m.net->forward(m.x_held);
+  const double base = accuracy(want, m.y_held);
+  for (const auto how : {nano::Calibration::minmax, nano::Calibration::percentile, nano::Calibration::entropy}) {
+    auto q8 = nano::optimize(m.net, {.precision = nano::Precision::int8_static, .calibration_data = m.calib, .calibration = how});
+    const Tensor got = q8->forward(m.x_held);
+    const double acc = accuracy(got, m.y_held);
+    std::printf("MNIST MLP, 8976 held-out images: fp32 %.2f%%, int8_static (%s) %.2f%%, max relative logit error %.2e\n",
+                100 * base, nano::calibration_name(how), 100 * acc, rel_diff(got, want));
+    EXPECT_GE(acc, base - 0.005) << nano::calibration_name(how);
+    // minmax keeps every value in range; percentile and entropy clip the largest inputs
+    // on purpose, which moves the largest logits more.
+    const double bound = how == nano::Calibration::minmax ? 3e-2 : how == nano::Calibration::percentile ? 1e-1 : 5e-1;
+    EXPECT_LE(rel_diff(got, want), bound) << nano::calibration_name(how);
+    EXPECT_GT(rel_diff(got, want), 0.0);
+    // The hidden layer's input is a ReLU's output: unsigned.
+    EXPECT_NE(q8->repr().find("Linear(500 -> 10) [int8 static: u8 input"), std::string::npos) << q8->repr();
+    const Tensor part = q8->forward(m.x_held.narrow(0, 100, 3));
+    EXPECT_LE(rel_diff(part, got.narrow(0, 100, 3)), 1e-6);
+  }
+  // Without calibration data: a one-line error.
+  EXPECT_THROW(nano::optimize(m.net, {.precision = nano::Precision::int8_static}), ValueError);
+}
+
+TEST(NanoMnistMlp, Bf16WhereNative) {
+  const auto& m = mnist();
+  if (!nano::native_bf16()) {
+    EXPECT_THROW(nano::optimize(m.net, {.precision = nano::Precision::bf16}), ValueError);
+    GTEST_SKIP() << "no AVX-512 BF16 / AMX-BF16 on this CPU: bf16 is refused (checked), not emulated";
+  }
+  auto b16 = nano::optimize(m.net, {.precision = nano::Precision::bf16});
+  NoGradGuard ng;
+  const Tensor want = m.net->forward(m.x), got = b16->forward(m.x);
+  const double acc = accuracy(got, m.y);
+  std::printf("MNIST MLP: bf16 %.2f%%, max relative logit error %.2e\n", 100 * acc, rel_diff(got, want));
+  EXPECT_GE(acc, 0.9831 - 0.005);
+  EXPECT_LE(rel_diff(got, want), 2e-2);  // 8-bit mantissas of weights and inputs, f32 sums
+  EXPECT_GT(rel_diff(got, want), 0.0);
+}
+
 TEST(NanoRewrites, FoldedFusedNetworkEqualsOriginal) {
   manual_seed(3);
   auto net = std::make_shared<nn::Sequential>();
@@ -124,8 +174,10 @@ TEST(NanoRewrites, FoldedFusedNetworkEqualsOriginal) {
   }
   net->train();
   const Tensor x = randn({6, 1, 8, 8});
-  for (const auto precision : {nano::Precision::fp32, nano::Precision::int8_dynamic}) {
-    auto fast = nano::optimize(net, {.precision = precision});
+  std::vector<nano::Precision> precisions{nano::Precision::fp32, nano::Precision::int8_dynamic, nano::Precision::int8_static};
+  if (nano::native_bf16()) precisions.push_back(nano::Precision::bf16);
+  for (const auto precision : precisions) {
+    auto fast = nano::optimize(net, {.precision = precision, .calibration_data = randn({64, 1, 8, 8})});
     EXPECT_TRUE(net->is_training());  // the original's mode is restored
     // conv+bn+relu, maxpool, flatten, linear+bn+tanh, linear+gelu, linear
     EXPECT_EQ(fast->num_steps(), 6u) << fast->repr();
@@ -137,7 +189,10 @@ TEST(NanoRewrites, FoldedFusedNetworkEqualsOriginal) {
       net->train();
     }
     const Tensor got = fast->forward(x);
-    EXPECT_LE(rel_diff(got, want), precision == nano::Precision::fp32 ? 2e-6 : 2e-2) << fast->repr();
+    // int8_static: three layers of 8-bit inputs and weights on a random network, the
+    // ranges from other random inputs.
+    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? 5e-2 : 2e-2;
+    EXPECT_LE(rel_diff(got, want), bound) << fast->repr();
     EXPECT_FALSE(got.requires_grad());
   }
   // Options off: every layer its own step (dropouts still dropped).
@@ -158,7 +213,7 @@ TEST(NanoErrors, OneLineMessages) {
     nano::parse_precision("int3");
     FAIL();
   } catch (const ValueError& e) {
-    EXPECT_STREQ(e.what(), "[nano.optimize] unknown precision 'int3' (known: fp32, int8_dynamic)");
+    EXPECT_STREQ(e.what(), "[nano.optimize] unknown precision 'int3' (known: fp32, bf16, int8_static, int8_dynamic)");
   }
   EXPECT_THROW(nano::optimize(nullptr), ValueError);
   EXPECT_THROW(nano::optimize(std::make_shared<nn::Sequential>()), ValueError);
@@ -200,7 +255,7 @@ TEST(NanoKeras, SequentialCapturedAndEqual) {
     auto fast = nano::optimize(net, {.precision = precision});
     // conv+bn+relu, conv2d layer, maxpool layer, flatten, linear+bn, linear, softmax
     EXPECT_EQ(fast->num_steps(), 7u) << fast->repr();
-    EXPECT_NE(fast->repr().find("Conv2d(1 -> 4, 3x3) + relu [fp32]"), std::string::npos) << fast->repr();
+    EXPECT_NE(fast->repr().find("Conv2d(1 -> 4, 3x3) + relu [fp32, oneDNN"), std::string::npos) << fast->repr();
     EXPECT_NE(fast->repr().find("(layer)"), std::string::npos) << fast->repr();
     Tensor want;
     {

@@ -31,11 +31,15 @@ def test_optimize_table_and_best_model(mnist, capsys):
     text = opt.summary()
     assert capsys.readouterr().out.strip() == text.strip()
     rows = {r.method: r for r in opt._rows}
-    assert list(rows) == ["original", "fp32", "int8_dynamic"]
+    assert list(rows) == ["original", "fp32", "bf16", "int8_static", "int8_dynamic"]
+    if not InferenceOptimizer.native_bf16():
+        assert rows.pop("bf16").status == "skipped: no native bf16 on this CPU"
     assert all(r.status == "successful" and r.latency_ms > 0 for r in rows.values())
     assert rows["original"].metric == pytest.approx(0.9831, abs=1e-9)
     assert rows["fp32"].metric == pytest.approx(0.9831, abs=1e-9)
-    assert rows["int8_dynamic"].metric >= 0.9831 - 0.005  # the 0.5 point budget
+    for m in ("bf16", "int8_static", "int8_dynamic"):  # the 0.5 point budget
+        if m in rows:
+            assert rows[m].metric >= 0.9831 - 0.005, m
     for method in rows:
         assert method in text
     best, method = opt.get_best_model(accuracy_criterion=0.005)
@@ -54,10 +58,24 @@ def test_trace_and_quantize_against_original(mnist):
     fast = InferenceOptimizer.trace(net)
     assert fast.precision == "fp32" and fast.num_steps == 2
     np.testing.assert_allclose(np.asarray(fast(x[:500])), want, rtol=0, atol=1e-6 * np.abs(want).max())
-    q8 = InferenceOptimizer.quantize(net, precision="int8")
+    q8 = InferenceOptimizer.quantize(net, precision="int8", approach="dynamic")
     assert q8.precision == "int8_dynamic" and "int8" in repr(q8)
     got = np.asarray(q8(x[:500]))
     assert 0 < np.abs(got - want).max() <= 1e-2 * np.abs(want).max()
+    # static: calibrated on other rows than those compared
+    for calibration, bound in (("minmax", 3e-2), ("percentile", 1e-1), ("entropy", 5e-1)):
+        s8 = InferenceOptimizer.quantize(net, calib_data=x[5000:6024], calibration=calibration)
+        assert s8.precision == "int8_static" and "u8 input" in repr(s8)
+        got = np.asarray(s8(x[:500]))
+        assert 0 < np.abs(got - want).max() <= bound * np.abs(want).max(), calibration
+        assert np.mean(np.argmax(got, 1) == np.argmax(want, 1)) >= 0.99, calibration
+    if InferenceOptimizer.native_bf16():
+        b16 = InferenceOptimizer.quantize(net, precision="bf16")
+        got = np.asarray(b16(x[:500]))
+        assert b16.precision == "bf16" and 0 < np.abs(got - want).max() <= 2e-2 * np.abs(want).max()
+    else:
+        with pytest.raises(ValueError, match=r"\[nano.optimize\] bf16 needs a CPU with AVX-512 BF16"):
+            InferenceOptimizer.quantize(net, precision="bf16")
 
 
 def test_batchnorm_folded_and_fused():
@@ -77,6 +95,9 @@ def test_batchnorm_folded_and_fused():
     assert fast.num_steps == 5, repr(fast)  # conv+bn+relu, pool, flatten, linear+bn+tanh, linear
     want = net.predict_numpy(x)
     np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
+    s8 = InferenceOptimizer.quantize(net, calib_data=rng.standard_normal((64, 1, 8, 8)).astype(np.float32))
+    assert "Conv2d(1 -> 4, 3x3) + relu [int8 static: s8 input" in repr(s8)
+    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=5e-2 * np.abs(want).max())
 
 
 def test_errors_are_one_line(mnist):
@@ -85,17 +106,21 @@ def test_errors_are_one_line(mnist):
         InferenceOptimizer().optimize(net, x[:8], includes=["bf17"])
     with pytest.raises(ValueError, match="give a metric"):
         InferenceOptimizer().optimize(net, x[:8], validation_data=(x[:8], y[:8].astype(np.float32)))
-    with pytest.raises(ValueError, match="precision='bf16'"):
-        InferenceOptimizer.quantize(net, precision="bf16")
+    with pytest.raises(ValueError, match="precision='fp16'"):
+        InferenceOptimizer.quantize(net, precision="fp16")
+    with pytest.raises(ValueError, match="needs calib_data"):
+        InferenceOptimizer.quantize(net)
+    with pytest.raises(ValueError, match=r"unknown calibration 'median'"):
+        InferenceOptimizer.quantize(net, calib_data=x[:8], calibration="median")
     with pytest.raises(RuntimeError, match="call optimize"):
         InferenceOptimizer().summary()
-    q8 = InferenceOptimizer.quantize(net)
+    q8 = InferenceOptimizer.quantize(net, approach="dynamic")
     with pytest.raises(ValueError, match=r"\[nano.Linear\] expected input with 784 float32 features"):
         q8(x[:2, :700])
     # Inputs the model refuses: every method is a failed row with the engine's message, in full
     # under the table; there is no best model.
     bad = InferenceOptimizer().optimize(net, x[:4, :700], latency_sample_num=1)
-    assert all(r.status.startswith("failed: [") for r in bad._rows)
+    assert all(r.status.startswith("failed: [") or r.status == "skipped: no native bf16 on this CPU" for r in bad._rows)
     text = bad.summary()
     assert "int8_dynamic: failed: [nano.Linear] expected input with 784 float32 features in the last dim, got [4, 700] f32" in text
     with pytest.raises(RuntimeError, match="no successful method"):
@@ -128,4 +153,4 @@ def test_keras_sequential_is_captured():
     np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=1e-6)
     opt = InferenceOptimizer().optimize(model, training_data=x, validation_data=(x, np.argmax(want, 1)),
                                         latency_sample_num=2)
-    assert [r.status for r in opt._rows] == ["successful"] * 3
+    assert [r.status for r in opt._rows if r.method != "bf16"] == ["successful"] * 4

@@ -20,20 +20,30 @@
 //     bias with the running statistics: W' = W * g / sqrt(var + eps) per output channel,
 //     b' = (b - mean) * g / sqrt(var + eps) + beta;
 //   * an activation right after a Linear / Conv2d (ReLU, LeakyReLU, Tanh, Sigmoid, SiLU,
-//     GELU) runs in place on that layer's output buffer instead of as a step of its own;
+//     GELU) runs with that layer instead of as a step of its own (in place on its output,
+//     or inside the oneDNN kernel);
+//   * Conv2d layers run on oneDNN inference kernels with their weights prepacked once in
+//     the kernel's layout (src/backend/cpu/onednn_infer.h); fp32 Linear layers on our GEMM;
+//   * bf16: every Linear / Conv2d on oneDNN's bf16 kernels (weights and inputs rounded to
+//     bf16, f32 sums and outputs); only where native_bf16();
+//   * int8_static: every Linear / Conv2d on oneDNN's int8 kernels: weights symmetric per
+//     output channel; each layer's input quantized with one scale found by running
+//     calibration_data through the fp32 model (Calibration), as u8 when it never went
+//     negative there (after a ReLU) and s8 otherwise; outputs f32;
 //   * int8_dynamic: every Linear's weight is quantized to int8 in blocks of 32 input
 //     features with one fp16 scale each (GGUF's Q8_0, the LLM engine's sym_int8) and
 //     packed for the x8 int8 GEMM of the LLM engine; activations are rounded to int8 per
 //     row and block of 32 at each call (dynamic); the input features are zero-padded to
-//     a multiple of 32 when they are not one (784 -> 800);
+//     a multiple of 32 when they are not one (784 -> 800); convolutions as in fp32;
 //   * every other module runs as a step of its own through its forward() (in eval mode).
 // A model that is neither (keras::Model, the zoo's ResNet, a custom module) is one such
 // step: nothing to rewrite, still no autograd.
 //
 // The captured model holds copies of the Linear / Conv2d weights (folded / quantized):
 // training the original afterwards does not change them. Module steps (pools, Flatten,
-// LayerNorm, LSTM, ...) run the original module itself, in eval mode. Errors: an unsupported option or a model with
-// nothing in it throws ValueError naming "nano.optimize".
+// LayerNorm, LSTM, ...) run the original module itself, in eval mode. Errors: an
+// unsupported option, bf16 without native_bf16(), int8_static without calibration data or
+// a model with nothing in it throws ValueError naming "nano.optimize".
 #pragma once
 
 #include <memory>
@@ -41,20 +51,39 @@
 #include <vector>
 
 #include "bigdl/nn/module.h"
+#include "bigdl/tensor.h"
 
 namespace bigdl::nano {
 
-enum class Precision { fp32, int8_dynamic };
-// "fp32", "int8_dynamic".
+enum class Precision { fp32, bf16, int8_static, int8_dynamic };
+// "fp32", "bf16", "int8_static", "int8_dynamic".
 const char* precision_name(Precision p);
-// The precision of a name above; ValueError naming nano.optimize for another.
+// The precision of a name above ("int8" = int8_static); ValueError naming nano.optimize
+// for another.
 Precision parse_precision(const std::string& name);
+
+// How int8_static picks each layer's input range from the calibration data: the largest
+// |x| seen (minmax), the given percentile of |x| (percentile), or the clipping threshold
+// whose quantized distribution is closest in KL divergence to the observed one (entropy,
+// TensorRT's method; 2048-bin histograms).
+enum class Calibration { minmax, percentile, entropy };
+const char* calibration_name(Calibration c);
+Calibration parse_calibration(const std::string& name);  // "minmax", "percentile", "entropy" ("kl")
 
 struct OptimizeOptions {
   Precision precision = Precision::fp32;
   bool fold_batchnorm = true;   // Linear / Conv2d + BatchNorm -> one layer
-  bool fuse_activation = true;  // Linear / Conv2d + activation -> one step, in place
+  bool fuse_activation = true;  // Linear / Conv2d + activation -> one step
+  // int8_static: inputs (a batch, e.g. a few hundred training rows) run through the fp32
+  // model to observe each layer's input range; required for int8_static.
+  Tensor calibration_data;
+  Calibration calibration = Calibration::minmax;
+  double percentile = 99.99;  // Calibration::percentile
 };
+
+// True when this CPU runs bf16 natively (AVX-512 BF16 or AMX-BF16, and oneDNN uses it);
+// Precision::bf16 is refused elsewhere rather than emulated.
+bool native_bf16();
 
 // One step of a captured model (src/nano/inference.cpp defines the kinds).
 class Step {

@@ -8,15 +8,19 @@
     y = best(x)                        # a bigdl_cpp.dllib.nn Module, eval mode, no autograd
 
     fast = InferenceOptimizer.trace(model)                     # fp32, BatchNorm folded, fused
-    q8 = InferenceOptimizer.quantize(model, precision="int8")  # int8 Linear weights (dynamic)
+    q8 = InferenceOptimizer.quantize(model, calib_data=x_train[:1024])  # int8 static
+    b16 = InferenceOptimizer.quantize(model, precision="bf16")           # native bf16 CPUs only
 
 The methods (docs/nano.md): "original" (the model's own forward, eval mode, no
 autograd), "fp32" (captured: nested Sequentials flattened, Dropout dropped, BatchNorm
-folded into the Linear / Conv2d before it, activations fused in place) and
-"int8_dynamic" ("fp32" with every Linear's weights in int8 blocks of 32 and activations
-rounded to int8 at each call, on the LLM engine's int8 GEMM). The model is an
-nn.Sequential of bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential (any
-other Module runs as one step).
+folded into the Linear / Conv2d before it, activations fused, convolutions on oneDNN with
+prepacked weights), "bf16" (oneDNN's bf16 kernels; a skipped row on CPUs without
+AVX-512 BF16 / AMX), "int8_static" (oneDNN's int8 kernels, per-channel weights, each
+layer's input scale calibrated on the first 1024 rows of training_data) and
+"int8_dynamic" (Linear weights in int8 blocks of 32, activations rounded to int8 at each
+call, on the LLM engine's int8 GEMM). The model is an nn.Sequential of
+bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential (any other Module runs
+as one step).
 """
 import statistics
 import time
@@ -27,7 +31,9 @@ from bigdl_cpp import _native
 
 __all__ = ["InferenceOptimizer"]
 
-_METHODS = ("original", "fp32", "int8_dynamic")
+_METHODS = ("original", "fp32", "bf16", "int8_static", "int8_dynamic")
+_CALIB_ROWS = 1024  # int8_static calibrates on this many rows of training_data
+_NO_BF16 = "skipped: no native bf16 on this CPU"
 
 
 def _inputs(data, what):
@@ -73,13 +79,31 @@ class InferenceOptimizer:
         return _native.nano.optimize(_module(model), "fp32", fold_batchnorm, fuse_activation)
 
     @staticmethod
-    def quantize(model, precision="int8", approach="dynamic"):
-        """The model with int8 Linear weights and dynamic int8 activations (a Module).
-        Only precision "int8" with approach "dynamic" is built; others raise ValueError."""
-        if precision != "int8" or approach != "dynamic":
+    def quantize(model, precision="int8", approach="static", calib_data=None, calibration="minmax", percentile=99.99):
+        """The model in lower precision (a Module), as Nano's quantize:
+
+        precision="int8", approach="static": int8 Linear / Conv2d on oneDNN, each layer's
+        input scale calibrated on calib_data (inputs, or an (x, y) pair) with calibration
+        "minmax", "percentile" (at percentile) or "entropy" (KL divergence);
+        approach="dynamic": int8 Linear weights, activations quantized at each call;
+        precision="bf16": bf16 Linear / Conv2d where the CPU has native bf16 (ValueError
+        elsewhere)."""
+        if precision == "bf16":
+            return _native.nano.optimize(_module(model), "bf16")
+        if precision != "int8" or approach not in ("static", "dynamic"):
             raise ValueError(f"InferenceOptimizer.quantize: precision='{precision}', approach='{approach}' is not "
-                             "available (available: precision='int8', approach='dynamic')")
-        return _native.nano.optimize(_module(model), "int8_dynamic")
+                             "available (precision 'int8' with approach 'static' or 'dynamic', or 'bf16')")
+        if approach == "dynamic":
+            return _native.nano.optimize(_module(model), "int8_dynamic")
+        if calib_data is None:
+            raise ValueError("InferenceOptimizer.quantize: approach='static' needs calib_data (inputs to calibrate on)")
+        return _native.nano.optimize(_module(model), "int8_static", calibration_data=_inputs(calib_data, "calib_data"),
+                                     calibration=calibration, percentile=percentile)
+
+    @staticmethod
+    def native_bf16():
+        """True when this CPU runs bf16 natively (AVX-512 BF16 or AMX-BF16)."""
+        return _native.nano.native_bf16()
 
     def optimize(self, model, training_data, validation_data=None, metric=None, direction="max", thread_num=None,
                  latency_sample_num=20, batch_size=32, includes=None, excludes=None):
@@ -99,7 +123,8 @@ class InferenceOptimizer:
         if unknown:
             raise ValueError(f"InferenceOptimizer.optimize: unknown method {unknown[0]!r} (known: {', '.join(_METHODS)})")
         methods = [m for m in methods if m not in set(excludes or [])]
-        x_lat = _inputs(training_data, "training_data")[:batch_size]
+        x_train = _inputs(training_data, "training_data")
+        x_lat, x_calib = x_train[:batch_size], x_train[:_CALIB_ROWS]
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -117,21 +142,23 @@ class InferenceOptimizer:
             _native.set_num_threads(int(thread_num))
         try:
             for method in methods:
-                self._rows.append(self._run(method, model, x_lat, val, metric, latency_sample_num))
+                self._rows.append(self._run(method, model, x_lat, x_calib, val, metric, latency_sample_num))
         finally:
             _native.set_num_threads(threads)
         return self
 
-    def _run(self, method, model, x_lat, val, metric, samples):
+    def _run(self, method, model, x_lat, x_calib, val, metric, samples):
         model = _module(model)
+        if method == "bf16" and not _native.nano.native_bf16():
+            return _Row(method, _NO_BF16)
         try:
             if method == "original":
                 model.eval()
                 candidate = model
-            elif method == "fp32":
-                candidate = _native.nano.optimize(model, "fp32")
+            elif method == "int8_static":
+                candidate = _native.nano.optimize(model, method, calibration_data=x_calib)
             else:
-                candidate = _native.nano.optimize(model, "int8_dynamic")
+                candidate = _native.nano.optimize(model, method)
             run = candidate.predict_numpy if method == "original" else (lambda x: np.asarray(candidate(x)))
             run(x_lat)  # warm-up: first-call allocations and page faults
             times = []
@@ -149,14 +176,14 @@ class InferenceOptimizer:
         each failed method's whole error message."""
         if not self._rows:
             raise RuntimeError("InferenceOptimizer.summary: call optimize() first")
-        line = " " + " ".join("-" * w for w in (22, 30, 13, 14))
-        out = [line, "|{:^22}|{:^30}|{:^13}|{:^14}|".format("method", "status", "latency(ms)", "metric value"), line]
+        line = " " + " ".join("-" * w for w in (22, 36, 13, 14))
+        out = [line, "|{:^22}|{:^36}|{:^13}|{:^14}|".format("method", "status", "latency(ms)", "metric value"), line]
         for r in self._rows:
             lat = f"{r.latency_ms:.3f}" if r.latency_ms is not None else "None"
             met = f"{r.metric:.4f}" if r.metric is not None else "None"
-            out.append("|{:^22}|{:^30}|{:^13}|{:^14}|".format(r.method, r.status[:30], lat, met))
+            out.append("|{:^22}|{:^36}|{:^13}|{:^14}|".format(r.method, r.status[:36], lat, met))
         out.append(line)
-        # A failure's whole one-line message (the status column shows its first 30 characters).
+        # A failure's whole one-line message (the status column shows its first 36 characters).
         out += [f"{r.method}: {r.status}" for r in self._rows if r.status.startswith("failed")]
         text = "\n".join(out)
         print(text)

@@ -52,8 +52,24 @@ Isa detect_isa_uncached() {
   if (os_zmm && avx512f && avx512dq && avx512bw && avx512vl) return avx512vnni ? Isa::avx512vnni : Isa::avx512;
   return Isa::avx2;
 }
+
+// AVX-512 BF16 (cpuid 7.1 eax bit 5) with the OS saving ZMM state, or AMX-BF16 (7.0 edx bit 22).
+bool detect_bf16_uncached() {
+  if (detect_isa_uncached() < Isa::avx512) return false;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool amx_bf16 = edx & (1u << 22);
+  const unsigned max_sub = eax;
+  bool avx512_bf16 = false;
+  if (max_sub >= 1) {
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    avx512_bf16 = eax & (1u << 5);
+  }
+  return avx512_bf16 || amx_bf16;
+}
 #else
 Isa detect_isa_uncached() { return Isa::scalar; }
+bool detect_bf16_uncached() { return false; }
 #endif
 
 // The cap from BIGDL_ISA, or the highest ISA (no cap) when unset.
@@ -113,6 +129,11 @@ Isa chosen_isa() {
 const CpuKernels& cpu_kernels() {
   static const CpuKernels* const table = cpu_kernels_for(chosen_isa());
   return *table;
+}
+
+bool cpu_has_native_bf16() {
+  static const bool has = detect_bf16_uncached();
+  return has && chosen_isa() >= Isa::avx512;
 }
 
 }  // namespace bigdl::detail

@@ -76,6 +76,9 @@ Isa detect_isa();
 // Throws bigdl::ValueError for a BIGDL_ISA that names no ISA.
 Isa chosen_isa();
 const char* isa_name(Isa isa);
+// True when the CPU has bf16 arithmetic (AVX-512 BF16 or AMX-BF16), the OS saves its
+// registers and BIGDL_ISA does not cap the kernels below avx512 (Nano's bf16 runs only then).
+bool cpu_has_native_bf16();
 
 // Per-ISA tables, defined in their own translation units.
 const CpuKernels& kernels_ref();

@@ -6,15 +6,14 @@
 // reorders at the boundary) or "plain" (it must read and write NCHW directly; oneDNN then
 // runs its own im2col + GEMM). choose() holds the measured choice per geometry.
 //
-// Threads: Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin-wait (no
+// Threads (onednn_common.h): Debian's oneDNN runs on OpenMP (libgomp), whose idle workers spin-wait (no
 // OMP_WAIT_POLICY set) next to our own pool and OpenBLAS's: ResNet training at 2 threads
 // ran 6x slower with oneDNN's OpenMP threading than with OMP_WAIT_POLICY=passive. So
 // oneDNN always runs single-threaded here (OpenMP's team is never started) and we split
 // the batch into get_num_threads() shards over our own pool; backward-weights sums the
 // shards' partial gradients.
 #include "backend/cpu/onednn_conv.h"
-
-#include <omp.h>
+#include "backend/cpu/onednn_common.h"
 
 #include <algorithm>
 #include <atomic>
@@ -31,9 +30,6 @@
 
 #include "core/internal.h"
 
-#if DNNL_CPU_RUNTIME != DNNL_RUNTIME_OMP
-#error "onednn_conv.cpp sets oneDNN's thread count through OpenMP; this oneDNN uses another runtime"
-#endif
 
 namespace bigdl::detail {
 
@@ -52,16 +48,6 @@ ConvBackend initial_backend() {
   return ConvBackend::automatic;
 }
 std::atomic<ConvBackend> g_backend{initial_backend()};
-
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-// CPU streams execute in the calling thread and keep no per-call state, so one serves all.
-dnnl::stream& stream() {
-  static dnnl::stream s(engine());
-  return s;
-}
 
 // How each of the three steps runs: on oneDNN's blocked layouts, on NCHW directly
 // ("plain"), or (backward-weights only) through conv2d's own im2col + OpenBLAS GEMM over
@@ -82,22 +68,6 @@ Choice choose(const ConvGeom& q, ConvBackend b) {
   const bool pointwise = q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0;
   const bool few_channels = q.G == 1 && q.C <= 2;
   return {pointwise, pointwise || few_channels, pointwise, few_channels};
-}
-
-// One tensor argument of a primitive: our layout, the primitive's, and the reorder
-// between them (none when they are the same).
-struct Port {
-  memory::desc user, prim;
-  dnnl::reorder reorder;  // user -> prim for inputs, prim -> user for outputs
-  bool same = true;
-};
-
-Port make_port(const memory::desc& user, const memory::desc& prim, bool is_input) {
-  Port p{user, prim, {}, user == prim};
-  if (!p.same)
-    p.reorder = is_input ? dnnl::reorder(dnnl::reorder::primitive_desc(engine(), user, engine(), prim))
-                         : dnnl::reorder(dnnl::reorder::primitive_desc(engine(), prim, engine(), user));
-  return p;
 }
 
 memory::desc f32_md(const memory::dims& d, tag t) { return memory::desc(d, memory::data_type::f32, t); }
@@ -206,55 +176,6 @@ void build_backward(Prims& c) {
   c.has_backward = true;
 }
 
-// In scope, oneDNN's parallel regions run inline in the calling thread (OpenMP's team is
-// never started). The OpenMP thread count is per thread; the caller's is restored after.
-class SingleThreaded {
- public:
-  SingleThreaded() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreaded() { omp_set_num_threads(saved_); }
-  SingleThreaded(const SingleThreaded&) = delete;
-  SingleThreaded& operator=(const SingleThreaded&) = delete;
-
- private:
-  int saved_;
-};
-
-// Temporary buffers of one call (reordered tensors, scratchpad) from the caching allocator.
-class CallBuffers {
- public:
-  CallBuffers() = default;
-  CallBuffers(const CallBuffers&) = delete;
-  CallBuffers& operator=(const CallBuffers&) = delete;
-  ~CallBuffers() {
-    for (auto& [p, n] : bufs_) cpu_free(p, n);
-  }
-  void* get(size_t n) {
-    if (n == 0) return nullptr;
-    void* p = cpu_alloc(n);
-    BIGDL_CHECK(p != nullptr, InternalError, "conv2d", "out of memory allocating ", n, " bytes");
-    bufs_.emplace_back(p, n);
-    return p;
-  }
-  memory mem(const memory::desc& d) { return memory(d, engine(), get(d.get_size())); }
-  // `data` in the port's primitive layout: the buffer itself or a reordered copy.
-  memory input(const Port& p, const float* data) {
-    memory u(p.user, engine(), const_cast<float*>(data));
-    if (p.same) return u;
-    memory t = mem(p.prim);
-    p.reorder.execute(stream(), {{DNNL_ARG_FROM, u}, {DNNL_ARG_TO, t}});
-    return t;
-  }
-  // Where the primitive writes an output that must end up in `data` (then call finish).
-  memory output(const Port& p, float* data) { return p.same ? memory(p.user, engine(), data) : mem(p.prim); }
-  void finish(const Port& p, const memory& written, float* data) {
-    if (p.same) return;
-    p.reorder.execute(stream(), {{DNNL_ARG_FROM, written}, {DNNL_ARG_TO, memory(p.user, engine(), data)}});
-  }
-
- private:
-  std::vector<std::pair<void*, size_t>> bufs_;
-};
-
 }  // namespace
 
 void set_conv_backend(ConvBackend b) { g_backend.store(b); }
@@ -321,7 +242,7 @@ namespace {
 
 void forward_shard(const Prims& c, const float* x, const float* w, const float* b, float* y) {
   const SingleThreaded one;
-  CallBuffers bufs;
+  CallBuffers bufs("conv2d");
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bufs.input(c.fwd_x, x)},
                                        {DNNL_ARG_WEIGHTS, bufs.input(c.fwd_w, w)},
                                        {DNNL_ARG_SCRATCHPAD, bufs.mem(c.fwd_scratch)}};
@@ -335,7 +256,7 @@ void forward_shard(const Prims& c, const float* x, const float* w, const float* 
 // gb is written only when the primitives have a bias term (then it must be non-null).
 void backward_shard(const Prims& c, const float* x, const float* w, const float* gy, float* gx, float* gw, float* gb) {
   const SingleThreaded one;
-  CallBuffers bufs;
+  CallBuffers bufs("conv2d");
   memory gy_data;  // gy in backward-data's layout; backward-weights reuses it when its layout is the same
   if (gx) {
     gy_data = bufs.input(c.bd_gy, gy);

@@ -1,0 +1,293 @@
+// Inference Linear / convolution layers on oneDNN in f32, bf16 and int8
+// (src/backend/cpu/onednn_infer.h).
+#include "backend/cpu/onednn_infer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/onednn_common.h"
+
+namespace bigdl::detail {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+std::string Eltwise::str() const {
+  static const char* const names[] = {"", "relu", "leaky_relu", "tanh", "sigmoid", "silu", "gelu", "gelu(tanh)"};
+  return names[kind];
+}
+
+void Eltwise::apply(float* y, int64_t n) const {
+  switch (kind) {
+    case none: return;
+    case relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : 0.f; return;
+    case leaky_relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 0.f ? y[i] : y[i] * alpha; return;
+    case tanh: for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(y[i]); return;
+    case sigmoid: for (int64_t i = 0; i < n; ++i) y[i] = 1.f / (1.f + std::exp(-y[i])); return;
+    case silu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] / (1.f + std::exp(-y[i])); return;
+    case gelu:
+      for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * y[i] * (1.f + std::erf(y[i] * 0.70710678118654752f));
+      return;
+    case gelu_tanh:
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = y[i];
+        y[i] = 0.5f * v * (1.f + std::tanh(0.79788456080286536f * (v + 0.044715f * v * v * v)));
+      }
+      return;
+  }
+}
+
+const char* infer_precision_name(InferPrecision p) {
+  switch (p) {
+    case InferPrecision::f32: return "fp32";
+    case InferPrecision::bf16: return "bf16";
+    case InferPrecision::int8: return "int8";
+  }
+  return "?";
+}
+
+namespace {
+
+// The primitive for one shard geometry (batch n, input h x w) with its ports.
+struct Prims {
+  dnnl::primitive prim;
+  memory::desc scratch, bias_md;
+  Port src, dst;
+  std::shared_ptr<const memory> weights;  // packed in the primitive's layout
+  std::string impl;
+};
+
+void add_eltwise(dnnl::post_ops& ops, const Eltwise& a) {
+  using alg = dnnl::algorithm;
+  switch (a.kind) {
+    case Eltwise::none: return;
+    case Eltwise::relu: ops.append_eltwise(1.f, alg::eltwise_relu, 0.f, 0.f); return;
+    case Eltwise::leaky_relu: ops.append_eltwise(1.f, alg::eltwise_relu, a.alpha, 0.f); return;
+    case Eltwise::tanh: ops.append_eltwise(1.f, alg::eltwise_tanh, 0.f, 0.f); return;
+    case Eltwise::sigmoid: ops.append_eltwise(1.f, alg::eltwise_logistic, 0.f, 0.f); return;
+    case Eltwise::silu: ops.append_eltwise(1.f, alg::eltwise_swish, 1.f, 0.f); return;
+    case Eltwise::gelu: ops.append_eltwise(1.f, alg::eltwise_gelu_erf, 0.f, 0.f); return;
+    case Eltwise::gelu_tanh: ops.append_eltwise(1.f, alg::eltwise_gelu_tanh, 0.f, 0.f); return;
+  }
+}
+
+}  // namespace
+
+int int8_weight_max() {
+  static const int q = [] {
+    using isa = dnnl::cpu_isa;
+    const isa i = dnnl::get_effective_cpu_isa();
+    const bool vnni = i == isa::avx2_vnni || i == isa::avx512_core_vnni || i == isa::avx512_core_bf16 || i == isa::avx512_core_amx;
+    return vnni ? 127 : 63;
+  }();
+  return q;
+}
+
+bool native_bf16() {
+  static const bool b = [] {
+    const dnnl::cpu_isa i = dnnl::get_effective_cpu_isa();
+    return cpu_has_native_bf16() && (i == dnnl::cpu_isa::avx512_core_bf16 || i == dnnl::cpu_isa::avx512_core_amx);
+  }();
+  return b;
+}
+
+struct InferLayer::Impl {
+  InferLayerSpec s;
+  std::vector<float> w, b;  // f32, our layout; b is divided by the output scales for int8 (see bias())
+  std::vector<float> wscale;
+  memory::desc w_user;
+  std::mutex m;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prims>> prims;
+  std::vector<std::shared_ptr<const memory>> packs;  // one per weight layout asked for
+  std::vector<uint8_t*> pack_bufs;
+  std::string last_impl;
+
+  ~Impl() {
+    for (size_t i = 0; i < packs.size(); ++i) cpu_free(pack_bufs[i], packs[i]->get_desc().get_size());
+  }
+
+  dt src_type() const {
+    switch (s.precision) {
+      case InferPrecision::f32: return dt::f32;
+      case InferPrecision::bf16: return dt::bf16;
+      case InferPrecision::int8: return s.input_unsigned ? dt::u8 : dt::s8;
+    }
+    return dt::f32;
+  }
+  dt weight_type() const {
+    return s.precision == InferPrecision::int8 ? dt::s8 : s.precision == InferPrecision::bf16 ? dt::bf16 : dt::f32;
+  }
+
+  // The weights in layout d, reordered (converted / quantized) once and shared by every
+  // geometry that asks for the same layout. Caller holds m.
+  std::shared_ptr<const memory> pack(const memory::desc& d) {
+    for (const auto& p : packs)
+      if (p->get_desc() == d) return p;
+    dnnl::primitive_attr attr;
+    if (s.precision == InferPrecision::int8) {
+      std::vector<float> inv(wscale.size());
+      for (size_t o = 0; o < inv.size(); ++o) inv[o] = 1.f / wscale[o];
+      attr.set_output_scales(s.conv && s.groups > 1 ? 3 : 1, inv);  // per output channel (per group and channel)
+    }
+    auto* buf = static_cast<uint8_t*>(cpu_alloc(d.get_size()));
+    BIGDL_CHECK(buf != nullptr, InternalError, "nano.layer", "out of memory packing weights");
+    auto out = std::make_shared<const memory>(d, engine(), buf);
+    memory user(w_user, engine(), w.data());
+    dnnl::reorder(dnnl::reorder::primitive_desc(engine(), w_user, engine(), d, attr))
+        .execute(stream(), {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, *out}});
+    packs.push_back(out);
+    pack_bufs.push_back(buf);
+    return out;
+  }
+
+  std::shared_ptr<const Prims> build(int64_t n, int64_t h, int64_t wd) {
+    const SingleThreaded one;  // primitives split their work for the thread count they are built under
+    auto p = std::make_shared<Prims>();
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::post_ops ops;
+    add_eltwise(ops, s.act);
+    attr.set_post_ops(ops);
+    if (s.precision == InferPrecision::int8) {
+      std::vector<float> os(wscale.size());
+      for (size_t o = 0; o < os.size(); ++o) os[o] = s.input_scale * wscale[o];
+      attr.set_output_scales(1 << 1, os);  // per output channel (dim 1 of y)
+    }
+    const memory::desc bias_md = b.empty() ? memory::desc() : memory::desc({s.out}, dt::f32, tag::x);
+    memory::desc x_user, y_user;
+    dnnl::primitive_desc_base pd_base;
+    if (!s.conv) {
+      x_user = memory::desc({n, s.in}, dt::f32, tag::nc);
+      y_user = memory::desc({n, s.out}, dt::f32, tag::nc);
+      const dnnl::inner_product_forward::desc d(dnnl::prop_kind::forward_inference, memory::desc({n, s.in}, src_type(), tag::any),
+                                                memory::desc({s.out, s.in}, weight_type(), tag::any), bias_md,
+                                                memory::desc({n, s.out}, dt::f32, tag::any));
+      const dnnl::inner_product_forward::primitive_desc pd(d, attr, engine());
+      p->prim = dnnl::inner_product_forward(pd);
+      pd_base = pd;
+    } else {
+      const auto [oh, ow] = out_hw(h, wd);
+      x_user = memory::desc({n, s.in, h, wd}, dt::f32, tag::nchw);
+      y_user = memory::desc({n, s.out, oh, ow}, dt::f32, tag::nchw);
+      const memory::dims wdims = s.groups == 1 ? memory::dims{s.out, s.in, s.kh, s.kw}
+                                               : memory::dims{s.groups, s.out / s.groups, s.in / s.groups, s.kh, s.kw};
+      const dnnl::convolution_forward::desc d(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+          memory::desc({n, s.in, h, wd}, src_type(), tag::any), memory::desc(wdims, weight_type(), tag::any), bias_md,
+          memory::desc({n, s.out, oh, ow}, dt::f32, tag::any), {s.sh, s.sw}, {s.dh - 1, s.dw - 1}, {s.ph, s.pw},
+          {s.ph, s.pw});
+      const dnnl::convolution_forward::primitive_desc pd(d, attr, engine());
+      p->prim = dnnl::convolution_forward(pd);
+      pd_base = pd;
+    }
+    p->scratch = pd_base.scratchpad_desc();
+    p->bias_md = bias_md;
+    dnnl::primitive_attr src_attr;
+    if (s.precision == InferPrecision::int8) src_attr.set_output_scales(0, {1.f / s.input_scale});
+    p->src = make_port(x_user, pd_base.src_desc(), true, src_attr);
+    p->dst = make_port(y_user, pd_base.dst_desc(), false);
+    p->weights = pack(pd_base.weights_desc());
+    p->impl = pd_base.impl_info_str();
+    last_impl = p->impl;
+    return p;
+  }
+
+  std::pair<int64_t, int64_t> out_hw(int64_t h, int64_t wd) const {
+    if (!s.conv) return {1, 1};
+    return {(h + 2 * s.ph - s.dh * (s.kh - 1) - 1) / s.sh + 1, (wd + 2 * s.pw - s.dw * (s.kw - 1) - 1) / s.sw + 1};
+  }
+
+  std::shared_ptr<const Prims> get(int64_t n, int64_t h, int64_t wd) {
+    std::lock_guard<std::mutex> lk(m);
+    const auto key = std::make_tuple(n, h, wd);
+    if (auto it = prims.find(key); it != prims.end()) return it->second;
+    if (prims.size() >= 256) prims.clear();  // something feeds many geometries: start over
+    return prims[key] = build(n, h, wd);
+  }
+};
+
+InferLayer::InferLayer(const InferLayerSpec& spec, const float* weight, const float* bias) : impl_(std::make_unique<Impl>()) {
+  const InferLayerSpec& s = spec;
+  BIGDL_CHECK(s.in > 0 && s.out > 0 && weight != nullptr, ValueError, "nano.layer", "needs positive sizes and weights, got ",
+              s.in, " -> ", s.out);
+  if (s.conv)
+    BIGDL_CHECK(s.kh > 0 && s.kw > 0 && s.sh > 0 && s.sw > 0 && s.ph >= 0 && s.pw >= 0 && s.dh > 0 && s.dw > 0 && s.groups > 0 &&
+                    s.in % s.groups == 0 && s.out % s.groups == 0,
+                ValueError, "nano.layer", "invalid convolution geometry (", s.in, " -> ", s.out, ", ", s.kh, "x", s.kw,
+                ", groups ", s.groups, ")");
+  BIGDL_CHECK(s.precision != InferPrecision::bf16 || native_bf16(), ValueError, "nano.layer",
+              "bf16 needs a CPU with AVX-512 BF16 or AMX (this one runs bf16 only emulated)");
+  if (s.precision == InferPrecision::int8)
+    BIGDL_CHECK(std::isfinite(s.input_scale) && s.input_scale > 0.f, ValueError, "nano.layer",
+                "int8 needs a positive finite input scale, got ", s.input_scale);
+  Impl& d = *impl_;
+  d.s = s;
+  const int64_t per = s.conv ? s.in / s.groups * s.kh * s.kw : s.in;
+  d.w.assign(weight, weight + s.out * per);
+  if (bias) d.b.assign(bias, bias + s.out);
+  if (!s.conv) d.w_user = memory::desc({s.out, s.in}, dt::f32, tag::oi);
+  else if (s.groups == 1) d.w_user = memory::desc({s.out, s.in, s.kh, s.kw}, dt::f32, tag::oihw);
+  else d.w_user = memory::desc({s.groups, s.out / s.groups, s.in / s.groups, s.kh, s.kw}, dt::f32, tag::goihw);
+  if (s.precision == InferPrecision::int8) {
+    const float qmax = float(int8_weight_max());
+    d.wscale.resize(size_t(s.out));
+    for (int64_t o = 0; o < s.out; ++o) {
+      float m = 0.f;
+      for (int64_t i = 0; i < per; ++i) m = std::max(m, std::fabs(d.w[size_t(o * per + i)]));
+      d.wscale[size_t(o)] = m > 0.f ? m / qmax : 1.f;
+    }
+    // oneDNN 2.x scales the int32 sum and the bias together: act(scale * (sum + bias')),
+    // so the bias goes in divided by the output scale.
+    for (int64_t o = 0; o < int64_t(d.b.size()); ++o) d.b[size_t(o)] /= s.input_scale * d.wscale[size_t(o)];
+  }
+}
+
+InferLayer::~InferLayer() = default;
+
+const InferLayerSpec& InferLayer::spec() const { return impl_->s; }
+std::pair<int64_t, int64_t> InferLayer::out_hw(int64_t h, int64_t w) const { return impl_->out_hw(h, w); }
+const std::vector<float>& InferLayer::weight_scales() const { return impl_->wscale; }
+std::string InferLayer::impl_info() const {
+  std::lock_guard<std::mutex> lk(impl_->m);
+  return impl_->last_impl;
+}
+
+void InferLayer::forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) const {
+  Impl& d = *impl_;
+  const InferLayerSpec& s = d.s;
+  const auto [oh, ow] = d.out_hw(h, w);
+  BIGDL_CHECK(n > 0 && oh > 0 && ow > 0, ValueError, "nano.layer", "empty batch or an input smaller than the kernel");
+  const int64_t in_per = s.conv ? s.in * h * w : s.in, out_per = s.conv ? s.out * oh * ow : s.out;
+  const int64_t shards = std::min<int64_t>(get_num_threads(), n);
+  std::vector<std::shared_ptr<const Prims>> plan(static_cast<size_t>(shards));
+  std::vector<int64_t> n0(size_t(shards) + 1, 0);
+  for (int64_t i = 0; i < shards; ++i) {
+    const int64_t ni = n / shards + (i < n % shards ? 1 : 0);
+    n0[size_t(i) + 1] = n0[size_t(i)] + ni;
+    plan[size_t(i)] = d.get(ni, h, w);
+  }
+  parallel_for(shards, 1, [&](int64_t a, int64_t e) {
+    for (int64_t i = a; i < e; ++i) {
+      const Prims& p = *plan[size_t(i)];
+      const SingleThreaded one;
+      CallBuffers bufs("nano.layer");
+      float* yi = y + n0[size_t(i)] * out_per;
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, bufs.input(p.src, x + n0[size_t(i)] * in_per)},
+                                           {DNNL_ARG_WEIGHTS, *p.weights},
+                                           {DNNL_ARG_SCRATCHPAD, bufs.mem(p.scratch)}};
+      if (!d.b.empty()) args.emplace(DNNL_ARG_BIAS, memory(p.bias_md, engine(), d.b.data()));
+      const memory out = bufs.output(p.dst, yi);
+      args.emplace(DNNL_ARG_DST, out);
+      p.prim.execute(stream(), args);
+      bufs.finish(p.dst, out, yi);
+    }
+  });
+}
+
+}  // namespace bigdl::detail
