@@ -5,14 +5,16 @@ and its static int8) and OpenVINO (fp32, and bf16 where the CPU has it) on the s
 with the same weights and inputs, in one run.
 
     PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/nano/bin/python benchmarks/nano/run.py
-        [--models mlp,lenet] [--threads 1,2] [--batches 1,32] [--samples 200]
+        [--models mlp,lenet,resnet] [--threads 1,2] [--batches 1,32] [--samples 200]
 
 The venv is scripts/make_ref_venvs.sh nano (Debian's /usr/bin/python3 with its torch 1.13,
 plus PyPI onnxruntime, onnx, openvino). Models:
   mlp    the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10), MNIST test set
   lenet  LeNet-5 with BatchNorm after each convolution (and a Dropout the capture drops),
          trained here for one epoch on Fashion-MNIST by our engine (seed 0), its test set
-(both built by examples/python/nano_inference_optimizer.py)
+  resnet a small ResNet (Keras functional API, three residual blocks of 16 / 32 / 64
+         channels), trained the same way; its torch twin runs the same graph (KerasTwin)
+(all built by examples/python/nano_inference_optimizer.py)
 The same weights go into every engine (our state_dict copied into an identical torch
 module, exported to ONNX for ONNX Runtime and OpenVINO). Latency: median of --samples
 calls on one fixed batch after 10 warm-up calls; accuracy: each engine's own outputs on
@@ -42,12 +44,75 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The example's models (examples/python/nano_inference_optimizer.py); the torch twin has the
 # same layers, and engines() copies our weights into it.
 sys.path.insert(0, os.path.join(ROOT, "examples", "python"))
-from nano_inference_optimizer import fashion_lenet, lenet_layers, mlp_layers, mnist_mlp  # noqa: E402
+from nano_inference_optimizer import fashion_lenet, fashion_resnet, lenet_layers, mlp_layers, mnist_mlp  # noqa: E402
 
 
 def mlp():
     ours, _, (x, y) = mnist_mlp()
     return ours, torch.nn.Sequential(*mlp_layers(torch.nn)), x, y, x[:1024]
+
+
+class KerasTwin(torch.nn.Module):
+    """A torch module that runs a functional Keras model of ours (its _spec(): layers and
+    nodes in creation order) with the same layer names, so our state_dict loads into it.
+    Covers the layers the example's ResNet uses."""
+
+    def __init__(self, model):
+        import inspect
+
+        from bigdl_cpp.dllib.keras.layers import _FACTORIES
+        super().__init__()
+        self.spec, state, self.calls = model._spec(), model.state_dict(), []
+        for (fname, args, kwargs), name in self.spec["layers"]:
+            a = inspect.signature(_FACTORIES[fname].__wrapped__).bind(*args, **kwargs)
+            a.apply_defaults()
+            a = a.arguments
+            act = {None: None, "linear": None, "relu": torch.relu}[a.get("activation")]
+            if fname == "Conv2D":
+                w = np.asarray(state[name + ".weight"])
+                k = w.shape[2]
+                assert a["strides"] == 1 and k % 2 == 1 or a["padding"] == "valid", "twin: symmetric padding only"
+                m = torch.nn.Conv2d(w.shape[1], w.shape[0], k, padding=k // 2 if a["padding"] == "same" else 0,
+                                    bias=a["use_bias"])
+            elif fname == "BatchNormalization":
+                m = torch.nn.BatchNorm2d(np.asarray(state[name + ".weight"]).shape[0], eps=a["epsilon"])
+            elif fname == "Dense":
+                w = np.asarray(state[name + ".weight"])
+                m = torch.nn.Linear(w.shape[1], w.shape[0], bias=a["use_bias"])
+            elif fname == "MaxPooling2D":
+                m = torch.nn.MaxPool2d(a["pool_size"], a["strides"] or a["pool_size"])
+            elif fname == "Activation":
+                m, act = None, {"relu": torch.relu}[a["activation"]]
+            elif fname in ("Add", "GlobalAveragePooling2D"):
+                m = None
+            else:
+                raise ValueError(f"KerasTwin: no twin for {fname}")
+            if m is not None:
+                self.add_module(name, m)
+            self.calls.append((fname, m, act))
+
+    def forward(self, x):
+        values = []
+        for entry in self.spec["nodes"]:
+            if entry[0] == "input":
+                values.append(x)
+                continue
+            _, li, parents, _ = entry
+            fname, m, act = self.calls[li]
+            args = [values[p] for p in parents]
+            if fname == "Add":
+                y = sum(args[1:], args[0])
+            elif fname == "GlobalAveragePooling2D":
+                y = args[0].mean(dim=(2, 3))
+            else:
+                y = m(args[0]) if m is not None else args[0]
+            values.append(act(y) if act is not None else y)
+        return values[self.spec["outputs"][0]]
+
+
+def resnet():
+    ours, x_train, (x, y) = fashion_resnet(epochs=1)
+    return ours, KerasTwin(ours), x, y, np.ascontiguousarray(x_train[:1024])
 
 
 def lenet():
@@ -84,7 +149,8 @@ def engines(ours, theirs, example, calib, tmp):
             set_num_threads(t)
             return lambda x: np.asarray(m(x))
         return make
-    out += [("bigdl-cpp original", "fp32", lambda t: (set_num_threads(t), ours.predict_numpy)[1]),
+    own = getattr(ours, "_impl", ours)  # a Keras model wraps the engine module
+    out += [("bigdl-cpp original", "fp32", lambda t: (set_num_threads(t), own.predict_numpy)[1]),
             ("bigdl-cpp fp32", "fp32", ours_run(fp32))]
     if InferenceOptimizer.native_bf16():
         out.append(("bigdl-cpp bf16", "bf16", ours_run(InferenceOptimizer.quantize(ours, precision="bf16"))))
@@ -155,7 +221,7 @@ def engines(ours, theirs, example, calib, tmp):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="mlp,lenet")
+    ap.add_argument("--models", default="mlp,lenet,resnet")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--samples", type=int, default=200)
@@ -166,7 +232,7 @@ def main():
     settings = [(b, t) for b in batches for t in threads]
     print(f"torch {torch.__version__}; median of {args.samples} calls; latency in ms")
     for name in args.models.split(","):
-        ours, theirs, x, y, calib = {"mlp": mlp, "lenet": lenet}[name]()
+        ours, theirs, x, y, calib = {"mlp": mlp, "lenet": lenet, "resnet": resnet}[name]()
         with tempfile.TemporaryDirectory() as tmp:
             rows = []
             for engine, precision, make in engines(ours, theirs, x, calib, tmp):

@@ -2,12 +2,14 @@
 # trained model, the table of status / latency / accuracy, and the best model within 0.5 %.
 #
 #   PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin/python examples/python/nano_inference_optimizer.py
-#       [--model mlp|lenet] [--epochs 1] [--threads 1,2] [--batch 1,32]
+#       [--model mlp|lenet|resnet] [--epochs 1] [--threads 1,2] [--batch 1,32]
 #
 # mlp (default): the trained MNIST MLP of ../shared/data/vision/mnist-mlp (784-500-10,
 # PyTorch's weights, read with torch), on the MNIST test set. lenet: LeNet-5 with
 # BatchNorm after each convolution, trained here for --epochs on Fashion-MNIST (Debian's
-# dataset-fashion-mnist, seed 0) and scored on its test set. benchmarks/nano/run.py and
+# dataset-fashion-mnist, seed 0) and scored on its test set. resnet: a small ResNet (three
+# basic blocks, 16 / 32 / 64 channels, Keras functional API) trained the same way.
+# benchmarks/nano/run.py and
 # tests/python/test_nano.py build their models with the functions here. Uses the test venv's Python
 # (Debian's torch for reading the MLP's checkpoint).
 import argparse
@@ -71,14 +73,49 @@ def fashion_lenet(epochs):
     return net, x, (xt, yt)
 
 
+def resnet_model(channels=(16, 32, 64)):
+    """A small ResNet for [1, 28, 28] inputs, Keras functional API: a 3x3 convolution stem,
+    then per stage one basic block (two 3x3 convolutions with BatchNorm, the shortcut added,
+    ReLU); the stages after the first start with a 2x2 max pool and project the shortcut
+    with a 1x1 convolution; global average pooling and Dense(10) logits."""
+    from bigdl_cpp.dllib.keras.layers import (Activation, Add, BatchNormalization, Conv2D, Dense,
+                                              GlobalAveragePooling2D, Input, MaxPooling2D)
+    from bigdl_cpp.dllib.keras.models import Model
+
+    def conv_bn(y, c, k):
+        return BatchNormalization()(Conv2D(c, k, padding="same", use_bias=False)(y))
+    x = Input((1, 28, 28))
+    y = Activation("relu")(conv_bn(x, channels[0], 3))
+    for i, c in enumerate(channels):
+        if i > 0:
+            y = MaxPooling2D(2)(y)
+        shortcut = y if i == 0 else conv_bn(y, c, 1)
+        z = conv_bn(Activation("relu")(conv_bn(y, c, 3)), c, 3)
+        y = Activation("relu")(Add()([z, shortcut]))
+    return Model(x, Dense(10)(GlobalAveragePooling2D()(y)))
+
+
+def fashion_resnet(epochs):
+    """(resnet_model() trained for epochs on Fashion-MNIST with Adam, seed 0, the training
+    images, (x, y) of the test split)."""
+    manual_seed(0)
+    model = resnet_model()
+    x, y = (np.asarray(a) for a in fashion_mnist("train"))
+    xt, yt = (np.asarray(a) for a in fashion_mnist("test"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=64, epochs=epochs)
+    return model, x, (xt, yt)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", choices=["mlp", "lenet"], default="mlp")
+    ap.add_argument("--model", choices=["mlp", "lenet", "resnet"], default="mlp")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batch", default="1,32")
     args = ap.parse_args()
-    net, train_x, val = mnist_mlp() if args.model == "mlp" else fashion_lenet(args.epochs)
+    net, train_x, val = {"mlp": lambda: mnist_mlp(), "lenet": lambda: fashion_lenet(args.epochs),
+                         "resnet": lambda: fashion_resnet(args.epochs)}[args.model]()
     for threads in [int(t) for t in args.threads.split(",")]:
         for batch in [int(b) for b in args.batch.split(",")]:
             opt = InferenceOptimizer().optimize(net, training_data=train_x, validation_data=val, thread_num=threads,

@@ -7,7 +7,9 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <sstream>
 
 #include "bigdl/autograd.h"
@@ -281,10 +283,11 @@ class ModuleStep : public Step {
 class KerasLayerStep : public Step {
  public:
   explicit KerasLayerStep(keras::Layer l) : l_(std::move(l)) {}
-  Tensor run(const Tensor& x) override {
+  Tensor run(const Tensor& x) override { return run_inputs({x}); }
+  Tensor run_inputs(const std::vector<Tensor>& xs) override {
     std::optional<ModeGuard> mode;
     if (l_->module()) mode.emplace(*l_->module());
-    return l_->call({x});
+    return l_->call(xs);
   }
   std::string describe() const override { return l_->type() + " " + l_->name() + " (layer)"; }
 
@@ -292,11 +295,14 @@ class KerasLayerStep : public Step {
   keras::Layer l_;
 };
 
-// What capture walks: a module (rewritten where it is one we know) or a Keras layer run
-// as it is.
+// What capture walks: a graph of items, each a module call (rewritten where it is one we
+// know), a Keras Add, or a Keras layer run as it is, reading the outputs of earlier items
+// (-1: the model's input). A Sequential is a chain.
 struct Item {
   nn::ModulePtr module;
-  keras::Layer layer;  // when module is null
+  keras::Layer layer;  // when module is null and not add
+  bool add = false;    // a Keras Add: the sum of its inputs
+  std::vector<int> in;
 };
 
 // True when a built Conv2D layer is its module's convolution alone (no explicit padding
@@ -311,35 +317,109 @@ bool conv_is_module_call(const keras::LayerImpl& l, const nn::Conv2d& c) {
          dim(in[2], o.kernel_size.second, o.stride.second, o.padding.second, o.dilation.second) == out[2];
 }
 
-// The leaves of nested nn::Sequential containers, in order; a keras::Sequential's layers
-// as the modules they run (Dense / Conv2D as their Linear / Conv2d then their activation,
-// Flatten / Dropout / Activation / BatchNormalization as their module) or as themselves.
-void flatten(const nn::ModulePtr& m, std::vector<Item>& out) {
+// Appends the items of one Keras layer reading `in`: Dense / Conv2D as their Linear /
+// Conv2d then their activation, Flatten / Dropout / Activation / BatchNormalization as
+// their module, Add as an add item, any other layer as itself. Returns the item that
+// holds the layer's output.
+int add_keras_layer(const keras::Layer& l, std::vector<int> in, std::vector<Item>& out) {
+  const std::string& type = l->type();
+  const auto* conv = dynamic_cast<const nn::Conv2d*>(l->module().get());
+  const bool module_then_act = (type == "Dense" && dynamic_cast<const nn::Linear*>(l->module().get())) ||
+                               (type == "Conv2D" && conv && conv_is_module_call(*l, *conv));
+  // A MaxPooling2D that pads nothing is its module's pooling ("same" pads with -inf first).
+  const auto* pool = dynamic_cast<const nn::MaxPool2d*>(l->module().get());
+  const bool pool_call = type == "MaxPooling2D" && pool && l->input_shapes()[0].size() == 3 &&
+                         (l->input_shapes()[0][1] - pool->kernel.first) / pool->stride.first + 1 == l->output_shape()[1] &&
+                         (l->input_shapes()[0][2] - pool->kernel.second) / pool->stride.second + 1 == l->output_shape()[2];
+  if (pool_call) {
+    out.push_back({l->module(), {}, false, std::move(in)});
+  } else if (module_then_act) {
+    out.push_back({l->module(), {}, false, std::move(in)});
+    const std::string act = l->activation();
+    if (!act.empty() && act != "linear") out.push_back({keras::make_activation(act), {}, false, {int(out.size()) - 1}});
+  } else if ((type == "Flatten" || type == "Dropout" || type == "Activation" || type == "BatchNormalization") && l->module()) {
+    out.push_back({l->module(), {}, false, std::move(in)});
+  } else if (type == "Add") {
+    out.push_back({nullptr, {}, true, std::move(in)});
+  } else {
+    out.push_back({nullptr, l, false, std::move(in)});
+  }
+  return int(out.size()) - 1;
+}
+
+// The items of m as a chain reading `from` (nested nn::Sequential containers flattened,
+// a keras::Sequential's layers as above); returns the last item (from when m is empty).
+int add_chain(const nn::ModulePtr& m, int from, std::vector<Item>& out) {
   if (const auto* seq = dynamic_cast<const nn::Sequential*>(m.get())) {
-    for (size_t i = 0; i < seq->size(); ++i) flatten((*seq)[i], out);
-    return;
+    for (size_t i = 0; i < seq->size(); ++i) from = add_chain((*seq)[i], from, out);
+    return from;
   }
   if (const auto* ks = dynamic_cast<const keras::Sequential*>(m.get())) {
-    for (const keras::Layer& l : ks->layers()) {
-      const std::string& type = l->type();
-      const auto* conv = dynamic_cast<const nn::Conv2d*>(l->module().get());
-      const bool module_then_act = (type == "Dense" && dynamic_cast<const nn::Linear*>(l->module().get())) ||
-                                   (type == "Conv2D" && conv && conv_is_module_call(*l, *conv));
-      if (module_then_act) {
-        out.push_back({l->module(), {}});
-        const std::string act = l->activation();
-        if (!act.empty() && act != "linear") out.push_back({keras::make_activation(act), {}});
-      } else if ((type == "Flatten" || type == "Dropout" || type == "Activation" || type == "BatchNormalization") &&
-                 l->module()) {
-        out.push_back({l->module(), {}});
-      } else {
-        out.push_back({nullptr, l});
-      }
-    }
-    return;
+    for (const keras::Layer& l : ks->layers()) from = add_keras_layer(l, {from}, out);
+    return from;
   }
-  out.push_back({m, {}});
+  out.push_back({m, {}, false, {from}});
+  return int(out.size()) - 1;
 }
+
+// The items of a functional keras::Model with one input and one output, in topological
+// order (depth-first from the output); returns the output's item (-1: the input itself).
+int add_graph(const keras::Model& model, std::vector<Item>& out) {
+  std::unordered_map<const void*, int> item_of;  // node -> item
+  item_of[model.inputs()[0].impl()] = -1;
+  std::vector<std::pair<keras::Node, bool>> stack{{model.outputs()[0], false}};
+  while (!stack.empty()) {
+    auto [n, expanded] = stack.back();
+    stack.pop_back();
+    if (item_of.count(n.impl())) continue;
+    BIGDL_CHECK(!n.is_input(), ValueError, "nano.optimize", "the model reads an input other than its first");
+    if (!expanded) {  // its inputs first, then itself
+      stack.push_back({n, true});
+      for (const keras::Node& i : n.inputs())
+        if (!item_of.count(i.impl())) stack.push_back({i, false});
+      continue;
+    }
+    std::vector<int> in;
+    for (const keras::Node& i : n.inputs()) in.push_back(item_of.at(i.impl()));
+    item_of[n.impl()] = add_keras_layer(n.layer(), std::move(in), out);
+  }
+  return item_of.at(model.outputs()[0].impl());
+}
+
+// The items of any model; `output` is the item holding its output.
+std::vector<Item> capture(const nn::ModulePtr& m, int& output) {
+  std::vector<Item> items;
+  const auto* km = dynamic_cast<const keras::Model*>(m.get());
+  if (km && km->inputs().size() == 1 && km->outputs().size() == 1) output = add_graph(*km, items);
+  else output = add_chain(m, -1, items);
+  return items;
+}
+
+// Adds the items' outputs in place: y = act(x0 + x1 + ...), the Keras Add (and the
+// activation after it).
+class AddStep : public Step {
+ public:
+  AddStep(size_t n, Act act) : n_(n), act_(act) {}
+  Tensor run(const Tensor& x) override { return run_inputs({x}); }
+  Tensor run_inputs(const std::vector<Tensor>& xs) override {
+    Tensor y = xs[0].contiguous().clone();
+    for (size_t i = 1; i < xs.size(); ++i) {
+      BIGDL_CHECK(xs[i].shape() == y.shape(), ShapeError, "nano.Add", "inputs ", shape_str(y.shape()), " and ",
+                  shape_str(xs[i].shape()), " differ");
+      const Tensor xi = xs[i].contiguous();
+      float* yd = y.data<float>();
+      const float* xd = xi.data<float>();
+      for (int64_t k = 0, n = y.numel(); k < n; ++k) yd[k] += xd[k];
+    }
+    act_.apply(y.data<float>(), y.numel());
+    return y;
+  }
+  std::string describe() const override { return "Add(" + std::to_string(n_) + " inputs)" + (act_.kind ? " + " + act_.str() : ""); }
+
+ private:
+  size_t n_;
+  Act act_;
+};
 
 // ---- int8 static: the input range of each layer, from calibration data ----
 // Observes the values that reach one layer: their min / max (pass 1), then a histogram of
@@ -350,7 +430,7 @@ class RangeObserver {
 
   void observe_minmax(const Tensor& x) {
     const float* d = x.data<float>();
-    for (int64_t i = 0; i < x.numel(); ++i) {
+    for (int64_t i = 0, n = x.numel(); i < n; ++i) {
       min_ = std::min(min_, d[i]);
       max_ = std::max(max_, d[i]);
     }
@@ -362,7 +442,7 @@ class RangeObserver {
     const float a = amax();
     if (a <= 0.f) return;
     const float* d = x.data<float>();
-    for (int64_t i = 0; i < x.numel(); ++i)
+    for (int64_t i = 0, n = x.numel(); i < n; ++i)
       ++hist_[size_t(std::min<int64_t>(kBins - 1, int64_t(std::fabs(d[i]) / a * kBins)))];
   }
   // The clipping threshold T (the input is quantized over [0, T] or [-T, T]).
@@ -463,6 +543,29 @@ std::unique_ptr<Step> layer_step(const LayerPlan& l, Precision p) {
   return nullptr;
 }
 
+// Runs steps over slots: slot 0 holds the input, step k reads the slots args[k] and
+// writes slot k + 1; a slot is released after its last reader. observe(k, inputs), when
+// given, sees each step's inputs first (calibration).
+using StepObserver = std::function<void(size_t, const std::vector<Tensor>&)>;
+Tensor run_graph(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<std::vector<size_t>>& args, size_t output,
+                 const Tensor& x, const StepObserver* observe) {
+  std::vector<Tensor> slots(steps.size() + 1);
+  std::vector<size_t> last(slots.size(), 0);
+  for (size_t k = 0; k < steps.size(); ++k)
+    for (size_t a : args[k]) last[a] = k;
+  slots[0] = x;
+  std::vector<Tensor> ins;
+  for (size_t k = 0; k < steps.size(); ++k) {
+    ins.clear();
+    for (size_t a : args[k]) ins.push_back(slots[a]);
+    if (observe) (*observe)(k, ins);
+    slots[k + 1] = ins.size() == 1 ? steps[k]->run(ins[0]) : steps[k]->run_inputs(ins);
+    for (size_t a : args[k])
+      if (last[a] == k && a != output) slots[a] = Tensor();
+  }
+  return slots[output];
+}
+
 }  // namespace
 
 const char* precision_name(Precision p) {
@@ -497,22 +600,29 @@ Calibration parse_calibration(const std::string& name) {
 
 bool native_bf16() { return detail::native_bf16(); }
 
-InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, OptimizeOptions options)
-    : steps_(std::move(steps)), options_(options) {
+InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
+                               OptimizeOptions options)
+    : steps_(std::move(steps)), args_(std::move(args)), output_(output), options_(options) {
+  BIGDL_ASSERT(args_.size() == steps_.size() && output_ <= steps_.size());
   training_ = false;
 }
 
 Tensor InferenceModel::forward(const Tensor& x) {
   NoGradGuard ng;
-  Tensor y = x;
-  for (auto& s : steps_) y = s->run(y);
-  return y;
+  return run_graph(steps_, args_, output_, x, nullptr);
 }
 
 std::string InferenceModel::repr() const {
   std::ostringstream os;
   os << "InferenceModel(" << precision_name(options_.precision) << "):";
-  for (size_t i = 0; i < steps_.size(); ++i) os << "\n  (" << i << ") " << steps_[i]->describe();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    os << "\n  (" << i << ") " << steps_[i]->describe();
+    const bool chained = args_[i].size() == 1 && args_[i][0] == i;  // reads the step before
+    if (!chained) {
+      os << "  <- ";
+      for (size_t k = 0; k < args_[i].size(); ++k) os << (k ? ", " : "") << (args_[i][k] == 0 ? "input" : "(" + std::to_string(args_[i][k] - 1) + ")");
+    }
+  }
   return os.str();
 }
 
@@ -532,24 +642,66 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
   }
   ModeGuard mode(*model);
   NoGradGuard ng;
-  std::vector<Item> items;
-  flatten(model, items);
-  // The module of item j, or null (a Keras layer run as itself).
-  const auto mod = [&](size_t j) { return items[j].module.get(); };
-  const auto noop = [&](size_t j) { return dynamic_cast<nn::Dropout*>(mod(j)) || dynamic_cast<nn::Identity*>(mod(j)); };
+  int output_item = -1;
+  std::vector<Item> items = capture(model, output_item);
+  const int n = int(items.size());
+  // Who reads each item: fusing a layer with what follows needs that to be its only reader.
+  std::vector<int> readers(size_t(n), 0), sole_reader(size_t(n), -1);
+  for (const Item& it : items)
+    for (int i : it.in)
+      if (i >= 0) ++readers[size_t(i)];
+  if (output_item >= 0) ++readers[size_t(output_item)];
+  for (int j = 0; j < n; ++j)
+    for (int i : items[size_t(j)].in)
+      if (i >= 0 && readers[size_t(i)] == 1) sole_reader[size_t(i)] = j;
+  const auto mod = [&](int j) { return items[size_t(j)].module.get(); };
+  const auto noop = [&](int j) { return dynamic_cast<nn::Dropout*>(mod(j)) || dynamic_cast<nn::Identity*>(mod(j)); };
+  // The item after j when j has one reader, skipping (and absorbing) no-ops in eval mode.
+  const auto follow = [&](int j, std::vector<int>& absorbed) {
+    int r = sole_reader[size_t(j)];
+    while (r >= 0 && mod(r) && noop(r)) absorbed.push_back(r), r = sole_reader[size_t(r)];
+    return r;
+  };
+  std::vector<size_t> slot_of(size_t(n), 0);  // the slot holding each item's output
+  const auto slots_of = [&](const std::vector<int>& in) {
+    std::vector<size_t> v;
+    for (int i : in) v.push_back(i < 0 ? 0 : slot_of[size_t(i)]);
+    return v;
+  };
+  std::vector<bool> done(size_t(n), false);
   std::vector<std::unique_ptr<Step>> steps;
+  std::vector<std::vector<size_t>> args;
   std::vector<std::pair<size_t, LayerPlan>> layers;  // (step index, layer) of each Linear / Conv2d
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (!items[i].module) {
-      steps.push_back(std::make_unique<KerasLayerStep>(items[i].layer));
+  // Adds a step for items `absorbed` (the first one's inputs); they all hold its output.
+  const auto emit = [&](std::unique_ptr<Step> step, const std::vector<int>& absorbed) {
+    args.push_back(slots_of(items[size_t(absorbed[0])].in));
+    steps.push_back(std::move(step));
+    for (int a : absorbed) slot_of[size_t(a)] = steps.size(), done[size_t(a)] = true;
+  };
+  for (int i = 0; i < n; ++i) {
+    if (done[size_t(i)]) continue;
+    const Item& it = items[size_t(i)];
+    if (it.module && noop(i)) {
+      slot_of[size_t(i)] = slots_of(it.in)[0];
       continue;
     }
-    if (noop(i)) continue;
+    std::vector<int> absorbed{i};
+    if (it.add) {
+      Act act;
+      const int r = follow(i, absorbed);
+      if (options.fuse_activation && r >= 0 && mod(r) && (act = activation_of(*mod(r))).kind != Act::none) absorbed.push_back(r);
+      emit(std::make_unique<AddStep>(it.in.size(), act), absorbed);
+      continue;
+    }
+    if (!it.module) {
+      emit(std::make_unique<KerasLayerStep>(it.layer), absorbed);
+      continue;
+    }
     auto* lin = dynamic_cast<nn::Linear*>(mod(i));
     auto* conv = dynamic_cast<nn::Conv2d*>(mod(i));
     if (!lin && !conv) {
-      if (const auto* pool = dynamic_cast<const nn::MaxPool2d*>(mod(i))) steps.push_back(std::make_unique<MaxPoolStep>(*pool));
-      else steps.push_back(std::make_unique<ModuleStep>(items[i].module));
+      if (const auto* pool = dynamic_cast<const nn::MaxPool2d*>(mod(i))) emit(std::make_unique<MaxPoolStep>(*pool), absorbed);
+      else emit(std::make_unique<ModuleStep>(it.module), absorbed);
       continue;
     }
     LayerPlan l;
@@ -557,28 +709,24 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     l.w = copy_of(lin ? lin->weight : conv->weight);
     l.b = copy_of(lin ? lin->bias : conv->bias);
     if (conv) l.o = conv->options;
-    // What follows: BatchNorm to fold, then an activation to fuse (Dropout / Identity
-    // between them are no-ops in eval and skipped).
-    size_t j = i + 1;
-    const auto skip_noops = [&] {
-      while (j < items.size() && items[j].module && noop(j)) ++j;
-    };
-    skip_noops();
-    if (options.fold_batchnorm && j < items.size())
-      if (const auto* bn = dynamic_cast<const nn::BatchNorm*>(mod(j))) {
+    // What follows, when this layer is its only input: BatchNorm to fold, then an
+    // activation to fuse (Dropout / Identity between them are no-ops in eval).
+    int r = follow(i, absorbed);
+    if (options.fold_batchnorm && r >= 0 && mod(r))
+      if (const auto* bn = dynamic_cast<const nn::BatchNorm*>(mod(r))) {
         fold_batchnorm(*bn, l.w, l.b);
-        ++j;
-        skip_noops();
+        absorbed.push_back(r);
+        r = follow(r, absorbed);
       }
-    if (options.fuse_activation && j < items.size() && items[j].module) {
-      l.act = activation_of(*items[j].module);
-      if (l.act.kind != Act::none) ++j;
+    if (options.fuse_activation && r >= 0 && mod(r)) {
+      l.act = activation_of(*mod(r));
+      if (l.act.kind != Act::none) absorbed.push_back(r);
     }
-    steps.push_back(layer_step(l, calibrate ? Precision::fp32 : options.precision));
+    emit(layer_step(l, calibrate ? Precision::fp32 : options.precision), absorbed);
     layers.emplace_back(steps.size() - 1, std::move(l));
-    i = j - 1;
   }
   BIGDL_CHECK(!steps.empty(), ValueError, "nano.optimize", "the model has no layers to run");
+  const size_t output = output_item < 0 ? 0 : slot_of[size_t(output_item)];
   if (calibrate) {
     // Run the calibration data through the fp32 steps, observing what reaches each layer
     // (twice for a histogram: its range comes from the first pass), then replace each
@@ -586,15 +734,15 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     std::vector<RangeObserver> obs(steps.size());
     const bool histogram = options.calibration != Calibration::minmax;
     const Tensor& data = options.calibration_data;
-    for (int pass = 0; pass < (histogram ? 2 : 1); ++pass)
-      for (int64_t r0 = 0; r0 < data.size(0); r0 += 256) {
-        Tensor y = data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous();
-        for (size_t k = 0; k < steps.size(); ++k) {
-          if (pass == 0) obs[k].observe_minmax(y);
-          else obs[k].observe_histogram(y);
-          y = steps[k]->run(y).contiguous();
-        }
-      }
+    for (int pass = 0; pass < (histogram ? 2 : 1); ++pass) {
+      const StepObserver see = [&](size_t k, const std::vector<Tensor>& ins) {
+        const Tensor x = ins[0].contiguous();
+        if (pass == 0) obs[k].observe_minmax(x);
+        else obs[k].observe_histogram(x);
+      };
+      for (int64_t r0 = 0; r0 < data.size(0); r0 += 256)
+        run_graph(steps, args, output, data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous(), &see);
+    }
     for (auto& [k, l] : layers) {
       detail::InferLayerSpec s = spec_of(l, detail::InferPrecision::int8);
       s.input_unsigned = obs[k].non_negative();
@@ -603,7 +751,7 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
       steps[k] = std::make_unique<DnnlStep>(s, l.w, l.b);
     }
   }
-  return std::make_shared<InferenceModel>(std::move(steps), options);
+  return std::make_shared<InferenceModel>(std::move(steps), std::move(args), output, options);
 }
 
 }  // namespace bigdl::nano

@@ -266,3 +266,59 @@ TEST(NanoKeras, SequentialCapturedAndEqual) {
     EXPECT_LE(rel_diff(fast->forward(x), want), precision == nano::Precision::fp32 ? 2e-6 : 2e-2) << fast->repr();
   }
 }
+
+// A functional keras::Model with residual blocks (the shape of the example's Fashion-MNIST
+// ResNet): captured as its graph, BatchNorm folded and activations fused where a layer is
+// the only reader of the one before, each Add with its ReLU one step, the shortcut read
+// from two steps back; every precision against the original.
+TEST(NanoKeras, ResidualModelCapturedAsGraph) {
+  manual_seed(9);
+  const keras::Node x = keras::Input({1, 8, 8});
+  keras::Node y = keras::Conv2D(4, 3, 1, "same")(x);
+  y = keras::BatchNormalization()(y);
+  y = keras::Activation("relu")(y);
+  const keras::Node stem = y;  // read by the block and by its shortcut
+  y = keras::Conv2D(4, 3, 1, "same", "relu")(y);
+  y = keras::Dropout(0.2)(y);
+  y = keras::Conv2D(4, 3, 1, "same")(y);
+  y = keras::BatchNormalization()(y);
+  y = keras::Add()({y, stem});
+  y = keras::Activation("relu")(y);
+  const keras::Node pooled = keras::MaxPooling2D(2)(y);
+  keras::Node s = keras::Conv2D(8, 1)(pooled);  // a projection shortcut
+  s = keras::BatchNormalization()(s);
+  keras::Node z = keras::Conv2D(8, 3, 1, "same")(pooled);
+  z = keras::BatchNormalization()(z);
+  z = keras::Add()({z, s});
+  z = keras::Activation("relu")(z);
+  z = keras::GlobalAveragePooling2D()(z);
+  const keras::Node out = keras::Dense(3)(z);
+  auto net = std::make_shared<keras::Model>(x, out);
+  {
+    NoGradGuard ng;
+    for (auto& [name, t] : net->state_dict())
+      if (name.find("running_mean") != std::string::npos) t.copy_(randn(t.shape()) * 0.3);
+      else if (name.find("running_var") != std::string::npos) t.copy_(rand(t.shape()) + 0.5);
+  }
+  const Tensor input = randn({5, 1, 8, 8});
+  Tensor want;
+  {
+    NoGradGuard ng;
+    net->eval();
+    want = net->forward(input);
+  }
+  std::vector<nano::Precision> precisions{nano::Precision::fp32, nano::Precision::int8_dynamic, nano::Precision::int8_static};
+  if (nano::native_bf16()) precisions.push_back(nano::Precision::bf16);
+  for (const auto precision : precisions) {
+    auto fast = nano::optimize(net, {.precision = precision, .calibration_data = randn({64, 1, 8, 8})});
+    // conv+bn+relu, conv+relu, conv+bn, add+relu, maxpool, conv+bn (shortcut), conv+bn,
+    // add+relu, global pool (layer), dense
+    EXPECT_EQ(fast->num_steps(), 10u) << fast->repr();
+    const std::string r = fast->repr();
+    EXPECT_NE(r.find("(3) Add(2 inputs) + relu  <- (2), (0)"), std::string::npos) << r;
+    EXPECT_NE(r.find("Add(2 inputs) + relu  <- (6), (5)"), std::string::npos) << r;
+    EXPECT_NE(r.find("(4) MaxPool2d(2x2, stride 2x2)"), std::string::npos) << r;  // the Keras pooling, as a module
+    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? 5e-2 : 2e-2;
+    EXPECT_LE(rel_diff(fast->forward(input), want), bound) << nano::precision_name(precision) << "\n" << r;
+  }
+}

@@ -154,3 +154,29 @@ def test_keras_sequential_is_captured():
     opt = InferenceOptimizer().optimize(model, training_data=x, validation_data=(x, np.argmax(want, 1)),
                                         latency_sample_num=2)
     assert [r.status for r in opt._rows if r.method != "bf16"] == ["successful"] * 4
+
+
+def test_functional_resnet_is_captured_as_a_graph():
+    """The example's ResNet (Keras functional API, residual Adds): captured as its graph with
+    BatchNorm folded and ReLUs fused into the convolutions and Adds; each variant against
+    the original."""
+    resnet_model = runpy.run_path(EXAMPLE)["resnet_model"]
+    model = resnet_model(channels=(4, 8, 8))
+    rng = np.random.default_rng(2)
+    sd = model.state_dict()
+    for k in sd:  # statistics as after training
+        if k.endswith("running_mean"):
+            sd[k] = rng.standard_normal(sd[k].shape).astype(np.float32) * 0.3
+        elif k.endswith("running_var"):
+            sd[k] = rng.uniform(0.5, 1.5, sd[k].shape).astype(np.float32)
+    model.load_state_dict(sd)
+    x = rng.random((6, 1, 28, 28)).astype(np.float32)
+    want = model.predict(x)
+    fast = InferenceOptimizer.trace(model)
+    text = repr(fast)
+    # stem, 3 blocks of (conv, conv, add) + 2 pools + 2 projections, global pool, dense
+    assert fast.num_steps == 1 + 3 * 3 + 2 + 2 + 2, text
+    assert text.count("Add(2 inputs) + relu  <- ") == 3 and "BatchNorm" not in text, text
+    np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
+    s8 = InferenceOptimizer.quantize(model, calib_data=rng.random((64, 1, 28, 28)).astype(np.float32))
+    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=5e-2 * np.abs(want).max())

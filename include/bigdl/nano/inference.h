@@ -36,8 +36,10 @@
 //     row and block of 32 at each call (dynamic); the input features are zero-padded to
 //     a multiple of 32 when they are not one (784 -> 800); convolutions as in fp32;
 //   * every other module runs as a step of its own through its forward() (in eval mode).
-// A model that is neither (keras::Model, the zoo's ResNet, a custom module) is one such
-// step: nothing to rewrite, still no autograd.
+// A functional keras::Model with one input and one output is captured as its graph: the
+// same rewrites where a layer is the only reader of the one before, and Add (with the
+// activation after it) as one step. A model that is none of these (the zoo's ResNet, a
+// custom module) is one step: nothing to rewrite, still no autograd.
 //
 // The captured model holds copies of the Linear / Conv2d weights (folded / quantized):
 // training the original afterwards does not change them. Module steps (pools, Flatten,
@@ -90,23 +92,32 @@ class Step {
  public:
   virtual ~Step() = default;
   virtual Tensor run(const Tensor& x) = 0;
+  // A step with several inputs (a Keras Add / Concatenate) overrides this; others read xs[0].
+  virtual Tensor run_inputs(const std::vector<Tensor>& xs) { return run(xs.at(0)); }
   // "Linear(784 -> 500) + relu [int8]", "MaxPool2d (module)", ...
   virtual std::string describe() const = 0;
 };
 
+// The captured model: steps over value slots. Slot 0 is the input, step k reads the slots
+// args[k] and writes slot k + 1; `output` is the slot returned (a chain: args[k] = {k},
+// output = the last).
 class InferenceModel : public nn::Module {
  public:
-  InferenceModel(std::vector<std::unique_ptr<Step>> steps, OptimizeOptions options);
+  InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
+                 OptimizeOptions options);
   // Runs the steps in order with autograd off; x as the original model takes it.
   Tensor forward(const Tensor& x) override;
   std::string name() const override { return "InferenceModel"; }
-  // "InferenceModel(int8_dynamic):" then one line per step.
+  // "InferenceModel(int8_dynamic):" then one line per step ("<- (2), (5)" when a step
+  // reads other than the step before it).
   std::string repr() const override;
   const OptimizeOptions& options() const { return options_; }
   size_t num_steps() const { return steps_.size(); }
 
  private:
   std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<std::vector<size_t>> args_;
+  size_t output_;
   OptimizeOptions options_;
 };
 
