@@ -35,6 +35,20 @@ void bind_nano(py::module_ m) {
       "The model captured for inference (docs/nano.md): fp32, bf16, int8_static (with calibration_data) or "
       "int8_dynamic.");
   m.def("native_bf16", &nano::native_bf16, "True when this CPU runs bf16 natively (AVX-512 BF16 / AMX-BF16).");
+  m.def(
+      "save",
+      [](const nano::InferenceModel& model, const std::string& path) {
+        py::gil_scoped_release release;
+        nano::save(model, path);
+      },
+      py::arg("model"), py::arg("path"), "Writes the captured model to one file (docs/nano.md).");
+  m.def(
+      "load",
+      [](const std::string& path) {
+        py::gil_scoped_release release;
+        return nano::load(path);
+      },
+      py::arg("path"), "A captured model from a file nano.save wrote.");
 }
 
 }  // namespace bigdl_py

@@ -8,6 +8,7 @@
 #include <limits>
 #include <numeric>
 #include <functional>
+#include <map>
 #include <optional>
 #include <unordered_map>
 #include <sstream>
@@ -17,6 +18,8 @@
 #include "bigdl/nn/modules.h"
 #include "bigdl/ops.h"
 #include "bigdl/train/keras.h"
+#include "bigdl/io/tensor_io.h"
+#include <nlohmann/json.hpp>
 #include "backend/cpu/onednn_infer.h"
 #include "core/internal.h"
 #include "llm/ops.h"
@@ -90,6 +93,9 @@ struct ModeGuard {
 class DenseStep : public Step {
  public:
   DenseStep(Tensor w, Tensor b, Act act) : w_(std::move(w)), b_(std::move(b)), act_(act) {}
+  const Tensor& weight() const { return w_; }
+  const Tensor& bias() const { return b_; }
+  const Act& act() const { return act_; }
   Tensor run(const Tensor& x) override {
     Tensor y = linear(x, w_, b_).contiguous();
     act_.apply(y.data<float>(), y.numel());
@@ -116,16 +122,16 @@ class Int8DenseStep : public Step {
     const float* wd = w.data<float>();
     for (int64_t o = 0; o < out_; ++o) std::memcpy(&padded[size_t(o * in_pad_)], wd + o * in_, size_t(in_) * sizeof(float));
     blocks_ = lld::quantize_matrix(quant::QType::sym_int8, padded.data(), out_, in_pad_);
-    weight_.name = "nano.linear";
-    weight_.rows = out_;
-    weight_.cols = in_pad_;
-    weight_.is_f32 = false;
-    weight_.qtype = quant::QType::sym_int8;
-    weight_.data = blocks_.data();
-    if (const int64_t bytes = lld::packed_weight_bytes(weight_); bytes > 0) {
-      arena_.reserve(bytes);
-      lld::pack_weight(weight_, arena_);
-    }
+    pack();
+  }
+  // From the quantized blocks themselves (a saved model): no re-quantization.
+  Int8DenseStep(int64_t out, int64_t in, std::vector<uint8_t> blocks, Tensor b, Act act)
+      : out_(out), in_(in), blocks_(std::move(blocks)), b_(std::move(b)), act_(act) {
+    in_pad_ = (in_ + quant::kBlockSize - 1) / quant::kBlockSize * quant::kBlockSize;
+    const int64_t want = out_ * quant::row_bytes(quant::QType::sym_int8, in_pad_);
+    BIGDL_CHECK(int64_t(blocks_.size()) == want, ValueError, "nano.load", "int8 Linear(", in_, " -> ", out_, ") needs ", want,
+                " bytes of blocks, the file has ", blocks_.size());
+    pack();
   }
   Tensor run(const Tensor& x) override {
     BIGDL_CHECK(x.dtype() == DType::f32 && x.dim() >= 1 && x.size(-1) == in_, ShapeError, "nano.Linear", "expected input with ", in_,
@@ -149,6 +155,11 @@ class Int8DenseStep : public Step {
     bias_act(y, b_, act_);
     return y;
   }
+  int64_t in() const { return in_; }
+  int64_t out() const { return out_; }
+  const std::vector<uint8_t>& blocks() const { return blocks_; }
+  const Tensor& bias() const { return b_; }
+  const Act& act() const { return act_; }
   std::string describe() const override {
     std::ostringstream os;
     os << "Linear(" << in_ << " -> " << out_ << ")" << (act_.kind ? " + " + act_.str() : "") << " [int8 weights, blocks of 32"
@@ -157,6 +168,19 @@ class Int8DenseStep : public Step {
   }
 
  private:
+  void pack() {
+    weight_.name = "nano.linear";
+    weight_.rows = out_;
+    weight_.cols = in_pad_;
+    weight_.is_f32 = false;
+    weight_.qtype = quant::QType::sym_int8;
+    weight_.data = blocks_.data();
+    if (const int64_t bytes = lld::packed_weight_bytes(weight_); bytes > 0) {
+      arena_.reserve(bytes);
+      lld::pack_weight(weight_, arena_);
+    }
+  }
+
   int64_t out_ = 0, in_ = 0, in_pad_ = 0;
   std::vector<uint8_t> blocks_;
   lld::PackedArena arena_;
@@ -171,6 +195,7 @@ class DnnlStep : public Step {
  public:
   DnnlStep(const detail::InferLayerSpec& spec, const Tensor& w, const Tensor& b)
       : layer_(spec, w.data<float>(), b.defined() ? b.data<float>() : nullptr) {}
+  const detail::InferLayer& layer() const { return layer_; }
   Tensor run(const Tensor& x) override {
     const detail::InferLayerSpec& s = layer_.spec();
     const char* op = s.conv ? "nano.Conv2d" : "nano.Linear";
@@ -216,7 +241,14 @@ class DnnlStep : public Step {
 // in the module. Planes are split over the thread pool.
 class MaxPoolStep : public Step {
  public:
-  explicit MaxPoolStep(const nn::MaxPool2d& m) : k_(m.kernel), s_(m.stride), p_(m.padding) {}
+  explicit MaxPoolStep(const nn::MaxPool2d& m) : MaxPoolStep(m.kernel, m.stride, m.padding) {}
+  MaxPoolStep(std::pair<int64_t, int64_t> k, std::pair<int64_t, int64_t> s, std::pair<int64_t, int64_t> p) : k_(k), s_(s), p_(p) {
+    BIGDL_CHECK(k_.first > 0 && k_.second > 0 && s_.first > 0 && s_.second > 0 && p_.first >= 0 && p_.second >= 0, ValueError,
+                "nano.MaxPool2d", "invalid window");
+  }
+  std::pair<int64_t, int64_t> kernel() const { return k_; }
+  std::pair<int64_t, int64_t> stride() const { return s_; }
+  std::pair<int64_t, int64_t> padding() const { return p_; }
   Tensor run(const Tensor& x) override {
     BIGDL_CHECK(x.dtype() == DType::f32 && x.dim() == 4, ShapeError, "nano.MaxPool2d", "expected float32 input [N, C, H, W], got ",
                 shape_str(x.shape()), " ", dtype_name(x.dtype()));
@@ -263,9 +295,31 @@ class MaxPoolStep : public Step {
   std::pair<int64_t, int64_t> k_, s_, p_;
 };
 
+// Keras' GlobalAveragePooling2D: [N, C, H, W] -> [N, C], the mean of each plane.
+class GlobalAvgPoolStep : public Step {
+ public:
+  Tensor run(const Tensor& x) override {
+    BIGDL_CHECK(x.dtype() == DType::f32 && x.dim() == 4, ShapeError, "nano.GlobalAveragePooling2D",
+                "expected float32 input [N, C, H, W], got ", shape_str(x.shape()), " ", dtype_name(x.dtype()));
+    const Tensor xc = x.contiguous();
+    const int64_t planes = x.size(0) * x.size(1), hw = x.size(2) * x.size(3);
+    Tensor y = empty({x.size(0), x.size(1)});
+    const float* xd = xc.data<float>();
+    float* yd = y.data<float>();
+    for (int64_t p = 0; p < planes; ++p) {
+      double sum = 0;
+      for (int64_t i = 0; i < hw; ++i) sum += xd[p * hw + i];
+      yd[p] = static_cast<float>(sum / double(hw));
+    }
+    return y;
+  }
+  std::string describe() const override { return "GlobalAveragePooling2D"; }
+};
+
 class ModuleStep : public Step {
  public:
   explicit ModuleStep(nn::ModulePtr m) : m_(std::move(m)) {}
+  const nn::ModulePtr& module() const { return m_; }
   // The original module itself (shared, not copied), run in eval mode whatever mode its
   // owner has set since.
   Tensor run(const Tensor& x) override {
@@ -283,6 +337,7 @@ class ModuleStep : public Step {
 class KerasLayerStep : public Step {
  public:
   explicit KerasLayerStep(keras::Layer l) : l_(std::move(l)) {}
+  const keras::Layer& layer() const { return l_; }
   Tensor run(const Tensor& x) override { return run_inputs({x}); }
   Tensor run_inputs(const std::vector<Tensor>& xs) override {
     std::optional<ModeGuard> mode;
@@ -400,6 +455,8 @@ std::vector<Item> capture(const nn::ModulePtr& m, int& output) {
 class AddStep : public Step {
  public:
   AddStep(size_t n, Act act) : n_(n), act_(act) {}
+  size_t inputs() const { return n_; }
+  const Act& act() const { return act_; }
   Tensor run(const Tensor& x) override { return run_inputs({x}); }
   Tensor run_inputs(const std::vector<Tensor>& xs) override {
     Tensor y = xs[0].contiguous().clone();
@@ -694,7 +751,8 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
       continue;
     }
     if (!it.module) {
-      emit(std::make_unique<KerasLayerStep>(it.layer), absorbed);
+      if (it.layer->type() == "GlobalAveragePooling2D") emit(std::make_unique<GlobalAvgPoolStep>(), absorbed);
+      else emit(std::make_unique<KerasLayerStep>(it.layer), absorbed);
       continue;
     }
     auto* lin = dynamic_cast<nn::Linear*>(mod(i));
@@ -752,6 +810,190 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     }
   }
   return std::make_shared<InferenceModel>(std::move(steps), std::move(args), output, options);
+}
+
+// ---- one file: safetensors with the steps' tensors and the graph as JSON metadata ----
+namespace {
+
+using nlohmann::json;
+
+json act_json(const Act& a) { return {{"act", a.str()}, {"alpha", a.alpha}}; }
+Act act_from(const json& j) {
+  static const char* const names[] = {"", "relu", "leaky_relu", "tanh", "sigmoid", "silu", "gelu", "gelu(tanh)"};
+  const std::string n = j.at("act").get<std::string>();
+  for (int k = 0; k < 8; ++k)
+    if (n == names[k]) return {static_cast<Act::Kind>(k), j.at("alpha").get<float>()};
+  throw ValueError("[nano.load] unknown activation '" + n + "'");
+}
+
+Tensor from_vector(const std::vector<float>& v, Shape shape) {
+  Tensor t = empty(std::move(shape));
+  std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
+  return t;
+}
+
+// The module steps a file can hold: the module's name and its parameters.
+json module_json(const nn::Module& m) {
+  json j = {{"module", m.name()}};
+  if (const auto* f = dynamic_cast<const nn::Flatten*>(&m)) j["start_dim"] = f->start_dim, j["end_dim"] = f->end_dim;
+  else if (const auto* sm = dynamic_cast<const nn::Softmax*>(&m)) j["dim"] = sm->dim;
+  else if (const auto* ls = dynamic_cast<const nn::LogSoftmax*>(&m)) j["dim"] = ls->dim;
+  else if (const auto* l = dynamic_cast<const nn::LeakyReLU*>(&m)) j["negative_slope"] = l->negative_slope;
+  else if (const auto* g = dynamic_cast<const nn::GELU*>(&m)) j["approximate"] = g->approximate;
+  else if (const auto* ap = dynamic_cast<const nn::AdaptiveAvgPool2d*>(&m)) j["output_size"] = {ap->output_size.first, ap->output_size.second};
+  else if (const auto* av = dynamic_cast<const nn::AvgPool2d*>(&m))
+    j["kernel"] = {av->kernel.first, av->kernel.second}, j["stride"] = {av->stride.first, av->stride.second},
+    j["padding"] = {av->padding.first, av->padding.second}, j["count_include_pad"] = av->count_include_pad;
+  else if (!dynamic_cast<const nn::ReLU*>(&m) && !dynamic_cast<const nn::Tanh*>(&m) && !dynamic_cast<const nn::Sigmoid*>(&m) &&
+           !dynamic_cast<const nn::SiLU*>(&m) && !dynamic_cast<const nn::Identity*>(&m))
+    return nullptr;
+  return j;
+}
+
+nn::ModulePtr module_from(const json& j) {
+  const std::string n = j.at("module").get<std::string>();
+  const auto pair = [&](const char* k) { return nn::Pair{j.at(k).at(0).get<int64_t>(), j.at(k).at(1).get<int64_t>()}; };
+  if (n == "Flatten") return std::make_shared<nn::Flatten>(j.at("start_dim").get<int64_t>(), j.at("end_dim").get<int64_t>());
+  if (n == "Softmax") return std::make_shared<nn::Softmax>(j.at("dim").get<int64_t>());
+  if (n == "LogSoftmax") return std::make_shared<nn::LogSoftmax>(j.at("dim").get<int64_t>());
+  if (n == "LeakyReLU") return std::make_shared<nn::LeakyReLU>(j.at("negative_slope").get<double>());
+  if (n == "GELU") return std::make_shared<nn::GELU>(j.at("approximate").get<std::string>());
+  if (n == "AdaptiveAvgPool2d") return std::make_shared<nn::AdaptiveAvgPool2d>(pair("output_size"));
+  if (n == "AvgPool2d")
+    return std::make_shared<nn::AvgPool2d>(pair("kernel"), pair("stride"), pair("padding"), j.at("count_include_pad").get<bool>());
+  if (n == "ReLU") return std::make_shared<nn::ReLU>();
+  if (n == "Tanh") return std::make_shared<nn::Tanh>();
+  if (n == "Sigmoid") return std::make_shared<nn::Sigmoid>();
+  if (n == "SiLU") return std::make_shared<nn::SiLU>();
+  if (n == "Identity") return std::make_shared<nn::Identity>();
+  throw ValueError("[nano.load] unknown module '" + n + "'");
+}
+
+}  // namespace
+
+void save(const InferenceModel& model, const std::string& path) {
+  json steps = json::array();
+  nn::NamedTensors tensors;
+  for (size_t k = 0; k < model.num_steps(); ++k) {
+    const Step* st = model.steps()[k].get();
+    const std::string pre = "step" + std::to_string(k) + ".";
+    json e = {{"args", model.args()[k]}};
+    if (const auto* d = dynamic_cast<const DnnlStep*>(st)) {
+      const detail::InferLayerSpec& sp = d->layer().spec();
+      e.update({{"kind", "onednn"}, {"conv", sp.conv}, {"in", sp.in}, {"out", sp.out}, {"kernel", {sp.kh, sp.kw}},
+                {"stride", {sp.sh, sp.sw}}, {"padding", {sp.ph, sp.pw}}, {"dilation", {sp.dh, sp.dw}}, {"groups", sp.groups},
+                {"precision", detail::infer_precision_name(sp.precision)}, {"input_scale", sp.input_scale},
+                {"input_unsigned", sp.input_unsigned}});
+      e.update(act_json(sp.act));
+      tensors.emplace_back(pre + "weight", from_vector(d->layer().weight(), sp.conv ? Shape{sp.out, sp.in / sp.groups, sp.kh, sp.kw}
+                                                                                  : Shape{sp.out, sp.in}));
+      if (!d->layer().bias().empty()) tensors.emplace_back(pre + "bias", from_vector(d->layer().bias(), {sp.out}));
+    } else if (const auto* l = dynamic_cast<const DenseStep*>(st)) {
+      e.update({{"kind", "linear"}});
+      e.update(act_json(l->act()));
+      tensors.emplace_back(pre + "weight", l->weight());
+      if (l->bias().defined()) tensors.emplace_back(pre + "bias", l->bias());
+    } else if (const auto* q = dynamic_cast<const Int8DenseStep*>(st)) {
+      e.update({{"kind", "linear_int8_dynamic"}, {"in", q->in()}, {"out", q->out()}});
+      e.update(act_json(q->act()));
+      Tensor blocks = empty({int64_t(q->blocks().size())}, DType::u8);
+      std::memcpy(blocks.data<uint8_t>(), q->blocks().data(), q->blocks().size());
+      tensors.emplace_back(pre + "blocks", blocks);
+      if (q->bias().defined()) tensors.emplace_back(pre + "bias", q->bias());
+    } else if (const auto* mp = dynamic_cast<const MaxPoolStep*>(st)) {
+      e.update({{"kind", "max_pool"}, {"kernel", {mp->kernel().first, mp->kernel().second}},
+                {"stride", {mp->stride().first, mp->stride().second}}, {"padding", {mp->padding().first, mp->padding().second}}});
+    } else if (const auto* ad = dynamic_cast<const AddStep*>(st)) {
+      e.update({{"kind", "add"}, {"inputs", ad->inputs()}});
+      e.update(act_json(ad->act()));
+    } else if (dynamic_cast<const GlobalAvgPoolStep*>(st)) {
+      e["kind"] = "global_avg_pool";
+    } else {
+      const auto* ms = dynamic_cast<const ModuleStep*>(st);
+      json mj = ms ? module_json(*ms->module()) : json(nullptr);
+      BIGDL_CHECK(!mj.is_null(), ValueError, "nano.save", "step (", k, ") '", st->describe(),
+                  "' cannot be saved (a file holds Linear / Conv2d layers, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Add, "
+                  "GlobalAveragePooling2D, Flatten, Softmax, LogSoftmax and activations)");
+      e.update({{"kind", "module"}});
+      e.update(mj);
+    }
+    steps.push_back(std::move(e));
+  }
+  const auto& o = model.options();
+  const json meta = {{"format", "bigdl-nano"}, {"version", 1}, {"precision", precision_name(o.precision)},
+                     {"calibration", calibration_name(o.calibration)}, {"output", model.output_slot()}, {"steps", steps}};
+  io::save_tensors(path, tensors, {{"nano", meta.dump()}});
+}
+
+std::shared_ptr<InferenceModel> load(const std::string& path) {
+  std::map<std::string, std::string> meta;
+  nn::NamedTensors list = io::load_tensors(path, &meta);
+  BIGDL_CHECK(meta.count("nano"), ValueError, "nano.load", path, ": not a model saved by nano.save (no 'nano' metadata)");
+  std::map<std::string, Tensor> tensors(list.begin(), list.end());
+  const auto tensor = [&](const std::string& name, bool required) -> Tensor {
+    auto it = tensors.find(name);
+    BIGDL_CHECK(it != tensors.end() || !required, ValueError, "nano.load", path, ": tensor '", name, "' is missing");
+    return it == tensors.end() ? Tensor() : it->second.contiguous();
+  };
+  try {
+    const json j = json::parse(meta.at("nano"));
+    BIGDL_CHECK(j.at("format") == "bigdl-nano" && j.at("version") == 1, ValueError, "nano.load", path,
+                ": unsupported format ", j.at("format").dump(), " version ", j.at("version").dump());
+    OptimizeOptions o;
+    o.precision = parse_precision(j.at("precision").get<std::string>());
+    o.calibration = parse_calibration(j.at("calibration").get<std::string>());
+    std::vector<std::unique_ptr<Step>> steps;
+    std::vector<std::vector<size_t>> args;
+    for (const json& e : j.at("steps")) {
+      const std::string pre = "step" + std::to_string(steps.size()) + ".";
+      const std::string kind = e.at("kind").get<std::string>();
+      auto a = e.at("args").get<std::vector<size_t>>();
+      BIGDL_CHECK(!a.empty() && std::all_of(a.begin(), a.end(), [&](size_t s) { return s <= steps.size(); }), ValueError,
+                  "nano.load", path, ": step ", steps.size(), " reads a slot that is not written before it");
+      if (kind == "onednn") {
+        detail::InferLayerSpec sp;
+        sp.conv = e.at("conv").get<bool>();
+        sp.in = e.at("in").get<int64_t>(), sp.out = e.at("out").get<int64_t>();
+        sp.kh = e.at("kernel").at(0), sp.kw = e.at("kernel").at(1), sp.sh = e.at("stride").at(0), sp.sw = e.at("stride").at(1);
+        sp.ph = e.at("padding").at(0), sp.pw = e.at("padding").at(1), sp.dh = e.at("dilation").at(0), sp.dw = e.at("dilation").at(1);
+        sp.groups = e.at("groups").get<int64_t>();
+        const std::string prec = e.at("precision").get<std::string>();
+        sp.precision = prec == "bf16" ? detail::InferPrecision::bf16 : prec == "int8" ? detail::InferPrecision::int8 : detail::InferPrecision::f32;
+        sp.input_scale = e.at("input_scale").get<float>(), sp.input_unsigned = e.at("input_unsigned").get<bool>();
+        sp.act = act_from(e);
+        const Tensor w = tensor(pre + "weight", true), b = tensor(pre + "bias", false);
+        const int64_t per = sp.conv ? sp.in / std::max<int64_t>(1, sp.groups) * sp.kh * sp.kw : sp.in;
+        BIGDL_CHECK(w.dtype() == DType::f32 && w.numel() == sp.out * per && (!b.defined() || b.numel() == sp.out), ValueError,
+                    "nano.load", path, ": tensor '", pre, "weight' or its bias does not fit the layer");
+        steps.push_back(std::make_unique<DnnlStep>(sp, w, b));
+      } else if (kind == "linear") {
+        steps.push_back(std::make_unique<DenseStep>(tensor(pre + "weight", true), tensor(pre + "bias", false), act_from(e)));
+      } else if (kind == "linear_int8_dynamic") {
+        const Tensor blocks = tensor(pre + "blocks", true);
+        BIGDL_CHECK(blocks.dtype() == DType::u8, ValueError, "nano.load", path, ": tensor '", pre, "blocks' is not u8");
+        std::vector<uint8_t> bytes(blocks.data<uint8_t>(), blocks.data<uint8_t>() + blocks.numel());
+        steps.push_back(std::make_unique<Int8DenseStep>(e.at("out").get<int64_t>(), e.at("in").get<int64_t>(), std::move(bytes),
+                                                        tensor(pre + "bias", false), act_from(e)));
+      } else if (kind == "max_pool") {
+        const auto pr = [&](const char* k) { return std::pair<int64_t, int64_t>{e.at(k).at(0), e.at(k).at(1)}; };
+        steps.push_back(std::make_unique<MaxPoolStep>(pr("kernel"), pr("stride"), pr("padding")));
+      } else if (kind == "add") {
+        steps.push_back(std::make_unique<AddStep>(e.at("inputs").get<size_t>(), act_from(e)));
+      } else if (kind == "global_avg_pool") {
+        steps.push_back(std::make_unique<GlobalAvgPoolStep>());
+      } else if (kind == "module") {
+        steps.push_back(std::make_unique<ModuleStep>(module_from(e)));
+      } else {
+        throw ValueError("[nano.load] " + path + ": unknown step kind '" + kind + "'");
+      }
+      args.push_back(std::move(a));
+    }
+    const size_t output = j.at("output").get<size_t>();
+    BIGDL_CHECK(!steps.empty() && output <= steps.size(), ValueError, "nano.load", path, ": no steps or a bad output slot");
+    return std::make_shared<InferenceModel>(std::move(steps), std::move(args), output, o);
+  } catch (const json::exception& e) {
+    throw ValueError(std::string("[nano.load] ") + path + ": bad 'nano' metadata: " + e.what());
+  }
 }
 
 }  // namespace bigdl::nano

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
 #include <string>
 
 #include "bigdl/autograd.h"
@@ -271,7 +274,7 @@ TEST(NanoKeras, SequentialCapturedAndEqual) {
 // ResNet): captured as its graph, BatchNorm folded and activations fused where a layer is
 // the only reader of the one before, each Add with its ReLU one step, the shortcut read
 // from two steps back; every precision against the original.
-TEST(NanoKeras, ResidualModelCapturedAsGraph) {
+std::shared_ptr<keras::Model> residual_model() {
   manual_seed(9);
   const keras::Node x = keras::Input({1, 8, 8});
   keras::Node y = keras::Conv2D(4, 3, 1, "same")(x);
@@ -300,6 +303,11 @@ TEST(NanoKeras, ResidualModelCapturedAsGraph) {
       if (name.find("running_mean") != std::string::npos) t.copy_(randn(t.shape()) * 0.3);
       else if (name.find("running_var") != std::string::npos) t.copy_(rand(t.shape()) + 0.5);
   }
+  return net;
+}
+
+TEST(NanoKeras, ResidualModelCapturedAsGraph) {
+  auto net = residual_model();
   const Tensor input = randn({5, 1, 8, 8});
   Tensor want;
   {
@@ -312,7 +320,7 @@ TEST(NanoKeras, ResidualModelCapturedAsGraph) {
   for (const auto precision : precisions) {
     auto fast = nano::optimize(net, {.precision = precision, .calibration_data = randn({64, 1, 8, 8})});
     // conv+bn+relu, conv+relu, conv+bn, add+relu, maxpool, conv+bn (shortcut), conv+bn,
-    // add+relu, global pool (layer), dense
+    // add+relu, global pool, dense
     EXPECT_EQ(fast->num_steps(), 10u) << fast->repr();
     const std::string r = fast->repr();
     EXPECT_NE(r.find("(3) Add(2 inputs) + relu  <- (2), (0)"), std::string::npos) << r;
@@ -321,4 +329,67 @@ TEST(NanoKeras, ResidualModelCapturedAsGraph) {
     const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? 5e-2 : 2e-2;
     EXPECT_LE(rel_diff(fast->forward(input), want), bound) << nano::precision_name(precision) << "\n" << r;
   }
+}
+
+// nano::save / load: one file, no original model needed, outputs identical for every
+// precision (weights converted / quantized again with the saved scales); steps a file
+// cannot hold and files nano.save did not write are one-line errors.
+TEST(NanoSave, RoundTripIsIdentical) {
+  auto net = residual_model();
+  const Tensor input = randn({4, 1, 8, 8});
+  const std::string path = std::string(BIGDL_BINARY_DIR) + "/nano_save_test.nano";
+  std::vector<nano::Precision> precisions{nano::Precision::fp32, nano::Precision::int8_dynamic, nano::Precision::int8_static};
+  if (nano::native_bf16()) precisions.push_back(nano::Precision::bf16);
+  for (const auto precision : precisions) {
+    auto fast = nano::optimize(net, {.precision = precision, .calibration_data = randn({32, 1, 8, 8})});
+    nano::save(*fast, path);
+    auto back = nano::load(path);
+    EXPECT_EQ(back->num_steps(), fast->num_steps());
+    EXPECT_EQ(back->options().precision, precision);
+    const Tensor want = fast->forward(input), got = back->forward(input);
+    EXPECT_EQ(rel_diff(got, want), 0.0) << nano::precision_name(precision) << "\n" << back->repr();
+  }
+  // The MNIST MLP at int8_dynamic: the quantized blocks themselves are saved.
+  auto q8 = nano::optimize(mnist().net, {.precision = nano::Precision::int8_dynamic});
+  nano::save(*q8, path);
+  EXPECT_EQ(rel_diff(nano::load(path)->forward(mnist().x.narrow(0, 0, 64)), q8->forward(mnist().x.narrow(0, 0, 64))), 0.0);
+  std::remove(path.c_str());
+}
+
+TEST(NanoSave, Errors) {
+  const std::string dir = std::string(BIGDL_BINARY_DIR) + "/";
+  // A Keras layer run as itself (a Conv2D with uneven 'same' padding) is not savable.
+  auto net = std::make_shared<keras::Sequential>();
+  net->add(keras::Conv2D(2, 2, 1, "same", "linear", {.input_shape = {1, 6, 6}}));
+  try {
+    nano::save(*nano::optimize(net), dir + "nano_bad.nano");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("[nano.save] step (0) 'Conv2D conv2d_1 (layer)' cannot be saved"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(std::ifstream(dir + "nano_bad.nano").good());  // nothing half-written
+  EXPECT_THROW(nano::load(dir + "does_not_exist.nano"), IOError);
+  // A safetensors file that nano.save did not write.
+  io::save_tensors(dir + "plain.safetensors", {{"w", ones({2})}});
+  try {
+    nano::load(dir + "plain.safetensors");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a model saved by nano.save"), std::string::npos) << e.what();
+  }
+  // A saved model whose tensor is missing.
+  auto mlp = nano::optimize(train::zoo::mlp({8, 4, 2}));
+  nano::save(*mlp, dir + "nano_ok.nano");
+  std::map<std::string, std::string> meta;
+  auto tensors = io::load_tensors(dir + "nano_ok.nano", &meta);
+  tensors.erase(tensors.begin());
+  io::save_tensors(dir + "nano_missing.nano", tensors, meta);
+  try {
+    nano::load(dir + "nano_missing.nano");
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'step0.weight' is missing"), std::string::npos) << e.what();
+  }
+  for (const char* f : {"plain.safetensors", "nano_ok.nano", "nano_missing.nano"}) std::remove((dir + f).c_str());
 }

@@ -7,6 +7,7 @@ Run by scripts/test.sh: PYTHONPATH=build/python ~/.cache/bigdl-cpp/venv/test/bin
 """
 import os
 import runpy
+import time
 
 import numpy as np
 import pytest
@@ -78,18 +79,23 @@ def test_trace_and_quantize_against_original(mnist):
             InferenceOptimizer.quantize(net, precision="bf16")
 
 
-def test_batchnorm_folded_and_fused():
-    rng = np.random.default_rng(0)
-    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Dropout(0.2), nn.Flatten(), nn.Linear(64, 8), nn.BatchNorm1d(8), nn.Tanh(),
-                         nn.Linear(8, 3))
+def _trained_statistics(net, rng):
+    """Gives net's BatchNorm layers running statistics as after training."""
     sd = net.state_dict()
-    for k in sd:  # statistics as after training
+    for k in sd:
         if k.endswith("running_mean"):
             sd[k] = rng.standard_normal(sd[k].shape).astype(np.float32) * 0.5
         elif k.endswith("running_var"):
             sd[k] = rng.uniform(0.5, 1.5, sd[k].shape).astype(np.float32)
     net.load_state_dict(sd)
+
+
+def test_batchnorm_folded_and_fused():
+    rng = np.random.default_rng(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Dropout(0.2), nn.Flatten(), nn.Linear(64, 8), nn.BatchNorm1d(8), nn.Tanh(),
+                         nn.Linear(8, 3))
+    _trained_statistics(net, rng)
     x = rng.standard_normal((5, 1, 8, 8)).astype(np.float32)
     fast = InferenceOptimizer.trace(net)
     assert fast.num_steps == 5, repr(fast)  # conv+bn+relu, pool, flatten, linear+bn+tanh, linear
@@ -163,13 +169,7 @@ def test_functional_resnet_is_captured_as_a_graph():
     resnet_model = runpy.run_path(EXAMPLE)["resnet_model"]
     model = resnet_model(channels=(4, 8, 8))
     rng = np.random.default_rng(2)
-    sd = model.state_dict()
-    for k in sd:  # statistics as after training
-        if k.endswith("running_mean"):
-            sd[k] = rng.standard_normal(sd[k].shape).astype(np.float32) * 0.3
-        elif k.endswith("running_var"):
-            sd[k] = rng.uniform(0.5, 1.5, sd[k].shape).astype(np.float32)
-    model.load_state_dict(sd)
+    _trained_statistics(model, rng)
     x = rng.random((6, 1, 28, 28)).astype(np.float32)
     want = model.predict(x)
     fast = InferenceOptimizer.trace(model)
@@ -180,3 +180,78 @@ def test_functional_resnet_is_captured_as_a_graph():
     np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
     s8 = InferenceOptimizer.quantize(model, calib_data=rng.random((64, 1, 28, 28)).astype(np.float32))
     np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=5e-2 * np.abs(want).max())
+
+
+def _small_cnn():
+    from bigdl_cpp.dllib.keras.layers import Conv2D, Dense, Flatten, MaxPooling2D
+    from bigdl_cpp.dllib.keras.models import Sequential
+    from bigdl_cpp.dllib.tensor import manual_seed
+
+    manual_seed(0)
+    model = Sequential([Conv2D(4, 3, activation="relu", input_shape=(1, 12, 12)), MaxPooling2D(2), Flatten(),
+                        Dense(16, activation="relu"), Dense(3)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_num_processes_gives_the_weights_of_one_process():
+    """Nano's num_processes: 2 local processes over Gloo, the same global batch: the same
+    weights and history as one process (up to the order of float sums), shuffled or not."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((600, 1, 12, 12)).astype(np.float32)
+    y = (x[:, 0, :6].mean(axis=(1, 2)) > 0).astype(np.int64) + (x[:, 0, 6:].mean(axis=(1, 2)) > 0.1)
+    for shuffle in (True, False):
+        one, two = _small_cnn(), _small_cnn()
+        h1 = one.fit(x, y, batch_size=50, epochs=2, verbose=0, shuffle=shuffle, validation_data=(x[:100], y[:100]))
+        h2 = two.fit(x, y, batch_size=50, epochs=2, verbose=0, shuffle=shuffle, validation_data=(x[:100], y[:100]),
+                     num_processes=2)
+        assert h2.epoch == h1.epoch == [0, 1]
+        for k in h1.history:
+            np.testing.assert_allclose(h2.history[k], h1.history[k], rtol=1e-5, err_msg=k)
+        w1, w2 = one.state_dict(), two.state_dict()
+        assert w1.keys() == w2.keys()
+        for k in w1:
+            a, b = np.asarray(w1[k], dtype=np.float64), np.asarray(w2[k], dtype=np.float64)
+            assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), k
+        assert any(np.abs(np.asarray(w1[k]) - np.asarray(_small_cnn().state_dict()[k])).max() > 1e-3 for k in w1)
+
+
+def test_num_processes_errors_are_one_line_and_do_not_hang():
+    x = np.zeros((40, 1, 12, 12), np.float32)
+    # The last rows hold a label the model cannot output: the rank that meets it fails with
+    # the engine's message while its peer waits in a collective; the parent stops the peer
+    # (no hang) and raises the worker's exception type with its one-line message.
+    bad = np.zeros(40, np.int64)
+    bad[-5:] = 7
+    t0 = time.time()
+    with pytest.raises(IndexError, match=r"^fit: process \d of 2 failed: \[cross_entropy\] target 7 is out of bounds"):
+        _small_cnn().fit(x, bad, batch_size=8, epochs=1, verbose=0, num_processes=2)
+    assert time.time() - t0 < 60
+    with pytest.raises(ValueError, match="callbacks"):
+        _small_cnn().fit(x, np.zeros(40, np.int64), epochs=1, callbacks=[object()], num_processes=2)
+    with pytest.raises(ValueError, match="num_processes must be >= 1"):
+        _small_cnn().fit(x, np.zeros(40, np.int64), epochs=1, num_processes=0)
+
+
+def test_save_and_load_one_file(tmp_path, mnist):
+    """The chosen model saves to one file and loads without the original: identical outputs."""
+    resnet_model = runpy.run_path(EXAMPLE)["resnet_model"]
+    model = resnet_model(channels=(4, 8, 8))
+    rng = np.random.default_rng(5)
+    _trained_statistics(model, rng)
+    x = rng.random((3, 1, 28, 28)).astype(np.float32)
+    for q in (InferenceOptimizer.trace(model),
+              InferenceOptimizer.quantize(model, calib_data=rng.random((32, 1, 28, 28)).astype(np.float32))):
+        path = tmp_path / f"{q.precision}.nano"
+        InferenceOptimizer.save(q, path)
+        back = InferenceOptimizer.load(path)
+        assert back.precision == q.precision and back.num_steps == q.num_steps
+        np.testing.assert_array_equal(np.asarray(back(x)), np.asarray(q(x)))
+    net, xm, _ = mnist
+    d8 = InferenceOptimizer.quantize(net, approach="dynamic")
+    InferenceOptimizer.save(d8, tmp_path / "mlp.nano")
+    np.testing.assert_array_equal(np.asarray(InferenceOptimizer.load(tmp_path / "mlp.nano")(xm[:16])), np.asarray(d8(xm[:16])))
+    with pytest.raises(TypeError, match="expected a model from trace"):
+        InferenceOptimizer.save(net, tmp_path / "x.nano")
+    with pytest.raises(OSError):
+        InferenceOptimizer.load(tmp_path / "missing.nano")

@@ -113,6 +113,9 @@ class InferenceModel : public nn::Module {
   std::string repr() const override;
   const OptimizeOptions& options() const { return options_; }
   size_t num_steps() const { return steps_.size(); }
+  const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
+  const std::vector<std::vector<size_t>>& args() const { return args_; }
+  size_t output_slot() const { return output_; }
 
  private:
   std::vector<std::unique_ptr<Step>> steps_;
@@ -124,5 +127,17 @@ class InferenceModel : public nn::Module {
 // Captures `model` (see above). The model's own modules are not modified (it is put in
 // eval mode while captured and its mode restored after).
 std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const OptimizeOptions& options = {});
+
+// The captured model as one file, written atomically: safetensors holding each step's
+// tensors (oneDNN layers' f32 weights, which load() converts / quantizes again with the
+// saved scales, so outputs are identical; dynamic int8 Linear blocks as they are) and, as
+// the "nano" metadata entry, JSON with the steps, their parameters and the graph. No
+// original model is needed to load it. ValueError naming nano.save for a step that is a
+// module or Keras layer other than MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
+// Softmax, LogSoftmax, the activations, GlobalAveragePooling2D and Add.
+void save(const InferenceModel& model, const std::string& path);
+// IOError / FormatError from reading the file; ValueError naming nano.load and the path for
+// a file nano.save did not write or whose steps do not fit together.
+std::shared_ptr<InferenceModel> load(const std::string& path);
 
 }  // namespace bigdl::nano

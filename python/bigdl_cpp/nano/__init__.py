@@ -22,6 +22,7 @@ call, on the LLM engine's int8 GEMM). The model is an nn.Sequential of
 bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential (any other Module runs
 as one step).
 """
+import os
 import statistics
 import time
 
@@ -99,6 +100,22 @@ class InferenceOptimizer:
             raise ValueError("InferenceOptimizer.quantize: approach='static' needs calib_data (inputs to calibrate on)")
         return _native.nano.optimize(_module(model), "int8_static", calibration_data=_inputs(calib_data, "calib_data"),
                                      calibration=calibration, percentile=percentile)
+
+    @staticmethod
+    def save(model, path):
+        """Writes a model that trace / quantize / get_best_model returned to one file
+        (safetensors with the steps as metadata; docs/nano.md). The "original" method's model is
+        the caller's own: save it with its own save / state_dict."""
+        if not isinstance(model, _native.nano.InferenceModel):
+            raise TypeError(f"InferenceOptimizer.save: expected a model from trace / quantize / get_best_model, "
+                            f"got {type(model).__name__}")
+        _native.nano.save(model, os.fspath(path))
+
+    @staticmethod
+    def load(path, model=None):
+        """The model InferenceOptimizer.save wrote to path (model: accepted for Nano's
+        signature, not needed: the file holds everything)."""
+        return _native.nano.load(os.fspath(path))
 
     @staticmethod
     def native_bf16():

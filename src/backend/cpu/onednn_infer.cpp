@@ -99,7 +99,8 @@ bool native_bf16() {
 
 struct InferLayer::Impl {
   InferLayerSpec s;
-  std::vector<float> w, b;  // f32, our layout; b is divided by the output scales for int8 (see bias())
+  std::vector<float> w, b;  // f32, our layout; b is divided by the output scales for int8
+  std::vector<float> b_given;  // the bias as given
   std::vector<float> wscale;
   memory::desc w_user;
   std::mutex m;
@@ -231,6 +232,7 @@ InferLayer::InferLayer(const InferLayerSpec& spec, const float* weight, const fl
   const int64_t per = s.conv ? s.in / s.groups * s.kh * s.kw : s.in;
   d.w.assign(weight, weight + s.out * per);
   if (bias) d.b.assign(bias, bias + s.out);
+  d.b_given = d.b;
   if (!s.conv) d.w_user = memory::desc({s.out, s.in}, dt::f32, tag::oi);
   else if (s.groups == 1) d.w_user = memory::desc({s.out, s.in, s.kh, s.kw}, dt::f32, tag::oihw);
   else d.w_user = memory::desc({s.groups, s.out / s.groups, s.in / s.groups, s.kh, s.kw}, dt::f32, tag::goihw);
@@ -253,6 +255,8 @@ InferLayer::~InferLayer() = default;
 const InferLayerSpec& InferLayer::spec() const { return impl_->s; }
 std::pair<int64_t, int64_t> InferLayer::out_hw(int64_t h, int64_t w) const { return impl_->out_hw(h, w); }
 const std::vector<float>& InferLayer::weight_scales() const { return impl_->wscale; }
+const std::vector<float>& InferLayer::weight() const { return impl_->w; }
+const std::vector<float>& InferLayer::bias() const { return impl_->b_given; }
 std::string InferLayer::impl_info() const {
   std::lock_guard<std::mutex> lk(impl_->m);
   return impl_->last_impl;

@@ -85,6 +85,9 @@ class InferLayer {
   // y = act(layer(x) + bias) for a batch of n (h, w: the input's spatial size; ignored
   // for a Linear). y holds n * out (* OH * OW) floats. Safe from several threads.
   void forward(const float* x, int64_t n, int64_t h, int64_t w, float* y) const;
+  // The f32 weight and bias as given to the constructor (bias empty when none).
+  const std::vector<float>& weight() const;
+  const std::vector<float>& bias() const;
   // int8: the weight scales per output channel (s_w above); empty otherwise.
   const std::vector<float>& weight_scales() const;
   // The implementation oneDNN chose for the geometry built last, e.g. "brg:avx512_core_vnni".

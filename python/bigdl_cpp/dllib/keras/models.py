@@ -80,16 +80,30 @@ class _Net:
 
     def fit(self, x, y, batch_size=32, epochs=None, verbose=1, callbacks=None, validation_data=None, shuffle=True,
             initial_epoch=0, nb_epoch=None, seed=42, log_dir=None, checkpoint_dir="", checkpoint_every=0, resume="",
-            group=None):
+            group=None, num_processes=1):
         """Trains for `epochs` (BigDL: nb_epoch; default 10 as BigDL's) over (x, y);
         validation_data=(x_val, y_val) adds val_loss / val_<metric> to the logs. checkpoint_dir +
         checkpoint_every=N: a step checkpoint every N steps; resume=dir or "auto" continues
         from the newest one. group (bigdl_cpp._native.dist: gloo_group, world): data-parallel
         over its ranks, x / y (and validation_data) being this rank's part of the rows; the
-        result equals one process on all parts in rank order. Returns a History."""
+        result equals one process on all parts in rank order. num_processes=N (Nano's): N
+        worker processes on this machine, each with 1/N of the threads, train data-parallel
+        over Gloo at the same global batch_size (bigdl_cpp.nano._multiprocess); the weights
+        come back into this model. Returns a History."""
         trainer = self._compiled("fit")
         if epochs is None:
             epochs = nb_epoch if nb_epoch is not None else 10
+        if num_processes != 1:
+            if group is not None:
+                raise ValueError("fit: give either group or num_processes, not both")
+            from bigdl_cpp.nano._multiprocess import fit_processes
+            history, epoch_ids = fit_processes(self, x, y, num_processes, dict(
+                batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch, seed=seed,
+                log_dir=log_dir, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume))
+            h = History([], int(initial_epoch))
+            h.history, h.epoch = history, list(epoch_ids)
+            return h
         vx = vy = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
