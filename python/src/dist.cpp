@@ -57,6 +57,17 @@ void bind_dist(py::module_ m) {
       py::arg("timeout") = -1.0,
       "A Gloo group: exchange(bytes) -> [bytes of every rank] is the rendezvous (e.g. "
       "BarrierTaskContext.allGather); timeout in seconds (-1: BIGDL_DIST_TIMEOUT or 60).");
+  m.def(
+      "gloo_group_in_dir",
+      [](int rank, int size, const std::string& directory, double timeout) {
+        dist::GlooOptions o;
+        o.timeout = timeout;
+        py::gil_scoped_release release;
+        return dist::gloo_group(rank, size, dist::file_exchange(directory, rank, size, timeout < 0 ? 60.0 : timeout), o);
+      },
+      py::arg("rank"), py::arg("size"), py::arg("directory"), py::arg("timeout") = -1.0,
+      "A Gloo group on 127.0.0.1 of processes of this machine that share `directory` for the rendezvous "
+      "(dist::file_exchange).");
 }
 
 }  // namespace bigdl_py

@@ -5,7 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
+#include <filesystem>
+#include <memory>
 #include <mutex>
+#include <thread>
+
+#include "bigdl/io/atomic_file.h"
 
 #include "dist/internal.h"
 
@@ -270,6 +276,37 @@ Tensor all_gather(const Tensor& t_in, Group& g) {
   Tensor out = empty(shape, t.dtype());
   g.all_gather(t.raw_data(), out.raw_data(), counts, DType::u8);
   return out;
+}
+
+AllGatherBytes file_exchange(const std::string& dir, int rank, int size, double timeout) {
+  BIGDL_CHECK(size >= 1 && rank >= 0 && rank < size, ValueError, "dist", "file_exchange: rank ", rank, " is not in a group of size ",
+              size);
+  auto calls = std::make_shared<int>(0);
+  return [dir, rank, size, timeout, calls](const std::string& mine) {
+    const int k = (*calls)++;
+    const auto name = [&](int r) { return dir + "/x" + std::to_string(k) + "_" + std::to_string(r); };
+    io::write_file_atomic(name(rank), [&](std::FILE* f) { io::write_all(f, mine.data(), mine.size()); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    std::vector<std::string> all(static_cast<size_t>(size));
+    for (int r = 0; r < size; ++r) {
+      std::FILE* f = nullptr;
+      while ((f = std::fopen(name(r).c_str(), "rb")) == nullptr) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          std::string missing;
+          for (int q = r; q < size; ++q)
+            if (!std::filesystem::exists(name(q))) missing += (missing.empty() ? "" : ", ") + std::to_string(q);
+          throw DistError(::bigdl::detail::cat("[dist] file_exchange: rank ", rank, " waited ", timeout, " s in ", dir,
+                                      " for ranks ", missing, " (did they start?)"));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      std::string& out = all[size_t(r)];
+      char buf[4096];
+      for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) out.append(buf, n);
+      std::fclose(f);
+    }
+    return all;
+  };
 }
 
 }  // namespace bigdl::dist

@@ -32,6 +32,20 @@ check evaluate_own_weights 0 "accuracy: [89][0-9]\.[0-9]+% \(359 samples\)" -- "
 
 check missing_data 1 "^bigdl: error: \[load_digits\] /nonexistent.csv.gz: not found" -- "$BIGDL" train --data-path /nonexistent.csv.gz
 one_line_error missing_data
+
+# --num-processes 2 (Nano's multi-process training: forked ranks over Gloo): the same test
+# result as one process at the same global batch and seed, printed once; an error all
+# ranks meet is one line.
+nproc_args=(train --epochs 3 --batch-size 32 --seed 3 --optimizer sgd --lr 0.05 --momentum 0.9)
+"$BIGDL" "${nproc_args[@]}" --threads 1 >"$tmp/one" 2>/dev/null
+one=$(grep -oE "test accuracy: .*" "$tmp/one")
+check num_processes 0 "^Trained 3 epochs .* on 2 ranks" -- "$BIGDL" "${nproc_args[@]}" --num-processes 2
+if [[ -z "$one" || "$(grep -oE "test accuracy: .*" "$tmp/out")" != "$one" || $(grep -c "test accuracy" "$tmp/out") -ne 1 ]]; then
+  echo "FAIL num_processes: '$(cat "$tmp/out")' is not one process's '$one'"; fails=$((fails + 1))
+fi
+check num_processes_missing_data 1 "^bigdl: error: \[load_digits\] /nonexistent.csv.gz: not found" -- "$BIGDL" train --data-path /nonexistent.csv.gz --num-processes 2
+one_line_error num_processes_missing_data
+check num_processes_bad 2 "num-processes" -- "$BIGDL" train --num-processes 0
 printf '1,2,3\n4,5\n' >"$tmp/bad.csv"
 check malformed_csv 1 "bad.csv:2: expected 3 fields, found 2" -- "$BIGDL" train --data-path "$tmp/bad.csv"
 one_line_error malformed_csv

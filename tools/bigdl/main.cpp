@@ -9,6 +9,7 @@
 // Every error is one line on stderr and a non-zero exit.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -176,6 +177,7 @@ const char* kUsage =
     "                                checkpoint in DIR (default --checkpoint-dir), or (auto) in --checkpoint-dir\n"
     "                                if it holds one; BIGDL_DIST_TIMEOUT=S: abort a job whose peers hang S s (60)\n"
     "             --save PATH        write the trained weights as safetensors\n"
+    "             --num-processes N  data-parallel on N processes of this machine (Gloo), as under mpirun\n"
     "             under mpirun -np N or srun: data-parallel on N ranks, global batch --batch-size, rank 0\n"
     "             prints (docs/distributed.md); --grad-wire f32|bf16|f16 gradient format (default f32)\n"
     "  evaluate   score weights on a test set\n"
@@ -295,16 +297,29 @@ Tensor shape_input(const Tensor& x, const std::string& model) {
 }
 
 int train_run(const Args& a, const dist::GroupPtr& group);
+int train_ranked(const Args& a, const dist::GroupPtr& group);
+int train_processes(const Args& a, int n);
 
 int cmd_train(int argc, char** argv) {
   Args a(argc, argv, 2,
          {{"data", "digits"}, {"data-path", ""}, {"model", "mlp"}, {"epochs", "30"}, {"batch-size", "32"},
           {"lr", "0.001"}, {"optimizer", "adam"}, {"momentum", "0.9"}, {"weight-decay", "0"}, {"seed", "0"},
           {"threads", "0"}, {"log-dir", ""}, {"checkpoint", ""}, {"resume", ""}, {"save", ""}, {"hidden", "128,64"},
-          {"grad-wire", "f32"}, {"checkpoint-dir", ""}, {"checkpoint-every", "0"}, {"keep-checkpoints", "3"}},
+          {"grad-wire", "f32"}, {"checkpoint-dir", ""}, {"checkpoint-every", "0"}, {"keep-checkpoints", "3"},
+          {"num-processes", "1"}},
          "train");
+  const int64_t processes = a.integer("num-processes", 1, 256);
+  if (processes > 1) {
+    if (dist::launched_by_mpi()) throw UsageError("--num-processes cannot be combined with mpirun / srun (they start the ranks)");
+    return train_processes(a, int(processes));
+  }
   // Started by mpirun / srun with several processes: data-parallel over all of them.
-  const dist::GroupPtr group = dist::launched_by_mpi() ? dist::world() : nullptr;
+  return train_ranked(a, dist::launched_by_mpi() ? dist::world() : nullptr);
+}
+
+// train_run on this rank of `group` (null: one process). An error every rank meets is
+// reported once, by rank 0; an error on one rank ends the job instead of hanging it.
+int train_ranked(const Args& a, const dist::GroupPtr& group) {
   try {
     return train_run(a, group);
   } catch (const std::exception& e) {
@@ -319,6 +334,49 @@ int cmd_train(int argc, char** argv) {
     group->abort(1);
   }
   return 1;  // not reached: abort() ends the process
+}
+
+// --num-processes N: N forked copies of this process, each a rank of a Gloo group on
+// 127.0.0.1 whose rendezvous is a file exchange in a private temporary folder; the
+// result equals one process's at the same global batch (as under mpirun). The parent
+// waits, and stops the others as soon as one fails.
+int train_processes(const Args& a, int n) {
+  if (!dist::gloo_available()) throw UsageError("--num-processes needs bigdl built with Gloo (libgloo-dev)");
+  char tmpl[] = "/tmp/bigdl-train-XXXXXX";
+  if (!mkdtemp(tmpl)) throw Error(std::string("[train] cannot create a temporary folder: ") + std::strerror(errno));
+  const std::string dir = tmpl;
+  std::fflush(nullptr);
+  std::vector<pid_t> kids;
+  for (int r = 0; r < n; ++r) {
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("[train] fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      int rc = 1;
+      try {
+        dist::GlooOptions o;
+        rc = train_ranked(a, dist::gloo_group(r, n, dist::file_exchange(dir, r, n, 60.0), o));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "bigdl: error: %s\n", e.what());
+      }
+      std::fflush(nullptr);
+      _exit(rc);
+    }
+    kids.push_back(pid);
+  }
+  int result = 0;
+  for (size_t left = kids.size(); left > 0; --left) {
+    int status = 0;
+    const pid_t done = waitpid(-1, &status, 0);
+    if (done < 0) break;
+    const int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (rc != 0 && result == 0) {
+      result = rc;
+      for (pid_t k : kids)
+        if (k != done) kill(k, SIGTERM);
+    }
+  }
+  std::filesystem::remove_all(dir);
+  return result == 0 ? 0 : 1;
 }
 
 int train_run(const Args& a, const dist::GroupPtr& group) {
@@ -357,6 +415,7 @@ int train_run(const Args& a, const dist::GroupPtr& group) {
   fo.val_y = d.yte;
   fo.log_dir = a.str("log-dir");
   fo.sync.wire = dist::parse_wire_type(a.str("grad-wire"));
+  fo.group = group;  // MPI's world, a --num-processes Gloo group, or null (one process)
   if (!a.str("checkpoint").empty()) fo.callbacks.push_back(std::make_shared<train::ModelCheckpoint>(a.str("checkpoint")));
   const std::string resume = a.str("resume");
   fo.checkpoint_dir = a.str("checkpoint-dir");

@@ -182,6 +182,11 @@ struct GlooOptions {
 // point-to-point buffers (every link busy both ways: the bandwidth bound), all_reduce,
 // broadcast, barrier and all_to_all are Gloo's own algorithms.
 GroupPtr gloo_group(int rank, int size, const AllGatherBytes& exchange, const GlooOptions& opts = {});
+// A rendezvous for processes that share a directory (one machine: Nano's num_processes,
+// `bigdl train --num-processes`): call k of rank r writes <dir>/x<k>_<r> (to a temporary
+// name, then renamed, so readers never see half a file) and waits until every rank's file
+// of call k exists; DistError naming the missing ranks after `timeout` seconds.
+AllGatherBytes file_exchange(const std::string& dir, int rank, int size, double timeout);
 
 // ---- collectives on tensors (contiguous; in place where the name says so) ----
 // t becomes op over ranks (f32, f64, i32, i64).

@@ -2,8 +2,8 @@
 
 N worker processes (multiprocessing, spawn) each load the model, their contiguous 1/N of
 the training rows (and of validation_data) and 1/N of the library's threads, join one
-Gloo group (TCP on 127.0.0.1; the rendezvous is a file exchange in a private temporary
-directory) and run the engine's data-parallel fit over the group, whose result equals
+Gloo group (TCP on 127.0.0.1; the rendezvous is dist::file_exchange in a private
+temporary directory) and run the engine's data-parallel fit over the group, whose result equals
 one process on all parts in rank order: every global batch of batch_size rows is split
 between the ranks and their gradients are reduce-scattered with BigDL's sharded update
 (docs/distributed.md), so the weights equal one process's at the same global batch up to
@@ -20,33 +20,6 @@ import traceback
 import numpy as np
 
 
-class _FileExchange:
-    """All-gather of bytes through files: call k of rank r writes x<k>_<r>, then waits for
-    every rank's file of call k (the Gloo rendezvous; a few small calls per fit)."""
-
-    def __init__(self, directory, rank, size, timeout):
-        self.dir, self.rank, self.size, self.timeout, self.calls = directory, rank, size, timeout, 0
-
-    def __call__(self, mine):
-        k, self.calls = self.calls, self.calls + 1
-        path = os.path.join(self.dir, f"x{k}_{self.rank}")
-        with open(path + ".tmp", "wb") as f:
-            f.write(mine)
-        os.replace(path + ".tmp", path)  # readers never see half a file
-        deadline = time.monotonic() + self.timeout
-        names = [os.path.join(self.dir, f"x{k}_{r}") for r in range(self.size)]
-        while not all(os.path.exists(n) for n in names):
-            if time.monotonic() > deadline:
-                missing = [r for r, n in enumerate(names) if not os.path.exists(n)]
-                raise TimeoutError(f"nano: rank {self.rank} waited {self.timeout:g} s for ranks {missing} to start")
-            time.sleep(0.005)
-        out = []
-        for n in names:
-            with open(n, "rb") as f:
-                out.append(f.read())
-        return out
-
-
 def _worker(rank, size, directory, blob, x, y, fit_kwargs, threads, timeout):
     try:
         import bigdl_cpp
@@ -54,8 +27,7 @@ def _worker(rank, size, directory, blob, x, y, fit_kwargs, threads, timeout):
 
         bigdl_cpp.set_num_threads(threads)
         model = pickle.loads(blob)
-        group = dist.gloo_group(rank, size, _FileExchange(directory, rank, size, timeout), hostname="127.0.0.1",
-                                timeout=float(timeout))
+        group = dist.gloo_group_in_dir(rank, size, directory, timeout=float(timeout))
         kwargs = dict(fit_kwargs)
         if rank != 0:
             kwargs["verbose"] = 0
