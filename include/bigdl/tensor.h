@@ -198,4 +198,25 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, std::shared_ptr<vo
 void set_num_threads(int n);
 int get_num_threads();
 
+// ---- bf16 autocast (mixed precision) ----
+// As torch.autocast("cpu", dtype=torch.bfloat16): while on, f32 matrix products (linear,
+// matmul and their gradients) and 2-D convolutions (forward and both gradients) round
+// their inputs to bf16 and sum in f32 on native bf16 kernels (oneDNN); their outputs,
+// the parameters (the f32 master weights the optimizer updates), optimizer state and every
+// other op stay f32. bf16 keeps f32's exponent range, so no loss scaling is needed.
+// Process-wide. Turning it on where the CPU has no native bf16 (AVX-512 BF16 / AMX-BF16)
+// is a ValueError naming "autocast": it is never emulated.
+void set_autocast_bf16(bool on);
+bool autocast_bf16();
+class AutocastBf16Guard {  // on for a scope, the previous state restored after
+ public:
+  explicit AutocastBf16Guard(bool on = true) : was_(autocast_bf16()) { set_autocast_bf16(on); }
+  ~AutocastBf16Guard() { set_autocast_bf16(was_); }
+  AutocastBf16Guard(const AutocastBf16Guard&) = delete;
+  AutocastBf16Guard& operator=(const AutocastBf16Guard&) = delete;
+
+ private:
+  bool was_;
+};
+
 }  // namespace bigdl

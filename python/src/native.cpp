@@ -50,6 +50,9 @@ void translate_errors() {
 PYBIND11_MODULE(_native, m) {
   m.doc() = "bigdl-cpp's C++ engine (internal; use the bigdl_cpp package)";
   translate_errors();
+  m.def("set_autocast_bf16", &bigdl::set_autocast_bf16, py::arg("on"),
+        "bf16 autocast on / off (include/bigdl/tensor.h); ValueError without native bf16.");
+  m.def("autocast_bf16", &bigdl::autocast_bf16, "Is bf16 autocast on?");
   m.def("set_num_threads", &bigdl::set_num_threads, py::arg("n"),
         "Threads of the library's pool (default: the machine's cores).");
   m.def("get_num_threads", &bigdl::get_num_threads);

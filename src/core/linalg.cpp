@@ -1,6 +1,8 @@
-// Matrix products through OpenBLAS (see docs/decisions.md for why OpenBLAS).
+// Matrix products through OpenBLAS (see docs/decisions.md for why OpenBLAS), or oneDNN's
+// bf16 matmul under bf16 autocast (include/bigdl/tensor.h).
 #include <cblas.h>
 
+#include "backend/cpu/onednn_matmul.h"
 #include "core/internal.h"
 
 namespace bigdl {
@@ -30,7 +32,10 @@ void gemm2d(const Tensor& A, const Tensor& B, void* C, int64_t ldc, float beta, 
   const BlasMat a = blas_view(A, &ka), b = blas_view(B, &kb);
   const int64_t n = A.shape()[0], k = A.shape()[1], m = B.shape()[1];
   if (n == 0 || m == 0) return;
-  if (dt == DType::f32) {
+  if (dt == DType::f32 && autocast_bf16()) {
+    detail::bf16_gemm(n, m, k, static_cast<const float*>(a.p), a.ld, a.trans, static_cast<const float*>(b.p), b.ld, b.trans,
+                      static_cast<float*>(C), ldc, beta);
+  } else if (dt == DType::f32) {
     cblas_sgemm(CblasRowMajor, a.trans ? CblasTrans : CblasNoTrans, b.trans ? CblasTrans : CblasNoTrans, int(n), int(m),
                 int(k), 1.0f, static_cast<const float*>(a.p), int(a.ld), static_cast<const float*>(b.p), int(b.ld), beta,
                 static_cast<float*>(C), int(ldc));

@@ -23,6 +23,7 @@
 
 #include <cblas.h>
 
+#include "backend/cpu/onednn_infer.h"
 #include "core/internal.h"
 
 namespace bigdl {
@@ -184,6 +185,16 @@ void set_num_threads(int n) {
 }
 
 int get_num_threads() { return ThreadPool::get().size(); }
+
+namespace {
+std::atomic<bool> g_autocast_bf16{false};
+}
+void set_autocast_bf16(bool on) {
+  BIGDL_CHECK(!on || detail::native_bf16(), ValueError, "autocast",
+              "bf16 needs a CPU with AVX-512 BF16 or AMX-BF16; this one would only emulate it");
+  g_autocast_bf16.store(on);
+}
+bool autocast_bf16() { return g_autocast_bf16.load(std::memory_order_relaxed); }
 
 namespace detail {
 

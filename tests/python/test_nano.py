@@ -255,3 +255,26 @@ def test_save_and_load_one_file(tmp_path, mnist):
         InferenceOptimizer.save(net, tmp_path / "x.nano")
     with pytest.raises(OSError):
         InferenceOptimizer.load(tmp_path / "missing.nano")
+
+
+def test_bf16_training():
+    """fit(precision="bf16"): bf16 autocast while training (native bf16 CPUs; a ValueError
+    elsewhere, never emulated); the weights stay f32 and the loss follows fp32's."""
+    import bigdl_cpp._native as native
+
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((400, 1, 12, 12)).astype(np.float32)
+    y = (x[:, 0, :6].mean(axis=(1, 2)) > 0).astype(np.int64) + (x[:, 0, 6:].mean(axis=(1, 2)) > 0.1)
+    if not InferenceOptimizer.native_bf16():
+        with pytest.raises(ValueError, match=r"\[autocast\] bf16 needs a CPU with AVX-512 BF16"):
+            _small_cnn().fit(x, y, epochs=1, verbose=0, precision="bf16")
+        pytest.skip("no native bf16 on this CPU: bf16 training is refused (checked)")
+    f32, b16 = _small_cnn(), _small_cnn()
+    h32 = f32.fit(x, y, batch_size=40, epochs=3, verbose=0)
+    h16 = b16.fit(x, y, batch_size=40, epochs=3, verbose=0, precision="bf16")
+    assert not native.autocast_bf16()  # off again after fit
+    assert all(np.asarray(v).dtype == np.float32 for v in b16.state_dict().values() if np.asarray(v).dtype.kind == "f")
+    np.testing.assert_allclose(h16.history["loss"], h32.history["loss"], rtol=3e-2)
+    assert h16.history["loss"] != h32.history["loss"]  # really bf16
+    with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
+        f32.fit(x, y, epochs=1, verbose=0, precision="fp16")

@@ -178,6 +178,7 @@ const char* kUsage =
     "                                if it holds one; BIGDL_DIST_TIMEOUT=S: abort a job whose peers hang S s (60)\n"
     "             --save PATH        write the trained weights as safetensors\n"
     "             --num-processes N  data-parallel on N processes of this machine (Gloo), as under mpirun\n"
+    "             --precision fp32|bf16  bf16: mixed-precision training (bf16 products, f32 weights; native bf16 CPUs)\n"
     "             under mpirun -np N or srun: data-parallel on N ranks, global batch --batch-size, rank 0\n"
     "             prints (docs/distributed.md); --grad-wire f32|bf16|f16 gradient format (default f32)\n"
     "  evaluate   score weights on a test set\n"
@@ -306,7 +307,7 @@ int cmd_train(int argc, char** argv) {
           {"lr", "0.001"}, {"optimizer", "adam"}, {"momentum", "0.9"}, {"weight-decay", "0"}, {"seed", "0"},
           {"threads", "0"}, {"log-dir", ""}, {"checkpoint", ""}, {"resume", ""}, {"save", ""}, {"hidden", "128,64"},
           {"grad-wire", "f32"}, {"checkpoint-dir", ""}, {"checkpoint-every", "0"}, {"keep-checkpoints", "3"},
-          {"num-processes", "1"}},
+          {"num-processes", "1"}, {"precision", "fp32"}},
          "train");
   const int64_t processes = a.integer("num-processes", 1, 256);
   if (processes > 1) {
@@ -433,7 +434,12 @@ int train_run(const Args& a, const dist::GroupPtr& group) {
     if (!g_quiet)
       std::fprintf(stderr, "resumed from %s at epoch %lld\n", a.str("resume").c_str(), (long long)fo.initial_epoch);
   }
-  model.fit(xtr, d.ytr, fo);
+  const std::string precision = a.str("precision");
+  if (precision != "fp32" && precision != "bf16") throw UsageError("--precision must be fp32 or bf16, got '" + precision + "'");
+  {
+    AutocastBf16Guard autocast(precision == "bf16");  // bf16 matrix products and convolutions while training
+    model.fit(xtr, d.ytr, fo);
+  }
   train::Logs test = model.evaluate(xte, d.yte);  // every rank holds the same weights
   if (g_quiet) return 0;
   std::printf("test accuracy: %.2f%% (%lld samples), test loss: %.4f\n", 100.0 * test["accuracy"],

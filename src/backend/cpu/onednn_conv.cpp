@@ -77,6 +77,7 @@ struct Prims {
   ConvGeom q;
   bool bias;
   Choice how;
+  bool bf16 = false;  // under bf16 autocast: the inputs of each step (x, w, gy) in bf16, its output f32
   memory::dims strides, dilates, pad;
   memory::desc x_md, w_md, b_md, y_md;  // our layouts
 
@@ -113,6 +114,11 @@ namespace {
 
 // The descriptor to ask a primitive for: our own layout, or "any" to let it choose.
 memory::desc ask(const memory::desc& user, bool plain) { return plain ? user : f32_md(user.dims(), tag::any); }
+// An input of a step under bf16 autocast: bf16 in the layout the primitive picks (the
+// port's reorder converts and rounds); f32 as ask() otherwise.
+memory::desc ask_in(const memory::desc& user, bool plain, bool bf16) {
+  return bf16 ? memory::desc(user.dims(), memory::data_type::bf16, tag::any) : ask(user, plain);
+}
 
 std::string describe(const char* name, const char* impl, bool plain) {
   return std::string(name) + "=" + impl + (plain ? "(plain)" : "(blocked)");
@@ -135,7 +141,7 @@ void build_forward(Prims& c) {
   c.y_md = f32_md({q.N, q.O, q.OH, q.OW}, tag::nchw);
   const bool p = c.how.fwd_plain;
   const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                          ask(c.x_md, p), ask(c.w_md, p), c.b_md, ask(c.y_md, p), c.strides, c.dilates,
+                                          ask_in(c.x_md, p, c.bf16), ask_in(c.w_md, p, c.bf16), c.b_md, ask(c.y_md, p && !c.bf16), c.strides, c.dilates,
                                           c.pad, c.pad);
   c.fwd_pd = dnnl::convolution_forward::primitive_desc(d, user_scratchpad(), engine());
   c.fwd = dnnl::convolution_forward(c.fwd_pd);
@@ -143,13 +149,14 @@ void build_forward(Prims& c) {
   c.fwd_x = make_port(c.x_md, c.fwd_pd.src_desc(), true);
   c.fwd_w = make_port(c.w_md, c.fwd_pd.weights_desc(), true);
   c.fwd_y = make_port(c.y_md, c.fwd_pd.dst_desc(), false);
-  c.impl_info = describe("fwd", c.fwd_pd.impl_info_str(), p);
+  c.impl_info = std::string(c.bf16 ? "bf16 " : "") + describe("fwd", c.fwd_pd.impl_info_str(), p);
 }
 
 void build_backward(Prims& c) {
   bool p = c.how.bwd_data_plain;
-  const dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, ask(c.x_md, p), ask(c.w_md, p),
-                                                 ask(c.y_md, p), c.strides, c.dilates, c.pad, c.pad);
+  const dnnl::convolution_backward_data::desc dd(dnnl::algorithm::convolution_direct, ask(c.x_md, p && !c.bf16),
+                                                 ask_in(c.w_md, p, c.bf16), ask_in(c.y_md, p, c.bf16), c.strides, c.dilates,
+                                                 c.pad, c.pad);
   const dnnl::convolution_backward_data::primitive_desc dpd(dd, user_scratchpad(), engine(), c.fwd_pd);
   c.bwd_data = dnnl::convolution_backward_data(dpd);
   c.bwd_data_scratch = dpd.scratchpad_desc();
@@ -161,8 +168,8 @@ void build_backward(Prims& c) {
     info += " bwd_weights=im2col";
   } else {
     p = c.how.bwd_weights_plain;
-    const dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, ask(c.x_md, p),
-                                                      ask(c.w_md, p), c.b_md, ask(c.y_md, p), c.strides, c.dilates,
+    const dnnl::convolution_backward_weights::desc wd(dnnl::algorithm::convolution_direct, ask_in(c.x_md, p, c.bf16),
+                                                      ask(c.w_md, p && !c.bf16), c.b_md, ask_in(c.y_md, p, c.bf16), c.strides, c.dilates,
                                                       c.pad, c.pad);
     const dnnl::convolution_backward_weights::primitive_desc wpd(wd, user_scratchpad(), engine(), c.fwd_pd);
     c.bwd_weights = dnnl::convolution_backward_weights(wpd);
@@ -185,10 +192,11 @@ std::shared_ptr<const OnednnConv> onednn_conv(const ConvGeom& q, bool has_bias, 
   const ConvBackend b = g_backend.load();
   if (b == ConvBackend::im2col || q.N * q.C * q.O == 0) return nullptr;
   const int64_t n_shards = std::min<int64_t>(get_num_threads(), q.N);
+  const bool bf16 = autocast_bf16();
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                          int64_t, int64_t, int64_t, int64_t, bool, int, int64_t>;
   auto key = [&](const ConvGeom& g, int64_t shards) {
-    return Key{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G, has_bias, int(b), shards};
+    return Key{g.N, g.C, g.H, g.W, g.O, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.G, has_bias, int(b) + (bf16 ? 16 : 0), shards};
   };
   // Plans per (geometry, shard count) and primitives per shard geometry. A training loop
   // sees a handful; the maps are emptied if something feeds them thousands. A null plan
@@ -219,6 +227,7 @@ std::shared_ptr<const OnednnConv> onednn_conv(const ConvGeom& q, bool has_bias, 
           fresh->q = g;
           fresh->bias = has_bias;
           fresh->how = choose(g, b);
+          fresh->bf16 = bf16;
           build_forward(*fresh);
           p = fresh;
         }

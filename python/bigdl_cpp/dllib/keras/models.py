@@ -19,6 +19,7 @@ message (an unknown loss or optimizer name, a shape that does not fit the model)
 """
 import numpy as np
 
+from bigdl_cpp import _native
 from bigdl_cpp._native import dllib as _d
 from bigdl_cpp.dllib.keras import callbacks as _callbacks
 from bigdl_cpp.dllib.keras import layers as _layers
@@ -80,7 +81,7 @@ class _Net:
 
     def fit(self, x, y, batch_size=32, epochs=None, verbose=1, callbacks=None, validation_data=None, shuffle=True,
             initial_epoch=0, nb_epoch=None, seed=42, log_dir=None, checkpoint_dir="", checkpoint_every=0, resume="",
-            group=None, num_processes=1):
+            group=None, num_processes=1, precision="fp32"):
         """Trains for `epochs` (BigDL: nb_epoch; default 10 as BigDL's) over (x, y);
         validation_data=(x_val, y_val) adds val_loss / val_<metric> to the logs. checkpoint_dir +
         checkpoint_every=N: a step checkpoint every N steps; resume=dir or "auto" continues
@@ -89,10 +90,14 @@ class _Net:
         result equals one process on all parts in rank order. num_processes=N (Nano's): N
         worker processes on this machine, each with 1/N of the threads, train data-parallel
         over Gloo at the same global batch_size (bigdl_cpp.nano._multiprocess); the weights
-        come back into this model. Returns a History."""
+        come back into this model. precision="bf16" (Nano's): bf16 autocast while training
+        (matrix products and convolutions in bf16 with f32 sums, f32 master weights;
+        native bf16 CPUs only, ValueError elsewhere). Returns a History."""
         trainer = self._compiled("fit")
         if epochs is None:
             epochs = nb_epoch if nb_epoch is not None else 10
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"fit: precision must be 'fp32' or 'bf16', got {precision!r}")
         if num_processes != 1:
             if group is not None:
                 raise ValueError("fit: give either group or num_processes, not both")
@@ -100,7 +105,8 @@ class _Net:
             history, epoch_ids = fit_processes(self, x, y, num_processes, dict(
                 batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
                 validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch, seed=seed,
-                log_dir=log_dir, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume))
+                log_dir=log_dir, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+                precision=precision))
             h = History([], int(initial_epoch))
             h.history, h.epoch = history, list(epoch_ids)
             return h
@@ -111,9 +117,14 @@ class _Net:
             vx, vy = validation_data
         self.stop_training = False
         cbs = _callbacks.native(callbacks, self)
-        epochs_logs = trainer.fit(x, y, int(batch_size), int(epochs), vx, vy, bool(shuffle), int(seed), cbs,
-                                  int(verbose), log_dir if log_dir is not None else self._log_dir, int(initial_epoch),
-                                  str(checkpoint_dir), int(checkpoint_every), str(resume), group)
+        was = _native.autocast_bf16()
+        _native.set_autocast_bf16(precision == "bf16")  # ValueError here without native bf16
+        try:
+            epochs_logs = trainer.fit(x, y, int(batch_size), int(epochs), vx, vy, bool(shuffle), int(seed), cbs,
+                                      int(verbose), log_dir if log_dir is not None else self._log_dir, int(initial_epoch),
+                                      str(checkpoint_dir), int(checkpoint_every), str(resume), group)
+        finally:
+            _native.set_autocast_bf16(was)
         return History(epochs_logs, int(initial_epoch))
 
     def evaluate(self, x, y, batch_size=32, return_dict=False):
