@@ -34,6 +34,8 @@ void bind_nano(py::module_ m) {
       py::arg("calibration_data") = py::none(), py::arg("calibration") = "minmax", py::arg("percentile") = 99.99,
       "The model captured for inference (docs/nano.md): fp32, bf16, int8_static (with calibration_data) or "
       "int8_dynamic.");
+  m.def("int8_weight_max", &nano::int8_weight_max,
+        "127 where the int8 kernels use VNNI, else 63 (7-bit weights: docs/nano.md).");
   m.def("native_bf16", &nano::native_bf16, "True when this CPU runs bf16 natively (AVX-512 BF16 / AMX-BF16).");
   m.def(
       "save",

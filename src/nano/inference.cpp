@@ -656,6 +656,7 @@ Calibration parse_calibration(const std::string& name) {
 }
 
 bool native_bf16() { return detail::native_bf16(); }
+int int8_weight_max() { return detail::int8_weight_max(); }
 
 InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
                                OptimizeOptions options)

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "backend/cpu/onednn_infer.h"
 #include "bigdl/autograd.h"
 #include "bigdl/io/tensor_io.h"
 #include "bigdl/nano/inference.h"
@@ -40,6 +41,11 @@ double accuracy(const Tensor& logits, const Tensor& y) {
   for (int64_t i = 0; i < y.numel(); ++i) ok += pred.data<int64_t>()[i] == y.contiguous().data<int64_t>()[i];
   return double(ok) / double(y.numel());
 }
+
+// int8_static on a random network against fp32: 5 % of the largest output with VNNI's
+// 8-bit weights, 10 % where the weights have 7 bits (6 for s8-input convolutions) because
+// the CPU has no VNNI (src/backend/cpu/onednn_infer.h).
+double static_int8_bound() { return detail::int8_weight_max() == 127 ? 5e-2 : 1e-1; }
 
 struct Mnist {
   std::shared_ptr<nn::Sequential> net;
@@ -194,7 +200,7 @@ TEST(NanoRewrites, FoldedFusedNetworkEqualsOriginal) {
     const Tensor got = fast->forward(x);
     // int8_static: three layers of 8-bit inputs and weights on a random network, the
     // ranges from other random inputs.
-    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? 5e-2 : 2e-2;
+    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? static_int8_bound() : 2e-2;
     EXPECT_LE(rel_diff(got, want), bound) << fast->repr();
     EXPECT_FALSE(got.requires_grad());
   }
@@ -326,7 +332,7 @@ TEST(NanoKeras, ResidualModelCapturedAsGraph) {
     EXPECT_NE(r.find("(3) Add(2 inputs) + relu  <- (2), (0)"), std::string::npos) << r;
     EXPECT_NE(r.find("Add(2 inputs) + relu  <- (6), (5)"), std::string::npos) << r;
     EXPECT_NE(r.find("(4) MaxPool2d(2x2, stride 2x2)"), std::string::npos) << r;  // the Keras pooling, as a module
-    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? 5e-2 : 2e-2;
+    const double bound = precision == nano::Precision::fp32 ? 2e-6 : precision == nano::Precision::int8_static ? static_int8_bound() : 2e-2;
     EXPECT_LE(rel_diff(fast->forward(input), want), bound) << nano::precision_name(precision) << "\n" << r;
   }
 }

@@ -79,6 +79,13 @@ def test_trace_and_quantize_against_original(mnist):
             InferenceOptimizer.quantize(net, precision="bf16")
 
 
+def _static_int8_bound():
+    """int8_static against fp32 on a random network: 5 % of the largest output with VNNI's
+    8-bit weights, 10 % where the CPU has no VNNI and the weights have 7 bits."""
+    from bigdl_cpp import _native
+    return 5e-2 if _native.nano.int8_weight_max() == 127 else 1e-1
+
+
 def _trained_statistics(net, rng):
     """Gives net's BatchNorm layers running statistics as after training."""
     sd = net.state_dict()
@@ -103,7 +110,7 @@ def test_batchnorm_folded_and_fused():
     np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
     s8 = InferenceOptimizer.quantize(net, calib_data=rng.standard_normal((64, 1, 8, 8)).astype(np.float32))
     assert "Conv2d(1 -> 4, 3x3) + relu [int8 static: s8 input" in repr(s8)
-    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=5e-2 * np.abs(want).max())
+    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=_static_int8_bound() * np.abs(want).max())
 
 
 def test_errors_are_one_line(mnist):
@@ -179,7 +186,7 @@ def test_functional_resnet_is_captured_as_a_graph():
     assert text.count("Add(2 inputs) + relu  <- ") == 3 and "BatchNorm" not in text, text
     np.testing.assert_allclose(np.asarray(fast(x)), want, rtol=0, atol=2e-6 * np.abs(want).max())
     s8 = InferenceOptimizer.quantize(model, calib_data=rng.random((64, 1, 28, 28)).astype(np.float32))
-    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=5e-2 * np.abs(want).max())
+    np.testing.assert_allclose(np.asarray(s8(x)), want, rtol=0, atol=_static_int8_bound() * np.abs(want).max())
 
 
 def _small_cnn():

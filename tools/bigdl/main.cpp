@@ -382,6 +382,11 @@ int train_processes(const Args& a, int n) {
 
 int train_run(const Args& a, const dist::GroupPtr& group) {
   g_quiet = group && group->rank() != 0;
+  const std::string precision = a.str("precision");
+  if (precision != "fp32" && precision != "bf16") throw UsageError("--precision must be fp32 or bf16, got '" + precision + "'");
+  if (precision == "bf16") {
+    AutocastBf16Guard probe(true);  // a CPU without native bf16 refuses here, before any work
+  }
   if (a.integer("threads", 0, 4096) > 0) set_threads(a);
   else if (group)  // ranks on one host share its cores
     set_num_threads(std::max(1, get_num_threads() / group->local_size()));
@@ -434,8 +439,6 @@ int train_run(const Args& a, const dist::GroupPtr& group) {
     if (!g_quiet)
       std::fprintf(stderr, "resumed from %s at epoch %lld\n", a.str("resume").c_str(), (long long)fo.initial_epoch);
   }
-  const std::string precision = a.str("precision");
-  if (precision != "fp32" && precision != "bf16") throw UsageError("--precision must be fp32 or bf16, got '" + precision + "'");
   {
     AutocastBf16Guard autocast(precision == "bf16");  // bf16 matrix products and convolutions while training
     model.fit(xtr, d.ytr, fo);

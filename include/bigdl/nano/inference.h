@@ -83,6 +83,10 @@ struct OptimizeOptions {
   double percentile = 99.99;  // Calibration::percentile
 };
 
+// The int8 weights' range, [-q, q]: 127 where the int8 kernels use VNNI, 63 elsewhere (the
+// AVX2 kernels' int16 sums saturate with 8-bit weights; docs/nano.md).
+int int8_weight_max();
+
 // True when this CPU runs bf16 natively (AVX-512 BF16 or AMX-BF16, and oneDNN uses it);
 // Precision::bf16 is refused elsewhere rather than emulated.
 bool native_bf16();
