@@ -1,26 +1,28 @@
 // Nano's capture of a trained model into an InferenceModel (include/bigdl/nano/inference.h):
-// flatten, fold BatchNorm, fuse activations, quantize Linear weights to int8.
+// capture (chains and Keras graphs), BatchNorm folding, activation fusion, the fp32 / bf16 /
+// int8 layer steps, int8 calibration, and save / load.
 #include "bigdl/nano/inference.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
-#include <numeric>
 #include <functional>
+#include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
-#include <unordered_map>
 #include <sstream>
+#include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/onednn_infer.h"
 #include "bigdl/autograd.h"
 #include "bigdl/error.h"
+#include "bigdl/io/tensor_io.h"
 #include "bigdl/nn/modules.h"
 #include "bigdl/ops.h"
 #include "bigdl/train/keras.h"
-#include "bigdl/io/tensor_io.h"
-#include <nlohmann/json.hpp>
-#include "backend/cpu/onednn_infer.h"
 #include "core/internal.h"
 #include "llm/ops.h"
 #include "llm/weights.h"
@@ -964,17 +966,23 @@ std::shared_ptr<InferenceModel> load(const std::string& path) {
         sp.act = act_from(e);
         const Tensor w = tensor(pre + "weight", true), b = tensor(pre + "bias", false);
         const int64_t per = sp.conv ? sp.in / std::max<int64_t>(1, sp.groups) * sp.kh * sp.kw : sp.in;
-        BIGDL_CHECK(w.dtype() == DType::f32 && w.numel() == sp.out * per && (!b.defined() || b.numel() == sp.out), ValueError,
-                    "nano.load", path, ": tensor '", pre, "weight' or its bias does not fit the layer");
+        BIGDL_CHECK(sp.in > 0 && sp.out > 0 && w.dtype() == DType::f32 && w.numel() == sp.out * per &&
+                        (!b.defined() || (b.dtype() == DType::f32 && b.numel() == sp.out)),
+                    ValueError, "nano.load", path, ": tensor '", pre, "weight' or its bias does not fit the layer");
         steps.push_back(std::make_unique<DnnlStep>(sp, w, b));
       } else if (kind == "linear") {
-        steps.push_back(std::make_unique<DenseStep>(tensor(pre + "weight", true), tensor(pre + "bias", false), act_from(e)));
+        const Tensor w = tensor(pre + "weight", true), b = tensor(pre + "bias", false);
+        BIGDL_CHECK(w.dtype() == DType::f32 && w.dim() == 2 && (!b.defined() || (b.dtype() == DType::f32 && b.numel() == w.size(0))),
+                    ValueError, "nano.load", path, ": tensor '", pre, "weight' or its bias does not fit a Linear");
+        steps.push_back(std::make_unique<DenseStep>(w, b, act_from(e)));
       } else if (kind == "linear_int8_dynamic") {
         const Tensor blocks = tensor(pre + "blocks", true);
-        BIGDL_CHECK(blocks.dtype() == DType::u8, ValueError, "nano.load", path, ": tensor '", pre, "blocks' is not u8");
+        const Tensor b = tensor(pre + "bias", false);
+        const int64_t in = e.at("in").get<int64_t>(), out = e.at("out").get<int64_t>();
+        BIGDL_CHECK(blocks.dtype() == DType::u8 && in > 0 && out > 0 && (!b.defined() || (b.dtype() == DType::f32 && b.numel() == out)),
+                    ValueError, "nano.load", path, ": tensor '", pre, "blocks' or its bias does not fit an int8 Linear");
         std::vector<uint8_t> bytes(blocks.data<uint8_t>(), blocks.data<uint8_t>() + blocks.numel());
-        steps.push_back(std::make_unique<Int8DenseStep>(e.at("out").get<int64_t>(), e.at("in").get<int64_t>(), std::move(bytes),
-                                                        tensor(pre + "bias", false), act_from(e)));
+        steps.push_back(std::make_unique<Int8DenseStep>(out, in, std::move(bytes), b, act_from(e)));
       } else if (kind == "max_pool") {
         const auto pr = [&](const char* k) { return std::pair<int64_t, int64_t>{e.at(k).at(0), e.at(k).at(1)}; };
         steps.push_back(std::make_unique<MaxPoolStep>(pr("kernel"), pr("stride"), pr("padding")));

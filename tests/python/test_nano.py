@@ -285,3 +285,37 @@ def test_bf16_training():
     assert h16.history["loss"] != h32.history["loss"]  # really bf16
     with pytest.raises(ValueError, match="precision must be 'fp32' or 'bf16'"):
         f32.fit(x, y, epochs=1, verbose=0, precision="fp16")
+
+
+def test_export_onnx_runs_in_onnxruntime(tmp_path, mnist):
+    """Captured models exported to ONNX (opset 13): ONNX Runtime loads them and agrees with
+    our fp32 capture (dynamic int8 exports its dequantized weights: within their rounding)."""
+    import onnxruntime as ort
+
+    def ort_run(path, x):
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    rng = np.random.default_rng(8)
+    resnet = runpy.run_path(EXAMPLE)["resnet_model"](channels=(4, 8, 8))
+    _trained_statistics(resnet, rng)
+    bn_net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(196, 8), nn.GELU(), nn.Linear(8, 3), nn.Softmax(dim=-1))
+    _trained_statistics(bn_net, rng)
+    net, xm, _ = mnist
+    for name, model, x in (("resnet", resnet, rng.random((4, 1, 28, 28)).astype(np.float32)),
+                           ("bn_net", bn_net, rng.random((4, 1, 14, 14)).astype(np.float32)),
+                           ("mlp", net, xm[:16])):
+        fast = InferenceOptimizer.trace(model)
+        want = np.asarray(fast(x))
+        InferenceOptimizer.export_onnx(fast, tmp_path / f"{name}.onnx", x)
+        got = ort_run(tmp_path / f"{name}.onnx", x)
+        assert got.shape == want.shape, name
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max(), err_msg=name)
+        # the batch dim is dynamic
+        assert ort_run(tmp_path / f"{name}.onnx", x[:1]).shape[0] == 1
+    d8 = InferenceOptimizer.quantize(net, approach="dynamic")
+    InferenceOptimizer.export_onnx(d8, tmp_path / "d8.onnx", xm[:16])
+    np.testing.assert_allclose(ort_run(tmp_path / "d8.onnx", xm[:16]), np.asarray(d8(xm[:16])), rtol=0,
+                               atol=1e-2 * np.abs(np.asarray(d8(xm[:16]))).max())
+    with pytest.raises(TypeError, match="expected a model from trace"):
+        InferenceOptimizer.export_onnx(net, tmp_path / "x.onnx", xm[:2])

@@ -118,6 +118,17 @@ class InferenceOptimizer:
         return _native.nano.load(os.fspath(path))
 
     @staticmethod
+    def export_onnx(model, path, example):
+        """Writes a captured model as an fp32 ONNX graph (opset 13) that ONNX Runtime runs;
+        example: an input array (its per-sample shape becomes the graph input's, the batch
+        dim is dynamic). Needs the onnx package. See bigdl_cpp.nano._onnx."""
+        from bigdl_cpp.nano._onnx import export_onnx
+        if not isinstance(model, _native.nano.InferenceModel):
+            raise TypeError(f"InferenceOptimizer.export_onnx: expected a model from trace / quantize / get_best_model, "
+                            f"got {type(model).__name__}")
+        export_onnx(model, path, example)
+
+    @staticmethod
     def native_bf16():
         """True when this CPU runs bf16 natively (AVX-512 BF16 or AMX-BF16)."""
         return _native.nano.native_bf16()
