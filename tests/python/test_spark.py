@@ -27,6 +27,7 @@ from bigdl_cpp.dllib.keras.layers import Activation, Dense, Input  # noqa: E402
 from bigdl_cpp.dllib.keras.models import Model, Sequential  # noqa: E402
 from bigdl_cpp.dllib.nn.criterion import CrossEntropyCriterion, MSECriterion  # noqa: E402
 from bigdl_cpp.dllib.nnframes import NNClassifier, NNEstimator  # noqa: E402
+from bigdl_cpp.dllib.tensor import manual_seed  # noqa: E402
 from bigdl_cpp.dllib.optim.optimizer import Adam  # noqa: E402
 from bigdl_cpp.orca import OrcaContext, init_orca_context, stop_orca_context  # noqa: E402
 from bigdl_cpp.orca.data import XShards  # noqa: E402
@@ -117,6 +118,7 @@ def test_orca_estimator_on_fashion_mnist_from_parquet(cluster, tmp_path):
     spark.conf.set("spark.sql.files.maxPartitionBytes", str(4 << 20))
     df = spark.read.parquet(path)
     assert df.rdd.getNumPartitions() == 2
+    manual_seed(0)  # the same initial weights whatever ran before (the bound below depends on them)
     model = mlp(784, 64, 10)
     model.compile(optimizers.Adam(lr=0.005), "sparse_categorical_crossentropy", ["accuracy"])
     init = pickle.dumps(model)
@@ -129,8 +131,10 @@ def test_orca_estimator_on_fashion_mnist_from_parquet(cluster, tmp_path):
     # Equal to one process up to the order of the gradient sums: two half batches summed by
     # the reduce-scatter, where one process's GEMM sums the whole batch in the order its BLAS
     # kernel blocks it (within 1e-5 on Zen 3's AVX2 kernels; 1.1e-5 after 76 Adam steps on
-    # Zen 5's AVX-512 ones, whose K blocking differs).
-    assert max_diff(est.get_model(), ref) <= 5e-5
+    # Zen 5's AVX-512 ones, whose K blocking differs). Adam divides by sqrt(v), which
+    # amplifies those last-bit differences for parameters with small gradients: other
+    # initial weights (the global seed moved by earlier tests) gave 5.5e-5 and 8.5e-5 on Zen 5.
+    assert max_diff(est.get_model(), ref) <= 2e-4
     test = spark.createDataFrame(pd.DataFrame({"image": list(x[2400:]), "label": y[2400:]})).repartition(2)
     scores = est.evaluate(test, feature_cols=["image"], label_cols=["label"])
     print(f"Fashion-MNIST (2,400 rows, 2 epochs) on 2 Spark workers: val_accuracy {hist['val_accuracy'][-1]:.4f}, "
