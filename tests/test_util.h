@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <exception>
 #include <filesystem>
 #include <string>
@@ -10,7 +12,21 @@
 
 #include <unistd.h>
 
+#include "bigdl/tensor.h"
+
 namespace test_util {
+
+// max |a - b| / max |b| over two f32 tensors of the same shape.
+inline double rel_diff(const bigdl::Tensor& a, const bigdl::Tensor& b) {
+  const bigdl::Tensor ac = a.contiguous(), bc = b.contiguous();
+  EXPECT_EQ(ac.shape(), bc.shape());
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ac.numel(); ++i) {
+    num = std::max(num, double(std::fabs(ac.data<float>()[i] - bc.data<float>()[i])));
+    den = std::max(den, double(std::fabs(bc.data<float>()[i])));
+  }
+  return num / den;
+}
 
 // Runs f, which must throw an E, and returns its what(). Another exception type, or none,
 // is a test failure (reported here) and returns "".

@@ -45,6 +45,16 @@ void bind_nano(py::module_ m) {
       },
       py::arg("model"), py::arg("path"), "Writes the captured model to one file (docs/nano.md).");
   m.def(
+      "describe",
+      [](const nano::InferenceModel& model) {
+        nn::NamedTensors tensors;
+        const std::string meta = nano::describe(model, tensors);
+        py::dict arrays;
+        for (const auto& [name, t] : tensors) arrays[py::str(name)] = to_numpy(t);
+        return py::make_tuple(meta, arrays);
+      },
+      py::arg("model"), "(JSON description, {name: array}): what nano.save writes, in memory.");
+  m.def(
       "load",
       [](const std::string& path) {
         py::gil_scoped_release release;

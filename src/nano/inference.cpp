@@ -602,25 +602,34 @@ std::unique_ptr<Step> layer_step(const LayerPlan& l, Precision p) {
   return nullptr;
 }
 
-// Runs steps over slots: slot 0 holds the input, step k reads the slots args[k] and
-// writes slot k + 1; a slot is released after its last reader. observe(k, inputs), when
-// given, sees each step's inputs first (calibration).
-using StepObserver = std::function<void(size_t, const std::vector<Tensor>&)>;
-Tensor run_graph(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<std::vector<size_t>>& args, size_t output,
-                 const Tensor& x, const StepObserver* observe) {
-  std::vector<Tensor> slots(steps.size() + 1);
-  std::vector<size_t> last(slots.size(), 0);
-  for (size_t k = 0; k < steps.size(); ++k)
+// The step after which each slot is last read (slot 0: the input; step k writes k + 1).
+std::vector<size_t> last_reads(const std::vector<std::vector<size_t>>& args) {
+  std::vector<size_t> last(args.size() + 1, 0);
+  for (size_t k = 0; k < args.size(); ++k)
     for (size_t a : args[k]) last[a] = k;
+  return last;
+}
+
+// Runs steps over slots: slot 0 holds the input, step k reads the slots args[k] and
+// writes slot k + 1; a slot is released after its last reader (last: last_reads(args)).
+// observe(k, inputs), when given, sees each step's inputs first (calibration).
+using StepObserver = std::function<void(size_t, const std::vector<Tensor>&)>;
+Tensor run_graph(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<std::vector<size_t>>& args,
+                 const std::vector<size_t>& last, size_t output, const Tensor& x, const StepObserver* observe) {
+  std::vector<Tensor> slots(steps.size() + 1);
   slots[0] = x;
-  std::vector<Tensor> ins;
   for (size_t k = 0; k < steps.size(); ++k) {
-    ins.clear();
-    for (size_t a : args[k]) ins.push_back(slots[a]);
-    if (observe) (*observe)(k, ins);
-    slots[k + 1] = ins.size() == 1 ? steps[k]->run(ins[0]) : steps[k]->run_inputs(ins);
-    for (size_t a : args[k])
-      if (last[a] == k && a != output) slots[a] = Tensor();
+    const std::vector<size_t>& a = args[k];
+    if (a.size() == 1 && !observe) {
+      slots[k + 1] = steps[k]->run(slots[a[0]]);
+    } else {
+      std::vector<Tensor> ins;
+      for (size_t i : a) ins.push_back(slots[i]);
+      if (observe) (*observe)(k, ins);
+      slots[k + 1] = ins.size() == 1 ? steps[k]->run(ins[0]) : steps[k]->run_inputs(ins);
+    }
+    for (size_t i : a)
+      if (last[i] == k && i != output) slots[i] = Tensor();
   }
   return slots[output];
 }
@@ -662,14 +671,14 @@ int int8_weight_max() { return detail::int8_weight_max(); }
 
 InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
                                OptimizeOptions options)
-    : steps_(std::move(steps)), args_(std::move(args)), output_(output), options_(options) {
+    : steps_(std::move(steps)), args_(std::move(args)), last_(last_reads(args_)), output_(output), options_(options) {
   BIGDL_ASSERT(args_.size() == steps_.size() && output_ <= steps_.size());
   training_ = false;
 }
 
 Tensor InferenceModel::forward(const Tensor& x) {
   NoGradGuard ng;
-  return run_graph(steps_, args_, output_, x, nullptr);
+  return run_graph(steps_, args_, last_, output_, x, nullptr);
 }
 
 std::string InferenceModel::repr() const {
@@ -793,6 +802,7 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     // (twice for a histogram: its range comes from the first pass), then replace each
     // layer by its int8 form with the input scale of its threshold.
     std::vector<RangeObserver> obs(steps.size());
+    const std::vector<size_t> last = last_reads(args);
     const bool histogram = options.calibration != Calibration::minmax;
     const Tensor& data = options.calibration_data;
     for (int pass = 0; pass < (histogram ? 2 : 1); ++pass) {
@@ -802,7 +812,7 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
         else obs[k].observe_histogram(x);
       };
       for (int64_t r0 = 0; r0 < data.size(0); r0 += 256)
-        run_graph(steps, args, output, data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous(), &see);
+        run_graph(steps, args, last, output, data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous(), &see);
     }
     for (auto& [k, l] : layers) {
       detail::InferLayerSpec s = spec_of(l, detail::InferPrecision::int8);
@@ -874,9 +884,8 @@ nn::ModulePtr module_from(const json& j) {
 
 }  // namespace
 
-void save(const InferenceModel& model, const std::string& path) {
+std::string describe(const InferenceModel& model, nn::NamedTensors& tensors) {
   json steps = json::array();
-  nn::NamedTensors tensors;
   for (size_t k = 0; k < model.num_steps(); ++k) {
     const Step* st = model.steps()[k].get();
     const std::string pre = "step" + std::to_string(k) + ".";
@@ -925,7 +934,13 @@ void save(const InferenceModel& model, const std::string& path) {
   const auto& o = model.options();
   const json meta = {{"format", "bigdl-nano"}, {"version", 1}, {"precision", precision_name(o.precision)},
                      {"calibration", calibration_name(o.calibration)}, {"output", model.output_slot()}, {"steps", steps}};
-  io::save_tensors(path, tensors, {{"nano", meta.dump()}});
+  return meta.dump();
+}
+
+void save(const InferenceModel& model, const std::string& path) {
+  nn::NamedTensors tensors;
+  const std::string meta = describe(model, tensors);
+  io::save_tensors(path, tensors, {{"nano", meta}});
 }
 
 std::shared_ptr<InferenceModel> load(const std::string& path) {

@@ -17,34 +17,19 @@
 #include "bigdl/ops.h"
 #include "bigdl/random.h"
 #include "bigdl/tensor.h"
+#include "test_util.h"
 
 using namespace bigdl;
 
 namespace {
 
-float bf16_round(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+float bf16_round(float f) { return bf16_to_float(float_to_bf16(f)); }  // nearest even, as the kernels
 
 bool skip_without_bf16() {
   if (detail::native_bf16()) return false;
   EXPECT_THROW(set_autocast_bf16(true), ValueError);
   EXPECT_FALSE(autocast_bf16());
   return true;
-}
-
-double max_rel(const Tensor& a, const Tensor& b) {
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ac.numel(); ++i) {
-    num = std::max(num, double(std::fabs(ac.data<float>()[i] - bc.data<float>()[i])));
-    den = std::max(den, double(std::fabs(bc.data<float>()[i])));
-  }
-  return num / den;
 }
 
 }  // namespace
@@ -96,7 +81,7 @@ TEST(Bf16Autocast, LinearAndConvGradientsNearF32) {
   EXPECT_FALSE(autocast_bf16());  // the guard restored it
   const char* names[] = {"y", "dx", "dw", "db", "dlinear"};
   for (size_t i = 0; i < f32.size(); ++i) {
-    const double e = max_rel(b16[i], f32[i]);
+    const double e = test_util::rel_diff(b16[i], f32[i]);
     std::printf("bf16 autocast: %s max error %.2e of the largest\n", names[i], e);
     // Two layers of 8-bit mantissas, forward and backward, f32 sums; gradients through
     // the ReLU's kinks and cancelling sums move most (measured up to 4.4 %). A wrong

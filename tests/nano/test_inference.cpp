@@ -18,22 +18,13 @@
 #include "bigdl/train/data.h"
 #include "bigdl/train/keras.h"
 #include "bigdl/train/zoo.h"
+#include "test_util.h"
 
 using namespace bigdl;
 
 namespace {
 
-// max |a - b| / max |b|
-double rel_diff(const Tensor& a, const Tensor& b) {
-  const Tensor ac = a.contiguous(), bc = b.contiguous();
-  EXPECT_EQ(ac.shape(), bc.shape());
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ac.numel(); ++i) {
-    num = std::max(num, double(std::fabs(ac.data<float>()[i] - bc.data<float>()[i])));
-    den = std::max(den, double(std::fabs(bc.data<float>()[i])));
-  }
-  return num / den;
-}
+using test_util::rel_diff;
 
 double accuracy(const Tensor& logits, const Tensor& y) {
   const Tensor pred = argmax(logits, 1).contiguous();

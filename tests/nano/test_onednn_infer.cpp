@@ -31,13 +31,7 @@ std::vector<float> randv(int64_t n, float lo, float hi, uint64_t seed) {
   return v;
 }
 
-float bf16_round(float f) {  // round to nearest even, as the reorder to bf16 does
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u = (u + 0x7fff + ((u >> 16) & 1)) & 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+float bf16_round(float f) { return bf16_to_float(float_to_bf16(f)); }  // nearest even, as the reorder to bf16
 
 // What the layer's kernel should compute, from the values it multiplies: f32 as given,
 // bf16 rounded, int8 quantized with the layer's scales (x by spec.input_scale, w per
@@ -120,7 +114,7 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 
 // f32 and bf16 differ from the double reference by f32 summation order only; int8 sums
 // are exact, so only the final scaling rounds.
-double tolerance(const InferLayerSpec&) { return 2e-5; }
+constexpr double kTolerance = 2e-5;
 
 void check_linear(InferLayerSpec s, int64_t n) {
   s.conv = false;
@@ -130,7 +124,7 @@ void check_linear(InferLayerSpec s, int64_t n) {
   std::vector<float> y(size_t(n * s.out));
   layer.forward(x.data(), n, 1, 1, y.data());
   const std::vector<float> ref = Reference(layer, w).linear(x, n, b);
-  EXPECT_LT(rel_err(y, ref), tolerance(s)) << infer_precision_name(s.precision) << " " << s.act.str() << " n=" << n << " "
+  EXPECT_LT(rel_err(y, ref), kTolerance) << infer_precision_name(s.precision) << " " << s.act.str() << " n=" << n << " "
                                            << layer.impl_info();
 }
 
@@ -144,7 +138,7 @@ void check_conv(InferLayerSpec s, int64_t n, int64_t h, int64_t wd) {
   std::vector<float> y(size_t(n * s.out * oh * ow));
   layer.forward(x.data(), n, h, wd, y.data());
   const std::vector<float> ref = Reference(layer, w).conv(x, n, h, wd, b, oh, ow);
-  EXPECT_LT(rel_err(y, ref), tolerance(s)) << infer_precision_name(s.precision) << " " << s.act.str() << " groups "
+  EXPECT_LT(rel_err(y, ref), kTolerance) << infer_precision_name(s.precision) << " " << s.act.str() << " groups "
                                            << s.groups << " " << layer.impl_info();
 }
 

@@ -124,6 +124,7 @@ class InferenceModel : public nn::Module {
  private:
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<std::vector<size_t>> args_;
+  std::vector<size_t> last_;  // the step after which each slot is last read (then released)
   size_t output_;
   OptimizeOptions options_;
 };
@@ -140,6 +141,9 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
 // module or Keras layer other than MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, Flatten,
 // Softmax, LogSoftmax, the activations, GlobalAveragePooling2D and Add.
 void save(const InferenceModel& model, const std::string& path);
+// What save() writes, in memory: the JSON description (returned) and the tensors it names
+// ("step<k>.weight", ...), appended to `tensors`. The ONNX export reads this.
+std::string describe(const InferenceModel& model, nn::NamedTensors& tensors);
 // IOError / FormatError from reading the file; ValueError naming nano.load and the path for
 // a file nano.save did not write or whose steps do not fit together.
 std::shared_ptr<InferenceModel> load(const std::string& path);

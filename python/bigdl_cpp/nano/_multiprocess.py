@@ -81,13 +81,12 @@ def fit_processes(model, x, y, num_processes, fit_kwargs, timeout=120.0):
     try:
         for p in procs:
             p.start()
-        failed = None
-        while any(p.is_alive() for p in procs):
+        # Until all have exited, or one has failed (then its peers may wait for it forever).
+        while True:
             failed = next((r for r, p in enumerate(procs) if p.exitcode not in (None, 0)), None)
-            if failed is not None:
+            if failed is not None or all(p.exitcode == 0 for p in procs):
                 break
             time.sleep(0.05)
-        failed = failed if failed is not None else next((r for r, p in enumerate(procs) if p.exitcode != 0), None)
         if failed is not None:
             for p in procs:
                 if p.is_alive():

@@ -1,12 +1,12 @@
 """Exports a captured model (an InferenceModel of bigdl_cpp.nano) to ONNX, opset 13, as an
-fp32 graph: the steps nano.save writes (docs/nano.md "Saving and loading") become ONNX
+fp32 graph: the steps nano.describe gives (what nano.save writes, docs/nano.md "Saving and
+loading") become ONNX
 nodes with the layers' f32 weights (dynamic int8 Linear weights dequantized from their
 Q8_0 blocks). Needs the `onnx` package (PyPI). ONNX Runtime loads the result and agrees
 with our fp32 capture (tests/python/test_nano.py).
 """
 import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -18,20 +18,6 @@ def _q8_0_weights(blocks, out, in_):
     d = raw[:, :, :2].copy().view(np.float16).astype(np.float32)  # [out, blocks, 1]
     q = raw[:, :, 2:].view(np.int8).astype(np.float32)            # [out, blocks, 32]
     return (d * q).reshape(out, in_pad)[:, :in_]
-
-
-def _read_saved(path):
-    """(metadata, {name: array}) of a safetensors file (the format: an 8-byte little-endian
-    header size, a JSON header of dtype / shape / data offsets, then the bytes)."""
-    dtypes = {"F32": np.float32, "U8": np.uint8, "F16": np.float16, "I64": np.int64}
-    with open(path, "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop("__metadata__", {})
-    tensors = {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=dtypes[v["dtype"]]).reshape(v["shape"])
-               for k, v in header.items()}
-    return meta, tensors
 
 
 class _Graph:
@@ -89,11 +75,8 @@ def export_onnx(model, path, example):
     from bigdl_cpp import _native
 
     example = np.ascontiguousarray(example, dtype=np.float32)
-    with tempfile.TemporaryDirectory() as tmp:
-        saved = os.path.join(tmp, "model.nano")
-        _native.nano.save(model, saved)
-        meta, tensors = _read_saved(saved)
-        meta = json.loads(meta["nano"])
+    meta, tensors = _native.nano.describe(model)
+    meta = json.loads(meta)
     g = _Graph(helper, numpy_helper)
     slots = ["x"]
     for k, e in enumerate(meta["steps"]):

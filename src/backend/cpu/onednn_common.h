@@ -10,6 +10,8 @@
 #include <omp.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -101,5 +103,25 @@ class CallBuffers {
   const char* op_;
   std::vector<std::pair<void*, size_t>> bufs_;
 };
+
+// A batch of n rows split over `shards` threads of our pool: shard i runs prims[i] on rows
+// [row0[i], row0[i + 1]) (nearly equal parts, the first n % shards one row longer).
+// Callers cache a plan per shape and thread count, so a call allocates nothing for it.
+template <typename Prims>
+struct ShardPlan {
+  std::vector<std::shared_ptr<const Prims>> prims;
+  std::vector<int64_t> row0;
+};
+template <typename Prims, typename Make>  // make(rows) -> shared_ptr<const Prims>
+std::shared_ptr<const ShardPlan<Prims>> make_shard_plan(int64_t n, int64_t shards, Make&& make) {
+  auto plan = std::make_shared<ShardPlan<Prims>>();
+  plan->row0.assign(static_cast<size_t>(shards) + 1, 0);
+  for (int64_t i = 0; i < shards; ++i) {
+    const int64_t rows = n / shards + (i < n % shards ? 1 : 0);
+    plan->row0[size_t(i) + 1] = plan->row0[size_t(i)] + rows;
+    plan->prims.push_back(make(rows));
+  }
+  return plan;
+}
 
 }  // namespace bigdl::detail

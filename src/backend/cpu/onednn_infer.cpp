@@ -104,7 +104,8 @@ struct InferLayer::Impl {
   std::vector<float> wscale;
   memory::desc w_user;
   std::mutex m;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prims>> prims;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<const Prims>> prims;  // per shard shape
+  std::map<std::tuple<int64_t, int64_t, int64_t, int64_t>, std::shared_ptr<const ShardPlan<Prims>>> plans;
   std::vector<std::shared_ptr<const memory>> packs;  // one per weight layout asked for
   std::vector<uint8_t*> pack_bufs;
   std::string last_impl;
@@ -204,12 +205,20 @@ struct InferLayer::Impl {
     return {(h + 2 * s.ph - s.dh * (s.kh - 1) - 1) / s.sh + 1, (wd + 2 * s.pw - s.dw * (s.kw - 1) - 1) / s.sw + 1};
   }
 
+  // The primitive for a shard of n rows; caller holds m.
   std::shared_ptr<const Prims> get(int64_t n, int64_t h, int64_t wd) {
-    std::lock_guard<std::mutex> lk(m);
     const auto key = std::make_tuple(n, h, wd);
     if (auto it = prims.find(key); it != prims.end()) return it->second;
-    if (prims.size() >= 256) prims.clear();  // something feeds many geometries: start over
     return prims[key] = build(n, h, wd);
+  }
+  // The shards of a batch of n at the current thread count, cached.
+  std::shared_ptr<const ShardPlan<Prims>> plan(int64_t n, int64_t h, int64_t wd) {
+    const int64_t shards = std::min<int64_t>(get_num_threads(), n);
+    std::lock_guard<std::mutex> lk(m);
+    const auto key = std::make_tuple(n, h, wd, shards);
+    if (auto it = plans.find(key); it != plans.end()) return it->second;
+    if (plans.size() >= 256) plans.clear(), prims.clear();  // something feeds many geometries: start over
+    return plans[key] = make_shard_plan<Prims>(n, shards, [&](int64_t rows) { return get(rows, h, wd); });
   }
 };
 
@@ -268,17 +277,11 @@ void InferLayer::forward(const float* x, int64_t n, int64_t h, int64_t w, float*
   const auto [oh, ow] = d.out_hw(h, w);
   BIGDL_CHECK(n > 0 && oh > 0 && ow > 0, ValueError, "nano.layer", "empty batch or an input smaller than the kernel");
   const int64_t in_per = s.conv ? s.in * h * w : s.in, out_per = s.conv ? s.out * oh * ow : s.out;
-  const int64_t shards = std::min<int64_t>(get_num_threads(), n);
-  std::vector<std::shared_ptr<const Prims>> plan(static_cast<size_t>(shards));
-  std::vector<int64_t> n0(size_t(shards) + 1, 0);
-  for (int64_t i = 0; i < shards; ++i) {
-    const int64_t ni = n / shards + (i < n % shards ? 1 : 0);
-    n0[size_t(i) + 1] = n0[size_t(i)] + ni;
-    plan[size_t(i)] = d.get(ni, h, w);
-  }
-  parallel_for(shards, 1, [&](int64_t a, int64_t e) {
+  const std::shared_ptr<const ShardPlan<Prims>> plan = d.plan(n, h, w);
+  const std::vector<int64_t>& n0 = plan->row0;
+  parallel_for(int64_t(plan->prims.size()), 1, [&](int64_t a, int64_t e) {
     for (int64_t i = a; i < e; ++i) {
-      const Prims& p = *plan[size_t(i)];
+      const Prims& p = *plan->prims[size_t(i)];
       const SingleThreaded one;
       CallBuffers bufs("nano.layer");
       float* yi = y + n0[size_t(i)] * out_per;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/onednn_common.h"
@@ -51,16 +52,24 @@ std::shared_ptr<const MatmulPrims> build(int64_t n, int64_t m, int64_t k, int64_
   return p;
 }
 
-std::shared_ptr<const MatmulPrims> prims(int64_t n, int64_t m, int64_t k, int64_t lda, bool ta, int64_t ldb, bool tb, int64_t ldc,
-                                         bool accumulate) {
+// The shards of an n-row product at the current thread count, cached per shape (the
+// shards' primitives are built once per shard shape and shared).
+std::shared_ptr<const ShardPlan<MatmulPrims>> plan(int64_t n, int64_t m, int64_t k, int64_t lda, bool ta, int64_t ldb, bool tb,
+                                                   int64_t ldc, bool accumulate) {
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int64_t, bool, int64_t, bool>;
   static std::mutex mu;
-  static std::map<Key, std::shared_ptr<const MatmulPrims>> cache;
-  const Key key{n, m, k, lda, ta, ldb, tb, ldc, accumulate};
+  static std::map<Key, std::shared_ptr<const MatmulPrims>> prims;
+  static std::map<std::pair<Key, int64_t>, std::shared_ptr<const ShardPlan<MatmulPrims>>> plans;
+  const int64_t shards = std::min<int64_t>(get_num_threads(), n);
   std::lock_guard<std::mutex> lk(mu);
-  if (auto it = cache.find(key); it != cache.end()) return it->second;
-  if (cache.size() >= 512) cache.clear();  // something feeds many shapes: start over
-  return cache[key] = build(n, m, k, lda, ta, ldb, tb, ldc, accumulate);
+  const auto key = std::make_pair(Key{n, m, k, lda, ta, ldb, tb, ldc, accumulate}, shards);
+  if (auto it = plans.find(key); it != plans.end()) return it->second;
+  if (plans.size() >= 512) plans.clear(), prims.clear();  // something feeds many shapes: start over
+  return plans[key] = make_shard_plan<MatmulPrims>(n, shards, [&](int64_t rows) {
+           auto& p = prims[Key{rows, m, k, lda, ta, ldb, tb, ldc, accumulate}];
+           if (!p) p = build(rows, m, k, lda, ta, ldb, tb, ldc, accumulate);
+           return p;
+         });
 }
 
 }  // namespace
@@ -68,21 +77,13 @@ std::shared_ptr<const MatmulPrims> prims(int64_t n, int64_t m, int64_t k, int64_
 void bf16_gemm(int64_t n, int64_t m, int64_t k, const float* a, int64_t lda, bool ta, const float* b, int64_t ldb, bool tb,
                float* c, int64_t ldc, float beta) {
   if (n == 0 || m == 0) return;
-  const bool accumulate = beta != 0.f;
-  const int64_t shards = std::min<int64_t>(get_num_threads(), n);
-  std::vector<int64_t> n0(size_t(shards) + 1, 0);
-  std::vector<std::shared_ptr<const MatmulPrims>> plan(static_cast<size_t>(shards));
-  for (int64_t s = 0; s < shards; ++s) {
-    const int64_t rows = n / shards + (s < n % shards ? 1 : 0);
-    n0[size_t(s) + 1] = n0[size_t(s)] + rows;
-    plan[size_t(s)] = prims(rows, m, k, lda, ta, ldb, tb, ldc, accumulate);
-  }
-  parallel_for(shards, 1, [&](int64_t s0, int64_t s1) {
+  const auto sp = plan(n, m, k, lda, ta, ldb, tb, ldc, beta != 0.f);
+  parallel_for(int64_t(sp->prims.size()), 1, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
-      const MatmulPrims& p = *plan[size_t(s)];
+      const MatmulPrims& p = *sp->prims[size_t(s)];
       const SingleThreaded one;
       CallBuffers bufs("bf16_gemm");
-      const int64_t r0 = n0[size_t(s)];
+      const int64_t r0 = sp->row0[size_t(s)];
       const float* as = ta ? a + r0 : a + r0 * lda;  // row r0 of A (a column of the stored transpose)
       p.prim.execute(stream(), {{DNNL_ARG_SRC, bufs.input(p.a, as)},
                                 {DNNL_ARG_WEIGHTS, bufs.input(p.b, b)},
