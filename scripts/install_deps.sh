@@ -9,6 +9,7 @@ pkgs=(build-essential cmake pkg-config libopenblas-dev libdnnl-dev nlohmann-json
       python3-sklearn dataset-fashion-mnist)
 pkgs+=(openmpi-bin libopenmpi-dev)  # distributed training (MPI); MPICH's libmpich-dev also works
 pkgs+=(libgloo-dev openjdk-17-jre-headless)  # Gloo collectives and Java for Spark (bigdl_cpp.orca; pyspark from PyPI)
+pkgs+=(libonnx-dev libprotobuf-dev)  # nano's ONNX import: the onnx.proto message classes and protobuf
 pkgs+=(clang libclang-rt-dev)  # the fuzz build (tests/fuzz): clang++ and its libFuzzer/ASan/UBSan runtimes
 pkgs+=(python3-torch python3-numpy)  # the Python tests: torch tensors in and out of bigdl_cpp.llm.transformers
 pkgs+=(python3-matplotlib)  # chronos: plots of forecasts and anomalies (benchmarks/chronos)

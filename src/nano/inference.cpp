@@ -26,6 +26,8 @@
 #include "core/internal.h"
 #include "llm/ops.h"
 #include "llm/weights.h"
+#include "nano/graph.h"
+#include "nano/onnx_ops.h"
 
 namespace bigdl::nano {
 namespace {
@@ -352,15 +354,8 @@ class KerasLayerStep : public Step {
   keras::Layer l_;
 };
 
-// What capture walks: a graph of items, each a module call (rewritten where it is one we
-// know), a Keras Add, or a Keras layer run as it is, reading the outputs of earlier items
-// (-1: the model's input). A Sequential is a chain.
-struct Item {
-  nn::ModulePtr module;
-  keras::Layer layer;  // when module is null and not add
-  bool add = false;    // a Keras Add: the sum of its inputs
-  std::vector<int> in;
-};
+// What capture walks: a graph of items (nano/graph.h). A Sequential is a chain.
+using graph::Item;
 
 // True when a built Conv2D layer is its module's convolution alone (no explicit padding
 // copy): the output shape the module gives for the layer's input equals the layer's.
@@ -602,36 +597,42 @@ std::unique_ptr<Step> layer_step(const LayerPlan& l, Precision p) {
   return nullptr;
 }
 
-// The step after which each slot is last read (slot 0: the input; step k writes k + 1).
-std::vector<size_t> last_reads(const std::vector<std::vector<size_t>>& args) {
-  std::vector<size_t> last(args.size() + 1, 0);
+// The step after which each slot is last read (slots 0 .. n_in - 1: the inputs; step k
+// writes n_in + k); outputs are never released (their entry is the step count).
+std::vector<size_t> last_reads(const std::vector<std::vector<size_t>>& args, size_t n_in, const std::vector<size_t>& outputs) {
+  std::vector<size_t> last(args.size() + n_in, 0);
   for (size_t k = 0; k < args.size(); ++k)
     for (size_t a : args[k]) last[a] = k;
+  for (size_t o : outputs) last[o] = args.size();
   return last;
 }
 
-// Runs steps over slots: slot 0 holds the input, step k reads the slots args[k] and
-// writes slot k + 1; a slot is released after its last reader (last: last_reads(args)).
-// observe(k, inputs), when given, sees each step's inputs first (calibration).
+// Runs steps over slots: slots 0 .. n_in - 1 hold the inputs, step k reads the slots
+// args[k] and writes slot n_in + k; a slot is released after its last reader (last:
+// last_reads). observe(k, inputs), when given, sees each step's inputs first (calibration).
 using StepObserver = std::function<void(size_t, const std::vector<Tensor>&)>;
-Tensor run_graph(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<std::vector<size_t>>& args,
-                 const std::vector<size_t>& last, size_t output, const Tensor& x, const StepObserver* observe) {
-  std::vector<Tensor> slots(steps.size() + 1);
-  slots[0] = x;
+std::vector<Tensor> run_graph(const std::vector<std::unique_ptr<Step>>& steps, const std::vector<std::vector<size_t>>& args,
+                              const std::vector<size_t>& last, const std::vector<size_t>& outputs, const std::vector<Tensor>& xs,
+                              const StepObserver* observe) {
+  const size_t n_in = xs.size();
+  std::vector<Tensor> slots(steps.size() + n_in);
+  std::copy(xs.begin(), xs.end(), slots.begin());
   for (size_t k = 0; k < steps.size(); ++k) {
     const std::vector<size_t>& a = args[k];
     if (a.size() == 1 && !observe) {
-      slots[k + 1] = steps[k]->run(slots[a[0]]);
+      slots[n_in + k] = steps[k]->run(slots[a[0]]);
     } else {
       std::vector<Tensor> ins;
       for (size_t i : a) ins.push_back(slots[i]);
       if (observe) (*observe)(k, ins);
-      slots[k + 1] = ins.size() == 1 ? steps[k]->run(ins[0]) : steps[k]->run_inputs(ins);
+      slots[n_in + k] = ins.size() == 1 ? steps[k]->run(ins[0]) : steps[k]->run_inputs(ins);
     }
     for (size_t i : a)
-      if (last[i] == k && i != output) slots[i] = Tensor();
+      if (last[i] == k) slots[i] = Tensor();
   }
-  return slots[output];
+  std::vector<Tensor> out;
+  for (size_t o : outputs) out.push_back(slots[o]);
+  return out;
 }
 
 }  // namespace
@@ -669,16 +670,38 @@ Calibration parse_calibration(const std::string& name) {
 bool native_bf16() { return detail::native_bf16(); }
 int int8_weight_max() { return detail::int8_weight_max(); }
 
-InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
-                               OptimizeOptions options)
-    : steps_(std::move(steps)), args_(std::move(args)), last_(last_reads(args_)), output_(output), options_(options) {
-  BIGDL_ASSERT(args_.size() == steps_.size() && output_ <= steps_.size());
+InferenceModel::InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args,
+                               std::vector<size_t> outputs, OptimizeOptions options, size_t num_inputs)
+    : steps_(std::move(steps)), args_(std::move(args)), outputs_(std::move(outputs)), num_inputs_(num_inputs), options_(options) {
+  BIGDL_ASSERT(args_.size() == steps_.size() && num_inputs_ >= 1 && !outputs_.empty());
+  for (size_t o : outputs_) BIGDL_ASSERT(o < steps_.size() + num_inputs_);
+  for (size_t k = 0; k < args_.size(); ++k)
+    for (size_t a : args_[k]) BIGDL_ASSERT(a < num_inputs_ + k);
+  last_ = last_reads(args_, num_inputs_, outputs_);
   training_ = false;
 }
 
 Tensor InferenceModel::forward(const Tensor& x) {
+  BIGDL_CHECK(num_inputs_ == 1, ValueError, "nano.InferenceModel", "the model takes ", num_inputs_,
+              " inputs; call forward_inputs with all of them");
+  return forward_inputs({x}).at(0);
+}
+
+std::vector<Tensor> InferenceModel::forward_inputs(const std::vector<Tensor>& xs) {
+  BIGDL_CHECK(xs.size() == num_inputs_, ValueError, "nano.InferenceModel", "the model takes ", num_inputs_, " inputs, got ",
+              xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    BIGDL_CHECK(xs[i].defined(), ValueError, "nano.InferenceModel", "input ", i, " is not given");
   NoGradGuard ng;
-  return run_graph(steps_, args_, last_, output_, x, nullptr);
+  return run_graph(steps_, args_, last_, outputs_, xs, nullptr);
+}
+
+void InferenceModel::set_names(std::vector<std::string> inputs, std::vector<std::string> outputs) {
+  BIGDL_CHECK((inputs.empty() || inputs.size() == num_inputs_) && (outputs.empty() || outputs.size() == outputs_.size()), ValueError,
+              "nano.InferenceModel", "names for ", inputs.size(), " inputs and ", outputs.size(), " outputs; the model has ",
+              num_inputs_, " and ", outputs_.size());
+  input_names_ = std::move(inputs);
+  output_names_ = std::move(outputs);
 }
 
 std::string InferenceModel::repr() const {
@@ -686,10 +709,14 @@ std::string InferenceModel::repr() const {
   os << "InferenceModel(" << precision_name(options_.precision) << "):";
   for (size_t i = 0; i < steps_.size(); ++i) {
     os << "\n  (" << i << ") " << steps_[i]->describe();
-    const bool chained = args_[i].size() == 1 && args_[i][0] == i;  // reads the step before
-    if (!chained) {
+    const bool chained = args_[i].size() == 1 && args_[i][0] == i + num_inputs_ - 1 && !(i == 0 && num_inputs_ > 1);  // reads the step before
+    if (!chained && !args_[i].empty()) {
       os << "  <- ";
-      for (size_t k = 0; k < args_[i].size(); ++k) os << (k ? ", " : "") << (args_[i][k] == 0 ? "input" : "(" + std::to_string(args_[i][k] - 1) + ")");
+      for (size_t k = 0; k < args_[i].size(); ++k) {
+        const size_t a = args_[i][k];
+        os << (k ? ", " : "")
+           << (a < num_inputs_ ? (num_inputs_ == 1 ? std::string("input") : "input " + std::to_string(a)) : "(" + std::to_string(a - num_inputs_) + ")");
+      }
     }
   }
   return os.str();
@@ -697,29 +724,37 @@ std::string InferenceModel::repr() const {
 
 std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const OptimizeOptions& options) {
   BIGDL_CHECK(model != nullptr, ValueError, "nano.optimize", "no model given");
-  BIGDL_CHECK(options.precision != Precision::bf16 || native_bf16(), ValueError, "nano.optimize",
-              "bf16 needs a CPU with AVX-512 BF16 or AMX-BF16; this one would only emulate it");
-  const bool calibrate = options.precision == Precision::int8_static;
-  if (calibrate) {
-    const Tensor& c = options.calibration_data;
-    BIGDL_CHECK(c.defined() && c.dim() >= 1 && c.size(0) > 0, ValueError, "nano.optimize",
-                "int8_static needs calibration_data (a batch of inputs, e.g. training rows)");
-    BIGDL_CHECK(c.dtype() == DType::f32, DTypeError, "nano.optimize", "calibration_data must be float32, got ",
-                dtype_name(c.dtype()));
-    BIGDL_CHECK(options.percentile > 0 && options.percentile <= 100, ValueError, "nano.optimize",
-                "percentile must be in (0, 100], got ", options.percentile);
-  }
   ModeGuard mode(*model);
   NoGradGuard ng;
   int output_item = -1;
   std::vector<Item> items = capture(model, output_item);
+  return graph::build(std::move(items), {output_item}, 1, options, "nano.optimize");
+}
+
+std::shared_ptr<InferenceModel> graph::build(std::vector<Item> items, const std::vector<int>& outputs, size_t num_inputs,
+                                             const OptimizeOptions& options, const char* op) {
+  BIGDL_CHECK(options.precision != Precision::bf16 || native_bf16(), ValueError, op,
+              "bf16 needs a CPU with AVX-512 BF16 or AMX-BF16; this one would only emulate it");
+  const bool calibrate = options.precision == Precision::int8_static;
+  if (calibrate) {
+    const Tensor& c = options.calibration_data;
+    BIGDL_CHECK(num_inputs == 1, ValueError, op, "int8_static calibrates models with one input; this one has ", num_inputs,
+                " (use int8_dynamic)");
+    BIGDL_CHECK(c.defined() && c.dim() >= 1 && c.size(0) > 0, ValueError, op,
+                "int8_static needs calibration_data (a batch of inputs, e.g. training rows)");
+    BIGDL_CHECK(c.dtype() == DType::f32, DTypeError, op, "calibration_data must be float32, got ", dtype_name(c.dtype()));
+    BIGDL_CHECK(options.percentile > 0 && options.percentile <= 100, ValueError, op, "percentile must be in (0, 100], got ",
+                options.percentile);
+  }
+  NoGradGuard ng;
   const int n = int(items.size());
   // Who reads each item: fusing a layer with what follows needs that to be its only reader.
   std::vector<int> readers(size_t(n), 0), sole_reader(size_t(n), -1);
   for (const Item& it : items)
     for (int i : it.in)
       if (i >= 0) ++readers[size_t(i)];
-  if (output_item >= 0) ++readers[size_t(output_item)];
+  for (int o : outputs)
+    if (o >= 0) ++readers[size_t(o)];
   for (int j = 0; j < n; ++j)
     for (int i : items[size_t(j)].in)
       if (i >= 0 && readers[size_t(i)] == 1) sole_reader[size_t(i)] = j;
@@ -734,7 +769,7 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
   std::vector<size_t> slot_of(size_t(n), 0);  // the slot holding each item's output
   const auto slots_of = [&](const std::vector<int>& in) {
     std::vector<size_t> v;
-    for (int i : in) v.push_back(i < 0 ? 0 : slot_of[size_t(i)]);
+    for (int i : in) v.push_back(i < 0 ? size_t(-1 - i) : slot_of[size_t(i)]);
     return v;
   };
   std::vector<bool> done(size_t(n), false);
@@ -745,11 +780,19 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
   const auto emit = [&](std::unique_ptr<Step> step, const std::vector<int>& absorbed) {
     args.push_back(slots_of(items[size_t(absorbed[0])].in));
     steps.push_back(std::move(step));
-    for (int a : absorbed) slot_of[size_t(a)] = steps.size(), done[size_t(a)] = true;
+    for (int a : absorbed) slot_of[size_t(a)] = num_inputs + steps.size() - 1, done[size_t(a)] = true;
   };
   for (int i = 0; i < n; ++i) {
     if (done[size_t(i)]) continue;
     const Item& it = items[size_t(i)];
+    if (it.step) {
+      emit(std::move(items[size_t(i)].step), {i});
+      continue;
+    }
+    if (it.module && !options.rewrite) {
+      emit(std::make_unique<ModuleStep>(it.module), {i});
+      continue;
+    }
     if (it.module && noop(i)) {
       slot_of[size_t(i)] = slots_of(it.in)[0];
       continue;
@@ -795,24 +838,26 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
     emit(layer_step(l, calibrate ? Precision::fp32 : options.precision), absorbed);
     layers.emplace_back(steps.size() - 1, std::move(l));
   }
-  BIGDL_CHECK(!steps.empty(), ValueError, "nano.optimize", "the model has no layers to run");
-  const size_t output = output_item < 0 ? 0 : slot_of[size_t(output_item)];
+  BIGDL_CHECK(!steps.empty(), ValueError, op, "the model has no layers to run");
+  std::vector<size_t> out_slots;
+  for (int o : outputs) out_slots.push_back(o < 0 ? size_t(-1 - o) : slot_of[size_t(o)]);
   if (calibrate) {
     // Run the calibration data through the fp32 steps, observing what reaches each layer
     // (twice for a histogram: its range comes from the first pass), then replace each
     // layer by its int8 form with the input scale of its threshold.
     std::vector<RangeObserver> obs(steps.size());
-    const std::vector<size_t> last = last_reads(args);
+    const std::vector<size_t> last = last_reads(args, 1, out_slots);
     const bool histogram = options.calibration != Calibration::minmax;
     const Tensor& data = options.calibration_data;
     for (int pass = 0; pass < (histogram ? 2 : 1); ++pass) {
       const StepObserver see = [&](size_t k, const std::vector<Tensor>& ins) {
+        if (ins.empty() || ins[0].dtype() != DType::f32) return;
         const Tensor x = ins[0].contiguous();
         if (pass == 0) obs[k].observe_minmax(x);
         else obs[k].observe_histogram(x);
       };
       for (int64_t r0 = 0; r0 < data.size(0); r0 += 256)
-        run_graph(steps, args, last, output, data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous(), &see);
+        run_graph(steps, args, last, out_slots, {data.narrow(0, r0, std::min<int64_t>(256, data.size(0) - r0)).contiguous()}, &see);
     }
     for (auto& [k, l] : layers) {
       detail::InferLayerSpec s = spec_of(l, detail::InferPrecision::int8);
@@ -822,7 +867,7 @@ std::shared_ptr<InferenceModel> optimize(const nn::ModulePtr& model, const Optim
       steps[k] = std::make_unique<DnnlStep>(s, l.w, l.b);
     }
   }
-  return std::make_shared<InferenceModel>(std::move(steps), std::move(args), output, options);
+  return std::make_shared<InferenceModel>(std::move(steps), std::move(args), std::move(out_slots), options, num_inputs);
 }
 
 // ---- one file: safetensors with the steps' tensors and the graph as JSON metadata ----
@@ -920,6 +965,12 @@ std::string describe(const InferenceModel& model, nn::NamedTensors& tensors) {
       e.update(act_json(ad->act()));
     } else if (dynamic_cast<const GlobalAvgPoolStep*>(st)) {
       e["kind"] = "global_avg_pool";
+    } else if (const auto* op = dynamic_cast<const onnx_ops::OpStep*>(st)) {
+      e.update({{"kind", "onnx_op"}, {"op", op->op()}, {"attrs", op->attrs()}, {"present", op->present()}, {"opset", op->opset()}});
+      if (op->value().defined()) tensors.emplace_back(pre + "value", op->value());
+    } else if (const auto* c = dynamic_cast<const onnx_ops::ConstStep*>(st)) {
+      e["kind"] = "const";
+      tensors.emplace_back(pre + "value", c->value());
     } else {
       const auto* ms = dynamic_cast<const ModuleStep*>(st);
       json mj = ms ? module_json(*ms->module()) : json(nullptr);
@@ -933,7 +984,9 @@ std::string describe(const InferenceModel& model, nn::NamedTensors& tensors) {
   }
   const auto& o = model.options();
   const json meta = {{"format", "bigdl-nano"}, {"version", 1}, {"precision", precision_name(o.precision)},
-                     {"calibration", calibration_name(o.calibration)}, {"output", model.output_slot()}, {"steps", steps}};
+                     {"calibration", calibration_name(o.calibration)}, {"inputs", model.num_inputs()}, {"output", model.output_slot()},
+                     {"outputs", model.outputs()}, {"input_names", model.input_names()},
+                     {"output_names", model.output_names()}, {"steps", steps}};
   return meta.dump();
 }
 
@@ -960,13 +1013,15 @@ std::shared_ptr<InferenceModel> load(const std::string& path) {
     OptimizeOptions o;
     o.precision = parse_precision(j.at("precision").get<std::string>());
     o.calibration = parse_calibration(j.at("calibration").get<std::string>());
+    const size_t n_in = j.value("inputs", size_t(1));
+    BIGDL_CHECK(n_in >= 1 && n_in <= 1024, ValueError, "nano.load", path, ": bad input count ", n_in);
     std::vector<std::unique_ptr<Step>> steps;
     std::vector<std::vector<size_t>> args;
     for (const json& e : j.at("steps")) {
       const std::string pre = "step" + std::to_string(steps.size()) + ".";
       const std::string kind = e.at("kind").get<std::string>();
       auto a = e.at("args").get<std::vector<size_t>>();
-      BIGDL_CHECK(!a.empty() && std::all_of(a.begin(), a.end(), [&](size_t s) { return s <= steps.size(); }), ValueError,
+      BIGDL_CHECK(std::all_of(a.begin(), a.end(), [&](size_t s) { return s < n_in + steps.size(); }), ValueError,
                   "nano.load", path, ": step ", steps.size(), " reads a slot that is not written before it");
       if (kind == "onednn") {
         detail::InferLayerSpec sp;
@@ -1005,6 +1060,16 @@ std::shared_ptr<InferenceModel> load(const std::string& path) {
         steps.push_back(std::make_unique<AddStep>(e.at("inputs").get<size_t>(), act_from(e)));
       } else if (kind == "global_avg_pool") {
         steps.push_back(std::make_unique<GlobalAvgPoolStep>());
+      } else if (kind == "onnx_op") {
+        const std::string op = e.at("op").get<std::string>();
+        const auto present = e.at("present").get<std::vector<bool>>();
+        BIGDL_CHECK(onnx_ops::supported(op) && size_t(std::count(present.begin(), present.end(), true)) == a.size(), ValueError,
+                    "nano.load", path, ": step ", steps.size(), " is an unknown ONNX operator '", op, "' or has the wrong inputs");
+        steps.push_back(std::make_unique<onnx_ops::OpStep>(op, e.at("attrs"), present, e.at("opset").get<int64_t>(),
+                                                           tensor(pre + "value", false)));
+      } else if (kind == "const") {
+        BIGDL_CHECK(a.empty(), ValueError, "nano.load", path, ": constant step ", steps.size(), " reads inputs");
+        steps.push_back(std::make_unique<onnx_ops::ConstStep>(tensor(pre + "value", true)));
       } else if (kind == "module") {
         steps.push_back(std::make_unique<ModuleStep>(module_from(e)));
       } else {
@@ -1012,9 +1077,14 @@ std::shared_ptr<InferenceModel> load(const std::string& path) {
       }
       args.push_back(std::move(a));
     }
-    const size_t output = j.at("output").get<size_t>();
-    BIGDL_CHECK(!steps.empty() && output <= steps.size(), ValueError, "nano.load", path, ": no steps or a bad output slot");
-    return std::make_shared<InferenceModel>(std::move(steps), std::move(args), output, o);
+    const std::vector<size_t> outputs =
+        j.contains("outputs") ? j.at("outputs").get<std::vector<size_t>>() : std::vector<size_t>{j.at("output").get<size_t>()};
+    BIGDL_CHECK(!steps.empty() && !outputs.empty() &&
+                    std::all_of(outputs.begin(), outputs.end(), [&](size_t s) { return s < n_in + steps.size(); }),
+                ValueError, "nano.load", path, ": no steps or a bad output slot");
+    auto model = std::make_shared<InferenceModel>(std::move(steps), std::move(args), outputs, o, n_in);
+    model->set_names(j.value("input_names", std::vector<std::string>{}), j.value("output_names", std::vector<std::string>{}));
+    return model;
   } catch (const json::exception& e) {
     throw ValueError(std::string("[nano.load] ") + path + ": bad 'nano' metadata: " + e.what());
   }

@@ -81,6 +81,9 @@ struct OptimizeOptions {
   Tensor calibration_data;
   Calibration calibration = Calibration::minmax;
   double percentile = 99.99;  // Calibration::percentile
+  // false: no rewrite at all, every module runs as itself (an imported ONNX model's
+  // "original": each operator as the file says; bigdl/nano/onnx.h).
+  bool rewrite = true;
 };
 
 // The int8 weights' range, [-q, q]: 127 where the int8 kernels use VNNI, 63 elsewhere (the
@@ -102,15 +105,18 @@ class Step {
   virtual std::string describe() const = 0;
 };
 
-// The captured model: steps over value slots. Slot 0 is the input, step k reads the slots
-// args[k] and writes slot k + 1; `output` is the slot returned (a chain: args[k] = {k},
-// output = the last).
+// The captured model: steps over value slots. Slots 0 .. num_inputs - 1 are the inputs,
+// step k reads the slots args[k] and writes slot num_inputs + k; `outputs` are the slots
+// returned (a chain with one input: args[k] = {k}, outputs = {the last}).
 class InferenceModel : public nn::Module {
  public:
-  InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, size_t output,
-                 OptimizeOptions options);
-  // Runs the steps in order with autograd off; x as the original model takes it.
+  InferenceModel(std::vector<std::unique_ptr<Step>> steps, std::vector<std::vector<size_t>> args, std::vector<size_t> outputs,
+                 OptimizeOptions options, size_t num_inputs = 1);
+  // Runs the steps in order with autograd off; x as the original model takes it. Returns
+  // the first output; ValueError for a model with several inputs.
   Tensor forward(const Tensor& x) override;
+  // All inputs (num_inputs(), in order) -> all outputs.
+  std::vector<Tensor> forward_inputs(const std::vector<Tensor>& xs);
   std::string name() const override { return "InferenceModel"; }
   // "InferenceModel(int8_dynamic):" then one line per step ("<- (2), (5)" when a step
   // reads other than the step before it).
@@ -119,13 +125,22 @@ class InferenceModel : public nn::Module {
   size_t num_steps() const { return steps_.size(); }
   const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
   const std::vector<std::vector<size_t>>& args() const { return args_; }
-  size_t output_slot() const { return output_; }
+  size_t output_slot() const { return outputs_[0]; }
+  const std::vector<size_t>& outputs() const { return outputs_; }
+  size_t num_inputs() const { return num_inputs_; }
+  // The inputs' and outputs' names where the model has them (an imported ONNX graph's);
+  // empty otherwise. Saved and loaded with the model.
+  const std::vector<std::string>& input_names() const { return input_names_; }
+  const std::vector<std::string>& output_names() const { return output_names_; }
+  void set_names(std::vector<std::string> inputs, std::vector<std::string> outputs);
 
  private:
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<std::vector<size_t>> args_;
+  std::vector<size_t> outputs_;
+  size_t num_inputs_;
   std::vector<size_t> last_;  // the step after which each slot is last read (then released)
-  size_t output_;
+  std::vector<std::string> input_names_, output_names_;
   OptimizeOptions options_;
 };
 

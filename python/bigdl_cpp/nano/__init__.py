@@ -37,16 +37,53 @@ _CALIB_ROWS = 1024  # int8_static calibrates on this many rows of training_data
 _NO_BF16 = "skipped: no native bf16 on this CPU"
 
 
+def _array(x, what):
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub" or x.ndim < 1 or x.shape[0] == 0:
+        raise ValueError(f"InferenceOptimizer: {what} must hold a non-empty numeric array, got {x.dtype} {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32 if x.dtype.kind == "f" else np.int64)
+
+
 def _inputs(data, what):
-    """The input array of data given as an array or as an (x, y) pair."""
+    """The input of data given as x or as an (x, y) pair; x is an array (float32) or, for
+    a model with several inputs, a dict {input name: array} (integer arrays stay int64)."""
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
             raise ValueError(f"InferenceOptimizer: {what} must be an array x or a pair (x, y), got {len(data)} items")
         data = data[0]
-    x = np.asarray(data)
-    if x.dtype.kind not in "fiu" or x.ndim < 1 or x.shape[0] == 0:
-        raise ValueError(f"InferenceOptimizer: {what} must hold a non-empty numeric array, got {x.dtype} {x.shape}")
+    if isinstance(data, dict):
+        if not data:
+            raise ValueError(f"InferenceOptimizer: {what} is an empty dict")
+        return {str(k): _array(v, f"{what}['{k}']") for k, v in data.items()}
+    x = _array(data, what)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _head(x, n):
+    """The first n rows of an input (each array of a dict)."""
+    return {k: v[:n] for k, v in x.items()} if isinstance(x, dict) else x[:n]
+
+
+def _is_onnx(model):
+    return isinstance(model, (str, os.PathLike))
+
+
+def _build(model, method, **kw):
+    """The model of one method: an ONNX file imported (method "original": each operator as
+    the file has it), or one of our models captured."""
+    if _is_onnx(model):
+        path = os.fspath(model)
+        if method == "original":
+            return _native.nano.import_onnx(path, "fp32", rewrite=False)
+        return _native.nano.import_onnx(path, method, **kw)
+    return _native.nano.optimize(_module(model), method, **kw)
+
+
+def _call(model, x):
+    """The first output of model on x, as an array."""
+    if isinstance(x, dict) or getattr(model, "num_inputs", 1) != 1:
+        return model.run(x)[0]
+    return np.asarray(model(x))
 
 
 def _module(model):
@@ -76,7 +113,10 @@ class InferenceOptimizer:
     # ---- one method at a time, as Nano's trace / quantize ----
     @staticmethod
     def trace(model, fold_batchnorm=True, fuse_activation=True):
-        """The model captured for fp32 inference (a Module)."""
+        """The model captured for fp32 inference (a Module); model may also be the path of an
+        ONNX file (imported: docs/nano.md "ONNX import")."""
+        if _is_onnx(model):
+            return _build(model, "fp32")
         return _native.nano.optimize(_module(model), "fp32", fold_batchnorm, fuse_activation)
 
     @staticmethod
@@ -90,16 +130,19 @@ class InferenceOptimizer:
         precision="bf16": bf16 Linear / Conv2d where the CPU has native bf16 (ValueError
         elsewhere)."""
         if precision == "bf16":
-            return _native.nano.optimize(_module(model), "bf16")
+            return _build(model, "bf16")
         if precision != "int8" or approach not in ("static", "dynamic"):
             raise ValueError(f"InferenceOptimizer.quantize: precision='{precision}', approach='{approach}' is not "
                              "available (precision 'int8' with approach 'static' or 'dynamic', or 'bf16')")
         if approach == "dynamic":
-            return _native.nano.optimize(_module(model), "int8_dynamic")
+            return _build(model, "int8_dynamic")
         if calib_data is None:
             raise ValueError("InferenceOptimizer.quantize: approach='static' needs calib_data (inputs to calibrate on)")
-        return _native.nano.optimize(_module(model), "int8_static", calibration_data=_inputs(calib_data, "calib_data"),
-                                     calibration=calibration, percentile=percentile)
+        calib = _inputs(calib_data, "calib_data")
+        if isinstance(calib, dict):
+            raise ValueError("InferenceOptimizer.quantize: approach='static' calibrates models with one input; "
+                             "use approach='dynamic'")
+        return _build(model, "int8_static", calibration_data=calib, calibration=calibration, percentile=percentile)
 
     @staticmethod
     def save(model, path):
@@ -137,9 +180,12 @@ class InferenceOptimizer:
                  latency_sample_num=20, batch_size=32, includes=None, excludes=None):
         """Runs every method (or those in includes, minus excludes) on model.
 
-        training_data: an input array, or (x, y); its first batch_size rows are the
-        latency input. validation_data: (x, y) for the metric; metric(pred, y) -> float
-        on NumPy arrays, default accuracy (argmax of pred against integer labels).
+        model: one of our models, or the path of an ONNX file (imported; its "original" row
+        runs each operator as the file has it). training_data: an input array, or (x, y);
+        its first batch_size rows are the latency input; for a model with several inputs x
+        is a dict {input name: array}. validation_data: (x, y) for the metric;
+        metric(pred, y) -> float, pred the model's (first) output as a NumPy array and y
+        as given, default accuracy (argmax of pred against integer labels).
         direction: "max" or "min" (which metric values are better). thread_num: the
         library's threads while measuring (restored after)."""
         if direction not in ("max", "min"):
@@ -152,13 +198,14 @@ class InferenceOptimizer:
             raise ValueError(f"InferenceOptimizer.optimize: unknown method {unknown[0]!r} (known: {', '.join(_METHODS)})")
         methods = [m for m in methods if m not in set(excludes or [])]
         x_train = _inputs(training_data, "training_data")
-        x_lat, x_calib = x_train[:batch_size], x_train[:_CALIB_ROWS]
+        x_lat, x_calib = _head(x_train, batch_size), _head(x_train, _CALIB_ROWS)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("InferenceOptimizer.optimize: validation_data must be a pair (x, y)")
-            val = (_inputs(validation_data, "validation_data"), np.asarray(validation_data[1]))
+            val = (_inputs(validation_data, "validation_data"), validation_data[1])
             if metric is None:
+                val = (val[0], np.asarray(val[1]))
                 if val[1].dtype.kind not in "iu":
                     raise ValueError("InferenceOptimizer.optimize: give a metric for validation labels that are not "
                                      "integer classes")
@@ -176,18 +223,19 @@ class InferenceOptimizer:
         return self
 
     def _run(self, method, model, x_lat, x_calib, val, metric, samples):
-        model = _module(model)
         if method == "bf16" and not _native.nano.native_bf16():
             return _Row(method, _NO_BF16)
         try:
-            if method == "original":
-                model.eval()
-                candidate = model
-            elif method == "int8_static":
-                candidate = _native.nano.optimize(model, method, calibration_data=x_calib)
+            if method == "original" and not _is_onnx(model):
+                candidate = _module(model)
+                candidate.eval()
+                run = candidate.predict_numpy
             else:
-                candidate = _native.nano.optimize(model, method)
-            run = candidate.predict_numpy if method == "original" else (lambda x: np.asarray(candidate(x)))
+                if method == "int8_static" and isinstance(x_calib, dict):
+                    raise ValueError("int8_static calibrates models with one input (use int8_dynamic)")
+                kw = {"calibration_data": x_calib} if method == "int8_static" else {}
+                candidate = _build(model, method, **kw)
+                run = lambda x: _call(candidate, x)  # noqa: E731
             run(x_lat)  # warm-up: first-call allocations and page faults
             times = []
             for _ in range(samples):

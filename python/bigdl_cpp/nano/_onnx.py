@@ -77,13 +77,16 @@ def export_onnx(model, path, example):
     example = np.ascontiguousarray(example, dtype=np.float32)
     meta, tensors = _native.nano.describe(model)
     meta = json.loads(meta)
+    if meta.get("inputs", 1) != 1:
+        raise ValueError(f"export_onnx: the model takes {meta['inputs']} inputs; only one-input models are exported "
+                         "(a model imported from ONNX already has its file)")
     g = _Graph(helper, numpy_helper)
     slots = ["x"]
     for k, e in enumerate(meta["steps"]):
         pre = f"step{k}."
         ins = [slots[a] for a in e["args"]]
         kind = e["kind"]
-        x = ins[0]
+        x = ins[0] if ins else None
         if kind == "onednn" and e["conv"]:
             args = [x, g.const("w", tensors[pre + "weight"])] + ([g.const("b", tensors[pre + "bias"])] if pre + "bias" in tensors else [])
             (ph, pw), (sh, sw), (dh, dw) = e["padding"], e["stride"], e["dilation"]

@@ -35,7 +35,7 @@
 namespace bigdl::detail {
 
 // An activation applied to a layer's output: in the kernel (oneDNN post-op) or in place
-// by apply(), the ops' reference formulas (tests compare the two).
+// by apply(), on the dispatched SIMD kernels of the ops (tests compare the two).
 struct Eltwise {
   enum Kind { none, relu, leaky_relu, tanh, sigmoid, silu, gelu, gelu_tanh } kind = none;
   float alpha = 0;  // leaky_relu's negative slope
