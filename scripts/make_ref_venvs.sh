@@ -12,7 +12,7 @@
 #              gen_kquant_golden.py, benchmarks/llm/run.py, arch_bench.py, kquant_ppl.py
 #   bigdl-llm  bigdl-llm 2.4.0 with transformers 4.31: the peer of benchmarks/llm/arch_bench.py
 #   nano       ONNX Runtime, onnx and OpenVINO (PyPI) beside Debian's torch 1.13: the peers of
-#              benchmarks/nano/run.py
+#              benchmarks/nano/run.py (transformers: its all-MiniLM-L6-v2 model)
 #
 #   scripts/make_ref_venvs.sh [hf|llamacpp|bigdl-llm|nano ...]   (default: all four)
 # into $BIGDL_CACHE/venv/<name> (default ~/.cache/bigdl-cpp/venv/<name>). Idempotent: an
@@ -31,7 +31,7 @@ for name in "${names[@]}"; do
     llamacpp) pkgs=("llama-cpp-python==0.3.36" "gguf==0.19.0") ;;
     bigdl-llm) pkgs=("bigdl-llm==2.4.0" "transformers==4.31.0" "tokenizers<0.14" "accelerate==0.21.0" sentencepiece
                      safetensors py-cpuinfo) ;;
-    nano) pkgs=("onnxruntime==1.20.1" "onnx==1.17.0" "openvino==2024.6.0" "numpy<2") ;;
+    nano) pkgs=("onnxruntime==1.20.1" "onnx==1.17.0" "openvino==2024.6.0" "transformers==4.46.3" "numpy<2") ;;
     *) echo "make_ref_venvs.sh: unknown venv '$name' (known: hf, llamacpp, bigdl-llm, nano)" >&2; exit 2 ;;
   esac
   [[ -x "$dir/bin/python" ]] || /usr/bin/python3 -m venv --system-site-packages "$dir"

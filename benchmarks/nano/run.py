@@ -15,6 +15,11 @@ plus PyPI onnxruntime, onnx, openvino). Models:
   resnet a small ResNet (Keras functional API, three residual blocks of 16 / 32 / 64
          channels), trained the same way; its torch twin runs the same graph (KerasTwin)
 (all built by examples/python/nano_inference_optimizer.py)
+  minilm all-MiniLM-L6-v2 (scripts/get_minilm.sh) as transformers' BertModel, exported to
+         ONNX (opset 17) by torch; ours is that ONNX file imported; inputs: wikitext-2
+         sentences padded to 128 tokens; the score column is the mean cosine of the
+         mean-pooled embeddings to torch fp32's on 200 sentences, not an accuracy
+         (examples/python/nano_onnx_minilm.py); at most 20 timed calls per setting
 The same weights go into every engine (our state_dict copied into an identical torch
 module, exported to ONNX for ONNX Runtime and OpenVINO). Latency: median of --samples
 calls on one fixed batch after 10 warm-up calls; accuracy: each engine's own outputs on
@@ -122,7 +127,7 @@ def lenet():
 
 # ---------------------------------------------------------------- engines
 def timed(run, x, samples):
-    for _ in range(10):
+    for _ in range(min(10, max(3, samples // 5))):  # warm-up
         run(x)
     times = []
     for _ in range(samples):
@@ -219,9 +224,85 @@ def engines(ours, theirs, example, calib, tmp):
     return out
 
 
+def minilm_engines(tmp):
+    """(engines as engines() returns them, feeds for 200 sentences, score(run) -> mean cosine)."""
+    import transformers
+    from nano_onnx_minilm import cosines, export, mean_pool, minilm_dir, sentences
+    model_dir = minilm_dir(os.environ.get("BIGDL_MINILM"))
+    path = os.path.join(tmp, "minilm.onnx")
+    theirs = export(model_dir, path)
+    tok = transformers.AutoTokenizer.from_pretrained(model_dir)
+    shared = os.environ.get("BIGDL_SHARED_DATA", os.path.join(ROOT, "..", "shared", "data"))
+    enc = tok(sentences(200, shared), padding="max_length", truncation=True, max_length=128, return_tensors="np")
+    feeds = {k: np.ascontiguousarray(enc[k].astype(np.int64)) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    with torch.no_grad():
+        ref = mean_pool(theirs(**{k: torch.from_numpy(v) for k, v in feeds.items()}).last_hidden_state.numpy(),
+                        feeds["attention_mask"])
+
+    def score(run):
+        pred = np.concatenate([run({k: v[i:i + 50] for k, v in feeds.items()}) for i in range(0, 200, 50)])
+        return float(np.mean(cosines(pred, (ref, feeds["attention_mask"]))))
+
+    def ours(method):
+        def make(t):
+            set_num_threads(t)
+            m = InferenceOptimizer.quantize(path, approach="dynamic") if method == "int8_dynamic" else (
+                InferenceOptimizer.quantize(path, precision="bf16") if method == "bf16" else InferenceOptimizer.trace(path))
+            return lambda x: m.run(x)[0]
+        return make
+    out = [("bigdl-cpp fp32", "fp32", ours("fp32"))]
+    if InferenceOptimizer.native_bf16():
+        out.append(("bigdl-cpp bf16", "bf16", ours("bf16")))
+    out.append(("bigdl-cpp int8_dynamic", "int8", ours("int8_dynamic")))
+
+    def torch_run(m):
+        def make(t):
+            torch.set_num_threads(t)
+
+            def run(x):
+                with torch.no_grad():
+                    y = m(*(torch.from_numpy(x[k]) for k in ("input_ids", "attention_mask", "token_type_ids")))
+                    return (y[0] if isinstance(y, (tuple, list)) else y.last_hidden_state).numpy()
+            return run
+        return make
+    ex = tuple(torch.from_numpy(feeds[k][:2]) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    with torch.no_grad():
+        theirs.config.return_dict = False
+        script = torch.jit.freeze(torch.jit.trace(theirs, ex).eval())
+    qtorch = torch.quantization.quantize_dynamic(theirs, {torch.nn.Linear}, dtype=torch.qint8)
+    out += [("torch eager", "fp32", torch_run(theirs)), ("torch torchscript", "fp32", torch_run(script)),
+            ("torch dynamic int8", "int8", torch_run(qtorch))]
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    q_path = os.path.join(tmp, "minilm.int8.onnx")
+    quantize_dynamic(path, q_path, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
+
+    def ort_run(p):
+        def make(t):
+            so = ort.SessionOptions()
+            so.intra_op_num_threads, so.inter_op_num_threads = t, 1
+            sess = ort.InferenceSession(p, so, providers=["CPUExecutionProvider"])
+            return lambda x: sess.run(["last_hidden_state"], x)[0]
+        return make
+    out += [("onnxruntime fp32", "fp32", ort_run(path)), ("onnxruntime dynamic int8", "int8", ort_run(q_path))]
+    import openvino as ov
+    core = ov.Core()
+    ov_model = core.read_model(path)
+
+    def ov_make(precision):
+        def make(t):
+            compiled = core.compile_model(ov_model, "CPU", {"INFERENCE_NUM_THREADS": t, "INFERENCE_PRECISION_HINT": precision})
+            return lambda x: compiled(x)["last_hidden_state"]
+        return make
+    out.append(("openvino fp32", "fp32", ov_make("f32")))
+    if "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        out.append(("openvino bf16", "bf16", ov_make("bf16")))
+    return out, feeds, score
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="mlp,lenet,resnet")
+    ap.add_argument("--models", default="mlp,lenet,resnet,minilm")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--batches", default="1,32")
     ap.add_argument("--samples", type=int, default=200)
@@ -232,23 +313,31 @@ def main():
     settings = [(b, t) for b in batches for t in threads]
     print(f"torch {torch.__version__}; median of {args.samples} calls; latency in ms")
     for name in args.models.split(","):
-        ours, theirs, x, y, calib = {"mlp": mlp, "lenet": lenet, "resnet": resnet}[name]()
         with tempfile.TemporaryDirectory() as tmp:
+            if name == "minilm":
+                table, x, score = minilm_engines(tmp)
+                samples = min(args.samples, 20)
+            else:
+                ours, theirs, x, y, calib = {"mlp": mlp, "lenet": lenet, "resnet": resnet}[name]()
+                table, samples = engines(ours, theirs, x, calib, tmp), args.samples
+
+                def score(run, x=x, y=y):
+                    return float(np.mean(np.concatenate([np.argmax(run(np.ascontiguousarray(x[i:i + 1000])), -1)
+                                                        for i in range(0, len(x), 1000)]) == y))
             rows = []
-            for engine, precision, make in engines(ours, theirs, x, calib, tmp):
+            for engine, precision, make in table:
                 lat = []
                 for b, t in settings:
                     run = make(t)
-                    lat.append(timed(run, np.ascontiguousarray(x[:b]), args.samples))
-                run = make(2)
-                acc = float(np.mean(np.concatenate([np.argmax(run(np.ascontiguousarray(x[i:i + 1000])), -1)
-                                                    for i in range(0, len(x), 1000)]) == y))
-                rows.append((engine, precision, lat, acc))
+                    batch = {k: v[:b] for k, v in x.items()} if isinstance(x, dict) else np.ascontiguousarray(x[:b])
+                    lat.append(timed(run, batch, samples))
+                rows.append((engine, precision, lat, score(make(2))))
         head = " | ".join(f"b{b} t{t}".rjust(8) for b, t in settings)
-        print(f"\n{name}\n{'engine':<26} {'prec':<5} | {head} | accuracy")
+        print(f"\n{name}\n{'engine':<26} {'prec':<5} | {head} | {'cosine' if name == 'minilm' else 'accuracy'}")
         print("-" * (36 + 11 * len(settings) + 11))
         for engine, precision, lat, acc in rows:
-            print(f"{engine:<26} {precision:<5} | " + " | ".join(f"{v:8.3f}" for v in lat) + f" | {100 * acc:6.2f}%")
+            print(f"{engine:<26} {precision:<5} | " + " | ".join(f"{v:8.3f}" for v in lat)
+                  + (f" | {acc:.5f}" if name == "minilm" else f" | {100 * acc:6.2f}%"))
         for precision in ("fp32", "bf16", "int8"):
             mine = [r for r in rows if r[0].startswith("bigdl-cpp") and r[1] == precision]
             peers = [r for r in rows if not r[0].startswith("bigdl-cpp") and r[1] == precision]

@@ -1,7 +1,8 @@
 // Writes the fuzz seed corpora: small valid files, most cut from real ones in shared/data,
 // so the fuzzers start from inputs that reach deep into the parsers.
 //   fuzz_make_seeds <shared data dir> <tests/io/fixtures dir> <out dir>
-// Out: <out>/gguf, <out>/gguf_vocab, <out>/safetensors, <out>/tokenizer_json.
+// Out: <out>/gguf, <out>/gguf_vocab, <out>/safetensors, <out>/tokenizer_json, <out>/onnx
+// (the small ONNX fixtures of tests/nano/fixtures/onnx, found beside tests/io/fixtures).
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -187,10 +188,12 @@ int main(int argc, char** argv) {
   }
   try {
     const fs::path data = argv[1], fixtures = argv[2], out = argv[3];
-    for (const char* d : {"gguf", "gguf_vocab", "safetensors", "tokenizer_json"})
+    for (const char* d : {"gguf", "gguf_vocab", "safetensors", "tokenizer_json", "onnx"})
       fs::create_directories(out / d);
     gguf_seeds(data, out / "gguf", out / "gguf_vocab");
     safetensors_seeds(fixtures, out / "safetensors");
+    for (const char* name : {"mlp.onnx", "cnn.onnx", "unsupported.onnx"})
+      fs::copy_file(fixtures / "../../nano/fixtures/onnx" / name, out / "onnx" / name, fs::copy_options::overwrite_existing);
     tokenizer_json_seed(data / "tokenizers/gpt2/tokenizer.json", out / "tokenizer_json/gpt2_cut.json");
     tokenizer_json_seed(data / "tokenizers/qwen3/tokenizer.json", out / "tokenizer_json/qwen3_cut.json");
   } catch (const std::exception& e) {

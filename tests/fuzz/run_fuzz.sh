@@ -11,7 +11,7 @@ build=${1:?usage: run_fuzz.sh BUILD_DIR [SECONDS] [TARGET...]}
 seconds=${2:-20}
 shift $(( $# >= 2 ? 2 : 1 ))
 targets=("$@")
-(( ${#targets[@]} )) || targets=(gguf gguf_vocab safetensors tokenizer_json)
+(( ${#targets[@]} )) || targets=(gguf gguf_vocab safetensors tokenizer_json onnx)
 mkdir -p "$build/fuzz_artifacts"
 failed=()
 for t in "${targets[@]}"; do

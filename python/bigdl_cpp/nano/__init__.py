@@ -19,8 +19,13 @@ AVX-512 BF16 / AMX), "int8_static" (oneDNN's int8 kernels, per-channel weights, 
 layer's input scale calibrated on the first 1024 rows of training_data) and
 "int8_dynamic" (Linear weights in int8 blocks of 32, activations rounded to int8 at each
 call, on the LLM engine's int8 GEMM). The model is an nn.Sequential of
-bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential (any other Module runs
-as one step).
+bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential / functional Model (any
+other Module runs as one step), or the path of an ONNX file, which is imported into the
+same graph (docs/nano.md "ONNX import"; its "original" runs each operator as the file has
+it):
+
+    m = InferenceOptimizer.quantize("minilm.onnx", approach="dynamic")
+    hidden, pooled = m.run({"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
 """
 import os
 import statistics
