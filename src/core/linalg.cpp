@@ -77,6 +77,40 @@ Tensor matmul_values(const Tensor& a_in, const Tensor& b_in, const char* op) {
     Shape sa = batch, sb = batch;
     sa.push_back(n); sa.push_back(k);
     sb.push_back(k); sb.push_back(m);
+    if (work == DType::f32 && !autocast_bf16() && B >= 2 && B >= get_num_threads() && n * m * k <= (int64_t(1) << 22)) {
+      // Many small products: split the batch over the pool (onednn_matmul.h says why).
+      // Each operand stays a view where its slices are BLAS matrices (attention's permuted
+      // Q / K / V are), with one offset per product.
+      const size_t nb = batch.size();
+      const auto view = [&](Tensor t, int64_t& ld, bool& trans, std::vector<int64_t>& offs) {
+        const int64_t r = t.size(int64_t(nb)), c = t.size(int64_t(nb) + 1);
+        const int64_t s1 = t.strides()[nb], s2 = t.strides()[nb + 1];
+        trans = false;
+        if (r > 1 && c > 1 && s2 == 1 && s1 >= c) {
+          ld = s1;
+        } else if (r > 1 && c > 1 && s1 == 1 && s2 >= r) {
+          trans = true;
+          ld = s2;
+        } else {
+          t = t.contiguous();
+          ld = std::max<int64_t>(c, 1);
+        }
+        offs.assign(size_t(B), 0);
+        for (int64_t i = 0; i < B; ++i)
+          for (int64_t d = int64_t(nb) - 1, rest = i; d >= 0; --d) {
+            offs[size_t(i)] += (rest % batch[size_t(d)]) * t.strides()[size_t(d)];
+            rest /= batch[size_t(d)];
+          }
+        return t;
+      };
+      int64_t lda = 0, ldb = 0;
+      bool ta = false, tb = false;
+      std::vector<int64_t> offs_a, offs_b;
+      const Tensor av = view(a.expand(sa), lda, ta, offs_a), bv = view(b.expand(sb), ldb, tb, offs_b);
+      detail::f32_batched_gemm(B, n, m, k, av.data<float>(), offs_a.data(), lda, ta, bv.data<float>(), offs_b.data(), ldb, tb,
+                               static_cast<float*>(out.raw_data()));
+      return out.dtype() == res ? out : out.to(res);
+    }
     Tensor a3 = a.expand(sa).reshape({B, n, k});
     Tensor b3 = b.expand(sb).reshape({B, k, m});
     const int64_t esz = element_size(work);

@@ -15,6 +15,8 @@
 #include "bigdl/error.h"
 #include "bigdl/io/onnx.h"
 #include "bigdl/ops.h"
+#include "backend/cpu/kernels.h"
+#include "core/internal.h"
 
 namespace bigdl::nano::onnx_ops {
 namespace {
@@ -391,8 +393,34 @@ Tensor layer_norm_op(const Ctx& c, const Ins& in) {
   const Tensor& x = in.at(0);
   const int64_t axis = axis_of(c.i("axis", -1), x.dim(), c);
   const Shape ns(x.shape().begin() + axis, x.shape().end());
-  const auto fit = [&](const Tensor& t) { return t.defined() ? t.reshape(ns) : t; };
-  return layer_norm(x, ns, fit(in.at(1)), fit(in.size() > 2 ? in[2] : Tensor()), c.f("epsilon", 1e-5));
+  const Tensor w = in.at(1), b = in.size() > 2 ? in[2] : Tensor();
+  const int64_t d = std::accumulate(ns.begin(), ns.end(), int64_t(1), std::multiplies<>());
+  const auto fits = [&](const Tensor& t) { return !t.defined() || (t.dtype() == DType::f32 && t.numel() == d); };
+  if (x.dtype() != DType::f32 || d == 0 || !fits(w) || !fits(b)) {
+    const auto fit = [&](const Tensor& t) { return t.defined() ? t.reshape(ns) : t; };
+    return layer_norm(x, ns, fit(w), fit(b), c.f("epsilon", 1e-5));
+  }
+  // Rows over the pool (the core's layer_norm is seven elementwise ops, built for
+  // autograd): mean, the centred row and its variance, then scale and shift.
+  const Tensor xc = x.contiguous(), wc = w.defined() ? w.contiguous() : w, bc = b.defined() ? b.contiguous() : b;
+  Tensor y = empty(x.shape());
+  const float* xd = xc.data<float>();
+  const float* wd = wc.defined() ? wc.data<float>() : nullptr;
+  const float* bd = bc.defined() ? bc.data<float>() : nullptr;
+  float* yd = y.data<float>();
+  const float eps = float(c.f("epsilon", 1e-5));
+  const detail::CpuKernels& k = detail::cpu_kernels();  // SIMD sum and dot (the loops above are vectorisable)
+  detail::parallel_for(x.numel() / d, std::max<int64_t>(1, 16384 / d), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = xd + r * d;
+      float* yr = yd + r * d;
+      const float mean = k.sum(xr, d) / float(d);
+      for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] - mean;
+      const float inv = 1.f / std::sqrt(k.dot(yr, yr, d) / float(d) + eps);
+      for (int64_t i = 0; i < d; ++i) yr[i] = yr[i] * inv * (wd ? wd[i] : 1.f) + (bd ? bd[i] : 0.f);
+    }
+  });
+  return y;
 }
 
 Tensor batch_norm_op(const Ctx& c, const Ins& in) {

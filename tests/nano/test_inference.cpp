@@ -82,13 +82,14 @@ TEST(NanoMnistMlp, Fp32FusedEqualsOriginal) {
 TEST(NanoMnistMlp, Int8DynamicKeepsAccuracy) {
   const auto& m = mnist();
   auto q8 = nano::optimize(m.net, {.precision = nano::Precision::int8_dynamic});
-  EXPECT_NE(q8->repr().find("input padded to 800"), std::string::npos) << q8->repr();
+  EXPECT_NE(q8->repr().find("Linear(784 -> 500) + relu [int8 dynamic"), std::string::npos) << q8->repr();
   NoGradGuard ng;
   const Tensor want = m.net->forward(m.x), got = q8->forward(m.x);
   const double acc = accuracy(got, m.y);
   std::printf("MNIST MLP: fp32 98.31%%, int8_dynamic %.2f%%, max relative logit error %.2e\n", 100 * acc, rel_diff(got, want));
   EXPECT_GE(acc, 0.9831 - 0.005);
-  // Q8_0 rounding of weights and activations: logits within 1% of the largest.
+  // int8 weights per channel (from Q8_0 blocks) and per-row int8 inputs: logits within 1%
+  // of the largest (measured 0.88 %).
   EXPECT_LE(rel_diff(got, want), 1e-2);
   EXPECT_GT(rel_diff(got, want), 0.0);  // really int8, not the fp32 path
   // Row counts of every kernel path (1 row, a few rows, many) agree row for row.

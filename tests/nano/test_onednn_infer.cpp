@@ -240,3 +240,48 @@ TEST(OnednnInfer, BadSpecsAreValueErrors) {
   s.conv = true, s.in = 3, s.out = 4, s.groups = 2, s.input_scale = 1.f;
   EXPECT_THROW(InferLayer(s, w.data(), nullptr), ValueError);
 }
+
+// The dynamic int8 Linear against the same quantization done here in double: weights per
+// output channel over [-int8_weight_max(), int8_weight_max()], each input row by its own
+// max |x| / 127 (half away from zero), the int32 sum exact, then act(s_row * s_w * sum + b).
+// Row counts cover one block, a block and a tail, and the tail alone (blocks of 64).
+TEST(OnednnInfer, DynamicInt8LinearMatchesReference) {
+  const int64_t in = 70, out = 40;
+  const std::vector<float> w = randv(in * out, -0.5f, 0.5f, 21), b = randv(out, -1.f, 1.f, 22);
+  const double qmax = detail::int8_weight_max();
+  for (Eltwise act : {Eltwise{}, Eltwise{Eltwise::gelu, 0.f}}) {
+    const detail::DynamicInt8Linear layer(in, out, w.data(), b.data(), act);
+    for (int64_t n : {1, 64, 65, 150}) {
+      const std::vector<float> x = randv(n * in, -3.f, 2.f, uint64_t(23 + n));
+      std::vector<float> y(size_t(n * out)), y1(y.size());
+      set_num_threads(2);
+      layer.forward(x.data(), n, y.data());
+      set_num_threads(1);
+      layer.forward(x.data(), n, y1.data());
+      set_num_threads(2);
+      EXPECT_EQ(y, y1) << n << " rows: 2 threads differ from 1";
+      double worst = 0;
+      for (int64_t r = 0; r < n; ++r) {
+        double mx = 0;
+        for (int64_t k = 0; k < in; ++k) mx = std::max(mx, double(std::fabs(x[size_t(r * in + k)])));
+        const float sx = mx > 0 ? float(mx) / 127.f : 1.f;
+        for (int64_t o = 0; o < out; ++o) {
+          double wm = 0;
+          for (int64_t k = 0; k < in; ++k) wm = std::max(wm, double(std::fabs(w[size_t(o * in + k)])));
+          const float sw = float(wm / qmax);
+          int64_t sum = 0;
+          for (int64_t k = 0; k < in; ++k) {
+            const float v = x[size_t(r * in + k)] * (1.f / sx);
+            const int64_t qx = int64_t(v + (v >= 0.f ? 0.5f : -0.5f));
+            const int64_t qw = int64_t(std::nearbyint(w[size_t(o * in + k)] / sw));
+            sum += qx * qw;
+          }
+          float want = float(double(sx) * double(sw) * double(sum) + b[size_t(o)]);
+          act.apply(&want, 1);
+          worst = std::max(worst, std::fabs(double(want) - y[size_t(r * out + o)]) / (1.0 + std::fabs(double(want))));
+        }
+      }
+      EXPECT_LT(worst, 2e-5) << n << " rows, act " << act.str();
+    }
+  }
+}

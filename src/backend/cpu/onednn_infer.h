@@ -98,4 +98,26 @@ class InferLayer {
   std::unique_ptr<Impl> impl_;
 };
 
+// A Linear with int8 weights (symmetric per output channel over [-int8_weight_max(),
+// int8_weight_max()]) whose input is quantized at each call, per row (dynamic: s_r = max
+// |x_r| / 127, s8), on oneDNN's int8 matmul: y = act(s_r * s_w[o] * (q_x . q_w) + b[o]); the
+// per-channel scale is the primitive's output scale, the per-row one a binary-mul post-op,
+// then the bias and the activation. Rows are split over our pool (one single-threaded
+// primitive per shard shape, cached). Used by nano's int8_dynamic for large row counts.
+class DynamicInt8Linear {
+ public:
+  // weight [out, in] f32 row-major, bias [out] or null; both copied / quantized.
+  DynamicInt8Linear(int64_t in, int64_t out, const float* weight, const float* bias, const Eltwise& act);
+  ~DynamicInt8Linear();
+  DynamicInt8Linear(const DynamicInt8Linear&) = delete;
+  DynamicInt8Linear& operator=(const DynamicInt8Linear&) = delete;
+  // y [n, out] = the layer of x [n, in]. Safe from several threads.
+  void forward(const float* x, int64_t n, float* y) const;
+  std::string impl_info() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 }  // namespace bigdl::detail

@@ -72,7 +72,54 @@ std::shared_ptr<const ShardPlan<MatmulPrims>> plan(int64_t n, int64_t m, int64_t
          });
 }
 
+// One single-threaded f32 product at the given strides (no reorders: oneDNN's matmul reads
+// strided plain f32 as it is).
+struct F32Prim {
+  dnnl::matmul prim;
+  memory::desc a, b, c, scratch;
+};
+
+std::shared_ptr<const F32Prim> f32_prim(int64_t n, int64_t m, int64_t k, int64_t lda, bool ta, int64_t ldb, bool tb) {
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int64_t, bool>;
+  static std::mutex mu;
+  static std::map<Key, std::shared_ptr<const F32Prim>> prims;
+  std::lock_guard<std::mutex> lk(mu);
+  auto& p = prims[Key{n, m, k, lda, ta, ldb, tb}];
+  if (p) return p;
+  if (prims.size() > 512) {  // something feeds many shapes: start over
+    prims.clear();
+    return f32_prim(n, m, k, lda, ta, ldb, tb);
+  }
+  const SingleThreaded one;
+  auto q = std::make_shared<F32Prim>();
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  q->a = f32_view(n, k, lda, ta);
+  q->b = f32_view(k, m, ldb, tb);
+  q->c = memory::desc({n, m}, dt::f32, memory::format_tag::ab);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(q->a, q->b, q->c), attr, engine());
+  q->prim = dnnl::matmul(pd);
+  q->scratch = pd.scratchpad_desc();
+  return p = q;
+}
+
 }  // namespace
+
+void f32_batched_gemm(int64_t batch, int64_t n, int64_t m, int64_t k, const float* a, const int64_t* offs_a, int64_t lda, bool ta,
+                      const float* b, const int64_t* offs_b, int64_t ldb, bool tb, float* c) {
+  if (batch == 0 || n == 0 || m == 0) return;
+  const auto p = f32_prim(n, m, k, lda, ta, ldb, tb);
+  parallel_for(batch, 1, [&](int64_t i0, int64_t i1) {
+    const SingleThreaded one;
+    CallBuffers bufs("f32_batched_gemm");
+    const memory scratch = bufs.mem(p->scratch);
+    for (int64_t i = i0; i < i1; ++i)
+      p->prim.execute(stream(), {{DNNL_ARG_SRC, memory(p->a, engine(), const_cast<float*>(a + offs_a[i]))},
+                                 {DNNL_ARG_WEIGHTS, memory(p->b, engine(), const_cast<float*>(b + offs_b[i]))},
+                                 {DNNL_ARG_DST, memory(p->c, engine(), c + i * n * m)},
+                                 {DNNL_ARG_SCRATCHPAD, scratch}});
+  });
+}
 
 void bf16_gemm(int64_t n, int64_t m, int64_t k, const float* a, int64_t lda, bool ta, const float* b, int64_t ldb, bool tb,
                float* c, int64_t ldc, float beta) {
