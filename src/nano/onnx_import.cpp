@@ -154,6 +154,7 @@ class Importer {
       return;
     }
     if (op == "Div" && gelu(k)) return;
+    if ((op == "Div" || op == "Mul") && attention_softmax(k)) return;
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "LeakyRelu" || op == "Gelu") {
       if (!is_const(in(0))) {
         nn::ModulePtr m;
@@ -306,6 +307,7 @@ class Importer {
   // GELU as PyTorch exports it: y = (x * (erf(x / sqrt(2)) + 1)) * 0.5, five nodes with one
   // reader each, the Div at node k. Replaced by one GELU module (which fuses into a layer).
   bool gelu(size_t k) {
+    if (!opt_.rewrite) return false;
     const io::OnnxNode& div = m_.nodes[k];
     if (div.inputs.size() != 2 || !is_const(div.inputs[1]) || !scalar_near(constant(div.inputs[1]), std::sqrt(2.0))) return false;
     const std::string& x = div.inputs[0];
@@ -326,6 +328,44 @@ class Importer {
     skip_[ie] = skip_[ia] = skip_[im] = skip_[ih] = true;
     add_module(std::make_shared<nn::GELU>("none"), x, half->outputs[0]);
     return true;
+  }
+
+  // Attention's Softmax(Add(Div(S, c), M)) (also without the Add, or Mul by c for the
+  // Div), each node the only reader of the one before, the Softmax over the last dim: one
+  // bigdl.ScaledMaskedSoftmax step, one pass over the scores instead of three.
+  bool attention_softmax(size_t k) {
+    const io::OnnxNode& div = m_.nodes[k];
+    if (!opt_.rewrite || div.inputs.size() != 2 || !is_const(div.inputs[1]) || constant(div.inputs[1]).numel() != 1 ||
+        is_const(div.inputs[0]))
+      return false;
+    const double c = constant(div.inputs[1]).to(DType::f64).contiguous().data<double>()[0];
+    if (div.op_type == "Div" && c == 0) return false;
+    std::vector<size_t> used;
+    size_t idx = 0;
+    std::string mask;
+    const io::OnnxNode* n = sole_reader(div.outputs[0], &idx);
+    if (n && n->op_type == "Add" && n->inputs.size() == 2) {
+      mask = other(*n, div.outputs[0]);
+      used.push_back(idx);
+      n = sole_reader(n->outputs[0], &idx);
+    }
+    if (!n || n->op_type != "Softmax") return false;
+    used.push_back(idx);
+    const int64_t axis = int_attr(*n, "axis", m_.opset >= 13 ? -1 : 1), rank = rank_of(div.inputs[0]);
+    if (!(axis == -1 || (rank > 0 && axis == rank - 1))) return false;
+    for (size_t u : used) skip_[u] = true;
+    std::vector<int> refs{ref(div.inputs[0])};
+    if (!mask.empty()) refs.push_back(ref(mask));
+    const json attrs = {{"scale", div.op_type == "Div" ? 1.0 / c : c}};
+    auto step = std::make_unique<onnx_ops::OpStep>("bigdl.ScaledMaskedSoftmax", attrs, std::vector<bool>{true, !mask.empty()}, m_.opset);
+    add_item(Item{nullptr, {}, false, std::move(refs), std::move(step)}, n->outputs[0]);
+    return true;
+  }
+  // The rank of a value when the graph says it (a graph input's shape), else -1.
+  int64_t rank_of(const std::string& v) const {
+    for (const io::OnnxValueInfo& i : m_.inputs)
+      if (i.name == v && i.has_shape) return int64_t(i.shape.size());
+    return -1;
   }
 
   void generic(const io::OnnxNode& n) {

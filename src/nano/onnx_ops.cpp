@@ -441,6 +441,54 @@ Tensor global_pool(const Ctx& c, const Ins& in) {
   return c.op == "GlobalAveragePool" ? mean(x, dims, true) : amax(x, dims, true);
 }
 
+// Not an ONNX operator: attention's Softmax(Add(Div(S, c), M)) as one pass per row,
+// softmax(S * scale + M) over the last dim, M (optional) broadcast to S. The importer
+// makes it from those three nodes (src/nano/onnx_import.cpp); saved as any other op.
+Tensor scaled_masked_softmax(const Ctx& c, const Ins& in) {
+  const Tensor s = in.at(0).to(DType::f32).contiguous();
+  BIGDL_CHECK(s.dim() >= 1, ShapeError, c.where(), "needs an input with a last dim");
+  const int64_t len = s.size(-1), rows = len ? s.numel() / len : 0;
+  Tensor m;
+  if (in.size() > 1 && in[1].defined()) {
+    const Shape out = broadcast_shape(s.shape(), in[1].shape(), c);
+    BIGDL_CHECK(out == s.shape(), ShapeError, c.where(), "mask ", shape_str(in[1].shape()), " does not broadcast to ",
+                shape_str(s.shape()));
+    Shape lifted(size_t(s.dim() - in[1].dim()), 1);
+    lifted.insert(lifted.end(), in[1].shape().begin(), in[1].shape().end());
+    m = in[1].to(DType::f32).reshape(lifted).expand(s.shape());
+  }
+  const float scale = float(c.f("scale", 1.0));
+  Tensor y = empty(s.shape());
+  const float* sd = s.data<float>();
+  const float* md = m.defined() ? m.data<float>() : nullptr;
+  float* yd = y.data<float>();
+  const detail::CpuKernels& k = detail::cpu_kernels();
+  detail::parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)), [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(len));
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* sr = sd + r * len;
+      if (md) {
+        int64_t off = 0;  // the mask row of row r, through the broadcast strides
+        for (int64_t d = s.dim() - 2, rest = r; d >= 0; --d) {
+          off += (rest % s.size(d)) * m.strides()[size_t(d)];
+          rest /= s.size(d);
+        }
+        const int64_t ms = m.strides().back();
+        const float* mr = md + off;
+        float* rw = row.data();
+        if (ms == 1)  // a mask row in memory (vectorised)
+          for (int64_t i = 0; i < len; ++i) rw[i] = sr[i] * scale + mr[i];
+        else
+          for (int64_t i = 0; i < len; ++i) rw[i] = sr[i] * scale + mr[i * ms];
+      } else {
+        for (int64_t i = 0; i < len; ++i) row[size_t(i)] = sr[i] * scale;
+      }
+      k.softmax_row(row.data(), yd + r * len, len);
+    }
+  });
+  return y;
+}
+
 const std::map<std::string, Fn>& table() {
   static const std::map<std::string, Fn> t = [] {
     std::map<std::string, Fn> m;
@@ -467,6 +515,7 @@ const std::map<std::string, Fn>& table() {
     m["Shape"] = shape_op;
     m["Where"] = where_op;
     m["Pad"] = pad_op;
+    m["bigdl.ScaledMaskedSoftmax"] = scaled_masked_softmax;
     m["MatMul"] = matmul_op;
     m["Gemm"] = gemm_op;
     m["LayerNormalization"] = layer_norm_op;

@@ -120,6 +120,14 @@ TEST(OnnxImport, LayersAreRewritten) {
   EXPECT_NE(cnn.find("MaxPool2d(2x2"), std::string::npos) << cnn;
   const std::string bert = nano::import_onnx(kDir + "bert17.onnx", with(nano::Precision::int8_dynamic))->repr();
   EXPECT_NE(bert.find("Linear(32 -> 64) + gelu [int8"), std::string::npos) << bert;
+  // Attention's Div, mask Add and Softmax: one step; not when nothing is to be rewritten.
+  EXPECT_NE(bert.find("bigdl.ScaledMaskedSoftmax"), std::string::npos) << bert;
+  EXPECT_EQ(bert.find("Softmax {"), std::string::npos) << bert;
+  nano::OptimizeOptions literal;
+  literal.rewrite = false;
+  const std::string plain = nano::import_onnx(kDir + "bert17.onnx", literal)->repr();
+  EXPECT_EQ(plain.find("bigdl.ScaledMaskedSoftmax"), std::string::npos) << plain;
+  EXPECT_NE(plain.find("Erf"), std::string::npos) << plain;
 }
 
 TEST(OnnxImport, Int8StaticCalibratesTheCnn) {
