@@ -50,7 +50,7 @@ def test_minilm_fp32_equals_torch_and_int8_keeps_cosine(minilm):
     ref = ex["mean_pool"](hidden, feeds["attention_mask"])
     q8 = InferenceOptimizer.quantize(path, approach="dynamic")
     cos = ex["cosines"](q8.run(feeds)[0], (ref, feeds["attention_mask"]))
-    assert cos.min() >= 0.99, cos.min()  # measured min 0.9993 over 200 sentences
+    assert cos.min() >= 0.99, cos.min()  # measured min 0.9944 over 200 sentences
     # Feeds as a list in input order give the same outputs.
     same = q8.run([feeds[n] for n in q8.input_names])
     assert np.array_equal(same[0], q8.run(feeds)[0])

@@ -22,8 +22,10 @@
 //   * an activation right after a Linear / Conv2d (ReLU, LeakyReLU, Tanh, Sigmoid, SiLU,
 //     GELU) runs with that layer instead of as a step of its own (in place on its output,
 //     or inside the oneDNN kernel);
+//   * fp32 Linear layers run on our GEMM below 128 rows and on oneDNN's inner product
+//     (weights prepacked on first use) from 128 rows on;
 //   * Conv2d layers run on oneDNN inference kernels with their weights prepacked once in
-//     the kernel's layout (src/backend/cpu/onednn_infer.h); fp32 Linear layers on our GEMM;
+//     the kernel's layout (src/backend/cpu/onednn_infer.h);
 //   * bf16: every Linear / Conv2d on oneDNN's bf16 kernels (weights and inputs rounded to
 //     bf16, f32 sums and outputs); only where native_bf16();
 //   * int8_static: every Linear / Conv2d on oneDNN's int8 kernels: weights symmetric per
@@ -31,10 +33,10 @@
 //     calibration_data through the fp32 model (Calibration), as u8 when it never went
 //     negative there (after a ReLU) and s8 otherwise; outputs f32;
 //   * int8_dynamic: every Linear's weight is quantized to int8 in blocks of 32 input
-//     features with one fp16 scale each (GGUF's Q8_0, the LLM engine's sym_int8) and
-//     packed for the x8 int8 GEMM of the LLM engine; activations are rounded to int8 per
-//     row and block of 32 at each call (dynamic); the input features are zero-padded to
-//     a multiple of 32 when they are not one (784 -> 800); convolutions as in fp32;
+//     features with one fp16 scale each (GGUF's Q8_0, the LLM engine's sym_int8: what a
+//     saved model stores), and runs on oneDNN's int8 matmul with per-channel int8 weights
+//     made from those blocks' values; each input row is quantized to int8 with its own
+//     scale at each call (dynamic); convolutions as in fp32;
 //   * every other module runs as a step of its own through its forward() (in eval mode).
 // A functional keras::Model with one input and one output is captured as its graph: the
 // same rewrites where a layer is the only reader of the one before, and Add (with the

@@ -17,8 +17,8 @@ folded into the Linear / Conv2d before it, activations fused, convolutions on on
 prepacked weights), "bf16" (oneDNN's bf16 kernels; a skipped row on CPUs without
 AVX-512 BF16 / AMX), "int8_static" (oneDNN's int8 kernels, per-channel weights, each
 layer's input scale calibrated on the first 1024 rows of training_data) and
-"int8_dynamic" (Linear weights in int8 blocks of 32, activations rounded to int8 at each
-call, on the LLM engine's int8 GEMM). The model is an nn.Sequential of
+"int8_dynamic" (Linear weights in int8 per output channel, each input row rounded to
+int8 with its own scale at each call, on oneDNN's int8 matmul). The model is an nn.Sequential of
 bigdl_cpp.dllib.nn modules or a bigdl_cpp.dllib.keras Sequential / functional Model (any
 other Module runs as one step), or the path of an ONNX file, which is imported into the
 same graph (docs/nano.md "ONNX import"; its "original" runs each operator as the file has
