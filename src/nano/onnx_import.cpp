@@ -140,7 +140,7 @@ class Importer {
       return;
     }
     if (op == "Gemm" && !is_const(in(0)) && is_const(in(1)) && !int_attr(n, "transA", 0) && constant(in(1)).dim() == 2 &&
-        (in(2).empty() || is_const(in(2)))) {
+        (in(2).empty() || (is_const(in(2)) && constant(in(2)).numel() == constant(in(1)).size(int_attr(n, "transB", 0) ? 0 : 1)))) {
       const Tensor b = constant(in(1)).to(DType::f32);
       linear(n, int_attr(n, "transB", 0) ? b : b.t(), float_attr(n, "alpha", 1.0));
       return;
@@ -149,7 +149,8 @@ class Importer {
       conv(n);
       return;
     }
-    if (op == "BatchNormalization" && is_const(in(1)) && is_const(in(2)) && is_const(in(3)) && is_const(in(4)) && !is_const(in(0))) {
+    if (op == "BatchNormalization" && is_const(in(1)) && is_const(in(2)) && is_const(in(3)) && is_const(in(4)) && !is_const(in(0)) &&
+        after_layer(in(0))) {
       batch_norm(n);
       return;
     }
@@ -174,6 +175,15 @@ class Importer {
     generic(n);
   }
 
+  // True when value v is the output of a Linear or Conv2d item (a BatchNormalization after
+  // one becomes a BatchNorm module that folds into it; elsewhere it runs as the operator,
+  // which takes any rank).
+  bool after_layer(const std::string& v) const {
+    auto it = item_of_.find(v);
+    if (it == item_of_.end() || it->second < 0) return false;
+    const nn::Module* m = items_[size_t(it->second)].module.get();
+    return dynamic_cast<const nn::Linear*>(m) || dynamic_cast<const nn::Conv2d*>(m);
+  }
   void alias(const std::string& from, const std::string& to) {
     if (is_const(from)) consts_[to] = constant(from);
     else item_of_[to] = ref(from);
@@ -209,8 +219,7 @@ class Importer {
     Tensor b;
     std::string result = n.outputs[0];
     if (n.op_type == "Gemm" && n.inputs.size() > 2 && !n.inputs[2].empty()) {
-      const Tensor c = constant(n.inputs[2]).to(DType::f32);
-      if (c.numel() != out) unsupported(n, "a Gemm whose C is not one bias per output is not supported");
+      const Tensor c = constant(n.inputs[2]).to(DType::f32);  // one bias per output (node() checked)
       b = mul(c.reshape({out}), scalar_tensor(float_attr(n, "beta", 1.0))).contiguous();
     } else if (size_t r; const io::OnnxNode* add = sole_reader(result, &r)) {
       if (add->op_type == "Add" && add->inputs.size() == 2) {
@@ -266,9 +275,9 @@ class Importer {
   void batch_norm(const io::OnnxNode& n) {
     const Tensor scale = constant(n.inputs[1]).to(DType::f32).contiguous();
     const int64_t c = scale.numel();
-    // BatchNorm1d after a Linear (a [N, C] input), BatchNorm2d otherwise.
+    // BatchNorm1d after a Linear (a [N, C] input), BatchNorm2d after a Conv2d.
     const int producer = ref(n.inputs[0]);
-    const bool after_linear = producer >= 0 && dynamic_cast<nn::Linear*>(items_[size_t(producer)].module.get());
+    const bool after_linear = dynamic_cast<nn::Linear*>(items_[size_t(producer)].module.get()) != nullptr;
     std::shared_ptr<nn::BatchNorm> bn;
     const double eps = float_attr(n, "epsilon", 1e-5);
     if (after_linear) bn = std::make_shared<nn::BatchNorm1d>(c, eps);

@@ -227,3 +227,72 @@ TEST(OnnxImport, WrongInputsAtRunTime) {
 }
 
 }  // namespace
+
+namespace {
+
+// A one-node-at-a-time ONNX graph built here (no exporter makes these forms).
+struct GraphBuilder {
+  onnx::ModelProto m;
+  onnx::GraphProto* g;
+  GraphBuilder() : g(m.mutable_graph()) {
+    m.set_ir_version(8);
+    m.add_opset_import()->set_version(13);
+  }
+  void input(const std::string& name) { g->add_input()->set_name(name); }
+  void output(const std::string& name) { g->add_output()->set_name(name); }
+  void init(const std::string& name, const Tensor& t) {
+    auto* p = g->add_initializer();
+    p->set_name(name);
+    p->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : t.shape()) p->add_dims(d);
+    const Tensor c = t.contiguous();
+    for (int64_t i = 0; i < c.numel(); ++i) p->add_float_data(c.data<float>()[i]);
+  }
+  onnx::NodeProto* node(const std::string& op, std::vector<std::string> in, const std::string& out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    for (const auto& i : in) n->add_input(i);
+    n->add_output(out);
+    return n;
+  }
+  std::shared_ptr<nano::InferenceModel> import() const {
+    const std::string bytes = m.SerializeAsString();
+    return nano::import_onnx(io::parse_onnx(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "built.onnx"), "built.onnx");
+  }
+};
+
+}  // namespace
+
+TEST(OnnxImport, BatchNormNotAfterALayerAndGemmWithMatrixC) {
+  // BatchNormalization on a graph input of rank 3 runs as the operator (over dim 1).
+  GraphBuilder b;
+  b.input("x");
+  const Tensor scale = tensor_of(nlohmann::json{{"shape", {3}}, {"dtype", "float32"}, {"data", {1.5, 0.5, 2.0}}});
+  const Tensor bias = tensor_of(nlohmann::json{{"shape", {3}}, {"dtype", "float32"}, {"data", {0.1, -0.2, 0.3}}});
+  const Tensor mean = tensor_of(nlohmann::json{{"shape", {3}}, {"dtype", "float32"}, {"data", {0.5, 1.0, -1.0}}});
+  const Tensor var = tensor_of(nlohmann::json{{"shape", {3}}, {"dtype", "float32"}, {"data", {4.0, 1.0, 0.25}}});
+  for (auto [n, t] : {std::pair{"s", scale}, {"b", bias}, {"m", mean}, {"v", var}}) b.init(n, t);
+  b.node("BatchNormalization", {"x", "s", "b", "m", "v"}, "y");
+  b.output("y");
+  const Tensor x = tensor_of(nlohmann::json{{"shape", {2, 3, 2}}, {"dtype", "float32"}, {"data", {1, 2, 3, 4, 5, 6, -1, -2, -3, -4, -5, -6}}});
+  const Tensor y = b.import()->forward(x);
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t l = 0; l < 2; ++l) {
+        const float v = x.contiguous().data<float>()[(n * 3 + c) * 2 + l];
+        const float want = (v - mean.data<float>()[c]) / std::sqrt(var.data<float>()[c] + 1e-5f) * scale.data<float>()[c] +
+                           bias.data<float>()[c];
+        EXPECT_NEAR(y.contiguous().data<float>()[(n * 3 + c) * 2 + l], want, 1e-5);
+      }
+  // Gemm with a C of one value per output element (not a bias): the operator, not a Linear.
+  GraphBuilder g;
+  g.input("a");
+  g.init("w", tensor_of(nlohmann::json{{"shape", {2, 2}}, {"dtype", "float32"}, {"data", {1, 2, 3, 4}}}));
+  g.init("c", tensor_of(nlohmann::json{{"shape", {2, 2}}, {"dtype", "float32"}, {"data", {10, 20, 30, 40}}}));
+  g.node("Gemm", {"a", "w", "c"}, "out");
+  g.output("out");
+  const Tensor a = tensor_of(nlohmann::json{{"shape", {2, 2}}, {"dtype", "float32"}, {"data", {1, 0, 0, 1}}});
+  const Tensor out = g.import()->forward(a).contiguous();  // a @ w + c
+  const std::vector<float> want{11, 22, 33, 44};
+  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(out.data<float>()[i], want[size_t(i)]);
+}
