@@ -7,7 +7,7 @@
 # dllib's Spark side (tests/python/test_spark.py; Java comes from Debian). numpy stays
 # Debian's (a constraint file pins it: a numpy 2 from PyPI breaks Debian's torch and
 # sklearn), optuna for chronos' AutoTSEstimator, and onnx with onnxruntime for Nano's ONNX
-# export (tests/python/test_nano.py runs the exported graphs). Prints the venv's python. Idempotent: an existing venv is brought to the pins.
+# export and import (tests/python/test_nano.py, test_nano_onnx.py run the graphs in ONNX Runtime). Prints the venv's python. Idempotent: an existing venv is brought to the pins.
 #
 #   scripts/make_test_venv.sh   -> $BIGDL_CACHE/venv/test (default ~/.cache/bigdl-cpp/venv/test)
 set -euo pipefail

@@ -66,6 +66,31 @@ static std::vector<int64_t> last_dims(const Tensor& x, const Shape& normalized_s
 
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight, const Tensor& bias, double eps) {
   const auto dims = last_dims(x, normalized_shape, "layer_norm");
+  const int64_t d = shape_numel(normalized_shape);
+  const auto fits = [&](const Tensor& t) { return !t.defined() || (t.dtype() == DType::f32 && t.numel() == d); };
+  if (x.dtype() == DType::f32 && d > 0 && fits(weight) && fits(bias) && !detail::needs_grad({&x, &weight, &bias})) {
+    // Inference: rows over the pool, one pass each with the SIMD sum and dot (the ops
+    // below, kept for autograd, are seven passes: measured 2x on all-MiniLM-L6-v2).
+    const Tensor xc = x.contiguous(), wc = weight.defined() ? weight.contiguous() : weight,
+                 bc = bias.defined() ? bias.contiguous() : bias;
+    Tensor y = empty(x.shape());
+    const float* xd = xc.data<float>();
+    const float* wd = wc.defined() ? wc.data<float>() : nullptr;
+    const float* bd = bc.defined() ? bc.data<float>() : nullptr;
+    float* yd = y.data<float>();
+    const detail::CpuKernels& k = detail::cpu_kernels();
+    detail::parallel_for(x.numel() / d, std::max<int64_t>(1, 16384 / d), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* xr = xd + r * d;
+        float* yr = yd + r * d;
+        const float mu = k.sum(xr, d) / float(d);
+        for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] - mu;
+        const float inv = 1.f / std::sqrt(k.dot(yr, yr, d) / float(d) + float(eps));
+        for (int64_t i = 0; i < d; ++i) yr[i] = yr[i] * inv * (wd ? wd[i] : 1.f) + (bd ? bd[i] : 0.f);
+      }
+    });
+    return y;
+  }
   Tensor mu = mean(x, dims, true);
   Tensor c = sub(x, mu);
   Tensor v = mean(mul(c, c), dims, true);

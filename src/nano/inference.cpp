@@ -25,7 +25,6 @@
 #include "bigdl/ops.h"
 #include "bigdl/train/keras.h"
 #include "core/internal.h"
-#include "llm/ops.h"
 #include "llm/weights.h"
 #include "nano/graph.h"
 #include "nano/onnx_ops.h"
@@ -83,6 +82,53 @@ struct ModeGuard {
   ModeGuard& operator=(const ModeGuard&) = delete;
 };
 
+// A Linear or Conv2d on a oneDNN inference layer (src/backend/cpu/onednn_infer.h):
+// weights prepacked once, bias and activation in the kernel; fp32, bf16 or int8 (static).
+class DnnlStep : public Step {
+ public:
+  DnnlStep(const detail::InferLayerSpec& spec, const Tensor& w, const Tensor& b)
+      : layer_(spec, w.data<float>(), b.defined() ? b.data<float>() : nullptr) {}
+  const detail::InferLayer& layer() const { return layer_; }
+  Tensor run(const Tensor& x) override {
+    const detail::InferLayerSpec& s = layer_.spec();
+    const char* op = s.conv ? "nano.Conv2d" : "nano.Linear";
+    BIGDL_CHECK(x.dtype() == DType::f32, DTypeError, op, "expected float32 input, got ", dtype_name(x.dtype()));
+    const Tensor xc = x.contiguous();
+    if (!s.conv) {
+      BIGDL_CHECK(x.dim() >= 1 && x.size(-1) == s.in, ShapeError, op, "expected ", s.in, " features in the last dim, got ",
+                  shape_str(x.shape()));
+      Shape shape = x.shape();
+      shape.back() = s.out;
+      Tensor y = empty(shape);
+      if (y.numel() > 0) layer_.forward(xc.data<float>(), xc.numel() / s.in, 1, 1, y.data<float>());
+      return y;
+    }
+    BIGDL_CHECK(x.dim() == 4 && x.size(1) == s.in, ShapeError, op, "expected input [N, ", s.in, ", H, W], got ",
+                shape_str(x.shape()));
+    const auto [oh, ow] = layer_.out_hw(x.size(2), x.size(3));
+    BIGDL_CHECK(oh > 0 && ow > 0, ShapeError, op, "input ", shape_str(x.shape()), " is smaller than the kernel");
+    Tensor y = empty({x.size(0), s.out, oh, ow});
+    if (y.numel() > 0) layer_.forward(xc.data<float>(), x.size(0), x.size(2), x.size(3), y.data<float>());
+    return y;
+  }
+  std::string describe() const override {
+    const detail::InferLayerSpec& s = layer_.spec();
+    std::ostringstream os;
+    if (s.conv) os << "Conv2d(" << s.in << " -> " << s.out << ", " << s.kh << "x" << s.kw << ")";
+    else os << "Linear(" << s.in << " -> " << s.out << ")";
+    if (s.act.kind) os << " + " << s.act.str();
+    os << " [" << detail::infer_precision_name(s.precision);
+    if (s.precision == detail::InferPrecision::int8)
+      os << " static: " << (s.input_unsigned ? "u8" : "s8") << " input x " << s.input_scale << ", weights per channel";
+    const std::string impl = layer_.impl_info();
+    os << ", oneDNN" << (impl.empty() ? "" : " " + impl) << "]";
+    return os.str();
+  }
+
+ private:
+  detail::InferLayer layer_;
+};
+
 class DenseStep : public Step {
  public:
   DenseStep(Tensor w, Tensor b, Act act) : w_(std::move(w)), b_(std::move(b)), act_(act) {}
@@ -98,14 +144,9 @@ class DenseStep : public Step {
       std::call_once(big_once_, [&] {
         detail::InferLayerSpec s;
         s.in = w_.size(1), s.out = w_.size(0), s.act = act_;
-        big_ = std::make_unique<detail::InferLayer>(s, w_.data<float>(), b_.defined() ? b_.data<float>() : nullptr);
+        big_ = std::make_unique<DnnlStep>(s, w_, b_);
       });
-      const Tensor xc = x.contiguous();
-      Shape shape = x.shape();
-      shape.back() = w_.size(0);
-      Tensor y = empty(shape);
-      big_->forward(xc.data<float>(), xc.numel() / w_.size(1), 1, 1, y.data<float>());
-      return y;
+      return big_->run(x);
     }
     Tensor y = linear(x, w_, b_).contiguous();
     act_.apply(y.data<float>(), y.numel());
@@ -121,7 +162,7 @@ class DenseStep : public Step {
   Tensor w_, b_;
   Act act_;
   std::once_flag big_once_;
-  std::unique_ptr<detail::InferLayer> big_;
+  std::unique_ptr<DnnlStep> big_;
 };
 
 // int8 dynamic: the weights quantized once to GGUF's Q8_0 blocks (what a saved model
@@ -195,52 +236,6 @@ class Int8DenseStep : public Step {
   std::unique_ptr<detail::DynamicInt8Linear> layer_;
 };
 
-// A Linear or Conv2d on a oneDNN inference layer (src/backend/cpu/onednn_infer.h):
-// weights prepacked once, bias and activation in the kernel; fp32, bf16 or int8 (static).
-class DnnlStep : public Step {
- public:
-  DnnlStep(const detail::InferLayerSpec& spec, const Tensor& w, const Tensor& b)
-      : layer_(spec, w.data<float>(), b.defined() ? b.data<float>() : nullptr) {}
-  const detail::InferLayer& layer() const { return layer_; }
-  Tensor run(const Tensor& x) override {
-    const detail::InferLayerSpec& s = layer_.spec();
-    const char* op = s.conv ? "nano.Conv2d" : "nano.Linear";
-    BIGDL_CHECK(x.dtype() == DType::f32, DTypeError, op, "expected float32 input, got ", dtype_name(x.dtype()));
-    const Tensor xc = x.contiguous();
-    if (!s.conv) {
-      BIGDL_CHECK(x.dim() >= 1 && x.size(-1) == s.in, ShapeError, op, "expected ", s.in, " features in the last dim, got ",
-                  shape_str(x.shape()));
-      Shape shape = x.shape();
-      shape.back() = s.out;
-      Tensor y = empty(shape);
-      if (y.numel() > 0) layer_.forward(xc.data<float>(), xc.numel() / s.in, 1, 1, y.data<float>());
-      return y;
-    }
-    BIGDL_CHECK(x.dim() == 4 && x.size(1) == s.in, ShapeError, op, "expected input [N, ", s.in, ", H, W], got ",
-                shape_str(x.shape()));
-    const auto [oh, ow] = layer_.out_hw(x.size(2), x.size(3));
-    BIGDL_CHECK(oh > 0 && ow > 0, ShapeError, op, "input ", shape_str(x.shape()), " is smaller than the kernel");
-    Tensor y = empty({x.size(0), s.out, oh, ow});
-    if (y.numel() > 0) layer_.forward(xc.data<float>(), x.size(0), x.size(2), x.size(3), y.data<float>());
-    return y;
-  }
-  std::string describe() const override {
-    const detail::InferLayerSpec& s = layer_.spec();
-    std::ostringstream os;
-    if (s.conv) os << "Conv2d(" << s.in << " -> " << s.out << ", " << s.kh << "x" << s.kw << ")";
-    else os << "Linear(" << s.in << " -> " << s.out << ")";
-    if (s.act.kind) os << " + " << s.act.str();
-    os << " [" << detail::infer_precision_name(s.precision);
-    if (s.precision == detail::InferPrecision::int8)
-      os << " static: " << (s.input_unsigned ? "u8" : "s8") << " input x " << s.input_scale << ", weights per channel";
-    const std::string impl = layer_.impl_info();
-    os << ", oneDNN" << (impl.empty() ? "" : " " + impl) << "]";
-    return os.str();
-  }
-
- private:
-  detail::InferLayer layer_;
-};
 
 // MaxPool2d without the argmax indices the module keeps for its backward pass (measured:
 // the module's pooling was 40 % of LeNet's fp32 inference at batch 32); NaN propagates as
@@ -884,12 +879,6 @@ Act act_from(const json& j) {
   for (int k = 0; k < 8; ++k)
     if (n == names[k]) return {static_cast<Act::Kind>(k), j.at("alpha").get<float>()};
   throw ValueError("[nano.load] unknown activation '" + n + "'");
-}
-
-Tensor from_vector(const std::vector<float>& v, Shape shape) {
-  Tensor t = empty(std::move(shape));
-  std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
-  return t;
 }
 
 // The module steps a file can hold: the module's name and its parameters.

@@ -13,6 +13,7 @@
 #include "bigdl/io/tensor_io.h"
 #include "bigdl/nn/modules.h"
 #include "bigdl/ops.h"
+#include "bigdl/random.h"
 #include "nano/graph.h"
 #include "nano/onnx_ops.h"
 
@@ -46,6 +47,14 @@ class Importer {
 
   std::shared_ptr<InferenceModel> run() {
     BIGDL_CHECK(!m_.inputs.empty(), ValueError, kOp, what_, ": the graph has no inputs");
+    // The modules made here initialise their weights from the global generator before the
+    // file's replace them: importing must not move the caller's random stream (it made
+    // later random models depend on whether a model was imported first).
+    struct KeepRng {
+      Generator& g = default_generator();
+      Generator::State s = g.state();
+      ~KeepRng() { g.set_state(s); }
+    } keep_rng;
     for (size_t k = 0; k < m_.inputs.size(); ++k) item_of_[m_.inputs[k].name] = -1 - int(k);
     for (const auto& [name, raw] : m_.initializers) consts_[name] = io::tensor_from_raw(raw);
     for (size_t k = 0; k < m_.nodes.size(); ++k)
@@ -124,8 +133,8 @@ class Importer {
       if (!value.defined()) {
         if (a.contains("value_float")) value = scalar_tensor(a.at("value_float").get<double>());
         else if (a.contains("value_int")) value = scalar_tensor(double(a.at("value_int").get<int64_t>()), DType::i64);
-        else if (a.contains("value_floats")) value = tensor_of(a.at("value_floats").get<std::vector<double>>(), DType::f32);
-        else if (a.contains("value_ints")) value = tensor_of(a.at("value_ints").get<std::vector<double>>(), DType::i64);
+        else if (a.contains("value_floats")) value = from_vector(a.at("value_floats").get<std::vector<float>>(), {int64_t(a.at("value_floats").size())});
+        else if (a.contains("value_ints")) value = from_vector(a.at("value_ints").get<std::vector<int64_t>>(), {int64_t(a.at("value_ints").size())});
         else unsupported(n, "a Constant without a value, value_float(s) or value_int(s) is not supported");
       }
       consts_[out] = value;
@@ -188,11 +197,6 @@ class Importer {
     if (is_const(from)) consts_[to] = constant(from);
     else item_of_[to] = ref(from);
   }
-  static Tensor tensor_of(const std::vector<double>& v, DType t) {
-    Tensor x = empty({int64_t(v.size())}, DType::f64);
-    std::copy(v.begin(), v.end(), x.data<double>());
-    return x.to(t);
-  }
   static int64_t int_attr(const io::OnnxNode& n, const char* name, int64_t d) {
     const io::OnnxAttribute* a = n.attr(name);
     return a && a->kind == io::OnnxAttribute::integer ? a->i : d;
@@ -233,8 +237,9 @@ class Importer {
       }
     }
     auto lin = std::make_shared<nn::Linear>(inputs, out, b.defined());
-    lin->weight = w;
-    lin->bias = b;
+    nn::NamedTensors state{{"weight", w}};
+    if (b.defined()) state.emplace_back("bias", b);
+    lin->load_state_dict(state);  // in place: no second copy beside the initial weights
     add_module(lin, n.inputs[0], result);
   }
 
@@ -267,8 +272,9 @@ class Importer {
       unsupported(n, "the bias must be a constant with one value per output channel");
     o.bias = has_bias;
     auto c = std::make_shared<nn::Conv2d>(o);
-    c->weight = w;
-    c->bias = has_bias ? constant(n.inputs[2]).to(DType::f32).reshape({o.out_channels}).contiguous().clone() : Tensor();
+    nn::NamedTensors state{{"weight", w}};
+    if (has_bias) state.emplace_back("bias", constant(n.inputs[2]).to(DType::f32).reshape({o.out_channels}));
+    c->load_state_dict(state);
     add_module(c, n.inputs[0], n.outputs[0]);
   }
 
@@ -287,10 +293,8 @@ class Importer {
       if (t.numel() != c) unsupported(n, "scale, B, mean and var must hold one value per channel");
       return t.reshape({c});
     };
-    bn->weight = param(1);
-    bn->bias = param(2);
-    bn->running_mean = param(3);
-    bn->running_var = param(4);
+    bn->load_state_dict({{"weight", param(1)}, {"bias", param(2)}, {"running_mean", param(3)}, {"running_var", param(4)}},
+                        /*strict=*/false);  // num_batches_tracked: not in ONNX
     add_module(bn, n.inputs[0], n.outputs[0]);
   }
 

@@ -48,11 +48,6 @@ std::vector<int64_t> ints_of(const Tensor& t, const Ctx& c, const char* what) {
   return std::vector<int64_t>(v.data<int64_t>(), v.data<int64_t>() + v.numel());
 }
 
-Tensor ints_tensor(const std::vector<int64_t>& v) {
-  Tensor t = empty({int64_t(v.size())}, DType::i64);
-  std::copy(v.begin(), v.end(), t.data<int64_t>());
-  return t;
-}
 
 double scalar_of(const Tensor& t, const Ctx& c, const char* what) {
   BIGDL_CHECK(t.defined() && t.numel() == 1, ShapeError, c.where(), what, " must hold one value");
@@ -144,17 +139,6 @@ Tensor unary(const Ctx& c, const Ins& in) {
   throw InternalError("[nano.onnx] no unary op " + op);
 }
 
-// Numpy broadcasting of two shapes (Expand).
-Shape broadcast_shape(const Shape& a, const Shape& b, const Ctx& c) {
-  const size_t r = std::max(a.size(), b.size());
-  Shape out(r);
-  for (size_t k = 0; k < r; ++k) {
-    const int64_t x = k + a.size() >= r ? a[k + a.size() - r] : 1, y = k + b.size() >= r ? b[k + b.size() - r] : 1;
-    BIGDL_CHECK(x == y || x == 1 || y == 1, ShapeError, c.where(), "shapes ", shape_str(a), " and ", shape_str(b), " do not broadcast");
-    out[k] = x == 1 ? y : x;
-  }
-  return out;
-}
 
 // The axes of a Reduce*, Squeeze or Unsqueeze: an input from `input_opset` on, an attribute before.
 std::vector<int64_t> axes_of(const Ctx& c, const Ins& in, int64_t input_opset) {
@@ -287,7 +271,7 @@ Tensor slice_op(const Ctx& c, const Ins& in) {
     }
     std::vector<int64_t> idx;
     for (int64_t v = s; step > 0 ? v < e : v > e; v += step) idx.push_back(v);
-    x = index_select(x, axis, ints_tensor(idx));
+    x = index_select(x, axis, from_vector(idx, {int64_t(idx.size())}));
   }
   return x;
 }
@@ -303,13 +287,13 @@ Tensor gather_op(const Ctx& c, const Ins& in) {
   Shape out(x.shape().begin(), x.shape().begin() + axis);
   for (int64_t d : in[1].shape()) out.push_back(d);
   out.insert(out.end(), x.shape().begin() + axis + 1, x.shape().end());
-  return index_select(x, axis, ints_tensor(idx)).reshape(out);
+  return index_select(x, axis, from_vector(idx, {int64_t(idx.size())})).reshape(out);
 }
 
 Tensor expand_op(const Ctx& c, const Ins& in) {
   const Tensor& x = in.at(0);
   const Shape target = ints_of(in.at(1), c, "shape");
-  const Shape out = broadcast_shape(x.shape(), target, c);
+  const Shape out = broadcast_shapes(x.shape(), target, c.where().c_str());
   Shape lifted(out.size() - size_t(x.dim()), 1);
   lifted.insert(lifted.end(), x.shape().begin(), x.shape().end());
   return x.reshape(lifted).expand(out);
@@ -336,7 +320,8 @@ Tensor shape_op(const Ctx& c, const Ins& in) {
   int64_t a = c.i("start", 0), e = c.i("end", r);
   a = std::clamp<int64_t>(a < 0 ? a + r : a, 0, r);
   e = std::clamp<int64_t>(e < 0 ? e + r : e, 0, r);
-  return ints_tensor(std::vector<int64_t>(s.begin() + a, s.begin() + std::max(a, e)));
+  const std::vector<int64_t> dims(s.begin() + a, s.begin() + std::max(a, e));
+  return from_vector(dims, {int64_t(dims.size())});
 }
 
 // Pad, constant mode: pads [x1_begin, x2_begin, ..., x1_end, x2_end, ...] (negative crops).
@@ -393,34 +378,8 @@ Tensor layer_norm_op(const Ctx& c, const Ins& in) {
   const Tensor& x = in.at(0);
   const int64_t axis = axis_of(c.i("axis", -1), x.dim(), c);
   const Shape ns(x.shape().begin() + axis, x.shape().end());
-  const Tensor w = in.at(1), b = in.size() > 2 ? in[2] : Tensor();
-  const int64_t d = std::accumulate(ns.begin(), ns.end(), int64_t(1), std::multiplies<>());
-  const auto fits = [&](const Tensor& t) { return !t.defined() || (t.dtype() == DType::f32 && t.numel() == d); };
-  if (x.dtype() != DType::f32 || d == 0 || !fits(w) || !fits(b)) {
-    const auto fit = [&](const Tensor& t) { return t.defined() ? t.reshape(ns) : t; };
-    return layer_norm(x, ns, fit(w), fit(b), c.f("epsilon", 1e-5));
-  }
-  // Rows over the pool (the core's layer_norm is seven elementwise ops, built for
-  // autograd): mean, the centred row and its variance, then scale and shift.
-  const Tensor xc = x.contiguous(), wc = w.defined() ? w.contiguous() : w, bc = b.defined() ? b.contiguous() : b;
-  Tensor y = empty(x.shape());
-  const float* xd = xc.data<float>();
-  const float* wd = wc.defined() ? wc.data<float>() : nullptr;
-  const float* bd = bc.defined() ? bc.data<float>() : nullptr;
-  float* yd = y.data<float>();
-  const float eps = float(c.f("epsilon", 1e-5));
-  const detail::CpuKernels& k = detail::cpu_kernels();  // SIMD sum and dot (the loops above are vectorisable)
-  detail::parallel_for(x.numel() / d, std::max<int64_t>(1, 16384 / d), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = xd + r * d;
-      float* yr = yd + r * d;
-      const float mean = k.sum(xr, d) / float(d);
-      for (int64_t i = 0; i < d; ++i) yr[i] = xr[i] - mean;
-      const float inv = 1.f / std::sqrt(k.dot(yr, yr, d) / float(d) + eps);
-      for (int64_t i = 0; i < d; ++i) yr[i] = yr[i] * inv * (wd ? wd[i] : 1.f) + (bd ? bd[i] : 0.f);
-    }
-  });
-  return y;
+  const auto fit = [&](const Tensor& t) { return t.defined() ? t.reshape(ns) : t; };
+  return layer_norm(x, ns, fit(in.at(1)), fit(in.size() > 2 ? in[2] : Tensor()), c.f("epsilon", 1e-5));
 }
 
 Tensor batch_norm_op(const Ctx& c, const Ins& in) {
@@ -450,7 +409,7 @@ Tensor scaled_masked_softmax(const Ctx& c, const Ins& in) {
   const int64_t len = s.size(-1), rows = len ? s.numel() / len : 0;
   Tensor m;
   if (in.size() > 1 && in[1].defined()) {
-    const Shape out = broadcast_shape(s.shape(), in[1].shape(), c);
+    const Shape out = broadcast_shapes(s.shape(), in[1].shape(), c.where().c_str());
     BIGDL_CHECK(out == s.shape(), ShapeError, c.where(), "mask ", shape_str(in[1].shape()), " does not broadcast to ",
                 shape_str(s.shape()));
     Shape lifted(size_t(s.dim() - in[1].dim()), 1);

@@ -282,6 +282,28 @@ TEST(Activations, PointwiseValues) {
   expect_values(silu(f32v({-1, 1}, {2})), {si[0], si[2]}, 1e-6);
 }
 
+// layer_norm's inference path (f32, no autograd: one SIMD pass per row over the pool)
+// against the same numbers in f64 through the op-by-op path, with and without weight and
+// bias, over one and two trailing dims, with enough rows to split over threads.
+TEST(Norms, LayerNormInferencePathMatchesReference) {
+  Generator g(5);
+  const Tensor x = add(mul(randn({300, 6, 64}, DType::f32, &g), scalar_tensor(3.0)), scalar_tensor(2.0));
+  const Tensor w = randn({6, 64}, DType::f32, &g), b = randn({6, 64}, DType::f32, &g);
+  for (const Shape& ns : {Shape{64}, Shape{6, 64}}) {
+    const Tensor wn = w.narrow(0, 0, ns[0] == 64 ? 1 : 6).reshape(ns), bn = b.narrow(0, 0, ns[0] == 64 ? 1 : 6).reshape(ns);
+    for (bool affine : {false, true}) {
+      NoGradGuard ng;
+      const Tensor got = layer_norm(x, ns, affine ? wn : Tensor(), affine ? bn : Tensor(), 1e-5);
+      const Tensor want = layer_norm(x.to(DType::f64), ns, affine ? wn.to(DType::f64) : Tensor(),
+                                     affine ? bn.to(DType::f64) : Tensor(), 1e-5);
+      const Tensor diff = abs(sub(got.to(DType::f64), want)).contiguous();
+      double worst = 0;
+      for (int64_t i = 0; i < diff.numel(); ++i) worst = std::max(worst, diff.data<double>()[i]);
+      EXPECT_LT(worst, 2e-5) << shape_str(ns) << (affine ? " affine" : "");
+    }
+  }
+}
+
 TEST(Norms, LayerNormAndRmsNorm) {
   const Tensor x = f64v({1, 2, 3, 4, 2, 2, 2, 2}, {2, 4});
   const double eps = 1e-5, s = 1 / std::sqrt(1.25 + eps);

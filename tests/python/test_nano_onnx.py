@@ -65,9 +65,9 @@ def test_optimizer_on_an_onnx_path(minilm):
                                         batch_size=8)
     rows = {r.method: r for r in opt._rows}
     assert rows["int8_static"].status.startswith("failed: int8_static calibrates models with one input")
-    for m in ("original", "fp32", "int8_dynamic"):
+    for m, least in (("original", 0.999), ("fp32", 0.999), ("int8_dynamic", 0.99)):
         assert rows[m].status == "successful", rows[m].status
-        assert rows[m].metric >= 0.999 if m != "int8_dynamic" else rows[m].metric >= 0.99
+        assert rows[m].metric >= least, (m, rows[m].metric)
     best, method = opt.get_best_model(accuracy_criterion=0.01)
     assert method != "int8_static" and best.run(few)[0].shape == (8, feeds["input_ids"].shape[1], 384)
 

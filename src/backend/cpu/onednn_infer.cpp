@@ -420,7 +420,7 @@ void DynamicInt8Linear::forward(const float* x, int64_t n, float* y) const {
     const SingleThreaded one;
     CallBuffers bufs("nano.layer");
     auto* q = static_cast<int8_t*>(bufs.get(size_t(per * d.in)));
-    std::vector<float> sc(static_cast<size_t>(per));
+    auto* sc = static_cast<float*>(bufs.get(size_t(per) * sizeof(float)));  // the rows' scales
     const memory scratch = bufs.mem(full->scratch.get_size() >= tail->scratch.get_size() ? full->scratch : tail->scratch);
     for (int64_t blk = a; blk < e; ++blk) {
       const int64_t r0 = blk * per, rows = std::min(per, n - r0);
@@ -437,7 +437,7 @@ void DynamicInt8Linear::forward(const float* x, int64_t n, float* y) const {
         for (; k < d.in; ++k) mx = std::max(mx, std::fabs(xr[k]));
         for (float v : m8) mx = std::max(mx, v);
         const float s = mx > 0.f ? mx / 127.f : 1.f, inv = 1.f / s;
-        sc[size_t(r)] = s;
+        sc[r] = s;
         int8_t* qr = q + r * d.in;
         for (int64_t i = 0; i < d.in; ++i) {
           const float v = xr[i] * inv;
@@ -451,7 +451,7 @@ void DynamicInt8Linear::forward(const float* x, int64_t n, float* y) const {
                                 {DNNL_ARG_SCRATCHPAD, memory(p.scratch, engine(), scratch.get_data_handle())}});
       for (int64_t r = 0; r < rows; ++r) {  // y = act(s_r * y + b), the block still in L2
         float* yr = yb + r * d.out;
-        const float s = sc[size_t(r)];
+        const float s = sc[r];
         if (d.bias.empty())
           for (int64_t o = 0; o < d.out; ++o) yr[o] *= s;
         else
