@@ -2,7 +2,8 @@
 // has, side by side in one process: AVX2 (vpmaddubsw) against AVX-512 VNNI (vpdpbusd)
 // and the scalar reference, on the same packed matrix and the same int8 activations.
 //
-//   bench_qgemm [--rows 4096] [--cols 4096] [--threads 1] [--reps 5]
+//   bench_qgemm [--rows 4096] [--cols 4096] [--threads 1] [--reps 5] [--types q6_k,q4_k]
+//               [--n 1x2,1,16,32,64]
 //
 // For every packed type (quant::kPackedTypes: the 32-weight types against BlockQ8A
 // activations, Q4_K / Q5_K / Q6_K / IQ4_XS against BlockQ8K; the latter only when --cols
@@ -14,6 +15,7 @@
 // 4096 x 4096 Q4_0 matrix is 9.4 MB: it may sit in a large last-level cache, so decode
 // rows measure cache bandwidth on such CPUs; use --rows 32768 for memory. The results of
 // every table are checked equal to the avx2 table's bit for bit (exit 1 otherwise).
+// --types and --n keep only the listed types (by name) and activation row counts.
 // Errors: one line on stderr, exit 2.
 #include <algorithm>
 #include <chrono>
@@ -64,16 +66,43 @@ double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* pa
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The value of `--name a,b,c` as its items, or {} when absent.
+std::vector<std::string> list_arg(int argc, char** argv, const char* name) {
+  std::vector<std::string> out;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) {
+      std::string item;
+      for (const char* c = argv[i + 1];; ++c) {
+        if (*c == ',' || *c == '\0') {
+          if (!item.empty()) out.push_back(item);
+          item.clear();
+          if (*c == '\0') break;
+        } else {
+          item += *c;
+        }
+      }
+    }
+  return out;
+}
+
+bool kept(const std::vector<std::string>& only, const std::string& v) {
+  return only.empty() || std::find(only.begin(), only.end(), v) != only.end();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; i += 2)
     if (std::strcmp(argv[i], "--rows") != 0 && std::strcmp(argv[i], "--cols") != 0 &&
-        std::strcmp(argv[i], "--threads") != 0 && std::strcmp(argv[i], "--reps") != 0) {
-      std::fprintf(stderr, "bench_qgemm: unknown option '%s' (usage: bench_qgemm [--rows R] [--cols C] [--threads T] [--reps N])\n",
+        std::strcmp(argv[i], "--threads") != 0 && std::strcmp(argv[i], "--reps") != 0 &&
+        std::strcmp(argv[i], "--types") != 0 && std::strcmp(argv[i], "--n") != 0) {
+      std::fprintf(stderr,
+                   "bench_qgemm: unknown option '%s' (usage: bench_qgemm [--rows R] [--cols C] [--threads T] [--reps N] "
+                   "[--types a,b] [--n 1x2,1,16,32,64])\n",
                    argv[i]);
       return 2;
     }
+  const std::vector<std::string> only_types = list_arg(argc, argv, "--types"), only_n = list_arg(argc, argv, "--n");
   const int64_t rows = bench::positive_arg(argc, argv, "bench_qgemm", "--rows", 4096), cols = bench::positive_arg(argc, argv, "bench_qgemm", "--cols", 4096);
   const int threads = static_cast<int>(bench::positive_arg(argc, argv, "bench_qgemm", "--threads", 1));
   const long reps = bench::positive_arg(argc, argv, "bench_qgemm", "--reps", 5);
@@ -100,7 +129,7 @@ int main(int argc, char** argv) {
   for (int ti = 0; ti < quant::kNumQTypes; ++ti) {
     const auto t = static_cast<quant::QType>(ti);
     const quant::QTypeInfo& info = quant::qtype_info(t);
-    if (!quant::packable(t) || cols % info.block_size != 0) continue;
+    if (!quant::packable(t) || cols % info.block_size != 0 || !kept(only_types, info.name)) continue;
     const void* x = info.act == quant::ActQ8::k256 ? static_cast<const void*>(xk.data()) : xq.data();
     std::vector<uint8_t> q(static_cast<size_t>(quant::row_bytes(t, cols) * rows));
     std::vector<float> wrow(static_cast<size_t>(cols));
@@ -113,6 +142,7 @@ int main(int argc, char** argv) {
     const double gbytes = double(packed.size()) / 1e9;
     // n = 0 stands for the decode path through gemv2 ("1x2" in the table).
     for (int64_t n : {int64_t(0), int64_t(1), int64_t(16), int64_t(32), int64_t(64)}) {
+      if (!kept(only_n, n == 0 ? "1x2" : std::to_string(n))) continue;
       std::vector<float> want;
       double avx2_s = 0;
       for (Isa isa : bigdl::detail::kAllIsas) {
