@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <thread>
@@ -43,18 +44,24 @@ using bigdl::detail::Isa;
 // per group with n activation rows. n = 0: decode as the engine runs it (matvec_multi in
 // src/llm/ops.cpp): each thread's groups as two halves read in step by gemv2 (two memory
 // streams), an odd last group through gemm with one row.
+// pairs (n >= 1): the groups two at a time through the table's gemm2, as the engine's
+// prefill runs them where the table has one.
 double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* packed, int64_t rows, int64_t cols,
-                const void* x, int64_t n, float* y, int threads) {
+                const void* x, int64_t n, float* y, int threads, bool pairs) {
   const int64_t nb = cols / quant::qtype_info(t).block_size, groups = rows / quant::kPackRows, tile = quant::packed_tile_bytes(t);
   const auto fn = k.gemm[static_cast<int>(t)];
   const auto fn2 = k.gemv2[static_cast<int>(t)];
+  const auto fng2 = k.gemm2[static_cast<int>(t)];
   const auto group = [&](int64_t g) { return packed + g * nb * tile; };
   const auto t0 = std::chrono::steady_clock::now();
   const auto work = [&](int id) {
     const int64_t g0 = groups * id / threads, g1 = groups * (id + 1) / threads, half = n == 0 ? (g1 - g0) / 2 : 0;
     for (int64_t i = 0; i < half; ++i)
       fn2(nb, group(g0 + i), group(g0 + half + i), x, y + (g0 + i) * quant::kPackRows, y + (g0 + half + i) * quant::kPackRows);
-    for (int64_t g = g0 + 2 * half; g < g1; ++g) fn(nb, group(g), x, std::max<int64_t>(n, 1), y + g * quant::kPackRows, rows);
+    int64_t g = g0 + 2 * half;
+    if (pairs)
+      for (; g + 2 <= g1; g += 2) fng2(nb, group(g), group(g + 1), x, n, y + g * quant::kPackRows, y + (g + 1) * quant::kPackRows, rows);
+    for (; g < g1; ++g) fn(nb, group(g), x, std::max<int64_t>(n, 1), y + g * quant::kPackRows, rows);
   };
   if (threads == 1) {
     work(0);
@@ -145,26 +152,30 @@ int main(int argc, char** argv) {
       if (!kept(only_n, n == 0 ? "1x2" : std::to_string(n))) continue;
       std::vector<float> want;
       double avx2_s = 0;
-      for (Isa isa : bigdl::detail::kAllIsas) {
+      for (int variant = 0; variant < 2 * int(std::size(bigdl::detail::kAllIsas)); ++variant) {
+        const Isa isa = bigdl::detail::kAllIsas[variant / 2];
+        const bool pairs = variant % 2 == 1;  // the table's gemm2 (two groups per call), where it has one
         const quant::PackedKernels* k = quant::packed_kernels_for(isa);
         if (k == nullptr || (isa == Isa::scalar && n != 1)) continue;  // the reference is slow: decode only
+        if (pairs && (n == 0 || k->gemm2[ti] == nullptr)) continue;
         std::vector<float> y(static_cast<size_t>(std::max<int64_t>(n, 1) * rows));
         double best = 1e30;
         for (long rep = 0; rep < reps + 1; ++rep) {  // one warm-up pass
-          const double s = run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads);
+          const double s = run_pass(*k, t, packed.data(), rows, cols, x, n, y.data(), threads, pairs);
           if (rep > 0) best = std::min(best, s);
         }
+        const std::string kname = std::string(k->name) + (pairs ? "/g2" : "");
         if (isa == Isa::avx2) {
           avx2_s = best;
           want = y;
         } else if (!want.empty() && std::memcmp(want.data(), y.data(), y.size() * sizeof(float)) != 0) {
-          std::fprintf(stderr, "bench_qgemm: %s %s n=%lld differs from avx2\n", k->name, info.name, (long long)n);
+          std::fprintf(stderr, "bench_qgemm: %s %s n=%lld differs from avx2\n", kname.c_str(), info.name, (long long)n);
           ++mismatches;
         }
         char ratio[16] = "-";
         if (avx2_s > 0 && isa != Isa::avx2) std::snprintf(ratio, sizeof ratio, "%.2fx", avx2_s / best);
         std::printf("%-10s %4s %-11s %10.3f %9.1f %10.1f %8s\n", info.name, n == 0 ? "1x2" : std::to_string(n).c_str(),
-                    k->name, 1e3 * best, gbytes / best, 2.0 * double(rows) * double(cols) * double(std::max<int64_t>(n, 1)) / best / 1e9,
+                    kname.c_str(), 1e3 * best, gbytes / best, 2.0 * double(rows) * double(cols) * double(std::max<int64_t>(n, 1)) / best / 1e9,
                     ratio);
       }
     }

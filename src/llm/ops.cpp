@@ -223,12 +223,22 @@ void matmul(const Weight& w, const float* x, int64_t n, float* y) {
     const void* xq = quantize_for(w, x, n);
     const int64_t nba = act_blocks(w);
     const int64_t xrow = nba * static_cast<int64_t>(is_k256(w) ? sizeof(quant::BlockQ8K) : sizeof(quant::BlockQ8A));
-    const auto gemm = quant::packed_kernels().gemm[static_cast<int>(w.qtype)];
+    // Groups two at a time where the table has a two-group kernel (gemm2), else one by one.
+    const auto& pk = quant::packed_kernels();
+    const auto gemm = pk.gemm[static_cast<int>(w.qtype)];
+    const auto gemm2 = pk.gemm2[static_cast<int>(w.qtype)];
     bigdl::detail::parallel_for(w.rows / quant::kPackRows, group_grain(w, n), [&](int64_t g0, int64_t g1) {
-      for (int64_t t0 = 0; t0 < n; t0 += kTokenChunk)
-        for (int64_t g = g0; g < g1; ++g)
-          gemm(nba, w.packed + g * group_bytes(w), static_cast<const uint8_t*>(xq) + t0 * xrow,
-               std::min(kTokenChunk, n - t0), y + t0 * w.rows + g * quant::kPackRows, w.rows);
+      for (int64_t t0 = 0; t0 < n; t0 += kTokenChunk) {
+        const auto* xt = static_cast<const uint8_t*>(xq) + t0 * xrow;
+        const int64_t nt = std::min(kTokenChunk, n - t0);
+        float* yt = y + t0 * w.rows;
+        int64_t g = g0;
+        if (gemm2 != nullptr)
+          for (; g + 2 <= g1; g += 2)
+            gemm2(nba, w.packed + g * group_bytes(w), w.packed + (g + 1) * group_bytes(w), xt, nt,
+                  yt + g * quant::kPackRows, yt + (g + 1) * quant::kPackRows, w.rows);
+        for (; g < g1; ++g) gemm(nba, w.packed + g * group_bytes(w), xt, nt, yt + g * quant::kPackRows, w.rows);
+      }
     });
     tail_rows(w, xq, n, y, w.rows);
     return;

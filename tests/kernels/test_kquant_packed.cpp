@@ -108,12 +108,14 @@ TEST(KQuantPacked, iq4_xs_scales_decoded_at_packing) {
 
 // Every SIMD table against the packed reference, bit for bit: gemm for 1..9, 11, 14 and 32
 // activation rows (tiles of 4, then 3 / 2 / 1; from 8 rows on over expanded tiles,
-// kExpandRows of qgemm_k_x86.inc) and gemv2 (two groups in step) against two gemms; and
+// kExpandRows of qgemm_k_x86.inc), gemm2 (two groups per call, 512-bit) where the table
+// has it, and gemv2 (two groups in step) against two gemms; and
 // the packed reference against the in-place reference dot within 1e-5 of sum |w x| (the
 // same exact integer sums, in f32 instead of double).
 TEST(KQuantPacked, simd_equals_reference_and_reference_equals_vec_dot) {
   const auto simd = simd_tables();
   const auto& ref = packed_kernels_ref();
+  int gemm2_checked = 0;
   for (QType t : kPackedK) {
     const int ti = static_cast<int>(t);
     for (int64_t cols : {256, 512, 2816}) {
@@ -129,6 +131,12 @@ TEST(KQuantPacked, simd_equals_reference_and_reference_equals_vec_dot) {
           for (int64_t g = 0; g < 2; ++g) k->gemm[ti](nb, p.data() + g * nb * tb, xq.data(), n, ys.data() + 8 * g, rows);
           ASSERT_EQ(0, std::memcmp(ys.data(), yr.data(), ys.size() * 4))
               << k->name << " " << qtype_info(t).name << " cols " << cols << " n " << n;
+          if (k->gemm2[ti] == nullptr) continue;
+          std::fill(ys.begin(), ys.end(), -1.0f);
+          k->gemm2[ti](nb, p.data(), p.data() + nb * tb, xq.data(), n, ys.data(), ys.data() + 8, rows);
+          ASSERT_EQ(0, std::memcmp(ys.data(), yr.data(), ys.size() * 4))
+              << k->name << " gemm2 " << qtype_info(t).name << " cols " << cols << " n " << n;
+          ++gemm2_checked;
         }
         if (n > 2) continue;
         std::vector<float> wd(static_cast<size_t>(cols));
@@ -153,12 +161,14 @@ TEST(KQuantPacked, simd_equals_reference_and_reference_equals_vec_dot) {
       }
     }
   }
+  // The AVX-512 VNNI table has the two-group prefill of every super-block type.
+  if (packed_kernels_for(Isa::avx512vnni) != nullptr) EXPECT_EQ(gemm2_checked, 4 * 3 * 12);
 }
 
 // The int16 stages of the SIMD kernels at their limits: every level and scale at its
 // extreme (Q4_K / Q5_K 15 / 31 with scales and mins 63; Q6_K 63 - 32 with scales -128 and
 // 127; IQ4_XS's -127 with scale -32) against activations all +127 or all -127 (Q8_K's
-// range): the results equal the reference exactly.
+// range): the results equal the reference exactly (gemm2 too, where a table has it).
 TEST(KQuantPacked, integer_extremes_equal_reference) {
   const auto simd = simd_tables();
   if (simd.empty()) GTEST_SKIP() << "no AVX2";
@@ -191,6 +201,13 @@ TEST(KQuantPacked, integer_extremes_equal_reference) {
             EXPECT_EQ(0, std::memcmp(got, want, size_t(n * rows) * sizeof(float)))
                 << k->name << " " << qtype_info(t).name << " n " << n << " variant " << variant << " sign " << sign << ": "
                 << got[0] << " vs " << want[0];
+            if (k->gemm2[static_cast<int>(t)] == nullptr) continue;
+            float got2[192];  // the same group twice: rows 0..7 and 8..15 of each activation row
+            k->gemm2[static_cast<int>(t)](nb, pk.data(), pk.data(), x.data(), n, got2, got2 + 8, 16);
+            for (int64_t r = 0; r < n; ++r)
+              for (int half = 0; half < 2; ++half)
+                EXPECT_EQ(0, std::memcmp(got2 + 16 * r + 8 * half, want + rows * r, rows * sizeof(float)))
+                    << k->name << " gemm2 " << qtype_info(t).name << " n " << n << " row " << r;
           }
         }
         // And the value itself: all weights equal, so the dot is 512 * w * 127 * sign.

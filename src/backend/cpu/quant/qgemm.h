@@ -110,6 +110,14 @@ using PackedGemmFn = void (*)(int64_t nb, const void* group, const void* x, int6
 using PackedGemv2Fn = void (*)(int64_t nb, const void* group_a, const void* group_b, const void* x, float* ya,
                                float* yb);
 
+// Prefill over two groups at once: ya = group_a x and yb = group_b x for n activation
+// rows (y as in PackedGemmFn, ldy shared), bit for bit what gemm(nb, group_a, x, n, ya,
+// ldy) and gemm(nb, group_b, x, n, yb, ldy) give. Where a table has one, a kernel can do
+// both groups' rows in each instruction (the AVX-512 table's super-block types: 16 rows
+// in 512-bit vectors); callers with two groups to do use it when it is there.
+using PackedGemm2Fn = void (*)(int64_t nb, const void* group_a, const void* group_b, const void* x, int64_t n,
+                               float* ya, float* yb, int64_t ldy);
+
 // The packed types, in the order make_packed_kernels takes their kernels.
 constexpr QType kPackedTypes[] = {QType::sym_int4, QType::asym_int4, QType::sym_int5, QType::asym_int5,
                                    QType::sym_int8,  QType::nf4,       QType::fp4,      QType::iq4_nl,
@@ -120,10 +128,11 @@ struct PackedKernels {
   const char* name;                    // "scalar", "avx2", "avx512vnni"
   PackedGemmFn gemm[kNumQTypes];       // nullptr for the types without an x8 layout
   PackedGemv2Fn gemv2[kNumQTypes];     // likewise
+  PackedGemm2Fn gemm2[kNumQTypes];     // nullptr where the table has none (then gemm per group)
 };
 
 // A table from the kernels of the kPackedTypes (in that order); the other types' entries
-// null. Defined in the baseline file qgemm_ref.cpp, so the ISA files call it, not inline it.
+// null, and every gemm2 null (a table that has some sets them after). Defined in the baseline file qgemm_ref.cpp, so the ISA files call it, not inline it.
 PackedKernels make_packed_kernels(const char* name, const PackedGemmFn (&gemm)[kNumPackedTypes],
                                   const PackedGemv2Fn (&gemv2)[kNumPackedTypes]);
 

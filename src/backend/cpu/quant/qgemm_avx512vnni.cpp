@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/cpu/quant/qgemm.h"
 
@@ -25,11 +26,19 @@ namespace {
 }  // namespace
 
 const PackedKernels& packed_kernels_avx512vnni() {
-  static const PackedKernels table =
-      make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl,
-                           gemm_q4_k, gemm_q5_k, gemm_q6_k, gemm_iq4_xs},
-                          {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl,
-                           gemv2_q4_k, gemv2_q5_k, gemv2_q6_k, gemv2_iq4_xs});
+  static const PackedKernels table = [] {
+    PackedKernels t =
+        make_packed_kernels("avx512vnni", {gemm_sym_int4, gemm_asym_int4, gemm_sym_int5, gemm_asym_int5, gemm_sym_int8, gemm_nf4, gemm_fp4, gemm_iq4_nl,
+                             gemm_q4_k, gemm_q5_k, gemm_q6_k, gemm_iq4_xs},
+                            {gemv2_sym_int4, gemv2_asym_int4, gemv2_sym_int5, gemv2_asym_int5, gemv2_sym_int8, gemv2_nf4, gemv2_fp4, gemv2_iq4_nl,
+                             gemv2_q4_k, gemv2_q5_k, gemv2_q6_k, gemv2_iq4_xs});
+    // The super-block types' prefill in 512-bit vectors over two groups (k_gemm2).
+    t.gemm2[static_cast<int>(QType::q4_k)] = gemm2_q4_k;
+    t.gemm2[static_cast<int>(QType::q5_k)] = gemm2_q5_k;
+    t.gemm2[static_cast<int>(QType::q6_k)] = gemm2_q6_k;
+    t.gemm2[static_cast<int>(QType::iq4_xs)] = gemm2_iq4_xs;
+    return t;
+  }();
   return table;
 }
 
