@@ -25,8 +25,10 @@ constexpr int64_t kMinParallelAttention = 16 * 1024;
 // through sgemm; below it, the integer dot per (row, token) wins (measured, docs/llm.md).
 constexpr int64_t kMinSgemmTokens = 16;
 constexpr int64_t kTileRows = 64;
-// Packed prefill: activation rows per pass over a thread's row groups (measured, docs/llm.md).
-constexpr int64_t kTokenChunk = 32;
+// Packed prefill: activation rows per pass over a thread's row groups (measured, docs/llm.md:
+// the super-block types expand each tile once per pass, so 32 paid that 4x per 128-token
+// prompt; 128 rows of a 5632-wide BlockQ8K row are 0.8 MB, in L2 on Zen 5).
+constexpr int64_t kTokenChunk = 128;
 
 namespace {
 

@@ -453,7 +453,7 @@ std::string write_packed_model(quant::QType t, const std::string& path) {
   const int64_t d = k256 ? 256 : 64, ff = k256 ? 512 : 96, vocab = 68, kv = d / 2;
   io::GgufWriter w;
   w.set("general.architecture", io::gguf_string("llama"));
-  w.set("llama.context_length", io::gguf_u32(64));
+  w.set("llama.context_length", io::gguf_u32(256));
   w.set("llama.embedding_length", io::gguf_u32(d));
   w.set("llama.block_count", io::gguf_u32(2));
   w.set("llama.feed_forward_length", io::gguf_u32(ff));
@@ -501,7 +501,7 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
     for (const char* kv : {"f16", "f32", "fp8"}) {
       LoadOptions o;
       o.kv_type = kv;
-      std::vector<int32_t> toks(40);
+      std::vector<int32_t> toks(180);
       for (size_t i = 0; i < toks.size(); ++i) toks[i] = int32_t((i * 37 + 5) % 68);
       std::vector<float> serial;  // forward() logits, position by position
       for (int threads : {1, 2}) {
@@ -509,13 +509,14 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
         auto m = load(path, o);
         const int64_t V = m->config().n_vocab;
         std::vector<float> s;
-        for (int64_t p = 0; p < 40; ++p) {
+        for (int64_t p = 0; p < 180; ++p) {
           const float* l = m->forward(toks[size_t(p)], p);
           s.insert(s.end(), l, l + V);
         }
         if (serial.empty()) serial = s;
         ASSERT_EQ(0, std::memcmp(s.data(), serial.data(), s.size() * 4)) << "threads " << threads;
-        // Batches of 1, 7 and 32 (positions 0, 1, 8), then all-position logits.
+        // Batches of 1, 7 and 32 (positions 0, 1, 8), then all-position logits; the last
+        // batch, 140 rows, is more than one prefill chunk (kTokenChunk, 128 in ops.cpp).
         auto b = load(path, o);
         const float* l = b->forward_batch(toks.data(), 1, 0);
         ASSERT_EQ(0, std::memcmp(l, serial.data(), size_t(V) * 4));
@@ -524,6 +525,9 @@ TEST(Hotpath, PackedModelDecodeEqualsPrefillBitForBit) {
         l = b->forward_batch_all(toks.data() + 8, 32, 8);
         ASSERT_EQ(0, std::memcmp(l, serial.data() + 8 * V, size_t(32 * V) * 4))
             << quant::qtype_info(t).name << " kv " << kv << " threads " << threads;
+        l = b->forward_batch_all(toks.data() + 40, 140, 40);
+        ASSERT_EQ(0, std::memcmp(l, serial.data() + 40 * V, size_t(140 * V) * 4))
+            << quant::qtype_info(t).name << " kv " << kv << " threads " << threads << " (140 rows)";
       }
     }
   }
