@@ -6,7 +6,9 @@
 # within 1.1e-5 * sum |w x|, for every quant type (the K-quants and IQ4 included) and
 # n = 1, 2, 3 blocks and 4096 with 2-byte-offset blocks. Then the AVX-512 VNNI
 # packed kernels (qgemm_avx512vnni.cpp, vpdpbusd emulated) against the packed reference,
-# bit for bit: gemm for 1..9 activation rows and gemv2, every packed type, random data
+# bit for bit: gemm for 1..9 activation rows, gemm2 (the super-block types' two-group
+# 512-bit prefill) and gemv2, every packed type (the super-block types' VNNI branch too,
+# with intrinsics in place of its inline asm: BIGDL_K_PORTABLE), random data
 # and every level at its bound. test_kernels / test_llm skip the AVX-512 cases on such a
 # CPU; this is the check to run instead.
 #
@@ -119,7 +121,14 @@ status=0
 
 # ---- AVX-512 VNNI packed kernels: the .inc's VNNI branch is forced on (the compiler
 # flags, and so __AVX512VNNI__, stay AVX2: SIMDe supplies vpdpbusd).
+# The super-block kernels' .inc likewise, with BIGDL_K_PORTABLE (intrinsics instead of
+# the inline-asm vpdpbusd) and the 512-bit register pins as memory operands.
 sed -e 's|^#if defined(__AVX512VNNI__) \&\& defined(__AVX512VL__)|#if 1|' \
+    -e 's|__asm__("" : "+v"(acc));|__asm__("" : "+m"(acc));|' \
+    -e 's|__asm__("" : "+v"(isum));|__asm__("" : "+m"(isum));|' \
+    "$root/src/backend/cpu/quant/qgemm_k_x86.inc" > "$work/qgemm_k_x86_vnni.inc"
+sed -e 's|^#if defined(__AVX512VNNI__) \&\& defined(__AVX512VL__)|#if 1|' \
+    -e "s|#include \"backend/cpu/quant/qgemm_k_x86.inc\"|#define BIGDL_K_PORTABLE 1\n#include \"$work/qgemm_k_x86_vnni.inc\"|" \
     "$root/src/backend/cpu/quant/qgemm_x86.inc" > "$work/qgemm_x86_vnni.inc"
 sed -e '/^#if !defined(__AVX512VNNI__)/,/^#endif/d' \
     -e 's|^#include "backend/cpu/avx512_intrin.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include "simde/x86/avx512.h"\n#include "simde/x86/f16c.h"|' \
@@ -127,8 +136,11 @@ sed -e '/^#if !defined(__AVX512VNNI__)/,/^#endif/d' \
     -e "s|#include \"backend/cpu/quant/qgemm_x86.inc\"|#include \"$work/qgemm_x86_vnni.inc\"|" \
     "$root/src/backend/cpu/quant/qgemm_avx512vnni.cpp" > "$work/qgemm_vnni_emul.cpp"
 grep -q "^#if 1" "$work/qgemm_x86_vnni.inc" || { echo "qgemm_x86.inc: VNNI branch not found"; exit 1; }
+grep -q "^#if 1" "$work/qgemm_k_x86_vnni.inc" || { echo "qgemm_k_x86.inc: VNNI branch not found"; exit 1; }
+grep -q "qgemm_k_x86_vnni.inc" "$work/qgemm_x86_vnni.inc" || { echo "qgemm_x86.inc: include of qgemm_k_x86.inc not found"; exit 1; }
 
 cat > "$work/harness_qgemm.cpp" <<'CPP'
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -141,7 +153,7 @@ using namespace bigdl::detail::quant;
 int main() {
   const PackedKernels& e = packed_kernels_avx512vnni_emul();
   const PackedKernels& r = packed_kernels_ref();
-  int bad = 0;
+  int bad = 0, gemm2_checked = 0;
   std::mt19937 rng(3);
   std::normal_distribution<float> nd(0, 1);
   for (QType t : kPackedTypes) {
@@ -183,6 +195,12 @@ int main() {
           }
           if (std::memcmp(y0.data(), y1.data(), y0.size() * 4))
             std::printf("gemm %s cols %lld n %lld bound %d differs\n", info.name, (long long)cols, (long long)n, bound), ++bad;
+          if (e.gemm2[ti] == nullptr) continue;  // the two-group prefill (512-bit), both groups in one call
+          std::fill(y1.begin(), y1.end(), -1.0f);
+          e.gemm2[ti](nb, p.data(), p.data() + nb * tb, x, n, y1.data(), y1.data() + 8, rows);
+          if (std::memcmp(y0.data(), y1.data(), y0.size() * 4))
+            std::printf("gemm2 %s cols %lld n %lld bound %d differs\n", info.name, (long long)cols, (long long)n, bound), ++bad;
+          ++gemm2_checked;
         }
         float a0[16], a1[16];
         r.gemv2[ti](nb, p.data(), p.data() + nb * tb, x, a0, a0 + 8);
@@ -191,6 +209,7 @@ int main() {
       }
     std::printf("%-9s packed %s\n", info.name, bad ? "FAILED" : "ok");
   }
+  if (gemm2_checked == 0) std::printf("gemm2: none checked (the super-block types should have it)\n"), ++bad;
   std::printf("%s\n", bad ? "avx512vnni packed (SIMDe) vs reference: FAILED" : "avx512vnni packed (SIMDe) vs reference: all match");
   return bad != 0;
 }
