@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace bench {
 
@@ -22,6 +24,25 @@ inline long positive_arg(int argc, char** argv, const char* prog, const char* na
       return v;
     }
   return def;
+}
+
+// The items of `--name a,b,c` (empty items dropped), or {} when absent.
+inline std::vector<std::string> list_arg(int argc, char** argv, const char* name) {
+  std::vector<std::string> out;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) {
+      std::string item;
+      for (const char* c = argv[i + 1];; ++c) {
+        if (*c == ',' || *c == '\0') {
+          if (!item.empty()) out.push_back(item);
+          item.clear();
+          if (*c == '\0') break;
+        } else {
+          item += *c;
+        }
+      }
+    }
+  return out;
 }
 
 }  // namespace bench

@@ -9,7 +9,7 @@
 // activations, Q4_K / Q5_K / Q6_K / IQ4_XS against BlockQ8K; the latter only when --cols
 // is a multiple of 256) and n = 1 (decode: one activation row) and
 // "1x2" (decode as the engine runs it: gemv2 over the two halves of each thread's groups),
-// n = 16, 32 (the engine's prefill chunk), 64, prints the best-of---reps time, the weight bytes read per second
+// n = 16, 32, 64 (prefill; "<table>/g2" rows: gemm2, two groups a call), prints the best-of---reps time, the weight bytes read per second
 // and the integer multiply-adds per second (2 * rows * cols * n ops), plus the ratio to
 // the avx2 row. Threads split the row groups evenly (std::thread, started per pass). A
 // 4096 x 4096 Q4_0 matrix is 9.4 MB: it may sit in a large last-level cache, so decode
@@ -73,25 +73,6 @@ double run_pass(const quant::PackedKernels& k, quant::QType t, const uint8_t* pa
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// The value of `--name a,b,c` as its items, or {} when absent.
-std::vector<std::string> list_arg(int argc, char** argv, const char* name) {
-  std::vector<std::string> out;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (std::strcmp(argv[i], name) == 0) {
-      std::string item;
-      for (const char* c = argv[i + 1];; ++c) {
-        if (*c == ',' || *c == '\0') {
-          if (!item.empty()) out.push_back(item);
-          item.clear();
-          if (*c == '\0') break;
-        } else {
-          item += *c;
-        }
-      }
-    }
-  return out;
-}
-
 bool kept(const std::vector<std::string>& only, const std::string& v) {
   return only.empty() || std::find(only.begin(), only.end(), v) != only.end();
 }
@@ -109,7 +90,21 @@ int main(int argc, char** argv) {
                    argv[i]);
       return 2;
     }
-  const std::vector<std::string> only_types = list_arg(argc, argv, "--types"), only_n = list_arg(argc, argv, "--n");
+  const std::vector<std::string> only_types = bench::list_arg(argc, argv, "--types"), only_n = bench::list_arg(argc, argv, "--n");
+  for (const std::string& v : only_types) {
+    bool known = false;
+    for (int ti = 0; ti < quant::kNumQTypes; ++ti)
+      known = known || (quant::packable(static_cast<quant::QType>(ti)) && v == quant::qtype_info(static_cast<quant::QType>(ti)).name);
+    if (!known) {
+      std::fprintf(stderr, "bench_qgemm: --types: '%s' is not a packed type\n", v.c_str());
+      return 2;
+    }
+  }
+  for (const std::string& v : only_n)
+    if (v != "1x2" && v != "1" && v != "16" && v != "32" && v != "64") {
+      std::fprintf(stderr, "bench_qgemm: --n: '%s' is not one of 1x2, 1, 16, 32, 64\n", v.c_str());
+      return 2;
+    }
   const int64_t rows = bench::positive_arg(argc, argv, "bench_qgemm", "--rows", 4096), cols = bench::positive_arg(argc, argv, "bench_qgemm", "--cols", 4096);
   const int threads = static_cast<int>(bench::positive_arg(argc, argv, "bench_qgemm", "--threads", 1));
   const long reps = bench::positive_arg(argc, argv, "bench_qgemm", "--reps", 5);

@@ -423,9 +423,9 @@ Tensor scaled_masked_softmax(const Ctx& c, const Ins& in) {
   float* yd = y.data<float>();
   const detail::CpuKernels& k = detail::cpu_kernels();
   detail::parallel_for(rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(len, 1)), [&](int64_t r0, int64_t r1) {
-    std::vector<float> row(static_cast<size_t>(len));
     for (int64_t r = r0; r < r1; ++r) {
       const float* sr = sd + r * len;
+      float* rw = yd + r * len;  // S * scale + M, then the softmax in place
       if (md) {
         int64_t off = 0;  // the mask row of row r, through the broadcast strides
         for (int64_t d = s.dim() - 2, rest = r; d >= 0; --d) {
@@ -434,15 +434,14 @@ Tensor scaled_masked_softmax(const Ctx& c, const Ins& in) {
         }
         const int64_t ms = m.strides().back();
         const float* mr = md + off;
-        float* rw = row.data();
         if (ms == 1)  // a mask row in memory (vectorised)
           for (int64_t i = 0; i < len; ++i) rw[i] = sr[i] * scale + mr[i];
         else
           for (int64_t i = 0; i < len; ++i) rw[i] = sr[i] * scale + mr[i * ms];
       } else {
-        for (int64_t i = 0; i < len; ++i) row[size_t(i)] = sr[i] * scale;
+        for (int64_t i = 0; i < len; ++i) rw[i] = sr[i] * scale;
       }
-      k.softmax_row(row.data(), yd + r * len, len);
+      k.softmax_row(rw, rw, len);
     }
   });
   return y;

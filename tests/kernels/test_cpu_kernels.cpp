@@ -683,6 +683,9 @@ TEST_P(CpuKernelTable, softmax_row) {
       if (n > 0) {
         EXPECT_NEAR(exact_sum(out), 1.0, 1e-5) << "n=" << n;
       }
+      std::vector<float> inplace = in;  // a and out the same row: the same values
+      k().softmax_row(inplace.data(), inplace.data(), n);
+      EXPECT_EQ(0, std::memcmp(inplace.data(), out.data(), out.size() * sizeof(float))) << "in place, n=" << n;
     }
     // masked entries (-inf) and a huge offset
     std::vector<float> masked = uniform(n, -5, 5, 51);

@@ -55,7 +55,7 @@ struct CpuKernels {
   float (*sum)(const float* a, int64_t n);
   float (*max)(const float* a, int64_t n);
   float (*dot)(const float* a, const float* b, int64_t n);
-  // numerically stable softmax / log-softmax of one row of length n
+  // numerically stable softmax / log-softmax of one row of length n (out may be a: in place)
   void (*softmax_row)(const float* a, float* out, int64_t n);
   void (*log_softmax_row)(const float* a, float* out, int64_t n);
   // dtype conversion of n values (IEEE half / bfloat16 stored as uint16_t)

@@ -101,9 +101,10 @@ class InferLayer {
 // A Linear with int8 weights (symmetric per output channel over [-int8_weight_max(),
 // int8_weight_max()]) whose input is quantized at each call, per row (dynamic: s_r = max
 // |x_r| / 127, s8), on oneDNN's int8 matmul: y = act(s_r * s_w[o] * (q_x . q_w) + b[o]); the
-// per-channel scale is the primitive's output scale, the per-row one a binary-mul post-op,
-// then the bias and the activation. Rows are split over our pool (one single-threaded
-// primitive per shard shape, cached). Used by nano's int8_dynamic for large row counts.
+// per-channel scale is the primitive's output scale; the per-row scale, the bias and the
+// activation are applied by us to each block of rows while it is in cache (oneDNN 2.6's
+// brgemm takes no per-row post-op). Rows go over our pool in blocks of up to 128, each a
+// single-threaded primitive (cached per block row count). Used by nano's int8_dynamic.
 class DynamicInt8Linear {
  public:
   // weight [out, in] f32 row-major, bias [out] or null; both copied / quantized.
